@@ -1,0 +1,83 @@
+"""The point-tracker interface and its registry.
+
+Every tracker (weight-free OpenCV ones and neural ones loading official checkpoints) implements
+`PointTracker.track`; `build_point_tracker(name, checkpoint=None, **options)` builds one by name.
+"""
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+# name -> "module:Class". Modules are imported only when their tracker is built, so a tracker's
+# optional dependencies never slow down or break the others.
+TRACKERS: dict[str, str] = {
+    "lk": "trackers.opencv_trackers:LucasKanadeTracker",
+    "flow": "trackers.opencv_trackers:DenseFlowTracker",
+    "pips": "trackers.pips:PipsTracker",
+    "pips2": "trackers.pips2:Pips2Tracker",
+    "cotracker3_offline": "trackers.cotracker3:CoTracker3OfflineTracker",
+    "cotracker3_online": "trackers.cotracker3:CoTracker3OnlineTracker",
+    "tapir": "trackers.tapir:TapirTracker",
+    "bootstapir": "trackers.tapir:BootsTapirTracker",
+    "raft": "trackers.raft:RaftTracker",
+}
+
+
+class PointTracker(ABC):
+    """Tracks query points through a video.
+
+    Subclasses declare the resolution they run at and rescale internally; inputs and outputs are always
+    in pixel coordinates of the frames given to `track`.
+    """
+
+    #: whether the tracker needs a checkpoint file
+    needs_checkpoint: bool = False
+
+    @abstractmethod
+    def track(self, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Track ``queries`` through ``frames``.
+
+        Args:
+            frames: (T, H, W, 3) uint8 RGB video.
+            queries: (N, 3) float (t, x, y): the frame index t (any frame) and pixel position (x, y) of
+                each query point. Points are tracked forward and backward from their query frame.
+
+        Returns:
+            tracks: (T, N, 2) float32 pixel (x, y) of each point in each frame.
+            visible: (T, N) bool, whether each point is visible (not occluded) in each frame; a point is
+                visible at its query frame.
+        """
+
+
+def check_track_inputs(frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the `track` inputs and return them as (T, H, W, 3) uint8 and (N, 3) float32."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3:
+        raise ValueError(f"frames must be (T, H, W, 3) RGB, got shape {frames.shape}")
+    if frames.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8, got {frames.dtype}")
+    queries = np.asarray(queries, dtype=np.float32).reshape(-1, 3) if np.size(queries) else np.zeros((0, 3), np.float32)
+    if len(queries):
+        t = queries[:, 0]
+        if (t < 0).any() or (t > frames.shape[0] - 1).any() or (t != np.round(t)).any():
+            raise ValueError(f"query frame indices must be integers in [0, {frames.shape[0] - 1}], got {np.unique(t)}")
+    return frames, queries
+
+
+def build_point_tracker(name: str, checkpoint: str | None = None, **options) -> PointTracker:
+    """Build the point tracker ``name`` (see `TRACKERS`), loading ``checkpoint`` if it needs one."""
+    if name not in TRACKERS:
+        raise ValueError(f"unknown point tracker {name!r}; valid names: {', '.join(sorted(TRACKERS))}")
+    module_name, class_name = TRACKERS[name].split(":")
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, class_name)
+    except (ModuleNotFoundError, AttributeError) as error:
+        raise NotImplementedError(f"point tracker {name!r} is not available in this build ({error})") from None
+    if cls.needs_checkpoint:
+        return cls(checkpoint=checkpoint, **options)
+    if checkpoint is not None:
+        raise ValueError(f"point tracker {name!r} is weight-free and takes no checkpoint (got {checkpoint})")
+    return cls(**options)

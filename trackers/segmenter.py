@@ -1,0 +1,118 @@
+"""The point-prompted image segmenter interface (SAM and friends) and its registry.
+
+A segmenter embeds a frame once (`embed`), then answers many prompts on that embedding (`predict`),
+batched over objects. SAM-PT calls `embed` once per frame and reuses the embedding for every object,
+every pass and every refinement iteration.
+"""
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+# name -> "module:factory"; imported only when built.
+SEGMENTERS: dict[str, str] = {
+    "sam_vit_h": "trackers.segmenters.sam:build_sam_vit_h",
+    "sam_vit_l": "trackers.segmenters.sam:build_sam_vit_l",
+    "sam_vit_b": "trackers.segmenters.sam:build_sam_vit_b",
+    "hqsam_vit_h": "trackers.segmenters.sam:build_hqsam_vit_h",
+    "hqsam_vit_l": "trackers.segmenters.sam:build_hqsam_vit_l",
+    "hqsam_vit_b": "trackers.segmenters.sam:build_hqsam_vit_b",
+    "hqsam_vit_tiny": "trackers.segmenters.sam:build_hqsam_vit_tiny",
+    "mobilesam": "trackers.segmenters.sam:build_mobilesam",
+    "sam2_hiera_l": "trackers.segmenters.sam2:build_sam2_hiera_l",
+    "sam2_hiera_b+": "trackers.segmenters.sam2:build_sam2_hiera_b_plus",
+    "sam2_hiera_s": "trackers.segmenters.sam2:build_sam2_hiera_s",
+    "sam2_hiera_t": "trackers.segmenters.sam2:build_sam2_hiera_t",
+    "grabcut": "trackers.segmenters.grabcut:GrabCutSegmenter",
+}
+
+
+@dataclass
+class Embedding:
+    """One embedded frame.
+
+    Attributes:
+        features: backend-specific image features (e.g. SAM's (1, 256, 64, 64) tensor, plus HQ-SAM's
+            interm features), kept on the segmenter's device.
+        original_size: (H, W) of the frame that was embedded.
+        input_size: (h, w) of the frame after resizing its longest side to the model's input size.
+        extra: anything else the backend needs (e.g. the frame itself for weight-free backends).
+    """
+
+    features: Any
+    original_size: tuple[int, int]
+    input_size: tuple[int, int]
+    extra: Any = None
+
+
+@dataclass
+class Prediction:
+    """Output of `Segmenter.predict` for M prompts (objects).
+
+    Attributes:
+        low_res_logits: (M, 1, 256, 256) float32 mask logits at SAM's low resolution; feed back as
+            ``mask_input`` of the next pass.
+        iou: (M,) float32 predicted IoU of each mask.
+    """
+
+    low_res_logits: torch.Tensor
+    iou: torch.Tensor
+
+
+class Segmenter(ABC):
+    """Point-prompted image segmenter: embed once, then predict for many prompts."""
+
+    #: side length of the square low-resolution logits (SAM: 256)
+    low_res_size: int = 256
+
+    @abstractmethod
+    def embed(self, frame: np.ndarray) -> Embedding:
+        """Embed one (H, W, 3) uint8 RGB frame."""
+
+    @abstractmethod
+    def predict(
+        self,
+        embedding: Embedding,
+        points: torch.Tensor | None,
+        labels: torch.Tensor | None,
+        boxes: torch.Tensor | None = None,
+        mask_input: torch.Tensor | None = None,
+    ) -> Prediction:
+        """Predict one mask per prompt, batched over M prompts.
+
+        Args:
+            embedding: from `embed`.
+            points: (M, P, 2) float pixel (x, y) in the original frame, or None.
+            labels: (M, P) int, 1 positive, 0 negative, -1 padding (ignored point), or None.
+            boxes: (M, 4) float pixel (x0, y0, x1, y1) in the original frame, or None.
+            mask_input: (M, 1, 256, 256) float low-res logits from a previous pass, or None.
+
+        Returns:
+            `Prediction` with (M, 1, 256, 256) low-res logits and (M,) predicted IoU
+            (single-mask output, ``multimask_output=False``).
+        """
+
+    @abstractmethod
+    def upscale(self, embedding: Embedding, low_res_logits: torch.Tensor) -> torch.Tensor:
+        """(M, 1, 256, 256) low-res logits -> (M, H, W) float32 logits at the original frame size."""
+
+
+def build_segmenter(name: str, checkpoint: str | None = None, **options) -> Segmenter:
+    """Build the segmenter ``name`` (see `SEGMENTERS`)."""
+    if name not in SEGMENTERS:
+        raise ValueError(f"unknown segmenter {name!r}; valid names: {', '.join(sorted(SEGMENTERS))}")
+    module_name, factory_name = SEGMENTERS[name].split(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), factory_name)
+    except (ModuleNotFoundError, AttributeError) as error:
+        raise NotImplementedError(f"segmenter {name!r} is not available in this build ({error})") from None
+    if name == "grabcut":
+        if checkpoint is not None:
+            raise ValueError("segmenter 'grabcut' is weight-free and takes no checkpoint")
+        return factory(**options)
+    return factory(checkpoint=checkpoint, **options)

@@ -1,0 +1,1 @@
+"""Segmenter backends behind `trackers.segmenter.Segmenter`."""
