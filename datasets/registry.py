@@ -1,0 +1,28 @@
+"""Dataset readers by name: `build_reader(name, root, split, **options)`.
+
+Every reader takes ``(root, split, ...)`` keyword options of its own, iterates over `Video` objects,
+has ``len()`` and ``video(name)``, and exposes ``sequences`` (the video names of the split, in order).
+"""
+from __future__ import annotations
+
+import importlib
+
+# name -> "module:Class"; imported only when built.
+READERS: dict[str, str] = {
+    "davis16": "datasets.davis:Davis16Reader",
+    "davis17": "datasets.davis:Davis17Reader",
+    "ytvos18": "datasets.ytvos:YouTubeVOS2018Reader",
+    "ytvos19": "datasets.ytvos:YouTubeVOS2019Reader",
+    "mose": "datasets.mose:MoseReader",
+    "uvo": "datasets.uvo:UvoReader",
+    "folder": "datasets.folder:FolderReader",
+}
+
+
+def build_reader(name: str, root, split: str, **options):
+    """Build the reader of benchmark ``name`` for ``split`` under ``root``."""
+    if name not in READERS:
+        raise ValueError(f"unknown dataset {name!r}; valid names: {', '.join(sorted(READERS))}")
+    module_name, class_name = READERS[name].split(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    return cls(root, split=split, **options)
