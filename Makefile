@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATASET ?= synthetic
+# the paper's preset for real datasets; the embedded default (synthetic) needs no weights
+EXPERIMENT ?= $(if $(filter-out synthetic,$(DATASET)),sampt,)
 SEEDS ?=
 ARGS ?=
 JOBS ?= 2
@@ -31,7 +33,7 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 eval: $(STAMP)
-	$(PY) -m experiments.run dataset=$(DATASET) $(if $(SEEDS),seeds=[$(SEEDS)]) $(ARGS)
+	$(PY) -m experiments.run dataset=$(DATASET) $(if $(EXPERIMENT),experiment=$(EXPERIMENT)) $(ARGS)
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench
