@@ -1,0 +1,265 @@
+"""TAPIR / BootsTAPIR trackers (`trackers.tapir`, network in `trackers.tapir_net`): checkpoint layout and loading,
+errors, the wrapper's coordinate conventions, and the network's building blocks.
+
+No official weights are available here; checkpoints are written in tmp from our network with random values (its
+names and shapes are checked against the official key lists in `trackers/keys/`). Equality with the official
+`tapnet/torch` TAPIR on the same random weights was checked outside the repo (see the engineering notes). To keep
+tests fast, most use a 64x64 cost-volume resolution (`initial_resolution`); the official one is 256x256.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from trackers.checkpoints import CheckpointError
+from trackers.point_tracker import build_point_tracker
+from trackers.tapir import BootsTapirTracker, TapirTracker
+from trackers.tapir_net import (TapirNet, default_refinement_resolutions, sample_neighbourhood, sample_query_features,
+                                soft_argmax)
+
+KEYS_DIR = Path(__file__).resolve().parents[1] / "trackers" / "keys"
+FAST = dict(device="cpu", resolution=(64, 64), initial_resolution=(64, 64))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def official_keys(name: str) -> dict[str, tuple[int, ...]]:
+    keys = {}
+    for line in (KEYS_DIR / f"{name}_keys.txt").read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        key, shape = line.split()
+        keys[key] = tuple(int(s) for s in shape.split("x"))
+    return keys
+
+
+def random_state_dict(pyramid_level: int, extra_convs: bool, seed: int) -> dict[str, torch.Tensor]:
+    torch.manual_seed(seed)
+    model = TapirNet(pyramid_level=pyramid_level, extra_convs=extra_convs)
+    with torch.no_grad():
+        for parameter in model.parameters():  # move the norms' affine parameters away from 1 / 0 too
+            parameter.add_(torch.randn_like(parameter) * 0.02)
+    return model.state_dict()
+
+
+@pytest.fixture(scope="module")
+def tapir_checkpoint(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("tapir") / "tapir_checkpoint_panning.pt"
+    torch.save(random_state_dict(0, False, seed=0), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bootstapir_checkpoint(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("bootstapir") / "bootstapir_checkpoint_v2.pt"
+    torch.save(random_state_dict(1, True, seed=1), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def bootstapir(bootstapir_checkpoint) -> BootsTapirTracker:
+    return BootsTapirTracker(bootstapir_checkpoint, **FAST)
+
+
+def random_video(num_frames: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (num_frames, height, width, 3), dtype=np.uint8)
+
+
+# ------------------------------------------------------------------------------------------------ checkpoints
+
+@pytest.mark.parametrize("name, pyramid_level, extra_convs, count", [("tapir", 0, False, 188),
+                                                                     ("bootstapir", 1, True, 218)])
+def test_network_matches_official_key_list(name, pyramid_level, extra_convs, count):
+    expected = official_keys(name)
+    assert len(expected) == count
+    ours = {key: tuple(value.shape) for key, value in TapirNet(pyramid_level, extra_convs).state_dict().items()}
+    assert ours == expected
+
+
+def test_loads_official_format_strictly(tapir_checkpoint, bootstapir_checkpoint, bootstapir):
+    saved = torch.load(bootstapir_checkpoint, weights_only=True)
+    for key, value in bootstapir.model.state_dict().items():
+        assert torch.equal(value, saved[key]), key
+    tapir = build_point_tracker("tapir", checkpoint=str(tapir_checkpoint), **FAST)
+    assert isinstance(tapir, TapirTracker) and tapir.model.extra_convs is None
+
+
+def test_checkpoint_of_the_other_model_is_rejected(tapir_checkpoint, bootstapir_checkpoint):
+    with pytest.raises(CheckpointError, match=r"tapir_checkpoint_panning\.pt.*missing keys.*extra_convs"):
+        BootsTapirTracker(tapir_checkpoint, **FAST)
+    with pytest.raises(CheckpointError, match=r"bootstapir_checkpoint_v2\.pt.*unexpected keys.*extra_convs"):
+        TapirTracker(bootstapir_checkpoint, **FAST)
+
+
+def test_missing_checkpoint_error_names_file_source_and_make_target(tmp_path):
+    missing = tmp_path / "bootstapir_checkpoint_v2.pt"
+    with pytest.raises(CheckpointError) as error:
+        BootsTapirTracker(missing, **FAST)
+    message = str(error.value)
+    assert str(missing) in message
+    assert "https://storage.googleapis.com/dm-tapnet/bootstap/bootstapir_checkpoint_v2.pt" in message
+    assert "make checkpoints MODEL=bootstapir" in message
+    with pytest.raises(CheckpointError, match="make checkpoints MODEL=tapir"):
+        TapirTracker(tmp_path / "tapir_checkpoint_panning.pt", **FAST)
+
+
+def test_unreadable_and_wrong_files(tmp_path):
+    npy = tmp_path / "tapir_checkpoint_panning.npy"
+    np.save(npy, {"params": np.zeros(3)}, allow_pickle=True)
+    with pytest.raises(CheckpointError, match=r"tapir_checkpoint_panning\.npy.*JAX \.npy files are not supported"):
+        TapirTracker(npy, **FAST)
+    nested = tmp_path / "nested.pt"
+    torch.save({"state_dict": {"a": torch.zeros(1)}}, nested)
+    with pytest.raises(CheckpointError, match=r"nested\.pt.*not a plain state_dict"):
+        TapirTracker(nested, **FAST)
+
+
+def test_bad_options(tapir_checkpoint):
+    with pytest.raises(ValueError, match="multiples of 8"):
+        TapirTracker(tapir_checkpoint, device="cpu", resolution=(250, 256))
+    with pytest.raises(ValueError, match="visibility_threshold"):
+        TapirTracker(tapir_checkpoint, device="cpu", visibility_threshold=1.5)
+    with pytest.raises(ValueError, match="query_chunk_size"):
+        TapirTracker(tapir_checkpoint, device="cpu", query_chunk_size=0)
+
+
+# ------------------------------------------------------------------------------------------------ tracking
+
+def test_shapes_determinism_query_frames_and_chunking(bootstapir):
+    frames = random_video(2, 48, 80)
+    queries = np.array([[0, 10.0, 20.0], [1, 70.5, 40.25], [1, 0.0, 47.0], [0, 30.0, 5.0]], np.float32)
+    tracks, visible = bootstapir.track(frames, queries)
+    assert tracks.shape == (2, 4, 2) and tracks.dtype == np.float32
+    assert visible.shape == (2, 4) and visible.dtype == bool
+    assert np.isfinite(tracks).all()
+    for n, (t, x, y) in enumerate(queries):
+        np.testing.assert_array_equal(tracks[int(t), n], [x, y])
+        assert visible[int(t), n]
+    again = bootstapir.track(frames, queries)
+    np.testing.assert_array_equal(again[0], tracks)
+    np.testing.assert_array_equal(again[1], visible)
+    # queries are independent: chunks of 1 and each query alone give the same result
+    raw = bootstapir.predict(frames, queries)
+    bootstapir.model.query_chunk_size, bootstapir.model.feature_chunk_size = 1, 1
+    try:
+        raw_chunked = bootstapir.predict(frames, queries)
+    finally:
+        bootstapir.model.query_chunk_size, bootstapir.model.feature_chunk_size = 64, 10
+    for key in raw:
+        np.testing.assert_allclose(raw_chunked[key], raw[key], atol=1e-4)
+    alone = bootstapir.predict(frames, queries[1:2])
+    np.testing.assert_allclose(alone["tracks"][:, 0], raw["tracks"][:, 1], atol=1e-4)
+    empty_tracks, empty_visible = bootstapir.track(frames, np.zeros((0, 3), np.float32))
+    assert empty_tracks.shape == (2, 0, 2) and empty_visible.shape == (2, 0)
+
+
+class _EchoNet(torch.nn.Module):
+    """Stands in for TapirNet: every frame's track is the query position; fixed logits."""
+
+    def __init__(self, occlusion: float, expected_dist: float):
+        super().__init__()
+        self.logits = (occlusion, expected_dist)
+        self.seen = {}
+
+    def forward(self, video, query_points, refinement_resolutions=None):
+        self.seen = {"video": video, "query_points": query_points}
+        batch, num_points = query_points.shape[:2]
+        frames = video.shape[1]
+        tracks = query_points[:, :, None, [2, 1]].expand(batch, num_points, frames, 2)
+        full = torch.ones(batch, num_points, frames)
+        return {"tracks": tracks, "occlusion": full * self.logits[0], "expected_dist": full * self.logits[1]}
+
+
+def test_wrapper_coordinate_conventions(bootstapir):
+    """(t, x, y) pixels -> (t, y, x) raster coordinates of the resized video and back, video in [-1, 1]."""
+    frames = random_video(2, 48, 80, seed=3)
+    frames[0, 0, 0] = 0
+    frames[0, 0, 1] = 255
+    queries = np.array([[1, 79.0, 0.0], [0, 12.25, 33.5]], np.float32)
+    original = bootstapir.model
+    try:
+        bootstapir.model = _EchoNet(occlusion=-4.0, expected_dist=-4.0)
+        tracks, visible = bootstapir.track(frames, queries)
+        seen = bootstapir.model.seen
+    finally:
+        bootstapir.model = original
+    video, query_points = seen["video"], seen["query_points"]
+    assert video.shape == (1, 2, 64, 64, 3)
+    assert float(video.min()) >= -1.0 and float(video.max()) <= 1.0
+    np.testing.assert_allclose(query_points[0].numpy(), [[1, 0.5 * 64 / 48, 79.5 * 64 / 80],
+                                                         [0, 34.0 * 64 / 48, 12.75 * 64 / 80]], rtol=1e-6)
+    np.testing.assert_allclose(tracks, np.broadcast_to(queries[:, 1:], (2, 2, 2)), atol=1e-4)
+    assert visible.all()  # (1 - sigmoid(-4))^2 = 0.965 > 0.5
+
+
+@pytest.mark.parametrize("occlusion, expected_dist, threshold, visible_expected", [
+    (0.0, -10.0, 0.5, False),  # 0.5 * ~1 is not > 0.5
+    (-1.0, -1.0, 0.5, True),  # 0.731^2 = 0.534
+    (1.0, 1.0, 0.5, False),  # 0.269^2 = 0.072
+    (1.0, 1.0, 0.05, True),
+])
+def test_visibility_rule(bootstapir, occlusion, expected_dist, threshold, visible_expected):
+    frames = random_video(3, 16, 16)
+    original, original_threshold = bootstapir.model, bootstapir.visibility_threshold
+    try:
+        bootstapir.model = _EchoNet(occlusion, expected_dist)
+        bootstapir.visibility_threshold = threshold
+        _, visible = bootstapir.track(frames, np.array([[1, 5.0, 5.0]], np.float32))
+    finally:
+        bootstapir.model, bootstapir.visibility_threshold = original, original_threshold
+    assert visible[[0, 2], 0].tolist() == [visible_expected] * 2
+    assert visible[1, 0]  # the query frame is always visible
+
+
+def test_tapir_runs_with_refinement_at_two_resolutions(tapir_checkpoint):
+    tracker = TapirTracker(tapir_checkpoint, device="cpu", resolution=(64, 96), initial_resolution=(64, 64))
+    assert default_refinement_resolutions((64, 96), (64, 64)) == [(64, 64), (64, 96)]
+    tracks, visible = tracker.track(random_video(2, 30, 50), np.array([[1, 20.0, 10.0]], np.float32))
+    assert tracks.shape == (2, 1, 2) and np.isfinite(tracks).all() and visible[1, 0]
+
+
+# ------------------------------------------------------------------------------------------------ building blocks
+
+def test_default_refinement_resolutions_are_log_spaced_multiples_of_8():
+    assert default_refinement_resolutions((256, 256)) == [(256, 256)]
+    assert default_refinement_resolutions((128, 128)) == [(256, 256)]
+    assert default_refinement_resolutions((512, 512)) == [(256, 256), (512, 512)]
+    resolutions = default_refinement_resolutions((480, 854))
+    assert resolutions[0] == (256, 256) and resolutions[-1] == (480, 848)
+    assert len(resolutions) == 3 and all(h % 8 == 0 and w % 8 == 0 for h, w in resolutions)
+
+
+def test_soft_argmax_uses_cells_near_the_peak_with_half_pixel_centres():
+    heatmap = torch.zeros(1, 1, 1, 12, 12)
+    heatmap[..., 3, 4] = 0.6  # peak at x=4, y=3 -> centre (4.5, 3.5)
+    heatmap[..., 3, 6] = 0.2  # 2 cells right: inside the radius of 5
+    heatmap[..., 11, 11] = 0.2  # far away: ignored
+    point = soft_argmax(heatmap)[0, 0, 0]
+    np.testing.assert_allclose(point.numpy(), [(0.6 * 4.5 + 0.2 * 6.5) / 0.8, 3.5], rtol=1e-6)
+
+
+def test_neighbourhood_sampling_normalises_x_by_height():
+    """The official quirk: on a non-square grid, x is normalised by the height as well."""
+    grid = torch.arange(4 * 8, dtype=torch.float32).reshape(1, 1, 4, 8, 1)  # value = 8 * row + column
+    points = torch.tensor([[[[[1.5, 1.5]]]]])  # (y, x) raster = centre of cell (1, 1)
+    value = sample_neighbourhood(grid, points)[0, 0, 0, 0, 0]
+    # x in [-1, 1] is 2 * 1.5 / 4 - 1 = -0.25, i.e. column (−0.25 + 1) * 8 / 2 - 0.5 = 2.5 of the 8-wide grid
+    assert value.item() == pytest.approx(8 * 1 + 2.5)
+    square = torch.arange(16, dtype=torch.float32).reshape(1, 1, 4, 4, 1)
+    assert sample_neighbourhood(square, points)[0, 0, 0, 0, 0].item() == pytest.approx(5.0)
+
+
+def test_query_features_are_taken_at_the_query_frame_and_position():
+    grid = torch.zeros(1, 3, 4, 4, 2)
+    grid[0, 1, 2, 3] = torch.tensor([1.0, -1.0])
+    features = sample_query_features(grid, torch.tensor([[[1.0, 2.5, 3.5], [0.0, 2.5, 3.5]]]))
+    np.testing.assert_allclose(features[0].numpy(), [[1.0, -1.0], [0.0, 0.0]], atol=1e-6)

@@ -1,0 +1,196 @@
+"""TAPIR (`tapir`) and BootsTAPIR (`bootstapir`) point trackers on the official PyTorch checkpoints.
+
+The network is our own implementation (`trackers.tapir_net.TapirNet`) of google-deepmind/tapnet's `tapnet/torch`
+TAPIR; the official files are plain state_dicts loaded strictly:
+  - `tapir_checkpoint_panning.pt`: TAPIR, ``pyramid_level=0``, no extra convs (188 keys, 31.1M parameters);
+  - `bootstapir_checkpoint_v2.pt`: BootsTAPIR, ``pyramid_level=1`` with extra convs (218 keys, 54.7M).
+The JAX `.npy` releases are not supported (use the `.pt` files).
+
+How a video is tracked (one pass over the whole video, both directions at once; no chaining):
+  - frames are resized to ``resolution`` (default 256x256, as the official colab and SAM-PT do; bilinear with
+    antialiasing) and scaled to [-1, 1]; refinement runs at ``refinement_resolutions`` (default: log-spaced from
+    256x256 up to ``resolution``, i.e. only 256x256 by default);
+  - queries (t, x, y) in pixels of the given frames (pixel centres at integer coordinates) become TAPIR's
+    (t, y, x) raster coordinates of the resized video (pixel centres at +0.5): y' = (y + 0.5) * h / H, and the
+    tracks come back the same way: x = x' * W / w - 0.5;
+  - visible = (1 - sigmoid(occlusion)) * (1 - sigmoid(expected_dist)) > ``visibility_threshold`` (0.5 as in the
+    official colab; SAM-PT's TAPIR config used 0.1 with the JAX `tapir_checkpoint_panning.npy`, and 0.5 in an
+    earlier version with the causal checkpoint);
+  - on its query frame a point is reported at its query position and visible (the network's refinement moves it
+    slightly, and the `PointTracker` contract fixes it there).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from trackers.checkpoints import CheckpointError, CheckpointInfo, load_state_dict_strict, register, require_checkpoint
+from trackers.opencv_trackers import check_finite_queries
+from trackers.point_tracker import PointTracker, check_track_inputs
+from trackers.tapir_net import TapirNet
+
+TAPIR_PANNING = register(CheckpointInfo(
+    "tapir", "tapir_checkpoint_panning.pt", "https://storage.googleapis.com/dm-tapnet/tapir_checkpoint_panning.pt"))
+BOOTSTAPIR_V2 = register(CheckpointInfo(
+    "bootstapir", "bootstapir_checkpoint_v2.pt",
+    "https://storage.googleapis.com/dm-tapnet/bootstap/bootstapir_checkpoint_v2.pt"))
+
+
+def load_tapir_checkpoint(model: TapirNet, path: str | Path) -> None:
+    """Load an official TAPIR/BootsTAPIR .pt state_dict into ``model`` strictly.
+
+    Raises:
+        CheckpointError naming the file when it is unreadable, not a state_dict, or does not fit ``model``.
+    """
+    try:
+        state_dict = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same clear error
+        reason = str(error).splitlines()[0] if str(error) else ""
+        raise CheckpointError(
+            f"checkpoint {path} could not be read as a torch file ({type(error).__name__}: {reason}); expected the "
+            f"official PyTorch state_dict (tapir_checkpoint_panning.pt / bootstapir_checkpoint_v2.pt; the JAX .npy "
+            f"files are not supported)") from None
+    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
+        raise CheckpointError(
+            f"checkpoint {path} is not a plain state_dict of tensors (got {type(state_dict).__name__})")
+    load_state_dict_strict(model, state_dict, path)
+
+
+def _resolution(value, name: str) -> tuple[int, int]:
+    try:
+        height, width = (int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be (height, width), got {value!r}") from None
+    if height <= 0 or width <= 0 or height % 8 or width % 8 or (height, width) != tuple(value):
+        raise ValueError(f"{name} must be positive integer multiples of 8, got {value!r}")
+    return height, width
+
+
+class _TapirTrackerBase(PointTracker):
+    """Shared wrapper; see the module docstring.
+
+    Args:
+        checkpoint: path of the official .pt file; None = `checkpoints/<official file name>`.
+        device: torch device; None = "cuda" when available, else "cpu".
+        resolution: (h, w) the frames are resized to (multiples of 8); default (256, 256).
+        refinement_resolutions: (h, w) list for the PIPs refinement; None: log-spaced from 256x256 to
+            ``resolution`` (the official default).
+        visibility_threshold: visible when (1 - sigmoid(occ)) * (1 - sigmoid(expected_dist)) > this.
+        softmax_temperature: cost-volume softmax temperature (official default 20, also used by the colab for
+            BootsTAPIR).
+        num_pips_iter: refinement iterations per resolution (4).
+        query_chunk_size: queries processed at once (memory only; results do not depend on it).
+        feature_chunk_size: frames encoded at once (memory only).
+        initial_resolution: (h, w) of the global cost volume; keep 256x256 (the checkpoints' training size),
+            smaller values only serve fast tests.
+    """
+
+    needs_checkpoint = True
+    info: CheckpointInfo
+    pyramid_level: int
+    extra_convs: bool
+
+    def __init__(self, checkpoint: str | Path | None = None, device: str | torch.device | None = None,
+                 resolution: tuple[int, int] = (256, 256), refinement_resolutions: list | None = None,
+                 visibility_threshold: float = 0.5, softmax_temperature: float = 20.0, num_pips_iter: int = 4,
+                 query_chunk_size: int = 64, feature_chunk_size: int = 10,
+                 initial_resolution: tuple[int, int] = (256, 256)):
+        self.resolution = _resolution(resolution, "resolution")
+        self.refinement_resolutions = None if refinement_resolutions is None else [
+            _resolution(r, "refinement_resolutions entries") for r in refinement_resolutions]
+        if not 0 <= visibility_threshold < 1:
+            raise ValueError(f"visibility_threshold must be in [0, 1), got {visibility_threshold!r}")
+        for name, value in (("num_pips_iter", num_pips_iter), ("query_chunk_size", query_chunk_size),
+                            ("feature_chunk_size", feature_chunk_size)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not softmax_temperature > 0:
+            raise ValueError(f"softmax_temperature must be > 0, got {softmax_temperature!r}")
+        path = require_checkpoint(checkpoint, self.info)
+        initial_resolution = _resolution(initial_resolution, "initial_resolution")
+        self.visibility_threshold = float(visibility_threshold)
+        self.device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = TapirNet(pyramid_level=self.pyramid_level, extra_convs=self.extra_convs,
+                              softmax_temperature=float(softmax_temperature), num_pips_iter=int(num_pips_iter),
+                              query_chunk_size=int(query_chunk_size), feature_chunk_size=int(feature_chunk_size),
+                              initial_resolution=initial_resolution)
+        load_tapir_checkpoint(self.model, path)
+        self.model.eval().to(self.device)
+
+    def _prepare_video(self, frames: np.ndarray) -> torch.Tensor:
+        """(T, H, W, 3) uint8 -> (1, T, h, w, 3) float in [-1, 1] at ``resolution`` on the device."""
+        resized = []
+        for start in range(0, len(frames), 16):
+            chunk = torch.from_numpy(frames[start:start + 16]).to(self.device).permute(0, 3, 1, 2).float()
+            if tuple(chunk.shape[-2:]) != self.resolution:
+                chunk = F.interpolate(chunk, size=self.resolution, mode="bilinear", align_corners=False, antialias=True)
+            resized.append(chunk)
+        video = torch.cat(resized).permute(0, 2, 3, 1)
+        return (video / 255.0 * 2.0 - 1.0)[None]
+
+    @torch.inference_mode()
+    def predict(self, frames: np.ndarray, queries: np.ndarray) -> dict[str, np.ndarray]:
+        """The network's raw outputs at the given frames' pixel coordinates.
+
+        Args:
+            frames: (T, H, W, 3) uint8 RGB.
+            queries: (N, 3) (t, x, y) validated.
+
+        Returns:
+            tracks (T, N, 2) float32 pixel (x, y), occlusion (T, N) and expected_dist (T, N) float32 logits.
+        """
+        height, width = frames.shape[1:3]
+        model_height, model_width = self.resolution
+        video = self._prepare_video(frames)
+        query_tyx = torch.stack([
+            torch.from_numpy(queries[:, 0]),
+            (torch.from_numpy(queries[:, 2]) + 0.5) * model_height / height,
+            (torch.from_numpy(queries[:, 1]) + 0.5) * model_width / width,
+        ], dim=-1).float().to(self.device)[None]
+        out = self.model(video, query_tyx, refinement_resolutions=self.refinement_resolutions)
+        scale = torch.tensor([width / model_width, height / model_height], device=self.device)
+        tracks = out["tracks"][0] * scale - 0.5
+        return {"tracks": tracks.permute(1, 0, 2).float().cpu().numpy(),
+                "occlusion": out["occlusion"][0].T.float().cpu().numpy(),
+                "expected_dist": out["expected_dist"][0].T.float().cpu().numpy()}
+
+    def track(self, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """See `PointTracker.track`: frames (T, H, W, 3) uint8, queries (N, 3) (t, x, y)
+        -> tracks (T, N, 2) float32, visible (T, N) bool."""
+        frames, queries = check_track_inputs(frames, queries)
+        check_finite_queries(queries)
+        num_frames = len(frames)
+        if len(queries) == 0:
+            return np.zeros((num_frames, 0, 2), np.float32), np.zeros((num_frames, 0), bool)
+        out = self.predict(frames, queries)
+        probability = (1 - _sigmoid(out["occlusion"])) * (1 - _sigmoid(out["expected_dist"]))
+        visible = probability > self.visibility_threshold
+        tracks = out["tracks"].astype(np.float32)
+        query_t = queries[:, 0].astype(np.int64)
+        points = np.arange(len(queries))
+        tracks[query_t, points] = queries[:, 1:3]
+        visible[query_t, points] = True
+        return tracks, visible
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+
+
+class TapirTracker(_TapirTrackerBase):
+    """TAPIR on `tapir_checkpoint_panning.pt` (``pyramid_level=0``, no extra convs); see `_TapirTrackerBase`."""
+
+    info = TAPIR_PANNING
+    pyramid_level = 0
+    extra_convs = False
+
+
+class BootsTapirTracker(_TapirTrackerBase):
+    """BootsTAPIR on `bootstapir_checkpoint_v2.pt` (``pyramid_level=1``, extra convs); see `_TapirTrackerBase`."""
+
+    info = BOOTSTAPIR_V2
+    pyramid_level = 1
+    extra_convs = True
