@@ -1,0 +1,250 @@
+"""`SamSegmenter`: the `Segmenter` interface over a `segment_anything` / `segment_anything_hq` ``Sam`` module.
+
+One wrapper serves SAM (ViT-H/L/B), HQ-SAM (ViT-H/L/B), Light HQ-SAM (TinyViT) and MobileSAM (TinyViT
+encoder + SAM decoder): they share SAM's image pre-processing, prompt encoder and low-res mask frame.
+
+- `embed`: resize the frame so its longest side is ``sam.image_encoder.img_size`` (1024) with the same
+  bilinear PIL resize `segment_anything.utils.transforms.ResizeLongestSide.apply_image` uses, normalise
+  and pad (``sam.preprocess``), one image-encoder pass. Encoders that return ``(features, interm)``
+  (HQ-SAM's ViT and the TinyViT) keep the intermediate features for the HQ decoder.
+- `predict`: prompts given in original-frame pixels are scaled to the resized input exactly as
+  ``ResizeLongestSide.apply_coords`` / ``apply_boxes`` do, then ONE prompt-encoder + mask-decoder call
+  for all M prompts with ``multimask_output=False``. The result equals
+  ``SamPredictor.predict_torch(...)`` for the same prompts (see tests/test_segmenters.py).
+- `upscale`: ``sam.postprocess_masks`` (remove padding, resize to the original frame).
+
+The official-checkpoint factories (``build_sam_vit_h`` ... ``build_mobilesam``) live at the bottom of
+this module; the architectures themselves are built in `trackers.segmenters.sam_models`.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from trackers.checkpoints import require_checkpoint
+from trackers.segmenter import Embedding, Prediction, Segmenter
+from trackers.segmenters.prompts import check_prompts, empty_prediction, resized_shape
+from trackers.segmenters.sam_models import (  # noqa: F401  (build_tiny_* are part of this module's API)
+    SAM_CHECKPOINTS,
+    build_sam_module,
+    build_tiny_hqsam,
+    build_tiny_sam,
+    load_official_checkpoint,
+)
+
+
+def _as_float_tensor(value, name: str, device: torch.device) -> torch.Tensor:
+    tensor = torch.as_tensor(value)
+    if not (tensor.is_floating_point() or tensor.dtype in (torch.int32, torch.int64, torch.int16, torch.uint8)):
+        raise TypeError(f"{name} must be a numeric tensor, got dtype {tensor.dtype}")
+    return tensor.to(device=device, dtype=torch.float32)
+
+
+class SamSegmenter(Segmenter):
+    """SAM-family segmenter (SAM, HQ-SAM, Light HQ-SAM, MobileSAM) behind the `Segmenter` interface.
+
+    Args:
+        sam: a ``segment_anything.modeling.Sam`` or ``segment_anything_hq.modeling.Sam`` module.
+        device: where to run; None keeps the module's current device.
+        autocast_bf16: run encoder and decoder under bfloat16 autocast. None: on for CUDA, off otherwise.
+            Outputs are always returned as float32.
+        compile: ``torch.compile`` the image encoder (CUDA only).
+        hq_token_only: HQ decoders only. False (SAM-PT's setting: it calls HQ-SAM's ``predict_torch``
+            with the default ``hq_token_only=False``) returns SAM's mask logits + the HQ-token logits;
+            True returns the HQ-token logits alone. True with a plain SAM decoder raises ValueError.
+
+    All returned tensors live on ``self.device``.
+    """
+
+    def __init__(
+        self,
+        sam: torch.nn.Module,
+        device: str | torch.device | None = None,
+        autocast_bf16: bool | None = None,
+        compile: bool = False,
+        hq_token_only: bool = False,
+    ):
+        for part in ("image_encoder", "prompt_encoder", "mask_decoder", "preprocess", "postprocess_masks"):
+            if not hasattr(sam, part):
+                raise TypeError(
+                    f"SamSegmenter needs a segment_anything Sam module; {type(sam).__name__} has no {part!r}"
+                )
+        self.device = torch.device(device) if device is not None else sam.pixel_mean.device
+        self.sam = sam.to(self.device).eval()
+        self.autocast_bf16 = (self.device.type == "cuda") if autocast_bf16 is None else bool(autocast_bf16)
+        decoder_params = inspect.signature(self.sam.mask_decoder.forward).parameters
+        self.is_hq = "interm_embeddings" in decoder_params
+        if hq_token_only and not self.is_hq:
+            raise ValueError("hq_token_only=True needs an HQ-SAM mask decoder; this model has a plain SAM decoder")
+        self.hq_token_only = bool(hq_token_only)
+        self.img_size = int(self.sam.image_encoder.img_size)
+        self._encoder = self.sam.image_encoder
+        if compile:
+            if self.device.type != "cuda":
+                raise ValueError(f"compile=True is supported on CUDA only; the segmenter runs on {self.device}")
+            self._encoder = torch.compile(self.sam.image_encoder)
+
+    @classmethod
+    def from_model(
+        cls,
+        sam: torch.nn.Module,
+        device: str | torch.device | None = None,
+        autocast_bf16: bool | None = None,
+        **options,
+    ) -> "SamSegmenter":
+        """Wrap an already built ``Sam`` module (see the class docstring for ``options``)."""
+        return cls(sam, device=device, autocast_bf16=autocast_bf16, **options)
+
+    def _autocast(self):
+        if not self.autocast_bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+
+    def resize_frame(self, frame: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 -> (h, w, 3) uint8 with longest side ``img_size`` (bilinear PIL resize, as SAM)."""
+        height, width = frame.shape[:2]
+        new_h, new_w = resized_shape(height, width, self.img_size)
+        return np.array(Image.fromarray(frame).resize((new_w, new_h), Image.BILINEAR))
+
+    def embed(self, frame: np.ndarray) -> Embedding:
+        """Embed one (H, W, 3) uint8 RGB frame.
+
+        ``Embedding.features`` is a dict: ``"image"`` (1, C, 64, 64) encoder output and ``"interm"``
+        (the encoder's intermediate features for HQ decoders, else None).
+        """
+        frame = np.asarray(frame)
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"embed expects an (H, W, 3) uint8 RGB frame, got shape {frame.shape} dtype {frame.dtype}")
+        if getattr(self.sam, "image_format", "RGB") == "BGR":
+            frame = frame[..., ::-1]
+        resized = self.resize_frame(np.ascontiguousarray(frame))
+        with torch.inference_mode():
+            image = torch.from_numpy(resized).to(self.device).permute(2, 0, 1)[None].float()
+            image = self.sam.preprocess(image)
+            with self._autocast():
+                output = self._encoder(image)
+        features, interm = (output[0], output[1]) if isinstance(output, (tuple, list)) else (output, None)
+        return Embedding(
+            features={"image": features, "interm": interm},
+            original_size=(int(frame.shape[0]), int(frame.shape[1])),
+            input_size=(int(resized.shape[0]), int(resized.shape[1])),
+        )
+
+    def to_input_coords(self, coords: torch.Tensor, original_size: tuple[int, int]) -> torch.Tensor:
+        """(..., 2) pixel (x, y) in the original frame -> the same in the resized model input."""
+        height, width = original_size
+        new_h, new_w = resized_shape(height, width, self.img_size)
+        coords = coords.clone().to(torch.float32)
+        coords[..., 0] = coords[..., 0] * (new_w / width)
+        coords[..., 1] = coords[..., 1] * (new_h / height)
+        return coords
+
+    def predict(
+        self,
+        embedding: Embedding,
+        points: torch.Tensor | None,
+        labels: torch.Tensor | None,
+        boxes: torch.Tensor | None = None,
+        mask_input: torch.Tensor | None = None,
+    ) -> Prediction:
+        """Masks for M prompts in one decoder call; see `Segmenter.predict` for shapes.
+
+        Returns (M, 1, 256, 256) float32 low-res logits and (M,) float32 predicted IoU, equal to
+        ``SamPredictor.predict_torch(..., multimask_output=False)`` on the transformed prompts.
+        """
+        if not isinstance(embedding.features, dict) or "image" not in embedding.features:
+            raise TypeError("embedding was not produced by SamSegmenter.embed")
+        points = None if points is None else _as_float_tensor(points, "points", self.device)
+        labels = None if labels is None else torch.as_tensor(labels).to(device=self.device, dtype=torch.int64)
+        boxes = None if boxes is None else _as_float_tensor(boxes, "boxes", self.device)
+        mask_input = None if mask_input is None else _as_float_tensor(mask_input, "mask_input", self.device)
+        if check_prompts(points, labels, boxes, mask_input, self.low_res_size) == 0:
+            return empty_prediction(self.low_res_size, self.device)
+        with torch.inference_mode():
+            point_prompt = None
+            if points is not None:
+                point_prompt = (self.to_input_coords(points, embedding.original_size), labels.to(torch.int32))
+            if boxes is not None:
+                boxes = self.to_input_coords(boxes.reshape(-1, 2, 2), embedding.original_size).reshape(-1, 4)
+            # prompt encoder and positional encodings in float32 (random-Fourier phases lose precision in bf16)
+            sparse, dense = self.sam.prompt_encoder(points=point_prompt, boxes=boxes, masks=mask_input)
+            decoder_args = dict(
+                image_embeddings=embedding.features["image"],
+                image_pe=self.sam.prompt_encoder.get_dense_pe(),
+                sparse_prompt_embeddings=sparse,
+                dense_prompt_embeddings=dense,
+                multimask_output=False,
+            )
+            if self.is_hq:
+                if embedding.features["interm"] is None:
+                    raise ValueError("this HQ-SAM decoder needs the encoder's interm features; the embedding has none")
+                decoder_args.update(hq_token_only=self.hq_token_only, interm_embeddings=embedding.features["interm"])
+            with self._autocast():
+                low_res, iou = self.sam.mask_decoder(**decoder_args)
+        return Prediction(low_res_logits=low_res.float(), iou=iou[:, 0].float())
+
+    def upscale(self, embedding: Embedding, low_res_logits: torch.Tensor) -> torch.Tensor:
+        """(M, 1, 256, 256) low-res logits -> (M, H, W) float32 logits at the original frame size."""
+        if low_res_logits.ndim != 4 or low_res_logits.shape[1] != 1:
+            raise ValueError(f"low_res_logits must be (M, 1, 256, 256), got shape {tuple(low_res_logits.shape)}")
+        with torch.inference_mode():
+            logits = low_res_logits.to(device=self.device, dtype=torch.float32)
+            masks = self.sam.postprocess_masks(logits, embedding.input_size, embedding.original_size)
+        return masks[:, 0]
+
+
+# --------------------------------------------------------------------------------------------------
+# Official-checkpoint factories (names registered in trackers.segmenter.SEGMENTERS).
+
+
+def _build_official(arch: str, checkpoint: str | Path | None, device, verify_md5: bool, **options) -> SamSegmenter:
+    info = SAM_CHECKPOINTS[arch]
+    path = require_checkpoint(checkpoint, info, verify_md5=verify_md5)  # fail fast, before building a large model
+    sam = build_sam_module(arch)
+    load_official_checkpoint(sam, info, path)
+    return SamSegmenter.from_model(sam, device=device, **options)
+
+
+def build_sam_vit_h(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
+    """SAM ViT-H from the official ``sam_vit_h_4b8939.pth``."""
+    return _build_official("sam_vit_h", checkpoint, device, verify_md5, **options)
+
+
+def build_sam_vit_l(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
+    """SAM ViT-L from the official ``sam_vit_l_0b3195.pth``."""
+    return _build_official("sam_vit_l", checkpoint, device, verify_md5, **options)
+
+
+def build_sam_vit_b(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
+    """SAM ViT-B from the official ``sam_vit_b_01ec64.pth``."""
+    return _build_official("sam_vit_b", checkpoint, device, verify_md5, **options)
+
+
+def build_hqsam_vit_h(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
+    """HQ-SAM ViT-H from the official ``sam_hq_vit_h.pth`` (option ``hq_token_only``, default False)."""
+    return _build_official("hqsam_vit_h", checkpoint, device, verify_md5, **options)
+
+
+def build_hqsam_vit_l(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
+    """HQ-SAM ViT-L from the official ``sam_hq_vit_l.pth``."""
+    return _build_official("hqsam_vit_l", checkpoint, device, verify_md5, **options)
+
+
+def build_hqsam_vit_b(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
+    """HQ-SAM ViT-B from the official ``sam_hq_vit_b.pth``."""
+    return _build_official("hqsam_vit_b", checkpoint, device, verify_md5, **options)
+
+
+def build_hqsam_vit_tiny(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
+    """Light HQ-SAM (TinyViT-5M encoder + HQ decoder) from the official ``sam_hq_vit_tiny.pth``."""
+    return _build_official("hqsam_vit_tiny", checkpoint, device, verify_md5, **options)
+
+
+def build_mobilesam(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
+    """MobileSAM (TinyViT-5M encoder + SAM decoder) from the official ``mobile_sam.pt``."""
+    return _build_official("mobilesam", checkpoint, device, verify_md5, **options)
