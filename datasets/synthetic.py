@@ -49,8 +49,10 @@ READER_FOR_LAYOUT = {"davis17": "davis17", "davis16": "davis16", "ytvos": "ytvos
 YTVOS_STRIDE = 5  # YouTube-VOS keeps every 5th frame of the 30 fps video
 GREY_PALETTE = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
 COMPLETE_MARKER = ".complete"
+# the embedded default: objects move (translation, rotation, scale) and partly occlude each other, but
+# stay inside the frame, so a weight-free tracker + segmenter can show the pipeline works
 EMBEDDED_PARAMS = dict(layout="davis17", num_videos=3, num_frames=20, height=240, width=320, num_objects=2,
-                       seed=0, split="val")
+                       seed=0, split="val", crosser_leaves_frame=False)
 
 
 @dataclass
@@ -200,13 +202,23 @@ def _late_start(num_frames: int, stride: int) -> int:
     return start
 
 
-def _trajectory(rng, role: str, num_frames: int, height: int, width: int, reach: float) -> np.ndarray:
-    """(T, 2) centres of one object; ``reach`` = its largest distance from centre to boundary in pixels."""
+def _trajectory(rng, role: str, num_frames: int, height: int, width: int, reach: float,
+                crosser_leaves_frame: bool = True) -> np.ndarray:
+    """(T, 2) centres of one object; ``reach`` = its largest distance from centre to boundary in pixels.
+
+    Without ``crosser_leaves_frame`` the crosser only grazes the anchor (partial occlusion) and turns
+    back inside the frame: the gentler scenario of the embedded default.
+    """
     p = np.linspace(0.0, 1.0, num_frames) if num_frames > 1 else np.zeros(1)
     if role == "anchor":
         phase = rng.uniform(0, 2 * np.pi, size=2)
         x = width * (0.22 + 0.05 * np.sin(2 * np.pi * p + phase[0]))
         y = height * (0.5 + 0.08 * np.sin(2 * np.pi * 1.3 * p + phase[1]))
+        return np.stack([x, y], axis=1)
+    if role == "crosser" and not crosser_leaves_frame:
+        x = np.interp(p, [0.0, 0.35, 0.7, 1.0], [0.45 * width, 0.34 * width, 0.55 * width, 0.72 * width])
+        dy = [rng.choice([-1, 1]) * 0.2, rng.choice([-1, 1]) * 0.12, rng.uniform(-0.15, 0.15)]
+        y = height * (0.5 + np.interp(p, [0.0, 0.35, 1.0], dy))
         return np.stack([x, y], axis=1)
     if role == "crosser":
         out = -reach - 1.0  # fully left of the frame
@@ -239,7 +251,7 @@ class _Rendered:
 
 
 def _render_video(rng, name: str, num_frames: int, height: int, width: int, object_ids: list[int],
-                  late_start: int) -> _Rendered:
+                  late_start: int, crosser_leaves_frame: bool = True) -> _Rendered:
     background = _background(rng, height, width)
     hue0 = rng.uniform(0, 1)
     sprites, objects = [], []
@@ -251,7 +263,7 @@ def _render_video(rng, name: str, num_frames: int, height: int, width: int, obje
         scale_amp, scale_phase = rng.uniform(0.04, 0.1), rng.uniform(0, 2 * np.pi)
         angle0, spin = rng.uniform(0, 2 * np.pi), rng.uniform(-0.04, 0.04)
         reach = radius * 1.3 * (1 + scale_amp)
-        centres = _trajectory(rng, role, num_frames, height, width, reach)
+        centres = _trajectory(rng, role, num_frames, height, width, reach, crosser_leaves_frame)
         p = np.linspace(0.0, 1.0, num_frames) if num_frames > 1 else np.zeros(1)
         affines = np.stack([
             _affine(centres[t, 0], centres[t, 1], angle0 + spin * t,
@@ -291,11 +303,12 @@ def _first_masks_ok(truth: SyntheticVideo) -> bool:
 
 
 def render_video(seed_sequence: np.random.SeedSequence, name: str, num_frames: int, height: int, width: int,
-                 object_ids: list[int], late_start: int, attempts: int = 30) -> _Rendered:
+                 object_ids: list[int], late_start: int, attempts: int = 30,
+                 crosser_leaves_frame: bool = True) -> _Rendered:
     """Render one video; redraws (from the same generator) until every first mask is clearly visible."""
     rng = np.random.default_rng(seed_sequence)
     for _ in range(attempts):
-        rendered = _render_video(rng, name, num_frames, height, width, object_ids, late_start)
+        rendered = _render_video(rng, name, num_frames, height, width, object_ids, late_start, crosser_leaves_frame)
         if _first_masks_ok(rendered.truth):
             return rendered
     raise RuntimeError(f"could not place {len(object_ids)} visible objects in a {width}x{height} video {name}; "
@@ -455,6 +468,7 @@ def generate(
     object_ids: list[int] | None = None,
     late_start: bool | None = None,
     full_resolution: bool = False,
+    crosser_leaves_frame: bool = True,
 ) -> SyntheticInfo:
     """Write a synthetic benchmark in ``layout`` under ``root`` (which must be empty or absent).
 
@@ -468,6 +482,8 @@ def generate(
         late_start: let object 2 first appear after frame 0 (default: where the layout allows it,
             i.e. ytvos, uvo, folder; DAVIS and MOSE start every object on frame 0).
         full_resolution: DAVIS layouts also get 2x frames and masks (``Full-Resolution`` / ``1080p``).
+        crosser_leaves_frame: object 2 covers object 1, leaves the frame and re-enters (the hard case);
+            False: it only grazes object 1 and stays inside the frame.
 
     Returns:
         `SyntheticInfo` with the root a reader takes, the split, the parameters and the ground truth.
@@ -495,9 +511,11 @@ def generate(
     start = _late_start(num_frames, stride) if late_start and num_objects >= 2 else 0
     params = dict(layout=layout, num_videos=num_videos, num_frames=num_frames, height=height, width=width,
                   num_objects=num_objects, seed=seed, split=split, object_ids=ids, late_start=bool(late_start),
-                  full_resolution=full_resolution, version=GENERATOR_VERSION)
+                  full_resolution=full_resolution, crosser_leaves_frame=crosser_leaves_frame,
+                  version=GENERATOR_VERSION)
     seeds = np.random.SeedSequence(seed).spawn(num_videos)
-    items = [render_video(seeds[i], f"synth-{i:03d}", num_frames, height, width, ids, start)
+    items = [render_video(seeds[i], f"synth-{i:03d}", num_frames, height, width, ids, start,
+                          crosser_leaves_frame=crosser_leaves_frame)
              for i in range(num_videos)]
     root.mkdir(parents=True, exist_ok=True)
     if layout == "davis17":

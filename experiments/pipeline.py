@@ -1,0 +1,169 @@
+"""One run of SAM-PT over a dataset: load videos, build the model, predict each video resumably.
+
+Predictions go to ``<run>/predictions/<video>/<frame>.png`` (indexed PNGs at annotation resolution,
+only the frames the dataset asks for), ``scores.json`` and, written last, the ``.complete`` marker.
+"""
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from datasets.errors import DatasetError
+from datasets.png import write_label_png
+from datasets.registry import build_reader
+from datasets.video import Video
+from experiments.outputs import is_complete, mark_complete, prepare_video_dir, write_json_atomic
+
+log = logging.getLogger("sampt")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available else cpu; an explicit cuda device must exist."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={name} asked for but CUDA is not available here; use device=cpu or device=auto")
+    return device
+
+
+def dataset_root(cfg: DictConfig) -> Path:
+    """The dataset root; the synthetic default is generated (once, cached) on first use."""
+    root = Path(cfg.dataset.root)
+    if cfg.dataset.name == "synthetic":
+        from datasets.synthetic import embedded_default
+
+        return Path(embedded_default(root))
+    if not root.exists():
+        raise DatasetError(
+            f"dataset {cfg.dataset.name} not found at {root}\n"
+            f"  set DATA_ROOT (or paths.data_root=..., or dataset.root=...) to the folder that holds it, or "
+            f"download it with `make data DATASET={cfg.dataset.name}`"
+        )
+    return root
+
+
+def select_videos(names: list[str], cfg: DictConfig) -> list[str]:
+    """Apply ``videos``, ``limit_videos`` and sharding (``shard`` of ``num_shards``: every n-th video)."""
+    if cfg.videos:
+        unknown = sorted(set(cfg.videos) - set(names))
+        if unknown:
+            raise DatasetError(f"videos not in split {cfg.dataset.split} of {cfg.dataset.name}: {unknown}")
+        wanted = set(cfg.videos)
+        names = [name for name in names if name in wanted]
+    if cfg.limit_videos:
+        names = names[: int(cfg.limit_videos)]
+    num_shards, shard = int(cfg.num_shards), int(cfg.shard)
+    if num_shards < 1 or not 0 <= shard < num_shards:
+        raise ValueError(f"shard={shard} num_shards={num_shards}: need num_shards >= 1 and 0 <= shard < num_shards")
+    return names[shard::num_shards]
+
+
+def load_videos(cfg: DictConfig, sharded: bool = True) -> list[Video]:
+    """The run's videos (this shard's only, unless ``sharded`` is False)."""
+    options = OmegaConf.to_container(cfg.dataset.options, resolve=True) if cfg.dataset.get("options") else {}
+    reader = build_reader(cfg.dataset.reader, dataset_root(cfg), split=cfg.dataset.split, **options)
+    names = list(reader.sequences)
+    if sharded:
+        names = select_videos(names, cfg)
+    else:
+        names = select_videos(names, OmegaConf.merge(cfg, {"shard": 0, "num_shards": 1}))
+    return [reader.video(name) for name in names]
+
+
+def build_sampt(cfg: DictConfig, seed: int, device: torch.device):
+    """SAM-PT from the config's tracker, segmenter and model knobs."""
+    from trackers.point_tracker import build_point_tracker
+    from trackers.sampt import SamPt
+    from trackers.segmenter import build_segmenter
+
+    tracker_options = OmegaConf.to_container(cfg.tracker.options, resolve=True) if cfg.tracker.options else {}
+    segmenter_options = OmegaConf.to_container(cfg.segmenter.options, resolve=True) if cfg.segmenter.options else {}
+    if cfg.tracker.checkpoint is not None:
+        tracker_options.setdefault("device", device)
+    if cfg.segmenter.checkpoint is not None:
+        segmenter_options.setdefault("device", device)
+    tracker = build_point_tracker(cfg.tracker.name, checkpoint=cfg.tracker.checkpoint, **tracker_options)
+    segmenter = build_segmenter(cfg.segmenter.name, checkpoint=cfg.segmenter.checkpoint, **segmenter_options)
+    return SamPt(tracker, segmenter, seed=seed, **OmegaConf.to_container(cfg.model, resolve=True))
+
+
+def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    if mask.shape == tuple(size):
+        return mask
+    import cv2
+
+    return cv2.resize(mask.astype(np.uint8), (size[1], size[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def predict_video(sampt, video: Video, video_dir: Path, visualizer=None) -> dict:
+    """Run SAM-PT on one video, write its label maps into ``video_dir``; returns timing and scores.
+
+    Frames are decoded by the tracker once; masks are produced and written frame by frame.
+    """
+    start = time.perf_counter()
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    frame_size = video.frame_size
+    first_masks = {obj.id: (obj.first_frame, _resize_mask(video.first_mask(obj.id), frame_size))
+                   for obj in video.objects}
+    run = sampt.prepare_video(video, first_masks, video.name)
+    to_write = set(video.frames_to_write)
+    for t, labels in run.label_maps(output_size=tuple(video.size)):
+        if t in to_write:
+            write_label_png(video_dir / f"{video.frame_names[t]}.png", labels)
+        if visualizer is not None:
+            visualizer.add(t, labels, run)
+    if visualizer is not None:
+        visualizer.close()
+    seconds = time.perf_counter() - start
+    info = {
+        "video": video.name,
+        "num_frames": video.num_frames,
+        "seconds": seconds,
+        "fps": video.num_frames / seconds if seconds > 0 else None,
+        "peak_gpu_memory_bytes": torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None,
+        "object_scores": {str(k): v for k, v in run.scores.items()},
+    }
+    write_json_atomic(video_dir / "scores.json", info)
+    return info
+
+
+def predict_all(cfg: DictConfig, videos: list[Video], run_dir: Path, chash: str, seed: int,
+                make_visualizer=None) -> dict:
+    """Predict every video not already complete for this config.
+
+    Returns ``{"done": {video: info}, "skipped": [video], "failed": {video: traceback}}``. A failing
+    video is recorded and the run goes on, unless ``fail_fast``.
+    """
+    predictions = run_dir / "predictions"
+    sampt = None
+    records: dict = {"done": {}, "skipped": [], "failed": {}}
+    for index, video in enumerate(tqdm(videos, desc=f"seed {seed}", unit="video", disable=not cfg.logging.progress)):
+        video_dir = predictions / video.name
+        if is_complete(video_dir, chash):
+            records["skipped"].append(video.name)
+            log.info("%s: complete for config %s, skipped", video.name, chash)
+            continue
+        if sampt is None:  # built lazily: a fully resumed run needs no model
+            sampt = build_sampt(cfg, seed, resolve_device(cfg.device))
+        try:
+            prepare_video_dir(video_dir)
+            visualizer = make_visualizer(video, index) if make_visualizer else None
+            info = predict_video(sampt, video, video_dir, visualizer)
+            mark_complete(video_dir, chash, video=video.name, seed=seed)
+            records["done"][video.name] = info
+            log.info("%s: %d frames in %.1f s (%.2f fps)", video.name, video.num_frames, info["seconds"], info["fps"])
+        except Exception as error:  # noqa: BLE001 - recorded per video, the run goes on
+            if cfg.fail_fast:
+                raise
+            records["failed"][video.name] = traceback.format_exc()
+            log.error("%s failed: %s", video.name, error)
+    return records

@@ -1,0 +1,17 @@
+"""Hydra callback: at the end of a multirun sweep, one table over all its runs (and a plot for one knob)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+
+from experiments.summary import write_sweep_table
+
+
+class SweepTable(Callback):
+    """Writes ``<sweep dir>/sweep_results.csv`` (and ``sweep_<knob>.png``) when a multirun ends."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        table = write_sweep_table(Path(config.hydra.sweep.dir))
+        if table is not None:
+            print(f"sweep table: {table}")
