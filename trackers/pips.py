@@ -1,0 +1,214 @@
+"""PIPS as a SAM-PT point tracker: the official checkpoint, chained over windows, forward and backward.
+
+Behaviour follows SAM-PT's PIPS wrapper (stride 4, windows of 8 frames, 6 iterations, frames at the
+resolution they are given):
+  * each point is tracked forward from its query frame: a window of 8 frames starts at the point's current
+    frame (the last frame repeated past the end of the video); the point then jumps to the furthest frame of
+    that window whose visibility sigmoid(logit) exceeds 0.9, the threshold lowered by 0.02 until some frame
+    does; the next window starts there from the predicted position, always with the appearance feature read
+    at the query (``feat_init``);
+  * frames before the query frame come from the same procedure on the time-reversed video;
+  * a point is visible where sigmoid(logit) > 0.5, and is its query position and visible at its query frame.
+
+All query points (of all objects) whose current frame is the same share one network call; the loop runs over
+frames, never over points. Frame features are computed once per video and reused by every window and both
+directions (instance norm makes them independent of the other frames), which keeps (T, 128, H/4, W/4)
+float32 features (plus 1/3 for the pyramid) in device memory.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trackers.checkpoints import CheckpointError, CheckpointInfo, load_state_dict_strict, register, require_checkpoint
+from trackers.pips_net import CORR_LEVELS, PipsNet, feature_pyramid, sample_features_clamped
+from trackers.point_tracker import PointTracker, check_track_inputs
+
+PIPS_CHECKPOINT = register(
+    CheckpointInfo(
+        key="pips",
+        filename="model-000200000.pth",
+        # aharley/pips get_reference_model.sh: a tarball holding reference_model/model-000200000.pth
+        # (also on https://huggingface.co/aharley/pips)
+        url="https://www.dropbox.com/s/glk6jmoa9yeervl/reference_model.tar.gz",
+        # as listed in SAM-PT's docs/03-prepare-checkpoints.md for models/pips_ckpts/reference_model/
+        md5="9f34c4cd5d6f54cb11e1911841ac702c",
+    )
+)
+
+
+def load_pips(path: str | Path | None, window: int = 8, stride: int = 4, map_location="cpu") -> PipsNet:
+    """Build `PipsNet` and load an official PIPS checkpoint strictly.
+
+    The file is a dict with ``model_state_dict`` (200 keys); ``path`` None means the default location.
+    Raises `CheckpointError` when the file is missing, not in that format, or its keys/shapes differ.
+    """
+    path = require_checkpoint(path, PIPS_CHECKPOINT)
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # unreadable, truncated, or not a torch file
+        raise CheckpointError(f"cannot read PIPS checkpoint {path}: {error}") from None
+    if not isinstance(checkpoint, dict) or "model_state_dict" not in checkpoint:
+        keys = list(checkpoint)[:5] if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        raise CheckpointError(
+            f"PIPS checkpoint {path} is not in the official format (a dict with 'model_state_dict'); found {keys}"
+        )
+    net = PipsNet(window=window, stride=stride)
+    load_state_dict_strict(net, checkpoint["model_state_dict"], path)
+    return net.eval()
+
+
+def _chain_thresholds(initial: float, step: float, device) -> torch.Tensor:
+    """(K,) float32 thresholds initial, initial - step, ... down to the first negative one, computed by
+    repeated float32 subtraction as SAM-PT does; the last one is exceeded by any visibility."""
+    if not 0 < step:
+        raise ValueError(f"visibility_threshold_step must be positive, got {step}")
+    values = [torch.tensor(initial, dtype=torch.float32)]
+    while values[-1] >= 0:
+        values.append(values[-1] - step)
+    return torch.stack(values).to(device)
+
+
+class PipsTracker(PointTracker):
+    """PIPS point tracker (see the module docstring).
+
+    Args:
+        checkpoint: path of the official ``model-000200000.pth``; None means ``checkpoints/model-000200000.pth``.
+        device: torch device; None picks CUDA when available, else CPU.
+        stride: feature stride (SAM-PT: 4; the official training used 8).
+        window: frames per window; the official weights are for 8.
+        iters: refinement iterations per window.
+        visibility_threshold: initial sigmoid(visibility) a frame must exceed to become the next window start.
+        visibility_threshold_step: how much that threshold is lowered while no frame of the window exceeds it.
+        visible_threshold: sigmoid(visibility) above which a point is reported visible (SAM-PT: 0.5).
+        encoder_chunk: frames encoded per `fnet` call (bounds activation memory only).
+        point_chunk: most points refined in one network call (bounds memory only; points are independent).
+        net: an already built `PipsNet` to use instead of reading ``checkpoint`` (tests, comparisons).
+    """
+
+    needs_checkpoint = True
+
+    def __init__(
+        self,
+        checkpoint: str | Path | None = None,
+        device: str | torch.device | None = None,
+        stride: int = 4,
+        window: int = 8,
+        iters: int = 6,
+        visibility_threshold: float = 0.9,
+        visibility_threshold_step: float = 0.02,
+        visible_threshold: float = 0.5,
+        encoder_chunk: int = 8,
+        point_chunk: int = 1024,
+        net: PipsNet | None = None,
+    ):
+        if window < 2 or iters < 1 or stride < 1 or encoder_chunk < 1 or point_chunk < 1:
+            raise ValueError(f"need window >= 2, iters >= 1, stride >= 1, encoder_chunk >= 1, point_chunk >= 1; got "
+                             f"window={window}, iters={iters}, stride={stride}, encoder_chunk={encoder_chunk}, "
+                             f"point_chunk={point_chunk}")
+        self.device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
+        if net is None:
+            net = load_pips(checkpoint, window=window, stride=stride)
+        elif checkpoint is not None:
+            raise ValueError("give either a checkpoint path or a built net, not both")
+        elif (net.window, net.stride) != (window, stride):
+            raise ValueError(f"net was built with window={net.window}, stride={net.stride}; "
+                             f"tracker asked for window={window}, stride={stride}")
+        self.net = net.to(self.device).eval()
+        self.stride, self.window, self.iters = stride, window, iters
+        self.visible_threshold = visible_threshold
+        self.encoder_chunk, self.point_chunk = encoder_chunk, point_chunk
+        self._thresholds = _chain_thresholds(visibility_threshold, visibility_threshold_step, self.device)
+
+    def track(self, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """See `PointTracker.track`: (T, H, W, 3) uint8, (N, 3) (t, x, y) -> (T, N, 2) float32, (T, N) bool."""
+        frames, queries = check_track_inputs(frames, queries)
+        height, width = frames.shape[1:3]
+        minimum = self.stride * 2 ** (CORR_LEVELS - 1) * 2
+        if height < minimum or width < minimum:
+            raise ValueError(f"PIPS with stride {self.stride} needs frames of at least {minimum}x{minimum} pixels "
+                             f"(its coarsest correlation level must be 2 feature pixels wide), got {height}x{width}")
+        with torch.inference_mode():
+            query = torch.from_numpy(queries).to(self.device)
+            tracks, probs = self.track_tensors(torch.from_numpy(frames), query)
+            visible = probs > self.visible_threshold
+        return tracks.cpu().numpy().astype(np.float32), visible.cpu().numpy()
+
+    @torch.inference_mode()
+    def track_tensors(self, frames: torch.Tensor, queries: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Track on tensors: frames (T, H, W, 3) uint8 (any device), queries (N, 3) float (t, x, y) on the
+        tracker's device -> tracks (T, N, 2) and visibility probabilities sigmoid(logit) (T, N), 1 at the
+        query frame."""
+        num_frames, num_points = frames.shape[0], queries.shape[0]
+        if num_points == 0 or num_frames == 1:
+            tracks = queries[None, :, 1:].expand(num_frames, num_points, 2).clone()
+            return tracks, torch.ones(num_frames, num_points, device=self.device)
+        pyramid = feature_pyramid(self._encode(frames))
+        start = queries[:, 0].round().long()
+        xy = queries[:, 1:].float()
+        forward_order = torch.arange(num_frames, device=self.device)
+        tracks_fw, probs_fw = self._track_one_direction(pyramid, forward_order, start, xy)
+        backward_order = forward_order.flip(0)
+        tracks_bw, probs_bw = self._track_one_direction(pyramid, backward_order, num_frames - 1 - start, xy)
+        before = forward_order[:, None] < start[None, :]  # (T, N): frames taken from the backward pass
+        tracks = torch.where(before[..., None], tracks_bw.flip(0), tracks_fw)
+        probs = torch.where(before, probs_bw.flip(0), probs_fw)
+        return tracks, probs
+
+    def _encode(self, frames: torch.Tensor) -> torch.Tensor:
+        """(T, H, W, 3) uint8 -> (T, 128, H // stride, W // stride) features on the device."""
+        chunks = []
+        for begin in range(0, frames.shape[0], self.encoder_chunk):
+            chunk = frames[begin:begin + self.encoder_chunk].to(self.device).permute(0, 3, 1, 2)
+            chunks.append(self.net.encode(chunk))
+        return torch.cat(chunks)
+
+    def _track_one_direction(
+        self, pyramid: list[torch.Tensor], order: torch.Tensor, start: torch.Tensor, xy: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Chain windows forward in time through the frames ``order`` (T,) (an index into the pyramid's frames).
+
+        Args:
+            pyramid: per level (T, C, h_l, w_l) features of the video.
+            order: (T,) pyramid frame of each step of this direction.
+            start: (N,) query step (index into ``order``) of each point.
+            xy: (N, 2) query pixel positions.
+
+        Returns:
+            tracks (T, N, 2) and visibility probabilities (T, N), indexed by step; zero before each query step.
+        """
+        num_frames, num_points = order.shape[0], xy.shape[0]
+        point_index = torch.arange(num_points, device=self.device)
+        tracks = torch.zeros(num_frames, num_points, 2, device=self.device)
+        probs = torch.zeros(num_frames, num_points, device=self.device)
+        tracks[start, point_index] = xy
+        probs[start, point_index] = 1.0
+        feat_init = sample_features_clamped(pyramid[0], order[start], xy / float(self.stride))  # (N, C)
+        current = start.clone()
+        steps = torch.arange(self.window, device=self.device)
+        for frame in range(num_frames - 1):
+            active = torch.nonzero(current == frame).squeeze(1)
+            if active.numel() == 0:
+                continue
+            length = min(self.window, num_frames - frame)  # real frames in this window
+            window_frames = order[(frame + steps).clamp(max=num_frames - 1)]
+            window = [level[window_frames][None] for level in pyramid]
+            for chunk in active.split(self.point_chunk):
+                trajectories, logits = self.net.refine(window, tracks[frame, chunk][None], feat_init[chunk][None],
+                                                       self.iters)
+                window_probs = torch.sigmoid(logits[0, 1:length])  # (length - 1, M) for frames frame+1 ...
+                tracks[frame + 1:frame + length, chunk] = trajectories[-1][0, 1:length]
+                probs[frame + 1:frame + length, chunk] = window_probs
+                current[chunk] = frame + self._jump(window_probs)
+        return tracks, probs
+
+    def _jump(self, window_probs: torch.Tensor) -> torch.Tensor:
+        """(L, M) visibilities of the frames after a window's first -> (M,) offset 1..L of the next start: the
+        furthest frame above the highest threshold of the lowering sequence that any frame exceeds."""
+        best = window_probs.max(dim=0).values
+        level = (best[None, :] > self._thresholds[:, None]).int().argmax(dim=0)  # first exceeded threshold
+        above = window_probs > self._thresholds[level][None, :]
+        offsets = torch.arange(1, window_probs.shape[0] + 1, device=window_probs.device)[:, None]
+        return (offsets * above).max(dim=0).values.clamp(min=1)  # clamp: progress even for NaN visibilities
