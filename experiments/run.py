@@ -153,19 +153,10 @@ def run(cfg: DictConfig, run_dir: Path) -> int:
     return 0
 
 
-def _add_file_log(run_dir: Path, level: str) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(run_dir / "run.log")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("sampt")
-    logger.addHandler(handler)
-    logger.setLevel(level)
-
-
 @hydra.main(config_path="../configs", config_name="eval", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    _add_file_log(run_dir, cfg.logging.level)
+    logging.getLogger("sampt").setLevel(cfg.logging.level)  # Hydra's job logging writes <run>/run.log
     from trackers.checkpoints import CheckpointError
 
     try:
