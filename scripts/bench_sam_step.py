@@ -1,0 +1,222 @@
+"""Benchmark of SAM-PT's SAM step: `trackers.sampt` vs the straightforward loop of `trackers.sampt_reference`.
+
+A 50-frame 480x854 synthetic video with 5 objects (`datasets.synthetic.render_video`), trajectories from
+the known motion (8 positive + 1 negative point per object), a tiny random-initialised SAM
+(`build_tiny_sam`), one CPU thread.
+
+- speed: seconds per frame of the SAM step with the paper's 12 refinement iterations, timed on the
+  first ``--timed-frames`` frames (the per-frame cost is the same on every frame of this video), both
+  methods alternated ``--repeats`` times in one process and the best round of each kept (robust to
+  other load on the machine), with the time spent inside the segmenter's embed/predict/upscale;
+- memory (each method in a fresh process): the peak resident memory added while the SAM step runs
+  over all 50 frames (Linux ``VmHWM`` after resetting it through ``/proc/self/clear_refs``: numpy and
+  torch CPU allocations alike), plus tracemalloc's peak (numpy/Python allocations), with the refinement iterations off
+  for that run to keep the benchmark short (refinement only adds per-pass temporaries of a few MB).
+
+Ours streams label maps frame by frame (what `SamPt.segment_video` does); the reference keeps the
+authors' float64 (M, T, H, W) logits for the whole clip and merges them at the end.
+
+    python -m scripts.bench_sam_step [--timed-frames 2] [--repeats 2]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+import tracemalloc
+
+import numpy as np
+
+NUM_FRAMES, HEIGHT, WIDTH, NUM_OBJECTS = 50, 480, 854, 5
+NUM_POSITIVE, NUM_NEGATIVE = 8, 1
+
+
+def _video():
+    """(frames (T, H, W, 3) uint8, tracks (T, M, P, 2), visible (T, M, P), first masks, ids)."""
+    from datasets.synthetic import render_video
+
+    rendered = render_video(np.random.SeedSequence(7), "bench", NUM_FRAMES, HEIGHT, WIDTH,
+                            list(range(1, NUM_OBJECTS + 1)), late_start=0)
+    truth, frames = rendered.truth, rendered.frames
+    rng = np.random.default_rng(0)
+    points = NUM_POSITIVE + NUM_NEGATIVE
+    tracks = np.zeros((NUM_FRAMES, NUM_OBJECTS, points, 2), np.float32)
+    visible = np.zeros((NUM_FRAMES, NUM_OBJECTS, points), bool)
+    first_masks = []
+    for k, obj in enumerate(truth.objects):
+        mask = truth.labels[0] == obj.id
+        first_masks.append(mask)
+        ys, xs = np.nonzero(mask)
+        pick = rng.choice(len(xs), NUM_POSITIVE, replace=False)
+        by, bx = np.nonzero(~mask)
+        neg = rng.choice(len(bx), NUM_NEGATIVE, replace=False)
+        xy0 = np.concatenate([np.stack([xs[pick], ys[pick]], 1), np.stack([bx[neg], by[neg]], 1)]).astype(np.float64)
+        for t in range(NUM_FRAMES):
+            xy = truth.point_motion(obj.id, 0, xy0[:NUM_POSITIVE], t)
+            tracks[t, k, :NUM_POSITIVE] = xy
+            tracks[t, k, NUM_POSITIVE:] = xy0[NUM_POSITIVE:]  # negatives stay on the background
+            visible[t, k, :NUM_POSITIVE] = truth.point_visible(obj.id, t, xy)
+            visible[t, k, NUM_POSITIVE:] = True
+    return frames, tracks, visible, first_masks, [o.id for o in truth.objects]
+
+
+class _Timed:
+    """Wraps a segmenter, adding up the seconds spent in its `embed`, `predict` and `upscale`."""
+
+    def __init__(self, inner):
+        self.inner, self.low_res_size = inner, inner.low_res_size
+        self.seconds = {"embed": 0.0, "predict": 0.0, "upscale": 0.0}
+
+    def _timed(self, name, *args):
+        start = time.perf_counter()
+        try:
+            return getattr(self.inner, name)(*args)
+        finally:
+            self.seconds[name] += time.perf_counter() - start
+
+    def embed(self, frame):
+        return self._timed("embed", frame)
+
+    def predict(self, *args):
+        return self._timed("predict", *args)
+
+    def upscale(self, *args):
+        return self._timed("upscale", *args)
+
+
+def _segmenter():
+    from trackers.segmenters.sam import SamSegmenter, build_tiny_sam
+    import torch
+
+    sam = build_tiny_sam(seed=0)
+    with torch.no_grad():  # predicted IoUs near 0.8, so masks pass the 0.7 threshold as with real SAM
+        sam.mask_decoder.iou_prediction_head.layers[-1].bias += 0.8
+    return SamSegmenter.from_model(sam)
+
+
+def _ours(segmenter, frames, tracks, visible, first_masks, ids, refinement: int) -> np.ndarray:
+    from trackers.sampt import SamPt
+
+    sampt = SamPt(None, segmenter, iterative_refinement_iterations=refinement)
+    run = sampt.run_from_tracks(frames, ids, np.zeros(len(ids), np.int64), first_masks, tracks, visible, "bench")
+    labels = np.zeros(frames.shape[:3], np.uint8)
+    for t, label_map in run.label_maps():
+        labels[t] = label_map
+    return labels
+
+
+def _reference(segmenter, frames, tracks, visible, first_masks, ids, refinement: int) -> np.ndarray:
+    import torch
+    from trackers.sampt_reference import reference_segment_tracks
+
+    logits64, _ = reference_segment_tracks(segmenter, frames, tracks, visible, NUM_POSITIVE, refinement,
+                                           return_logits=True)
+    logits = torch.from_numpy(logits64).float()  # (M, T, H, W), merged over the whole clip as the authors
+    del logits64
+    logits[:, 0] = torch.from_numpy(np.where(np.stack(first_masks), 1e8, -1e8))
+    stacked = torch.cat([torch.zeros_like(logits[:1]), logits]).permute(1, 0, 2, 3)
+    winner = torch.softmax(stacked, dim=1).argmax(dim=1)
+    return torch.tensor([0] + ids, dtype=torch.uint8)[winner].numpy()
+
+
+def _rss_kib(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def _time_both(timed_frames: int, repeats: int, queue) -> None:
+    """Seconds per frame of both methods, alternated ``repeats`` times in one process (best of each)."""
+    import torch
+
+    torch.set_num_threads(1)
+    frames, tracks, visible, first_masks, ids = _video()
+    segmenter = _segmenter()
+    sub = slice(0, timed_frames)
+    result = {}
+    for _ in range(repeats):
+        for method, run in (("ours", _ours), ("reference", _reference)):
+            timed = _Timed(segmenter)
+            start = time.perf_counter()
+            run(timed, frames[sub], tracks[sub], visible[sub], first_masks, ids, 12)
+            seconds = (time.perf_counter() - start) / timed_frames
+            if method not in result or seconds < result[method]["seconds_per_frame"]:
+                split = {name: value / timed_frames for name, value in timed.seconds.items()}
+                result[method] = {"seconds_per_frame": seconds, "seconds_per_frame_in": split}
+    queue.put(result)
+
+
+def _memory(method: str, queue) -> None:
+    """Peak memory added by one method's SAM step over the whole clip, in a fresh process."""
+    import torch
+
+    torch.set_num_threads(1)
+    run = {"ours": _ours, "reference": _reference}[method]
+    frames, tracks, visible, first_masks, ids = _video()
+    segmenter = _segmenter()
+    run(segmenter, frames[:1], tracks[:1], visible[:1], first_masks, ids, 0)  # warm-up
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # reset the peak-RSS counter (VmHWM)
+    baseline = _rss_kib("VmRSS")
+    tracemalloc.start()
+    labels = run(segmenter, frames, tracks, visible, first_masks, ids, 0)
+    traced_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    peak = _rss_kib("VmHWM")
+    queue.put({"peak_rss_added_mib": (peak - baseline) / 1024, "tracemalloc_peak_mib": traced_peak / 2 ** 20,
+               "labels": labels})
+
+
+def _in_process(target, *args):
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=args + (queue,))
+    process.start()
+    result = queue.get()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"benchmark process {target.__name__}{args} failed with exit code {process.exitcode}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--timed-frames", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2, help="alternating timing rounds (best of each)")
+    args = parser.parse_args([] if argv is None else argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    results = _in_process(_time_both, args.timed_frames, args.repeats)
+    for method in ("ours", "reference"):
+        results[method].update(_in_process(_memory, method))
+    agreement = float((results["ours"].pop("labels") == results["reference"].pop("labels")).mean())
+    ours, ref = results["ours"], results["reference"]
+    summary = {
+        "video": f"{NUM_FRAMES} frames {HEIGHT}x{WIDTH}, {NUM_OBJECTS} objects, tiny SAM, 1 CPU thread",
+        "ours": ours, "reference": ref,
+        "speedup": ref["seconds_per_frame"] / ours["seconds_per_frame"],
+        "peak_rss_ratio": ref["peak_rss_added_mib"] / max(ours["peak_rss_added_mib"], 1e-9),
+        "tracemalloc_ratio": ref["tracemalloc_peak_mib"] / max(ours["tracemalloc_peak_mib"], 1e-9),
+        "label_agreement": agreement,
+    }
+    print(f"SAM step on {summary['video']}")
+    for name in ("ours", "reference"):
+        r = results[name]
+        split = r["seconds_per_frame_in"]
+        print(f"  {name:9s}: {r['seconds_per_frame']:.3f} s/frame (embed {split['embed']:.3f}, decoder calls "
+              f"{split['predict']:.3f}, upscale {split['upscale']:.3f}, rest "
+              f"{r['seconds_per_frame'] - sum(split.values()):.3f}), peak RSS added {r['peak_rss_added_mib']:.1f} MiB, "
+              f"tracemalloc peak {r['tracemalloc_peak_mib']:.1f} MiB")
+    print(f"  speed-up {summary['speedup']:.2f}x, peak memory ratio {summary['peak_rss_ratio']:.1f}x (RSS), "
+          f"{summary['tracemalloc_ratio']:.1f}x (tracemalloc); label maps agree on "
+          f"{100 * agreement:.4f}% of pixels")
+    print(json.dumps(summary))
+    return summary
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,226 @@
+"""SAM-PT-reinit: periodic re-initialisation of the query points from SAM's masks (paper, Appendix A).
+
+One pass over a clip (the video, or the video flipped in time for frames before the query frames):
+
+- objects whose query frame is ``start`` are tracked on frames ``[start, start + tracker_horizon)``; their
+  masks are predicted on ``[start, start + reinit_horizon)`` (other objects' positive points serve as
+  negatives only among the objects tracked together);
+- a frame ``start + 1 + k`` is chosen per object from the mask areas of frames ``start + 1 ...`` (areas
+  <= 25 px, and the first ``reinit_horizon // 4`` of those frames when there are more, are not
+  candidates) by the variant:
+  (A) ``reinit-on-horizon-and-sync-masks``: the horizon's last frame, or the frame before the next other
+      object's query frame when that is earlier;
+  (B) ``reinit-at-median-of-area-diff``: the frame whose area is the median of the candidates' areas;
+  (C) ``reinit-on-similar-mask-area``: the candidate whose area is closest to the mask area at ``start``;
+  (D) ``reinit-on-similar-mask-area-and-sync-masks``: one frame for all objects minimising the sum of
+      relative area differences, favouring the frame before the next other object's query frame;
+- new query points are sampled from the mask at the chosen frame; an object whose mask there has
+  <= 25 pixels (or covers the whole frame, leaving no negative point to sample) stops: empty masks
+  for the rest of the clip.
+
+Differences from the authors' code (`sam_pt/modeling/sam_pt.py`, ``_forward_w_reinit_inner``): their
+validity check compares the area after setting areas <= 25 px to NaN with ``<= 0``, which is never true,
+so their invalid-mask branch never runs and an empty chosen mask gives query points at (0, 0), which the
+border rule makes invisible (the object's masks are empty from then on, as here) while a 1-25 px mask is
+re-sampled; here the paper's rule applies (<= 25 px stops the object). Variant D's sync bonus is applied
+only when the next query frame lies inside the horizon (their code indexes past the end otherwise).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from trackers.query_points import EmptyMaskError
+
+REINIT_VARIANTS = (
+    "reinit-on-horizon-and-sync-masks",
+    "reinit-at-median-of-area-diff",
+    "reinit-on-similar-mask-area",
+    "reinit-on-similar-mask-area-and-sync-masks",
+)
+#: masks with at most this many pixels are not reinitialised from (paper, Appendix A)
+MAX_INVALID_MASK_AREA = 25
+#: relative-area-difference stand-in for a frame without a usable mask (variant D, as the authors)
+MISSING_AREA_DIFF = 720.0
+#: bonus subtracted for the frame that syncs with the next object's query frame (variant D, as the authors)
+SYNC_BONUS = 36.0
+
+LOG = logging.getLogger(__name__)
+
+
+def choose_reinit_offsets(variant: str, areas: np.ndarray, start_areas: np.ndarray, horizon: int,
+                          sync_offset: int | None) -> np.ndarray:
+    """Pick the reinit frame of each object tracked from ``start``.
+
+    Args:
+        variant: one of `REINIT_VARIANTS`.
+        areas: (K, L) full-resolution mask areas of frames ``start + 1 ... start + L`` (L = horizon - 1).
+        start_areas: (K,) mask areas at ``start``.
+        horizon: the reinit horizon h.
+        sync_offset: offset (into ``areas``) of the frame before the next other object's query frame,
+            or None when no object's query frame lies after ``start``.
+
+    Returns:
+        (K,) int64 offsets into ``areas`` (frame ``start + 1 + offset``).
+    """
+    area = torch.as_tensor(np.asarray(areas, np.float32)).clone()
+    area[area <= MAX_INVALID_MASK_AREA] = torch.nan
+    if horizon // 4 < area.shape[1]:
+        area[:, :horizon // 4] = torch.nan
+    count = area.shape[0]
+    if variant == "reinit-on-horizon-and-sync-masks":
+        offset = horizon - 2
+        if sync_offset is not None:
+            offset = min(offset, sync_offset)
+        return np.full(count, offset, np.int64)
+    if variant == "reinit-at-median-of-area-diff":
+        return torch.nanmedian(area, dim=1).indices.numpy().astype(np.int64)
+    target = torch.as_tensor(np.asarray(start_areas, np.float32))[:, None]
+    if variant == "reinit-on-similar-mask-area":
+        diff = torch.abs(area - target)
+        diff[diff.isnan()] = torch.inf
+        return diff.argmin(dim=1).numpy().astype(np.int64)
+    if variant == "reinit-on-similar-mask-area-and-sync-masks":
+        diff = torch.abs(area - target) / target
+        diff[diff.isnan()] = MISSING_AREA_DIFF
+        per_frame = diff.sum(dim=0)
+        if sync_offset is not None and 0 <= sync_offset < len(per_frame):
+            per_frame[sync_offset] -= SYNC_BONUS
+        return np.full(count, int(per_frame.argmin()), np.int64)
+    raise ValueError(f"unknown reinit variant {variant!r}; valid variants: {', '.join(REINIT_VARIANTS)}")
+
+
+@dataclass
+class ClipPrediction:
+    """Per-frame SAM output over a clip for M objects (one reinit pass, or the merge of two).
+
+    Attributes:
+        low_res_logits: (T, M, 1, 256, 256) float32 (zeros where ``has_mask`` is False).
+        has_mask: (T, M) bool; predicted: (T, M) bool (SAM prompted); iou: (T, M) float32 (NaN if not).
+        tracks: (T, M, P, 2) float32 (NaN where the object was not tracked); visible: (T, M, P) bool.
+    """
+
+    low_res_logits: torch.Tensor
+    has_mask: np.ndarray
+    predicted: np.ndarray
+    iou: np.ndarray
+    tracks: np.ndarray
+    visible: np.ndarray
+
+    @classmethod
+    def empty(cls, num_frames: int, num_objects: int, num_points: int, low_res_size: int) -> "ClipPrediction":
+        return cls(
+            low_res_logits=torch.zeros((num_frames, num_objects, 1, low_res_size, low_res_size)),
+            has_mask=np.zeros((num_frames, num_objects), bool),
+            predicted=np.zeros((num_frames, num_objects), bool),
+            iou=np.full((num_frames, num_objects), np.nan, np.float32),
+            tracks=np.full((num_frames, num_objects, num_points, 2), np.nan, np.float32),
+            visible=np.zeros((num_frames, num_objects, num_points), bool),
+        )
+
+
+def run_reinit_pass(sampt, clip, query_points: np.ndarray, rng: np.random.Generator) -> ClipPrediction:
+    """One reinit pass over ``clip`` (a `trackers.sampt.Clip`, possibly flipped).
+
+    Args:
+        sampt: the `trackers.sampt.SamPt` (its knobs, tracker, segmenter).
+        clip: frames by clip-local index with an embedding cache.
+        query_points: (M, P, 3) float (t, x, y) in clip-local time, positives first.
+
+    Returns:
+        `ClipPrediction` in clip-local time; frames before an object's query frame are not predicted.
+    """
+    num_frames = len(clip)
+    num_objects, num_points, _ = query_points.shape
+    horizon, tracker_horizon = sampt.reinit_horizon, sampt.reinit_point_tracker_horizon
+    out = ClipPrediction.empty(num_frames, num_objects, num_points, sampt.segmenter.low_res_size)
+    current = np.asarray(query_points, np.float32).copy()
+    timesteps = current[:, 0, 0].astype(np.int64)
+    stopped = np.zeros(num_objects, bool)
+    first_start = int(timesteps.min()) if num_objects else num_frames
+    for start in range(first_start, num_frames):
+        tracked = np.flatnonzero((timesteps == start) & ~stopped)
+        if len(tracked) == 0:
+            continue
+        end = min(start + horizon, num_frames)
+        end_tracker = min(start + tracker_horizon, num_frames)
+        clip.retain(start, end)
+        queries = current[tracked].copy()
+        queries[:, :, 0] -= start
+        tracks, visible = sampt.track_objects(clip.stack(start, end_tracker), queries,
+                                              frame_at=lambda t, s=start: clip.frame(s + t))
+        tracks, visible = tracks[:end - start], visible[:end - start]
+        areas = np.zeros((end - start, len(tracked)), np.int64)
+        need_areas = sampt.reinit_variant != "reinit-on-horizon-and-sync-masks"
+        for offset in range(end - start):
+            t = start + offset
+            embedding = clip.embedding(t)
+            frame = sampt.segment_frame(embedding, tracks[offset], visible[offset], rng)
+            out.low_res_logits[t, tracked] = frame.low_res_logits
+            out.has_mask[t, tracked] = frame.has_mask
+            out.predicted[t, tracked] = frame.predicted
+            out.iou[t, tracked] = frame.iou
+            if need_areas:
+                areas[offset] = sampt.mask_areas(embedding, frame)
+        out.tracks[start:end, tracked] = tracks
+        out.visible[start:end, tracked] = visible
+        if end == num_frames:
+            continue
+        later = timesteps[timesteps > start]
+        sync_offset = int(later.min()) - start - 1 if len(later) else None
+        chosen = choose_reinit_offsets(sampt.reinit_variant, areas[1:].T, areas[0], horizon, sync_offset)
+        if not need_areas:  # variant A chooses without areas: measure only the chosen frame
+            t_chosen = start + 1 + int(chosen[0])
+            areas[1 + chosen[0]] = sampt.mask_areas(clip.embedding(t_chosen), _frame_of(out, t_chosen, tracked))
+        for k, obj in enumerate(tracked):
+            t_new = start + 1 + int(chosen[k])
+            if areas[1 + chosen[k], k] <= MAX_INVALID_MASK_AREA:
+                LOG.info("reinit: object %d stops at frame %d (mask of %d px at frame %d)",
+                         obj, end, areas[1 + chosen[k], k], t_new)
+                stopped[obj] = True
+                timesteps[obj] = num_frames
+                continue
+            mask = sampt.full_mask(clip.embedding(t_new), out.low_res_logits[t_new, obj])
+            try:
+                current[obj] = sampt.select_query_points(clip.frame(t_new), mask, t_new, rng)
+            except EmptyMaskError as error:  # the mask covers the whole frame: no negative point to sample
+                LOG.warning("reinit: object %d stops at frame %d: %s", obj, end, error)
+                stopped[obj] = True
+                timesteps[obj] = num_frames
+                continue
+            timesteps[obj] = t_new
+    return out
+
+
+def _frame_of(out: ClipPrediction, t: int, objects: np.ndarray):
+    """The stored `FramePrediction`-like view of frame ``t`` for ``objects``."""
+    from trackers.sampt_prompting import FramePrediction
+
+    return FramePrediction(out.low_res_logits[t, objects], out.has_mask[t, objects],
+                           out.predicted[t, objects], out.iou[t, objects])
+
+
+def merge_directions(forward: ClipPrediction, backward: ClipPrediction, first_frames: np.ndarray) -> ClipPrediction:
+    """Frames >= each object's query frame from ``forward``, earlier ones from ``backward`` (flipped back).
+
+    Args:
+        forward: pass on the video; backward: pass on the video flipped in time (clip-local, flipped).
+        first_frames: (M,) int64 query frame of each object (video time).
+    """
+    num_frames = forward.has_mask.shape[0]
+    flip = np.arange(num_frames)[::-1].copy()
+    merged = ClipPrediction(forward.low_res_logits.clone(), forward.has_mask.copy(), forward.predicted.copy(),
+                            forward.iou.copy(), forward.tracks.copy(), forward.visible.copy())
+    for obj, t0 in enumerate(first_frames):
+        earlier = np.arange(int(t0))
+        source = flip[earlier]
+        merged.low_res_logits[earlier, obj] = backward.low_res_logits[source, obj]
+        merged.has_mask[earlier, obj] = backward.has_mask[source, obj]
+        merged.predicted[earlier, obj] = backward.predicted[source, obj]
+        merged.iou[earlier, obj] = backward.iou[source, obj]
+        merged.tracks[earlier, obj] = backward.tracks[source, obj]
+        merged.visible[earlier, obj] = backward.visible[source, obj]
+    return merged

@@ -1,0 +1,598 @@
+"""SAM-PT: video object segmentation by tracking query points and prompting SAM with them.
+
+`SamPt(point_tracker, segmenter, **knobs)` composes a `PointTracker` and a `Segmenter` (PAPER.md,
+Pipeline steps 2-6). Knob names and defaults are those of the authors' configuration
+(``configs/model/sam_pt.yaml`` of SysCV/sam-pt), defaults as in the paper.
+
+Per video (`SamPt.segment_video`): query points are sampled from each object's first mask on its first
+frame, all objects' points are tracked through the whole clip (forward and backward), points within
+``border_margin`` of the image border count as not visible, SAM is prompted per frame (one `embed` per
+frame, decoder calls batched over objects, see `trackers.sampt_prompting`), and the objects' logits are
+merged into one label map per frame as the authors' evaluation does: softmax over the objects' logits
+and a zero background logit, then argmax; an object is background before its first frame and its given
+mask is used on its first frame.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from trackers.mask_box import MaskBoxFinder, UpscalingBoxFinder, has_sam_geometry
+from trackers.point_tracker import PointTracker
+from trackers.reinit import REINIT_VARIANTS, ClipPrediction, merge_directions, run_reinit_pass
+from trackers.sampt_prompting import BATCHING_MODES, FramePrediction, PromptSettings, segment_frame
+from trackers.segmenter import Embedding, Segmenter
+
+LOG = logging.getLogger(__name__)
+
+POINT_SELECTION_METHODS = ("random", "kmedoids", "shi-tomasi", "mixed")
+#: logit the authors' evaluation writes for "certainly not / certainly this object"
+CERTAIN_LOGIT = 1e8
+
+
+# ----------------------------------------------------------------------------------------- frames
+class Clip:
+    """Frames of a video (or the video flipped in time) by clip-local index, with an embedding cache.
+
+    Args:
+        frame_at: callable ``t -> (H, W, 3) uint8 RGB`` frame in video time.
+        num_frames: T.
+        segmenter: embeds frames; each video frame is embedded at most once while it stays retained.
+        flipped: clip index t is video frame T - 1 - t.
+    """
+
+    def __init__(self, frame_at, num_frames: int, segmenter: Segmenter, flipped: bool = False):
+        self._frame_at = frame_at
+        self._num_frames = num_frames
+        self._segmenter = segmenter
+        self._flipped = flipped
+        self._embeddings: dict[int, Embedding] = {}
+        #: sizes of the last embedded frame, as an `Embedding` without features (for `Segmenter.upscale`)
+        self.size_embedding: Embedding | None = None
+
+    def __len__(self) -> int:
+        return self._num_frames
+
+    def video_index(self, t: int) -> int:
+        return self._num_frames - 1 - t if self._flipped else t
+
+    def frame(self, t: int) -> np.ndarray:
+        return self._frame_at(self.video_index(t))
+
+    def stack(self, start: int, end: int) -> np.ndarray:
+        """(end - start, H, W, 3) uint8 frames ``start ... end - 1`` (clip time)."""
+        return np.stack([self.frame(t) for t in range(start, end)])
+
+    def embedding(self, t: int) -> Embedding:
+        key = self.video_index(t)
+        if key not in self._embeddings:
+            embedding = self._segmenter.embed(self.frame(t))
+            self._embeddings[key] = embedding
+            self.size_embedding = Embedding(None, embedding.original_size, embedding.input_size)
+        return self._embeddings[key]
+
+    def retain(self, start: int, end: int) -> None:
+        """Drop cached embeddings outside clip frames ``[start, end)``."""
+        keep = {self.video_index(t) for t in range(start, end)}
+        for key in list(self._embeddings):
+            if key not in keep:
+                del self._embeddings[key]
+
+
+def frame_reader(frames) -> tuple[Any, int, tuple[int, int]]:
+    """Accept (T, H, W, 3) uint8 frames, a sequence of (H, W, 3) frames, or a `datasets.video.Video`.
+
+    Returns:
+        (frame_at: t -> (H, W, 3) uint8, T, (H, W)).
+    """
+    if hasattr(frames, "frame") and hasattr(frames, "num_frames"):
+        frame_at, count = frames.frame, int(frames.num_frames)
+    else:
+        if isinstance(frames, np.ndarray) and (frames.ndim != 4 or frames.shape[-1] != 3):
+            raise ValueError(f"frames must be (T, H, W, 3) RGB, got shape {frames.shape}")
+        frame_at, count = (lambda t: np.asarray(frames[t])), len(frames)
+    if count == 0:
+        raise ValueError("the video has no frame")
+    first = frame_at(0)
+    if first.ndim != 3 or first.shape[-1] != 3 or first.dtype != np.uint8:
+        raise ValueError(f"frames must be (H, W, 3) uint8 RGB, got {first.shape} {first.dtype}")
+    return frame_at, count, first.shape[:2]
+
+
+# ----------------------------------------------------------------------------------------- results
+@dataclass
+class SamPtVideoResult:
+    """What `SamPt.segment_video` returns.
+
+    Attributes:
+        labels: (T, H, W) uint8 label maps with the input's object ids (0 background).
+        object_ids: the objects, in the order of the per-object arrays.
+        scores: object id -> mean predicted IoU over the frames SAM was prompted for it (NaN if none).
+        iou: (T, M) float32 predicted IoU per frame (NaN where not prompted).
+        query_points: (M, P, 3) float32 (t, x, y), positives first.
+        tracks: (T, N, 2) float32 pixel (x, y), N = M * P points, object-major; visible: (T, N) bool.
+        point_objects: (N,) object id of each point; point_positive: (N,) bool.
+    """
+
+    labels: np.ndarray
+    object_ids: list[int]
+    scores: dict[int, float]
+    iou: np.ndarray
+    query_points: np.ndarray
+    tracks: np.ndarray
+    visible: np.ndarray
+    point_objects: np.ndarray
+    point_positive: np.ndarray
+
+
+@dataclass
+class SamPtVideoRun:
+    """A prepared video: query points and tracks are ready, masks are made frame by frame.
+
+    Iterate `label_maps()` once to get (t, (H, W) uint8) label maps in order; `iou` and `scores` are
+    complete afterwards.
+    """
+
+    sampt: "SamPt"
+    frame_at: Any
+    num_frames: int
+    frame_size: tuple[int, int]
+    object_ids: list[int]
+    first_frames: np.ndarray
+    first_masks: list[np.ndarray]
+    query_points: np.ndarray
+    tracks: np.ndarray  # (T, M, P, 2)
+    visible: np.ndarray  # (T, M, P)
+    rng: np.random.Generator
+    reinit: ClipPrediction | None = None
+    size_embedding: Embedding | None = None  # with reinit: the frame sizes for `Segmenter.upscale`
+    iou: np.ndarray = field(default=None)
+
+    def __post_init__(self):
+        self.iou = np.full((self.num_frames, len(self.object_ids)), np.nan, np.float32)
+
+    def label_maps(self, output_size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (t, (H', W') uint8 label map) for t = 0 ... T - 1 (H', W' = ``output_size`` or the frame size)."""
+        sampt = self.sampt
+        for t in range(self.num_frames):
+            active = self.first_frames <= t
+            if not active.any():
+                yield t, np.zeros(output_size or self.frame_size, np.uint8)
+                continue
+            if self.reinit is None:
+                embedding = sampt.segmenter.embed(self.frame_at(t))
+                frame = sampt.segment_frame(embedding, self.tracks[t], self.visible[t], self.rng, active=active)
+            else:
+                frame = FramePrediction(self.reinit.low_res_logits[t], self.reinit.has_mask[t] & active,
+                                        self.reinit.predicted[t] & active,
+                                        np.where(active, self.reinit.iou[t], np.nan).astype(np.float32))
+                embedding = self.size_embedding
+            self.iou[t] = np.where(frame.predicted, frame.iou, np.nan)
+            yield t, sampt.merge_frame(embedding, frame, self.object_ids, self.first_frames, self.first_masks, t,
+                                       output_size)
+
+    @property
+    def scores(self) -> dict[int, float]:
+        result = {}
+        for k, obj in enumerate(self.object_ids):
+            values = self.iou[:, k][~np.isnan(self.iou[:, k])]
+            result[obj] = float(values.mean()) if len(values) else float("nan")
+        return result
+
+
+def _first_argmax(values: torch.Tensor) -> torch.Tensor:
+    """``values.argmax(dim=0)`` (first maximum wins) for (K, H, W), without a strided reduction."""
+    winner = torch.zeros(values.shape[1:], dtype=torch.long)
+    best = values[0].clone()
+    for k in range(1, len(values)):
+        better = values[k] > best
+        winner[better] = k
+        best = torch.maximum(best, values[k])
+    return winner
+
+
+# ----------------------------------------------------------------------------------------- SAM-PT
+def _choice(name: str, value, choices) -> Any:
+    if value not in choices:
+        raise ValueError(f"{name}={value!r} is not valid; valid choices: {', '.join(map(str, choices))}")
+    return value
+
+
+def _int_at_least(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or int(value) != value or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _fraction(name: str, value, low: float = 0.0, high: float = 1.0) -> float:
+    if isinstance(value, bool) or not low <= float(value) <= high:
+        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
+    return float(value)
+
+
+class SamPt:
+    """SAM-PT over a point tracker and a segmenter. Every knob of the paper is an argument.
+
+    Args:
+        point_tracker: tracks the query points (`trackers.point_tracker.PointTracker`).
+        segmenter: point-prompted segmenter (`trackers.segmenter.Segmenter`).
+        positive_points_per_mask, negative_points_per_mask: query points per object (paper: 8 and 1).
+        positive_point_selection_method, negative_point_selection_method: one of `POINT_SELECTION_METHODS`.
+        iterative_refinement_iterations: box-refinement passes (paper: 12; 0 disables).
+        sam_iou_threshold: masks with a lower predicted IoU are emptied (authors: 0.7).
+        add_other_objects_positive_points_as_negative_points: other objects' visible positives as negatives.
+        max_other_objects_positive_points: cap on those (random subset), None for no cap.
+        use_patch_matching_filtering, patch_size, patch_similarity_threshold: `trackers.patch_similarity`.
+        use_point_reinit, reinit_point_tracker_horizon, reinit_horizon, reinit_variant: `trackers.reinit`.
+        empty_mask_without_positive_point: no mask when only negative points are visible (the authors
+            still prompt SAM then, with no point in pass 1; default False reproduces that).
+        border_margin: points within this fraction of the width/height of the border are not visible.
+        seed: run seed; per-video randomness comes from (seed, video name).
+        decoder_batching: see `trackers.sampt_prompting.BATCHING_MODES`.
+        untransformed_refinement_box: reproduce the authors' refinement box coordinates at any frame size
+            (see `trackers.sampt_prompting.PromptSettings`).
+        use_first_mask_on_query_frame: write each object's given mask on its first frame, as the authors'
+            evaluation does.
+    """
+
+    def __init__(
+        self,
+        point_tracker: PointTracker,
+        segmenter: Segmenter,
+        *,
+        positive_points_per_mask: int = 8,
+        negative_points_per_mask: int = 1,
+        positive_point_selection_method: str = "kmedoids",
+        negative_point_selection_method: str = "mixed",
+        iterative_refinement_iterations: int = 12,
+        sam_iou_threshold: float = 0.7,
+        add_other_objects_positive_points_as_negative_points: bool = True,
+        max_other_objects_positive_points: int | None = None,
+        use_patch_matching_filtering: bool = False,
+        patch_size: int = 3,
+        patch_similarity_threshold: float = 0.01,
+        use_point_reinit: bool = False,
+        reinit_point_tracker_horizon: int = 24,
+        reinit_horizon: int = 24,
+        reinit_variant: str = "reinit-at-median-of-area-diff",
+        empty_mask_without_positive_point: bool = False,
+        border_margin: float = 0.01,
+        seed: int = 0,
+        decoder_batching: str = "by-prompt-length",
+        untransformed_refinement_box: bool = False,
+        use_first_mask_on_query_frame: bool = True,
+    ):
+        self.point_tracker = point_tracker
+        self.segmenter = segmenter
+        self.positive_points_per_mask = _int_at_least("positive_points_per_mask", positive_points_per_mask, 1)
+        self.negative_points_per_mask = _int_at_least("negative_points_per_mask", negative_points_per_mask, 0)
+        self.positive_point_selection_method = _choice(
+            "positive_point_selection_method", positive_point_selection_method, POINT_SELECTION_METHODS)
+        self.negative_point_selection_method = _choice(
+            "negative_point_selection_method", negative_point_selection_method, POINT_SELECTION_METHODS)
+        self.iterative_refinement_iterations = _int_at_least(
+            "iterative_refinement_iterations", iterative_refinement_iterations, 0)
+        self.sam_iou_threshold = _fraction("sam_iou_threshold", sam_iou_threshold)
+        self.add_other_objects_positive_points_as_negative_points = bool(
+            add_other_objects_positive_points_as_negative_points)
+        self.max_other_objects_positive_points = (
+            None if max_other_objects_positive_points is None
+            else _int_at_least("max_other_objects_positive_points", max_other_objects_positive_points, 0))
+        self.use_patch_matching_filtering = bool(use_patch_matching_filtering)
+        self.patch_size = _int_at_least("patch_size", patch_size, 1)
+        if self.patch_size % 2 == 0:
+            raise ValueError(f"patch_size must be odd (a patch centred on the point), got {patch_size}")
+        self.patch_similarity_threshold = _fraction("patch_similarity_threshold", patch_similarity_threshold)
+        self.use_point_reinit = bool(use_point_reinit)
+        self.reinit_point_tracker_horizon = _int_at_least("reinit_point_tracker_horizon",
+                                                          reinit_point_tracker_horizon, 2)
+        self.reinit_horizon = _int_at_least("reinit_horizon", reinit_horizon, 2)
+        if self.reinit_point_tracker_horizon < self.reinit_horizon:
+            raise ValueError(f"reinit_point_tracker_horizon ({reinit_point_tracker_horizon}) must be >= "
+                             f"reinit_horizon ({reinit_horizon})")
+        self.reinit_variant = _choice("reinit_variant", reinit_variant, REINIT_VARIANTS)
+        self.empty_mask_without_positive_point = bool(empty_mask_without_positive_point)
+        self.border_margin = _fraction("border_margin", border_margin, 0.0, 0.5)
+        self.seed = _int_at_least("seed", seed, 0)
+        self.decoder_batching = _choice("decoder_batching", decoder_batching, BATCHING_MODES)
+        self.untransformed_refinement_box = bool(untransformed_refinement_box)
+        self.use_first_mask_on_query_frame = bool(use_first_mask_on_query_frame)
+        self._box_finders: dict[tuple, MaskBoxFinder] = {}
+
+    # ------------------------------------------------------------------------------- building blocks
+    def prompt_settings(self, num_positive: int | None = None, num_points: int | None = None) -> PromptSettings:
+        num_positive = self.positive_points_per_mask if num_positive is None else num_positive
+        two_pass = (self.negative_points_per_mask > 0 if num_points is None else num_points > num_positive)
+        return PromptSettings(
+            num_positive=num_positive,
+            two_pass=two_pass,
+            refinement_iterations=self.iterative_refinement_iterations,
+            iou_threshold=self.sam_iou_threshold,
+            other_objects_as_negatives=self.add_other_objects_positive_points_as_negative_points,
+            max_other_objects_points=self.max_other_objects_positive_points,
+            empty_mask_without_positive_point=self.empty_mask_without_positive_point,
+            batching=self.decoder_batching,
+            untransformed_refinement_box=self.untransformed_refinement_box,
+        )
+
+    def box_finder(self, embedding: Embedding) -> MaskBoxFinder | UpscalingBoxFinder:
+        """Refinement-box finder for this frame size: `MaskBoxFinder` when the segmenter's `upscale` is SAM's
+        geometry (checked once per frame size), else boxes from the segmenter's own upscaling."""
+        key = (tuple(embedding.input_size), tuple(embedding.original_size))
+        if key not in self._box_finders:
+            model_size = max(embedding.input_size)
+            if has_sam_geometry(self.segmenter.upscale, embedding, self.segmenter.low_res_size, model_size):
+                self._box_finders[key] = MaskBoxFinder(self.segmenter.low_res_size, model_size,
+                                                       embedding.input_size, embedding.original_size)
+            else:
+                LOG.info("%s.upscale is not SAM's two-stage resize; refinement boxes come from full upscaling",
+                         type(self.segmenter).__name__)
+                self._box_finders[key] = None
+        return self._box_finders[key] or UpscalingBoxFinder(self.segmenter.upscale, embedding)
+
+    def segment_frame(self, embedding: Embedding, points: np.ndarray, visible: np.ndarray,
+                      rng: np.random.Generator, active: np.ndarray | None = None,
+                      settings: PromptSettings | None = None) -> FramePrediction:
+        """SAM step on one frame: (M, P, 2) points, (M, P) visible -> `FramePrediction` for M objects."""
+        return segment_frame(self.segmenter, embedding, points, visible, settings or self.prompt_settings(),
+                             rng, self.box_finder(embedding), active)
+
+    def full_logits(self, embedding: Embedding, low_res_logits: torch.Tensor) -> torch.Tensor:
+        """(K, 1, 256, 256) -> (K, H, W) float32 logits at the frame size."""
+        if len(low_res_logits) == 0:
+            height, width = embedding.original_size
+            return torch.zeros((0, height, width), dtype=torch.float32)
+        return self.segmenter.upscale(embedding, low_res_logits).float().cpu()
+
+    def full_mask(self, embedding: Embedding, low_res_logits: torch.Tensor) -> np.ndarray:
+        """(1, 256, 256) logits of one object -> (H, W) bool mask."""
+        return (self.full_logits(embedding, low_res_logits[None])[0] > 0).numpy()
+
+    def mask_areas(self, embedding: Embedding, frame: FramePrediction) -> np.ndarray:
+        """(M,) int64 full-resolution mask areas (0 where there is no mask)."""
+        areas = np.zeros(len(frame.has_mask), np.int64)
+        chosen = np.flatnonzero(frame.has_mask)
+        if len(chosen):
+            logits = self.full_logits(embedding, frame.low_res_logits[torch.from_numpy(chosen)])
+            areas[chosen] = (logits > 0).sum(dim=(1, 2)).numpy()
+        return areas
+
+    def select_query_points(self, frame: np.ndarray, mask: np.ndarray, t: int, rng: np.random.Generator,
+                            video: str | None = None, object_id: int | None = None) -> np.ndarray:
+        """(P, 3) float32 (t, x, y) query points of one object from its mask on frame t, positives first."""
+        from trackers.query_points import query_points_for_object
+
+        return query_points_for_object(frame, mask, t, self.positive_points_per_mask,
+                                       self.negative_points_per_mask, self.positive_point_selection_method,
+                                       self.negative_point_selection_method, rng, video=video,
+                                       object_id=object_id)
+
+    def track_objects(self, frames: np.ndarray, query_points: np.ndarray, frame_at=None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+        """Track M objects' points through ``frames``.
+
+        Args:
+            frames: (T, H, W, 3) uint8; query_points: (M, P, 3) (t, x, y).
+            frame_at: ``t -> frame`` for patch filtering (defaults to indexing ``frames``).
+
+        Returns:
+            tracks (T, M, P, 2) float32, visible (T, M, P) bool: tracker visibility, then patch filtering
+            (when on), then the border rule.
+        """
+        num_objects, num_points, _ = query_points.shape
+        queries = np.asarray(query_points, np.float32).reshape(-1, 3)
+        tracks, visible = self.point_tracker.track(frames, queries)
+        tracks = np.asarray(tracks, np.float32)
+        visible = np.asarray(visible, bool)
+        num_frames, height, width = frames.shape[:3]
+        if self.use_patch_matching_filtering:
+            from trackers.patch_similarity import filter_tracks
+
+            visible = filter_tracks(frame_at or (lambda t: frames[t]), num_frames, queries, tracks, visible,
+                                    self.patch_size, self.patch_similarity_threshold)
+        visible = visible & self.inside_border(tracks, height, width)
+        return (tracks.reshape(num_frames, num_objects, num_points, 2),
+                visible.reshape(num_frames, num_objects, num_points))
+
+    def inside_border(self, tracks: np.ndarray, height: int, width: int) -> np.ndarray:
+        """(..., 2) pixel (x, y) -> (...) bool, not within ``border_margin`` of the border (authors' rule)."""
+        x = tracks[..., 0] / width
+        y = tracks[..., 1] / height
+        margin = self.border_margin
+        return (x >= margin) & (y >= margin) & (x <= 1 - margin) & (y <= 1 - margin)
+
+    # ------------------------------------------------------------------------------- SAM step alone
+    def segment_tracks(self, frames, tracks: np.ndarray, visible: np.ndarray, num_positive: int,
+                       rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """SAM step alone on given trajectories.
+
+        Args:
+            frames: (T, H, W, 3) uint8 (or anything `frame_reader` accepts).
+            tracks: (T, M, P, 2) float pixel (x, y); visible: (T, M, P) bool.
+            num_positive: the first ``num_positive`` points of each object are positive.
+
+        Returns:
+            masks (M, T, H, W) bool, iou (T, M) float32 (NaN where SAM was not prompted).
+        """
+        frame_at, num_frames, (height, width) = frame_reader(frames)
+        tracks = np.asarray(tracks, np.float32)
+        visible = np.asarray(visible, bool)
+        if tracks.ndim != 4 or tracks.shape[0] != num_frames or tracks.shape[-1] != 2:
+            raise ValueError(f"tracks must be (T={num_frames}, M, P, 2), got {tracks.shape}")
+        if visible.shape != tracks.shape[:3]:
+            raise ValueError(f"visible must be {tracks.shape[:3]} like tracks, got {visible.shape}")
+        num_objects, num_points = tracks.shape[1:3]
+        _int_at_least("num_positive", num_positive, 0)
+        if num_positive > num_points:
+            raise ValueError(f"num_positive={num_positive} exceeds the {num_points} points per object")
+        rng = np.random.default_rng(self.seed) if rng is None else rng
+        settings = self.prompt_settings(num_positive, num_points)
+        masks = np.zeros((num_objects, num_frames, height, width), bool)
+        iou = np.full((num_frames, num_objects), np.nan, np.float32)
+        for t in range(num_frames):
+            embedding = self.segmenter.embed(frame_at(t))
+            frame = self.segment_frame(embedding, tracks[t], visible[t], rng, settings=settings)
+            iou[t] = np.where(frame.predicted, frame.iou, np.nan)
+            chosen = np.flatnonzero(frame.has_mask)
+            if len(chosen):
+                logits = self.full_logits(embedding, frame.low_res_logits[torch.from_numpy(chosen)])
+                masks[chosen, t] = (logits > 0).numpy()
+        return masks, iou
+
+    # ------------------------------------------------------------------------------- videos
+    def prepare_video(self, frames, first_masks: Mapping[int, tuple[int, np.ndarray]],
+                      video_name: str) -> SamPtVideoRun:
+        """Query points, tracking (and with reinit the whole SAM step); masks come from `label_maps`.
+
+        Args:
+            frames: (T, H, W, 3) uint8, a sequence of frames, or a `datasets.video.Video`.
+            first_masks: object id (1-255) -> (first frame index, (H, W) bool mask on that frame).
+            video_name: names the video's random stream (with ``seed``) and errors.
+        """
+        from trackers.query_points import video_rng
+
+        frame_at, num_frames, frame_size = frame_reader(frames)
+        if not first_masks:
+            raise ValueError(f"video {video_name}: no object to segment (first_masks is empty)")
+        object_ids = sorted(first_masks)
+        first_frames, masks = [], []
+        for obj in object_ids:
+            if isinstance(obj, bool) or int(obj) != obj or not 1 <= obj <= 255:
+                raise ValueError(f"video {video_name}: object ids must be integers in 1..255, got {obj!r}")
+            t0, mask = first_masks[obj]
+            if int(t0) != t0 or not 0 <= t0 < num_frames:
+                raise ValueError(f"video {video_name}: object {obj} first frame {t0!r} not in [0, {num_frames - 1}]")
+            mask = np.asarray(mask)
+            if mask.shape != tuple(frame_size):
+                raise ValueError(f"video {video_name}: object {obj} mask is {mask.shape}, frames are {frame_size}")
+            first_frames.append(int(t0))
+            masks.append(mask.astype(bool))
+        rng = video_rng(self.seed, video_name)
+        query_points = np.stack([
+            self.select_query_points(frame_at(t0), mask, t0, rng, video=video_name, object_id=obj)
+            for obj, t0, mask in zip(object_ids, first_frames, masks)
+        ])
+        first_frames = np.asarray(first_frames, np.int64)
+        run_args = dict(sampt=self, frame_at=frame_at, num_frames=num_frames, frame_size=tuple(frame_size),
+                        object_ids=object_ids, first_frames=first_frames, first_masks=masks,
+                        query_points=query_points, rng=rng)
+        if self.use_point_reinit:
+            clip = Clip(frame_at, num_frames, self.segmenter)
+            # frames before an object's first frame are background, so only the forward pass is needed
+            prediction = run_reinit_pass(self, clip, query_points, rng)
+            return SamPtVideoRun(tracks=prediction.tracks, visible=prediction.visible, reinit=prediction,
+                                 size_embedding=clip.size_embedding, **run_args)
+        clip_frames = frames if isinstance(frames, np.ndarray) else np.stack([frame_at(t) for t in range(num_frames)])
+        tracks, visible = self.track_objects(clip_frames, query_points, frame_at)
+        del clip_frames
+        return SamPtVideoRun(tracks=tracks, visible=visible, **run_args)
+
+    def run_from_tracks(self, frames, object_ids: list[int], first_frames, first_masks: list[np.ndarray],
+                        tracks: np.ndarray, visible: np.ndarray, video_name: str = "") -> SamPtVideoRun:
+        """A `SamPtVideoRun` over given trajectories (the SAM step and merge of `segment_video` alone).
+
+        Args:
+            object_ids: M ids; first_frames: (M,) first frame of each; first_masks: M (H, W) bool masks.
+            tracks: (T, M, P, 2) float pixel (x, y); visible: (T, M, P) bool (used as given: no border rule).
+        """
+        from trackers.query_points import video_rng
+
+        frame_at, num_frames, frame_size = frame_reader(frames)
+        tracks = np.asarray(tracks, np.float32)
+        visible = np.asarray(visible, bool)
+        if tracks.shape[:2] != (num_frames, len(object_ids)) or visible.shape != tracks.shape[:3]:
+            raise ValueError(f"tracks {tracks.shape} / visible {visible.shape} must be (T={num_frames}, "
+                             f"M={len(object_ids)}, P, 2) / (T, M, P)")
+        query_points = np.full(tracks.shape[1:3] + (3,), np.nan, np.float32)
+        return SamPtVideoRun(sampt=self, frame_at=frame_at, num_frames=num_frames, frame_size=tuple(frame_size),
+                             object_ids=list(object_ids), first_frames=np.asarray(first_frames, np.int64),
+                             first_masks=[np.asarray(m, bool) for m in first_masks], query_points=query_points,
+                             tracks=tracks, visible=visible, rng=video_rng(self.seed, video_name))
+
+    def segment_video(self, frames, first_masks: Mapping[int, tuple[int, np.ndarray]], video_name: str,
+                      output_size: tuple[int, int] | None = None) -> SamPtVideoResult:
+        """Segment every object through the video.
+
+        Without reinit, all points are tracked over the whole clip and SAM runs frame by frame while the
+        label maps are produced. With reinit, the reinit pass runs forward from the objects' first frames
+        (the flipped pass of `segment_points_with_reinit` only concerns frames that are background here)
+        and keeps (T, M, 256, 256) low-res logits until the label maps are made.
+
+        Returns:
+            `SamPtVideoResult` with (T, H', W') uint8 label maps (H', W' = ``output_size`` or the frame size).
+        """
+        run = self.prepare_video(frames, first_masks, video_name)
+        height, width = output_size or run.frame_size
+        labels = np.zeros((run.num_frames, height, width), np.uint8)
+        for t, label_map in run.label_maps(output_size):
+            labels[t] = label_map
+        num_frames, num_objects, num_points = run.visible.shape
+        return SamPtVideoResult(
+            labels=labels,
+            object_ids=list(run.object_ids),
+            scores=run.scores,
+            iou=run.iou,
+            query_points=run.query_points,
+            tracks=run.tracks.reshape(num_frames, num_objects * num_points, 2),
+            visible=run.visible.reshape(num_frames, num_objects * num_points),
+            point_objects=np.repeat(np.asarray(run.object_ids), num_points),
+            point_positive=np.tile(np.arange(num_points) < self.positive_points_per_mask, num_objects),
+        )
+
+    def segment_points_with_reinit(self, frames, query_points: np.ndarray,
+                                   rng: np.random.Generator | None = None) -> ClipPrediction:
+        """Reinit on given query points, forward from each query frame and on the flipped video before it.
+
+        Args:
+            frames: (T, H, W, 3) uint8 or anything `frame_reader` accepts.
+            query_points: (M, P, 3) float (t, x, y), positives first (P = positive + negative per mask).
+
+        Returns:
+            `ClipPrediction` over the whole video (the authors' ``_forward_w_reinit``).
+        """
+        frame_at, num_frames, _ = frame_reader(frames)
+        query_points = np.asarray(query_points, np.float32)
+        rng = np.random.default_rng(self.seed) if rng is None else rng
+        forward = run_reinit_pass(self, Clip(frame_at, num_frames, self.segmenter), query_points, rng)
+        flipped_queries = query_points.copy()
+        flipped_queries[:, :, 0] = num_frames - 1 - query_points[:, :, 0]
+        backward = run_reinit_pass(self, Clip(frame_at, num_frames, self.segmenter, flipped=True),
+                                   flipped_queries, rng)
+        return merge_directions(forward, backward, query_points[:, 0, 0].astype(np.int64))
+
+    # ------------------------------------------------------------------------------- merging
+    def merge_frame(self, embedding: Embedding, frame: FramePrediction, object_ids: list[int],
+                    first_frames: np.ndarray, first_masks: list[np.ndarray], t: int,
+                    output_size: tuple[int, int] | None = None) -> np.ndarray:
+        """One (H', W') uint8 label map from M objects' predictions (softmax with a zero background, argmax).
+
+        Objects without a mask, or before their first frame, take no part; on an object's first frame its
+        given mask replaces its logits (+-1e8) when ``use_first_mask_on_query_frame``.
+        """
+        height, width = embedding.original_size
+        out_h, out_w = output_size or (height, width)
+        pasted = [k for k in range(len(object_ids))
+                  if self.use_first_mask_on_query_frame and first_frames[k] == t]
+        chosen = [k for k in np.flatnonzero(frame.has_mask & (first_frames <= t)) if k not in pasted]
+        logits = self.full_logits(embedding, frame.low_res_logits[torch.as_tensor(chosen, dtype=torch.long)])
+        if (out_h, out_w) != (height, width) and len(chosen):
+            logits = F.interpolate(logits[:, None], (out_h, out_w), mode="bilinear", align_corners=False)[:, 0]
+        per_object = {k: logits[row] for row, k in enumerate(chosen)}
+        for k in pasted:
+            mask = torch.from_numpy(first_masks[k])
+            if mask.shape != (out_h, out_w):
+                mask = F.interpolate(mask[None, None].float(), (out_h, out_w), mode="nearest")[0, 0] > 0
+            per_object[k] = torch.where(mask, CERTAIN_LOGIT, -CERTAIN_LOGIT).float()
+        if not per_object:
+            return np.zeros((out_h, out_w), np.uint8)
+        order = sorted(per_object)  # the objects' order, as the authors stack them
+        ids = [object_ids[k] for k in order]
+        stacked = torch.stack([torch.zeros((out_h, out_w))] + [per_object[k] for k in order])
+        winner = _first_argmax(torch.softmax(stacked, dim=0))
+        lookup = torch.tensor([0] + ids, dtype=torch.uint8)
+        return lookup[winner].numpy()
