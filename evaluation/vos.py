@@ -1,0 +1,515 @@
+"""Semi-supervised VOS scoring, DAVIS style (DAVIS 2016/2017, MOSE, generic folders).
+
+Command line::
+
+    python -m evaluation.vos --dataset {davis16,davis17,mose,folder} --root ROOT --split SPLIT \\
+        --predictions DIR [--output DIR] [--workers N] [--resolution 480p]
+
+Python: :func:`evaluate_vos` on a list of `datasets.video.Video` objects, returning a `VosResult`.
+
+Behaviour (``EVAL_SPEC.md`` sections 1, 1.8, 4), equal to the official DAVIS 2017 evaluator
+(semi-supervised task) to floating-point rounding:
+
+* Objects are ``Video.objects`` (DAVIS 2017: ids 1..N with N the largest id of the first GT frame);
+  ground truth comes from ``Video.annotation`` (void 255 already read as background).
+* Frames 1..T-2 are scored (first and last dropped); prediction PNGs of other frames are never read.
+* Predictions ``<predictions>/<video>/<frame>.png`` are read raw (palette or greyscale ids). An id above
+  the largest object id is an error naming the video, frame and file (the official tool silently exits);
+  objects missing from the prediction are empty masks. A missing frame or a frame of the wrong size is an
+  error naming the video, frame and file, and nothing is scored or written.
+* Binary videos (DAVIS 2016): any nonzero pixel is the object, in GT and prediction; the dataset score is
+  the mean over sequences of the per-sequence statistics (= mean over objects, one object per sequence).
+* DAVIS 2017 global scores: every object counts equally (flat mean over all objects of all sequences);
+  J&F-Mean = (J-Mean + F-Mean) / 2.
+* MOSE (MOSEv1 reports DAVIS-style J, F, J&F) and generic folders are scored exactly like DAVIS 2017;
+  every scored frame needs a ground-truth annotation (splits whose GT is withheld, e.g. MOSE valid,
+  cannot be scored locally and give a clear error). The MOSEv2 metrics (J with +1 smoothing, adaptive-
+  radius F, disappear/reappear) are not computed here.
+* Outputs: ``global_results-<split>.csv`` and ``per-sequence_results-<split>.csv`` in the official layout
+  (``%.3f``; a NaN is written as an empty field, as pandas does) and ``results.json`` at full precision
+  (NaN written as null). Old outputs are never reused: every call recomputes and atomically replaces them.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+import math
+import multiprocessing
+import os
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from datasets.errors import DatasetError
+from datasets.png import read_label_png
+from datasets.video import Video
+from evaluation.davis_metrics import BOUND_TH, boundary_radius, frame_scores, object_statistics
+
+log = logging.getLogger(__name__)
+
+DATASETS = ("davis16", "davis17", "mose", "folder")
+GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
+OBJECT_COLUMNS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
+PER_SEQUENCE_COLUMNS = ("Sequence", "J-Mean", "F-Mean")
+PREDICTION_LAYOUT = "PREDICTIONS/<video>/<frame>.png   (indexed PNGs at annotation size, ids as in the GT)"
+
+
+class PredictionError(DatasetError):
+    """A prediction folder or file that cannot be scored; the message names the video, frame and file."""
+
+
+@dataclass
+class VideoScores:
+    """Per-frame scores of one video.
+
+    Attributes:
+        name: video name.
+        object_ids: the N scored object ids.
+        frame_names: the T-2 scored frame names (frames 1..T-2).
+        j, f: (N, T-2) float64 per-frame J and F.
+    """
+
+    name: str
+    object_ids: list[int]
+    frame_names: list[str]
+    j: np.ndarray
+    f: np.ndarray
+
+
+@dataclass
+class VosResult:
+    """Scores of a VOS evaluation.
+
+    Attributes:
+        global_scores: ``GLOBAL_COLUMNS`` -> value (fractions in [0, 1]).
+        per_object: ``"<video>_<id>"`` -> ``OBJECT_COLUMNS`` -> value, in evaluation order.
+        videos: per-frame scores of every video, in evaluation order.
+        dataset, split: names recorded in the outputs.
+        official_quirks, bound_th: the settings the scores were computed with.
+        extra: additional top-level keys for ``results.json`` (e.g. added by the runner).
+    """
+
+    global_scores: dict[str, float]
+    per_object: dict[str, dict[str, float]]
+    videos: list[VideoScores]
+    dataset: str = ""
+    split: str = ""
+    official_quirks: bool = True
+    bound_th: float = BOUND_TH
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def num_sequences(self) -> int:
+        return len(self.videos)
+
+    @property
+    def num_objects(self) -> int:
+        return len(self.per_object)
+
+    def per_frame(self) -> dict[str, dict[str, list]]:
+        """``"<video>_<id>"`` -> {"frames": names, "J": values, "F": values} over the scored frames."""
+        table: dict[str, dict[str, list]] = {}
+        for video in self.videos:
+            for row, object_id in enumerate(video.object_ids):
+                table[f"{video.name}_{object_id}"] = {
+                    "frames": list(video.frame_names),
+                    "J": video.j[row].tolist(),
+                    "F": video.f[row].tolist(),
+                }
+        return table
+
+    def to_dict(self, per_frame: bool = False) -> dict:
+        """The ``results.json`` content (NaN -> None); ``per_frame`` adds the per-frame J and F."""
+        data = {
+            "global": dict(self.global_scores),
+            "per_object": {name: dict(stats) for name, stats in self.per_object.items()},
+            "dataset": self.dataset,
+            "split": self.split,
+            "num_sequences": self.num_sequences,
+            "num_objects": self.num_objects,
+            "official_quirks": self.official_quirks,
+            "bound_th": self.bound_th,
+            **self.extra,
+        }
+        if per_frame:
+            data["per_frame"] = self.per_frame()
+        return _nan_to_none(data)
+
+    def global_csv(self) -> str:
+        """``global_results-<split>.csv`` text: the official header and one ``%.3f`` row."""
+        return _csv_text([GLOBAL_COLUMNS, [_fmt(self.global_scores[c]) for c in GLOBAL_COLUMNS]])
+
+    def per_sequence_csv(self) -> str:
+        """``per-sequence_results-<split>.csv`` text: one row per object ``<video>_<id>``, ``%.3f``."""
+        rows: list[Sequence[str]] = [PER_SEQUENCE_COLUMNS]
+        for name, stats in self.per_object.items():
+            rows.append([name, _fmt(stats["J-Mean"]), _fmt(stats["F-Mean"])])
+        return _csv_text(rows)
+
+    def global_table(self) -> str:
+        """The global scores as an aligned text table (what the CLI prints)."""
+        widths = [max(len(c), 8) for c in GLOBAL_COLUMNS]
+        header = "  ".join(c.rjust(w) for c, w in zip(GLOBAL_COLUMNS, widths))
+        values = "  ".join(_fmt(self.global_scores[c]).rjust(w) for c, w in zip(GLOBAL_COLUMNS, widths))
+        return f"{header}\n{values}"
+
+    def write(self, output_dir: str | Path, per_frame: bool = False) -> dict[str, Path]:
+        """Write both CSVs and ``results.json`` into ``output_dir`` (atomically, replacing old files)."""
+        output_dir = Path(output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        split = self.split or "unknown"
+        paths = {
+            "global": output_dir / f"global_results-{split}.csv",
+            "per_sequence": output_dir / f"per-sequence_results-{split}.csv",
+            "json": output_dir / "results.json",
+        }
+        _atomic_write_text(paths["global"], self.global_csv())
+        _atomic_write_text(paths["per_sequence"], self.per_sequence_csv())
+        _atomic_write_text(paths["json"], json.dumps(self.to_dict(per_frame), indent=2, allow_nan=False) + "\n")
+        return paths
+
+
+def _fmt(value: float) -> str:
+    """``%.3f`` as pandas ``to_csv(float_format="%.3f")`` writes it; NaN -> empty field."""
+    return "" if value is None or math.isnan(value) else "%.3f" % value
+
+
+def _csv_text(rows: Sequence[Sequence[str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _nan_to_none(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(v) for v in value]
+    return value
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# ----------------------------------------------------------------------------------------------------
+# Scoring one video
+
+
+def scored_frames(video: Video) -> range:
+    """Indices of the scored frames: 1..T-2 (the first and last frames are not scored)."""
+    if video.num_frames < 3:
+        raise DatasetError(
+            f"video {video.name} has {video.num_frames} frames; DAVIS-style scoring drops the first and last "
+            "frame and needs at least 3"
+        )
+    return range(1, video.num_frames - 1)
+
+
+def prediction_path(predictions_dir: Path, video: Video, index: int) -> Path:
+    return Path(predictions_dir) / video.name / f"{video.frame_names[index]}.png"
+
+
+def check_predictions_exist(videos: Sequence[Video], predictions_dir: str | Path) -> None:
+    """Fail before any scoring when a video folder or a scored frame's PNG is missing."""
+    predictions_dir = Path(predictions_dir)
+    if not predictions_dir.is_dir():
+        raise PredictionError(f"prediction folder not found: {predictions_dir}\nexpected layout:\n{PREDICTION_LAYOUT}")
+    for video in videos:
+        folder = predictions_dir / video.name
+        if not folder.is_dir():
+            raise PredictionError(
+                f"video {video.name}: no prediction folder {folder}\nexpected layout:\n{PREDICTION_LAYOUT}"
+            )
+        present = {entry.name for entry in os.scandir(folder)}
+        for index in scored_frames(video):
+            name = f"{video.frame_names[index]}.png"
+            if name not in present:
+                raise PredictionError(
+                    f"video {video.name}: frame {video.frame_names[index]} has no prediction {folder / name}; "
+                    f"every frame except the first and last must be predicted\nexpected layout:\n{PREDICTION_LAYOUT}"
+                )
+
+
+def read_prediction(video: Video, index: int, predictions_dir: Path) -> np.ndarray:
+    """Prediction of frame ``index`` as (H, W) uint8 ids, checked against the video's size and objects."""
+    path = prediction_path(predictions_dir, video, index)
+    frame = video.frame_names[index]
+    if not path.is_file():
+        raise PredictionError(f"video {video.name}: frame {frame} has no prediction {path}")
+    try:
+        labels = read_label_png(path, allow_rgb=video.binary)
+    except DatasetError as error:
+        raise PredictionError(f"video {video.name}: frame {frame}: {error}") from None
+    if labels.shape != tuple(video.size):
+        raise PredictionError(
+            f"video {video.name}: frame {frame}: prediction {path} is {labels.shape[1]}x{labels.shape[0]} but the "
+            f"annotations are {video.size[1]}x{video.size[0]} (W x H); write predictions at annotation size"
+        )
+    if video.binary:
+        return (labels > 0).view(np.uint8)
+    max_id = max(video.object_ids)
+    top = int(labels.max(initial=0))
+    if top > max_id:
+        raise PredictionError(
+            f"video {video.name}: frame {frame}: prediction {path} contains object id {top} but the video has "
+            f"{len(video.object_ids)} objects (largest id {max_id}); predictions must keep the ground-truth ids "
+            "and must not contain other values (e.g. 255)"
+        )
+    return labels
+
+
+def evaluate_video(video: Video, predictions_dir: str | Path, bound_th: float = BOUND_TH) -> VideoScores:
+    """Per-frame J and F of every object of ``video``, streaming one frame at a time."""
+    predictions_dir = Path(predictions_dir)
+    if not video.objects:
+        raise DatasetError(f"video {video.name} has no objects to score")
+    frames = scored_frames(video)
+    object_ids = video.object_ids
+    radius = boundary_radius(video.size, bound_th)
+    j = np.empty((len(object_ids), len(frames)), dtype=np.float64)
+    f = np.empty_like(j)
+    for column, index in enumerate(frames):
+        if not video.has_annotation(index):
+            raise DatasetError(
+                f"video {video.name}: frame {video.frame_names[index]} has no ground-truth annotation; scoring "
+                "needs every frame annotated (a validation split with only first-frame masks cannot be scored "
+                "locally)"
+            )
+        gt = video.annotation(index)
+        pred = read_prediction(video, index, predictions_dir)
+        j[:, column], f[:, column] = frame_scores(gt, pred, object_ids, radius)
+    return VideoScores(video.name, list(object_ids), [video.frame_names[i] for i in frames], j, f)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Aggregation
+
+
+def object_rows(scores: VideoScores, official_quirks: bool = True) -> dict[str, dict[str, float]]:
+    """``"<video>_<id>"`` -> Mean/Recall/Decay of J and F for every object of one video."""
+    rows = {}
+    for row, object_id in enumerate(scores.object_ids):
+        jm, jr, jd = object_statistics(scores.j[row], official_quirks)
+        fm, fr, fd = object_statistics(scores.f[row], official_quirks)
+        rows[f"{scores.name}_{object_id}"] = {
+            "J-Mean": jm, "J-Recall": jr, "J-Decay": jd, "F-Mean": fm, "F-Recall": fr, "F-Decay": fd,
+        }
+    return rows
+
+
+def global_scores(
+    per_object: dict[str, dict[str, float]], groups: list[list[str]] | None = None
+) -> dict[str, float]:
+    """Global table from per-object statistics.
+
+    ``groups=None``: every object counts equally (DAVIS 2017: plain mean over the flat list of objects,
+    ``np.mean``, so one NaN Decay makes the global Decay NaN as in the official tool). With ``groups``
+    (lists of object keys per sequence; DAVIS 2016) each sequence's objects are first averaged, then the
+    sequences (mean over sequences of per-sequence statistics).
+    """
+    if not per_object:
+        raise ValueError("no objects were scored")
+    scores = {}
+    for column in OBJECT_COLUMNS:
+        if groups is None:
+            values = np.array([stats[column] for stats in per_object.values()], dtype=np.float64)
+        else:
+            values = np.array(
+                [np.mean([per_object[key][column] for key in group]) for group in groups], dtype=np.float64
+            )
+        scores[column] = float(np.mean(values))
+    scores["J&F-Mean"] = (scores["J-Mean"] + scores["F-Mean"]) / 2.0
+    return {column: scores[column] for column in GLOBAL_COLUMNS}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Whole evaluation
+
+
+def default_workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _evaluate_video_in_worker(video: Video, predictions_dir: Path, bound_th: float) -> VideoScores:
+    """`evaluate_video` for a pool worker: dataset errors come back as plain picklable exceptions
+    (a subclass with a custom constructor, e.g. `DatasetLayoutError`, could not be rebuilt in the parent)."""
+    try:
+        return evaluate_video(video, predictions_dir, bound_th)
+    except PredictionError:
+        raise
+    except DatasetError as error:
+        raise DatasetError(str(error)) from None
+
+
+def evaluate_vos(
+    videos: Sequence[Video],
+    predictions_dir: str | Path,
+    workers: int | None = None,
+    bound_th: float = BOUND_TH,
+    official_quirks: bool = True,
+    dataset: str = "",
+    split: str = "",
+    per_sequence_mean: bool | None = None,
+    progress: bool = False,
+) -> VosResult:
+    """Score the predictions of ``videos`` in ``predictions_dir`` (``<dir>/<video>/<frame>.png``).
+
+    Args:
+        videos: the videos to score, in output order (every frame must have a GT annotation).
+        predictions_dir: folder of per-video prediction folders.
+        workers: processes scoring videos in parallel (default ``min(8, cpu count)``; 1 = in-process).
+        bound_th: boundary tolerance (fraction of the diagonal, or pixels if >= 1).
+        official_quirks: keep the official uint8 wrap of the Decay bins (see `object_statistics`).
+        dataset, split: recorded in the result and used for the CSV names.
+        per_sequence_mean: dataset score as the mean over sequences of per-sequence statistics
+            (DAVIS 2016). Default: True when every video is binary, else False (mean over objects).
+        progress: show a tqdm bar over videos (stderr).
+
+    Raises:
+        PredictionError: a missing prediction folder/frame, a wrong size or an id above the GT objects.
+    """
+    videos = list(videos)
+    if not videos:
+        raise DatasetError("no videos to evaluate")
+    names = [video.name for video in videos]
+    if len(set(names)) != len(names):
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        raise DatasetError(f"duplicate video names in the evaluation list: {', '.join(duplicates)}")
+    predictions_dir = Path(predictions_dir)
+    check_predictions_exist(videos, predictions_dir)
+    workers = default_workers() if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    workers = min(workers, len(videos))
+    if workers == 1:
+        scored = (evaluate_video(video, predictions_dir, bound_th) for video in videos)
+        results = list(_progress(scored, len(videos), progress))
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+            scored = pool.map(
+                _evaluate_video_in_worker, videos, [predictions_dir] * len(videos), [bound_th] * len(videos)
+            )
+            try:
+                results = list(_progress(scored, len(videos), progress))
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # do not score the rest after an error
+                raise
+    per_object: dict[str, dict[str, float]] = {}
+    groups: list[list[str]] = []
+    for scores in results:
+        rows = object_rows(scores, official_quirks)
+        per_object.update(rows)
+        groups.append(list(rows))
+    if per_sequence_mean is None:
+        per_sequence_mean = all(video.binary for video in videos)
+    scores = global_scores(per_object, groups if per_sequence_mean else None)
+    log.info("scored %d objects in %d videos (%d frames)", len(per_object), len(results),
+             sum(r.j.shape[1] for r in results))
+    return VosResult(scores, per_object, results, dataset, split, official_quirks, bound_th)
+
+
+def _progress(iterable, total: int, enabled: bool):
+    if not enabled:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc="scoring videos", unit="video")
+
+
+RESOLUTION_DATASETS = ("davis16", "davis17")  # readers with annotation resolutions (480p, 1080p, ...)
+
+
+def build_videos(dataset: str, root: str | Path, split: str, resolution: str = "480p") -> list[Video]:
+    """The videos of ``split`` through the dataset registry's reader (only the reader API is used).
+
+    ``resolution`` selects the DAVIS annotation folder; the MOSE and folder layouts have one resolution,
+    so any value other than the default ``480p`` is an error for them.
+    """
+    from datasets.registry import build_reader
+
+    if dataset in RESOLUTION_DATASETS:
+        reader = build_reader(dataset, root, split, resolution=resolution)
+    elif resolution != "480p":
+        raise DatasetError(f"--resolution {resolution} is not supported for dataset {dataset}: only "
+                           f"{', '.join(RESOLUTION_DATASETS)} have several annotation resolutions")
+    else:
+        reader = build_reader(dataset, root, split)
+    return [reader.video(name) for name in reader.sequences]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="sampt-eval-vos",
+        description="Score semi-supervised VOS predictions DAVIS-style (J, F, J&F; official DAVIS 2017 rules).",
+    )
+    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--root", required=True, help="dataset root (the layout of --dataset)")
+    parser.add_argument("--split", required=True, help="split name, e.g. val")
+    parser.add_argument("--predictions", required=True, help="folder holding <video>/<frame>.png")
+    parser.add_argument("--output", help="where to write the CSVs and results.json (default: --predictions)")
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: min(8, cpu count))")
+    parser.add_argument("--resolution", default="480p", help="annotation resolution folder (default 480p)")
+    parser.add_argument("--bound-th", type=float, default=BOUND_TH, help="boundary tolerance (default 0.008)")
+    parser.add_argument(
+        "--no-official-quirks", action="store_true",
+        help="use correct Decay bin edges for sequences of more than 256 scored frames (the official tool wraps them)",
+    )
+    parser.add_argument("--per-frame", action="store_true", help="also write per-frame J and F to results.json")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point (``sampt-eval-vos``); returns the exit status (0 ok, 2 bad input)."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        videos = build_videos(args.dataset, args.root, args.split, args.resolution)
+        result = evaluate_vos(
+            videos,
+            args.predictions,
+            workers=args.workers,
+            bound_th=args.bound_th,
+            official_quirks=not args.no_official_quirks,
+            dataset=args.dataset,
+            split=args.split,
+            progress=True,
+        )
+    except DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    paths = result.write(args.output or args.predictions, per_frame=args.per_frame)
+    print(f"--------------------------- Global results for {args.split} ---------------------------")
+    print(result.global_table())
+    print(f"\n{result.num_objects} objects in {result.num_sequences} sequences; written: "
+          + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
