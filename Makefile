@@ -5,13 +5,23 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATASET ?= synthetic
-# the paper's preset for real datasets; the embedded default (synthetic) needs no weights
-EXPERIMENT ?= $(if $(filter-out synthetic,$(DATASET)),sampt,)
+# Hydra option names use '_' (davis17-testdev -> davis17_testdev)
+DATASET_OPTION = $(subst -,_,$(DATASET))
+# the paper's preset of each real dataset (with its exceptions); synthetic ones need no weights
+PRESET_davis16 := sampt_davis16
+PRESET_davis17 := sampt
+PRESET_davis17_testdev := sampt_davis17_testdev
+PRESET_ytvos18 := sampt_ytvos
+PRESET_ytvos19 := sampt_ytvos
+PRESET_mose := sampt_mose
+PRESET_uvo := sampt_uvo
+PRESET_folder := sampt
+EXPERIMENT ?= $(PRESET_$(DATASET_OPTION))
 SEEDS ?=
 ARGS ?=
 JOBS ?= 2
 
-.PHONY: setup test test-slow test-all eval bench submission checkpoints data clean
+.PHONY: setup test test-slow test-all eval bench submission checkpoints data demo interactive clean
 
 setup: $(STAMP)
 
@@ -35,7 +45,7 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 eval: $(STAMP)
-	$(PY) -m experiments.run dataset=$(DATASET) $(if $(EXPERIMENT),experiment=$(EXPERIMENT)) $(ARGS)
+	$(PY) -m experiments.run dataset=$(DATASET_OPTION) $(if $(EXPERIMENT),experiment=$(EXPERIMENT)) $(if $(SEEDS),'seeds=[$(SEEDS)]') $(ARGS)
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench
@@ -51,6 +61,14 @@ checkpoints: $(STAMP)
 # official dataset archives: make data DATASET=davis17
 data: $(STAMP)
 	$(PY) -m experiments.download data --dataset $(DATASET) $(if $(DATA_ROOT),--dir $(DATA_ROOT))
+
+# SAM-PT demo on any video: make demo VIDEO=clip.mp4|frames_dir POINTS=points.txt [SEGMENTER=sam_vit_h CHECKPOINT_SEGMENTER=...] [TRACKER=pips CHECKPOINT_TRACKER=...] [OUT=outputs/demo] [ARGS=...]
+demo: $(STAMP)
+	$(PY) -m experiments.demo --video $(VIDEO) $(if $(POINTS),--points $(POINTS)) $(if $(TRACKER),--tracker $(TRACKER)) $(if $(SEGMENTER),--segmenter $(SEGMENTER)) $(if $(CHECKPOINT_TRACKER),--checkpoint-tracker $(CHECKPOINT_TRACKER)) $(if $(CHECKPOINT_SEGMENTER),--checkpoint-segmenter $(CHECKPOINT_SEGMENTER)) $(if $(OUT),--out $(OUT)) $(ARGS)
+
+# simulated interactive point correction: make interactive DATASET=davis17 ROOT=data/DAVIS [SPLIT=val] [ARGS="--online --threshold 0.95 --videos camel"]
+interactive: $(STAMP)
+	$(PY) -m experiments.interactive --dataset $(DATASET) --root $(ROOT) $(if $(SPLIT),--split $(SPLIT)) $(if $(OUT),--out $(OUT)) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info

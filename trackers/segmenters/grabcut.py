@@ -34,8 +34,9 @@ from trackers.segmenters.prompts import (
     check_prompts,
     empty_prediction,
     resized_shape,
+    logits_to_low_res,
+    low_res_to_size,
     sam_postprocess,
-    sam_preprocess_logits,
 )
 
 SAM_IMAGE_SIZE = 1024
@@ -117,7 +118,7 @@ class GrabCutSegmenter(Segmenter):
         scale = np.array([work_w / width, work_h / height], dtype=np.float64)
         previous = None
         if mask_input is not None:
-            previous = sam_postprocess(mask_input, embedding.input_size, (work_h, work_w), SAM_IMAGE_SIZE)
+            previous = low_res_to_size(mask_input, embedding.input_size, (work_h, work_w), SAM_IMAGE_SIZE)
             previous = previous[:, 0].numpy() > 0
         logits = np.empty((count, work_h, work_w), dtype=np.float32)
         scores = np.empty(count, dtype=np.float32)
@@ -132,7 +133,7 @@ class GrabCutSegmenter(Segmenter):
             mask = self._segment(work, obj_points, obj_labels, box, prev)
             logits[m] = self._signed_distance(mask)
             scores[m] = self._confidence(mask, obj_points, obj_labels, box, prev)
-        low_res = sam_preprocess_logits(
+        low_res = logits_to_low_res(
             torch.from_numpy(logits)[:, None], embedding.input_size, self.low_res_size, SAM_IMAGE_SIZE, -self.logit_clip
         )
         return Prediction(low_res_logits=low_res.float(), iou=torch.from_numpy(scores))

@@ -1,6 +1,8 @@
 """Prompt validation and SAM's frame geometry, shared by the segmenter backends."""
 from __future__ import annotations
 
+import math
+
 import torch
 
 from trackers.segmenter import Prediction
@@ -73,20 +75,27 @@ def sam_postprocess(
     return F.interpolate(masks, output_size, mode="bilinear", align_corners=False)
 
 
-def sam_preprocess_logits(
-    logits: torch.Tensor,
-    input_size: tuple[int, int],
-    low_res_size: int = 256,
-    img_size: int = 1024,
-    pad_value: float = -20.0,
-) -> torch.Tensor:
-    """Inverse of `sam_postprocess`: (M, 1, h, w) logits over the frame -> (M, 1, s, s) in SAM's low-res frame.
+def low_res_valid_size(input_size: tuple[int, int], low_res_size: int = 256, img_size: int = 1024) -> tuple[int, int]:
+    """(h, w) of the part of SAM's low-res square that covers the frame (the rest is padding)."""
+    scale = low_res_size / img_size
+    return (min(low_res_size, math.ceil(input_size[0] * scale)), min(low_res_size, math.ceil(input_size[1] * scale)))
 
-    Bilinear to ``input_size``, pad to the ``img_size`` square with ``pad_value`` (background), area
-    average down to ``low_res_size``.
-    """
+
+def low_res_to_size(low_res_logits: torch.Tensor, input_size: tuple[int, int], output_size: tuple[int, int],
+                    img_size: int = 1024) -> torch.Tensor:
+    """Cheap approximation of `sam_postprocess` for weight-free backends: crop the (M, 1, s, s) low-res
+    logits to the frame's part and resize it straight to ``output_size`` -> (M, 1, *output_size)."""
     import torch.nn.functional as F
 
-    masks = F.interpolate(logits, input_size, mode="bilinear", align_corners=False)
-    masks = F.pad(masks, (0, img_size - input_size[1], 0, img_size - input_size[0]), value=pad_value)
-    return F.adaptive_avg_pool2d(masks, (low_res_size, low_res_size))
+    h, w = low_res_valid_size(input_size, low_res_logits.shape[-1], img_size)
+    return F.interpolate(low_res_logits[..., :h, :w], output_size, mode="bilinear", align_corners=False)
+
+
+def logits_to_low_res(logits: torch.Tensor, input_size: tuple[int, int], low_res_size: int = 256,
+                      img_size: int = 1024, pad_value: float = -20.0) -> torch.Tensor:
+    """Inverse of `low_res_to_size` for weight-free backends: (M, 1, h, w) frame logits resized straight to the frame's part of the low-res square, the rest padded -> (M, 1, s, s)."""
+    import torch.nn.functional as F
+
+    h, w = low_res_valid_size(input_size, low_res_size, img_size)
+    resized = F.interpolate(logits, (h, w), mode="bilinear", align_corners=False)
+    return F.pad(resized, (0, low_res_size - w, 0, low_res_size - h), value=pad_value)
