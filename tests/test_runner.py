@@ -174,3 +174,21 @@ def test_bad_names_and_missing_data_get_clear_errors(data_root, tmp_path):
     bad_knob = run_app(*FAST, f"dataset.root={data_root}", f"output_dir={tmp_path / 'run2'}",
                        "model.positive_point_selection_method=nearest", check=False)
     assert bad_knob.returncode == 2 and "kmedoids" in bad_knob.stderr
+
+
+def test_paper_preset_runs_with_pips_from_an_official_format_checkpoint(data_root, tmp_path):
+    """`experiment=sampt` (the paper's PIPS tracker) loads a checkpoint written in the official format;
+    the segmenter is swapped for the weight-free one since no SAM ViT-H weights exist here."""
+    import torch
+
+    from trackers.pips_net import PipsNet
+
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "model-000200000.pth"
+    torch.save({"model_state_dict": PipsNet().state_dict(), "optimizer_state_dict": {}}, checkpoint)
+    run_dir = tmp_path / "paper"
+    run_app(*FAST, "experiment=sampt", f"dataset.root={data_root}", f"tracker.checkpoint={checkpoint}",
+            "segmenter=grabcut", f"output_dir={run_dir}", "videos=[synth-000]", "device=cpu")
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["config"]["tracker"]["name"] == "pips" and results["metrics"] is not None
+    assert len(pngs(run_dir)) == 6
