@@ -25,7 +25,7 @@ import numpy as np
 
 from datasets.errors import DatasetError, DatasetLayoutError
 from datasets.png import image_size, read_label_png
-from datasets.video import Video, VideoObject
+from datasets.video import Video, VideoObject, VideoReader
 
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -116,7 +116,7 @@ def objects_from_first_frame(labels: np.ndarray, path: Path, void_label: int | N
     return [VideoObject(id=k, first_frame=0) for k in range(1, count + 1)]
 
 
-class Davis17Reader:
+class Davis17Reader(VideoReader):
     """DAVIS 2017 semi-supervised: `Video` objects of a split.
 
     Args:
@@ -159,16 +159,6 @@ class Davis17Reader:
 
     def _read_split(self) -> list[str]:
         return read_sequence_list(self._split_file(), self.tree)
-
-    def __len__(self) -> int:
-        return len(self.sequences)
-
-    def __iter__(self):
-        for name in self.sequences:
-            yield self.video(name)
-
-    def videos(self) -> list[Video]:
-        return [self.video(name) for name in self.sequences]
 
     def annotations_dir(self, name: str) -> Path:
         return self.root / "Annotations" / self.resolution / name

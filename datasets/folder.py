@@ -19,7 +19,7 @@ from pathlib import Path
 from datasets.annotations import check_frame_size, scan_first_appearances
 from datasets.davis import annotation_files, frame_files, read_sequence_list, require_dir
 from datasets.errors import DatasetError, DatasetLayoutError
-from datasets.video import Video, VideoObject
+from datasets.video import Video, VideoObject, VideoReader
 
 FOLDER_TREE = """\
 ROOT/
@@ -30,7 +30,7 @@ ROOT/
 ALL = "all"
 
 
-class FolderReader:
+class FolderReader(VideoReader):
     """Generic folder: `Video` objects of a split.
 
     Args:
@@ -69,13 +69,6 @@ class FolderReader:
         if not names:
             raise DatasetError(f"no video folders in {self.frames_root}")
         return names
-
-    def __len__(self) -> int:
-        return len(self.sequences)
-
-    def __iter__(self):
-        for name in self.sequences:
-            yield self.video(name)
 
     def video(self, name: str) -> Video:
         frames = frame_files(self.frames_root / name, FOLDER_TREE)

@@ -18,7 +18,7 @@ from datasets.annotations import StrictVideo, check_frame_size, label_ids
 from datasets.davis import annotation_files, frame_files, require_dir
 from datasets.errors import DatasetError
 from datasets.png import read_label_png
-from datasets.video import Video, VideoObject
+from datasets.video import Video, VideoObject, VideoReader
 
 MOSE_TREE = """\
 ROOT/
@@ -28,7 +28,7 @@ ROOT/
 SPLIT_ALIASES = {"val": "valid"}
 
 
-class MoseReader:
+class MoseReader(VideoReader):
     """MOSE: `Video` objects of a split (``train`` or ``valid``, alias ``val``), videos in name order."""
 
     dataset = "mose"
@@ -47,13 +47,6 @@ class MoseReader:
             )
         if not self.sequences:
             raise DatasetError(f"no video folders in {self.frames_root}")
-
-    def __len__(self) -> int:
-        return len(self.sequences)
-
-    def __iter__(self):
-        for name in self.sequences:
-            yield self.video(name)
 
     def video(self, name: str) -> Video:
         frames = frame_files(self.frames_root / name, MOSE_TREE)

@@ -6,14 +6,13 @@ DAVIS palette, so that every official tool reads back the ids.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from datasets.errors import DatasetError
+from datasets.files import atomic_write
 
 
 def davis_palette() -> np.ndarray:
@@ -84,18 +83,6 @@ def read_label_png(path: str | Path, allow_rgb: bool = False) -> np.ndarray:
     raise DatasetError(f"annotation {path} has unsupported PNG mode {image.mode!r}; expected an indexed PNG")
 
 
-def _atomic_save(image: Image.Image, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        image.save(temporary, format="PNG")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_label_png(path: str | Path, labels: np.ndarray, palette: np.ndarray | None = None) -> None:
     """Write an (H, W) label map as an indexed PNG with the DAVIS palette (or ``palette``), atomically."""
     labels = np.asarray(labels)
@@ -105,7 +92,7 @@ def write_label_png(path: str | Path, labels: np.ndarray, palette: np.ndarray | 
         raise ValueError(f"labels for {path} must be ids in 0..255, got {labels.min()}..{labels.max()}")
     image = Image.fromarray(labels.astype(np.uint8), mode="P")
     image.putpalette((DAVIS_PALETTE if palette is None else np.asarray(palette, np.uint8)).reshape(-1).tolist())
-    _atomic_save(image, Path(path))
+    atomic_write(path, lambda temporary: image.save(temporary, format="PNG"))
 
 
 def write_frame(path: str | Path, frame: np.ndarray, quality: int = 95) -> None:

@@ -34,7 +34,7 @@ from pycocotools import mask as mask_utils
 from datasets.davis import require_dir
 from datasets.errors import DatasetError, DatasetLayoutError
 from datasets.png import image_size
-from datasets.video import Video, VideoObject
+from datasets.video import Video, VideoObject, VideoReader
 
 LOGGER = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class UvoVideo(Video):
         return mask
 
 
-class UvoReader:
+class UvoReader(VideoReader):
     """UVO v1.0 VideoDenseSet: `UvoVideo` objects of a split.
 
     Args:
@@ -221,13 +221,6 @@ class UvoReader:
         for per_video in tracks.values():
             per_video.sort(key=lambda a: a.get("id", 0))
         return videos, tracks
-
-    def __len__(self) -> int:
-        return len(self.sequences)
-
-    def __iter__(self):
-        for name in self.sequences:
-            yield self.video(name)
 
     def video_id(self, name: str) -> int:
         """The json video id of video ``name``."""

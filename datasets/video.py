@@ -129,3 +129,23 @@ class Video:
             if obj.id == object_id:
                 return obj
         raise DatasetError(f"video {self.name}: unknown object id {object_id}; known ids: {self.object_ids}")
+
+
+class VideoReader:
+    """Base of the benchmark readers: subclasses set ``sequences`` (the split's video names, in order)
+    and implement ``video(name)``; iteration yields the `Video` objects in that order."""
+
+    sequences: list[str]
+
+    def video(self, name: str) -> Video:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __iter__(self):
+        for name in self.sequences:
+            yield self.video(name)
+
+    def videos(self) -> list[Video]:
+        return [self.video(name) for name in self.sequences]

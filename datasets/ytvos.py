@@ -29,7 +29,7 @@ from pathlib import Path
 from datasets.annotations import StrictVideo, check_frame_size, scan_first_appearances
 from datasets.davis import annotation_files, frame_files, require_dir
 from datasets.errors import DatasetError, DatasetLayoutError
-from datasets.video import Video, VideoObject
+from datasets.video import Video, VideoObject, VideoReader
 
 LOGGER = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def load_meta(path: Path) -> dict[str, dict]:
     return videos
 
 
-class YouTubeVOSReader:
+class YouTubeVOSReader(VideoReader):
     """YouTube-VOS: `Video` objects of a split.
 
     Args:
@@ -116,13 +116,6 @@ class YouTubeVOSReader:
             f"all_frames=True needs the 30 fps frames (also looked in {candidates[1]}); "
             "download valid_all_frames or set all_frames=False",
         )
-
-    def __len__(self) -> int:
-        return len(self.sequences)
-
-    def __iter__(self):
-        for name in self.sequences:
-            yield self.video(name)
 
     def object_categories(self, name: str) -> dict[int, str | None]:
         """Object id -> category name from meta.json (None where meta.json has none)."""

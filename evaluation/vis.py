@@ -34,9 +34,7 @@ import io
 import json
 import logging
 import math
-import os
 import sys
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +44,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from datasets.errors import DatasetError
+from datasets.files import atomic_write_text
 from evaluation.vis_metrics import STAT_NAMES, VideoTracks, evaluate_tracks, track_area
 
 log = logging.getLogger(__name__)
@@ -83,20 +82,8 @@ def write_results_json(path: str | Path, tracks: Sequence[dict]) -> Path:
     """Write a results json (a list of `track_entry` dicts) atomically; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_text(path, json.dumps(list(tracks)))
+    atomic_write_text(path, json.dumps(list(tracks)))
     return path
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 # ----------------------------------------------------------------------------------------- ground truth
@@ -318,8 +305,8 @@ class VisResult:
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         paths = {"json": output_dir / "results.json", "csv": output_dir / "results.csv"}
-        _atomic_write_text(paths["json"], json.dumps(self.to_dict(), indent=2) + "\n")
-        _atomic_write_text(paths["csv"], self.csv_text())
+        atomic_write_text(paths["json"], json.dumps(self.to_dict(), indent=2) + "\n")
+        atomic_write_text(paths["csv"], self.csv_text())
         return paths
 
 

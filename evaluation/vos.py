@@ -40,7 +40,6 @@ import math
 import multiprocessing
 import os
 import sys
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +48,7 @@ from typing import Sequence
 import numpy as np
 
 from datasets.errors import DatasetError
+from datasets.files import atomic_write_text
 from datasets.png import read_label_png
 from datasets.video import Video
 from evaluation.davis_metrics import BOUND_TH, boundary_radius, frame_scores, object_statistics
@@ -171,9 +171,9 @@ class VosResult:
             "per_sequence": output_dir / f"per-sequence_results-{split}.csv",
             "json": output_dir / "results.json",
         }
-        _atomic_write_text(paths["global"], self.global_csv())
-        _atomic_write_text(paths["per_sequence"], self.per_sequence_csv())
-        _atomic_write_text(paths["json"], json.dumps(self.to_dict(per_frame), indent=2, allow_nan=False) + "\n")
+        atomic_write_text(paths["global"], self.global_csv())
+        atomic_write_text(paths["per_sequence"], self.per_sequence_csv())
+        atomic_write_text(paths["json"], json.dumps(self.to_dict(per_frame), indent=2, allow_nan=False) + "\n")
         return paths
 
 
@@ -197,17 +197,6 @@ def _nan_to_none(value):
     if isinstance(value, list):
         return [_nan_to_none(v) for v in value]
     return value
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 # ----------------------------------------------------------------------------------------------------
