@@ -496,6 +496,16 @@ def default_output(dataset: str, run: Path) -> Path:
     return run / (f"submission-{dataset}.json" if dataset == "uvo" else f"submission-{dataset}.zip")
 
 
+def _vis_run_tracks(videos: Sequence, predictions_dir: Path) -> list[UvoTrack] | None:
+    """The tracks of a VIS run (``predictions/<video>/tracks.json``, overlapping masks kept), or None when
+    the run wrote label-map PNGs instead."""
+    from experiments.vis_pipeline import TRACKS_FILE, load_video_tracks
+
+    if not any((predictions_dir / video.name / TRACKS_FILE).is_file() for video in videos):
+        return None
+    return [track for video in videos for track in load_video_tracks(predictions_dir / video.name, video)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m datasets.submission",
@@ -522,8 +532,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         reader = build_reader(fmt.reader, root, split=split)
         videos = [reader.video(name) for name in reader.sequences]
-        write_submission(dataset, videos, args.run / "predictions", out, missing_score=args.missing_score,
-                         progress=True)
+        tracks = _vis_run_tracks(videos, args.run / "predictions") if dataset == "uvo" else None
+        write_submission(dataset, videos, args.run / "predictions", out, tracks=tracks,
+                         missing_score=args.missing_score, progress=True)
     except DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

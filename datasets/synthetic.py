@@ -53,6 +53,9 @@ COMPLETE_MARKER = ".complete"
 # stay inside the frame, so a weight-free tracker + segmenter can show the pipeline works
 EMBEDDED_PARAMS = dict(layout="davis17", num_videos=3, num_frames=20, height=240, width=320, num_objects=2,
                        seed=0, split="val", crosser_leaves_frame=False)
+# the embedded UVO-layout benchmark (dataset=uvo_synthetic): 3 objects, object 2 appears after frame 0
+EMBEDDED_UVO_PARAMS = dict(layout="uvo", num_videos=2, num_frames=12, height=120, width=160, num_objects=3,
+                           seed=0, split="val", crosser_leaves_frame=False)
 
 
 @dataclass
@@ -541,18 +544,30 @@ def embedded_default(cache_dir: str | Path) -> Path:
     with a completion marker written last); an incomplete folder is rebuilt. Returns the DAVIS root
     (split ``val``, resolution ``480p``).
     """
+    return _cached_benchmark(cache_dir, EMBEDDED_PARAMS)
+
+
+def embedded_uvo(cache_dir: str | Path) -> Path:
+    """The small UVO-layout benchmark of ``dataset=uvo_synthetic`` (`EMBEDDED_UVO_PARAMS`), cached like
+    `embedded_default` under ``cache_dir/uvo-<hash>``. Returns the UVO root (split ``val``)."""
+    return _cached_benchmark(cache_dir, EMBEDDED_UVO_PARAMS)
+
+
+def _cached_benchmark(cache_dir: str | Path, params: dict) -> Path:
+    """`generate(**params)` built once under ``cache_dir/<layout>-<hash of params and version>``."""
     cache_dir = Path(cache_dir)
-    key = hashlib.sha256(json.dumps({**EMBEDDED_PARAMS, "version": GENERATOR_VERSION},
+    key = hashlib.sha256(json.dumps({**params, "version": GENERATOR_VERSION},
                                     sort_keys=True).encode()).hexdigest()[:16]
-    target = cache_dir / f"davis17-{key}"
+    layout = params["layout"]
+    target = cache_dir / f"{layout}-{key}"
     if (target / COMPLETE_MARKER).is_file():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
-    temporary = cache_dir / f".tmp-davis17-{key}-{os.getpid()}"
+    temporary = cache_dir / f".tmp-{layout}-{key}-{os.getpid()}"
     shutil.rmtree(temporary, ignore_errors=True)
     LOGGER.info("building the embedded synthetic benchmark in %s", target)
-    generate(temporary, **EMBEDDED_PARAMS)
-    (temporary / COMPLETE_MARKER).write_text(json.dumps(EMBEDDED_PARAMS, sort_keys=True))
+    generate(temporary, **params)
+    (temporary / COMPLETE_MARKER).write_text(json.dumps(params, sort_keys=True))
     if target.exists():
         if (target / COMPLETE_MARKER).is_file():  # another process finished first
             shutil.rmtree(temporary, ignore_errors=True)

@@ -63,7 +63,10 @@ def score(cfg: DictConfig, videos, run_dir: Path):
 
 
 def results_document(cfg: DictConfig, chash: str, videos, records: dict | None, metrics) -> dict:
+    """The run's results.json; ``metrics`` is a `VosResult`, a ``{"global": ...}`` dict or None."""
     records = records or {"done": {}, "skipped": [], "failed": {}}
+    if metrics is not None and not isinstance(metrics, dict):
+        metrics = metrics.to_dict()
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "config": OmegaConf.to_container(cfg, resolve=True),
@@ -75,7 +78,8 @@ def results_document(cfg: DictConfig, chash: str, videos, records: dict | None, 
         "split": cfg.dataset.split,
         "shard": int(cfg.shard),
         "num_shards": int(cfg.num_shards),
-        "metrics": metrics.to_dict() if metrics is not None else None,
+        "task": cfg.dataset.get("task", "vos"),
+        "metrics": metrics,
         "videos": records["done"],
         "num_videos": len(videos),
         "num_videos_evaluated": len(videos) - len(records["failed"]) if metrics is not None else 0,
@@ -85,9 +89,30 @@ def results_document(cfg: DictConfig, chash: str, videos, records: dict | None, 
     }
 
 
+def run_vis_seed(cfg: DictConfig, run_dir: Path, chash: str) -> dict:
+    """Open-world VIS (UVO): proposals, SAM-PT propagation, ``uvo_results.json``, AP/AR when scored."""
+    from experiments.vis_pipeline import run_vis_dataset
+
+    record = run_vis_dataset(cfg, run_dir, chash)
+    metrics = {"global": record["metrics"]} if record.get("metrics") is not None else None
+    videos = [*record["done"], *record["skipped"], *record["failed"]]
+    results = results_document(cfg, chash, videos, record, metrics)
+    results["results_json"] = str(record.get("results_json")) if record.get("results_json") else None
+    results["videos_without_proposals"] = list(record.get("no_proposals", []))
+    if metrics is not None:
+        print("  ".join(f"{key} {value:.3f}" for key, value in record["metrics"].items()))
+    return results
+
+
 def run_seed(cfg: DictConfig, run_dir: Path, logger=None) -> dict:
     """Predict (this shard of) the dataset for one seed, score it when unsharded, write results.json."""
     chash = config_hash(OmegaConf.to_container(cfg, resolve=True))
+    if cfg.dataset.get("task", "vos") == "vis":
+        results = run_vis_seed(cfg, run_dir, chash)
+        name = "results.json" if int(cfg.num_shards) == 1 else f"results-shard{int(cfg.shard)}of{int(cfg.num_shards)}.json"
+        write_json_atomic(run_dir / name, results)
+        print(f"seed {cfg.seed}: {run_dir / name}")
+        return results
     videos = load_videos(cfg)
     log.info("seed %d: %d videos, config hash %s, folder %s", cfg.seed, len(videos), chash, run_dir)
     make_visualizer = logger.visualizer_factory(run_dir) if logger is not None else None
@@ -105,16 +130,30 @@ def run_seed(cfg: DictConfig, run_dir: Path, logger=None) -> dict:
     return results
 
 
+def require_complete(names: list[str], run_dir: Path, chash: str) -> None:
+    """Raise unless every video's predictions in ``run_dir`` are complete for config ``chash``."""
+    incomplete = [name for name in names if not is_complete(run_dir / "predictions" / name, chash)]
+    if incomplete:
+        raise DatasetError(
+            f"cannot merge {run_dir}: {len(incomplete)} of {len(names)} videos are not complete for config "
+            f"{chash} (first: {incomplete[:5]}); run the missing shards with the same config first"
+        )
+
+
 def merge_seed(cfg: DictConfig, run_dir: Path, logger=None) -> dict:
     """Score the union of all shards' predictions (every video must be complete for this config)."""
     chash = config_hash(OmegaConf.to_container(cfg, resolve=True))
+    if cfg.dataset.get("task", "vos") == "vis":
+        from experiments.vis_pipeline import _load_uvo_videos
+
+        unsharded = OmegaConf.merge(cfg, {"shard": 0, "num_shards": 1})
+        require_complete([video.name for video in _load_uvo_videos(unsharded)], run_dir, chash)
+        results = run_vis_seed(unsharded, run_dir, chash)  # every video is skipped; the union is scored
+        results["merged_from_shards"] = True
+        write_json_atomic(run_dir / "results.json", results)
+        return results
     videos = load_videos(cfg, sharded=False)
-    incomplete = [video.name for video in videos if not is_complete(run_dir / "predictions" / video.name, chash)]
-    if incomplete:
-        raise DatasetError(
-            f"cannot merge {run_dir}: {len(incomplete)} of {len(videos)} videos are not complete for config "
-            f"{chash} (first: {incomplete[:5]}); run the missing shards with the same config first"
-        )
+    require_complete([video.name for video in videos], run_dir, chash)
     metrics = score(cfg, videos, run_dir)
     results = results_document(OmegaConf.merge(cfg, {"shard": 0, "num_shards": 1}), chash, videos, None, metrics)
     results["merged_from_shards"] = True

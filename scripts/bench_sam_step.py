@@ -130,11 +130,11 @@ def _rss_kib(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def _time_both(timed_frames: int, repeats: int, queue) -> None:
+def _time_both(timed_frames: int, repeats: int, threads: int, queue) -> None:
     """Seconds per frame of both methods, alternated ``repeats`` times in one process (best of each)."""
     import torch
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     frames, tracks, visible, first_masks, ids = _video()
     segmenter = _segmenter()
     sub = slice(0, timed_frames)
@@ -188,15 +188,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timed-frames", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2, help="alternating timing rounds (best of each)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for the timing")
     args = parser.parse_args([] if argv is None else argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    results = _in_process(_time_both, args.timed_frames, args.repeats)
+    results = _in_process(_time_both, args.timed_frames, args.repeats, args.threads)
     for method in ("ours", "reference"):
         results[method].update(_in_process(_memory, method))
     agreement = float((results["ours"].pop("labels") == results["reference"].pop("labels")).mean())
     ours, ref = results["ours"], results["reference"]
     summary = {
-        "video": f"{NUM_FRAMES} frames {HEIGHT}x{WIDTH}, {NUM_OBJECTS} objects, tiny SAM, 1 CPU thread",
+        "video": f"{NUM_FRAMES} frames {HEIGHT}x{WIDTH}, {NUM_OBJECTS} objects, tiny SAM, {args.threads} CPU thread(s)",
         "ours": ours, "reference": ref,
         "speedup": ref["seconds_per_frame"] / ours["seconds_per_frame"],
         "peak_rss_ratio": ref["peak_rss_added_mib"] / max(ours["peak_rss_added_mib"], 1e-9),

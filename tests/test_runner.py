@@ -192,3 +192,24 @@ def test_paper_preset_runs_with_pips_from_an_official_format_checkpoint(data_roo
     results = json.loads((run_dir / "results.json").read_text())
     assert results["config"]["tracker"]["name"] == "pips" and results["metrics"] is not None
     assert len(pngs(run_dir)) == 6
+
+
+def test_uvo_vis_run_writes_results_json_scores_and_resumes(tmp_path):
+    """`dataset=uvo_synthetic`: first-frame proposals, SAM-PT propagation, a YouTube-VIS results json,
+    the twelve AP/AR numbers in results.json; a re-run skips every video."""
+    run_dir = tmp_path / "vis"
+    overrides = [o for o in FAST if not o.startswith("dataset=")]
+    args = (*overrides, "dataset=uvo_synthetic", f"paths.cache_dir={tmp_path / 'cache'}", f"output_dir={run_dir}")
+    run_app(*args)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["task"] == "vis" and sorted(results["videos"]) == ["synth-000", "synth-001"]
+    assert set(results["metrics"]["global"]) == {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100",
+                                                 "ARs", "ARm", "ARl"}
+    assert results["metrics"]["global"]["AR100"] > 0.2
+    tracks = json.loads((run_dir / "uvo_results.json").read_text())
+    assert tracks and all(set(t) == {"video_id", "score", "category_id", "segmentations"} for t in tracks)
+    first = (run_dir / "uvo_results.json").read_bytes()
+    run_app(*args)
+    again = json.loads((run_dir / "results.json").read_text())
+    assert sorted(again["videos_skipped_complete"]) == ["synth-000", "synth-001"]
+    assert (run_dir / "uvo_results.json").read_bytes() == first
