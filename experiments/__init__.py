@@ -4,3 +4,7 @@ from omegaconf import OmegaConf
 # configs/eval.yaml: `output_dir: null` means "a fresh folder under outputs/" (oc.select would keep the None)
 if not OmegaConf.has_resolver("or_default"):
     OmegaConf.register_new_resolver("or_default", lambda value, default: default if value is None else value)
+
+from experiments.schema import register as _register_schema  # noqa: E402
+
+_register_schema()

@@ -103,7 +103,10 @@ def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(mask.astype(np.uint8), (size[1], size[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
 
 
-def predict_video(sampt, video: Video, video_dir: Path, visualizer=None) -> dict:
+LONG_VIDEO_FRAMES = 100  # videos at least this long get a progress bar over frames
+
+
+def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progress: bool = False) -> dict:
     """Run SAM-PT on one video, write its label maps into ``video_dir``; returns timing and scores.
 
     Frames are decoded by the tracker once; masks are produced and written frame by frame.
@@ -116,7 +119,9 @@ def predict_video(sampt, video: Video, video_dir: Path, visualizer=None) -> dict
                    for obj in video.objects}
     run = sampt.prepare_video(video, first_masks, video.name)
     to_write = set(video.frames_to_write)
-    for t, labels in run.label_maps(output_size=tuple(video.size)):
+    frames = tqdm(run.label_maps(output_size=tuple(video.size)), total=video.num_frames, desc=video.name,
+                  unit="frame", leave=False, disable=not progress or video.num_frames < LONG_VIDEO_FRAMES)
+    for t, labels in frames:
         if t in to_write:
             write_label_png(video_dir / f"{video.frame_names[t]}.png", labels)
         if visualizer is not None:
@@ -157,7 +162,7 @@ def predict_all(cfg: DictConfig, videos: list[Video], run_dir: Path, chash: str,
         try:
             prepare_video_dir(video_dir)
             visualizer = make_visualizer(video, index) if make_visualizer else None
-            info = predict_video(sampt, video, video_dir, visualizer)
+            info = predict_video(sampt, video, video_dir, visualizer, progress=bool(cfg.logging.progress))
             mark_complete(video_dir, chash, video=video.name, seed=seed)
             records["done"][video.name] = info
             log.info("%s: %d frames in %.1f s (%.2f fps)", video.name, video.num_frames, info["seconds"], info["fps"])

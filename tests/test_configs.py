@@ -388,3 +388,16 @@ def test_run_dir_defaults_to_a_fresh_folder_under_outputs(monkeypatch):
         fixed = compose(config_name="eval", overrides=["output_dir=/x/run"], return_hydra_config=True)
     assert re.fullmatch(r"outputs/\d{4}-\d\d-\d\d/\d\d-\d\d-\d\d", run_dir)
     assert OmegaConf.select(fixed, "hydra.run.dir") == "/x/run"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("model.positive_points_per_mask=many", "could not be converted to Integer"),
+    ("model.negativ_points=1", "Could not override 'model.negativ_points'"),
+    ("tracker.checkpoint=[1]", "tracker.checkpoint"),
+    ("num_shards=two", "could not be converted to Integer"),
+])
+def test_schema_rejects_wrong_types_and_misspelt_keys(override, message):
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        with pytest.raises(Exception) as error:
+            compose(config_name="eval", overrides=[override])
+    assert message in f"{error.value} {error.value.__cause__}"

@@ -213,3 +213,13 @@ def test_uvo_vis_run_writes_results_json_scores_and_resumes(tmp_path):
     again = json.loads((run_dir / "results.json").read_text())
     assert sorted(again["videos_skipped_complete"]) == ["synth-000", "synth-001"]
     assert (run_dir / "uvo_results.json").read_bytes() == first
+
+
+def test_sweep_through_the_submitit_local_launcher(data_root, tmp_path):
+    """The cluster launch path (hydra-submitit-launcher), run with submitit's local executor."""
+    sweep_dir = tmp_path / "submitit"
+    run_app("-m", "hydra/launcher=submitit_local", *FAST, f"dataset.root={data_root}", f"output_dir={sweep_dir}",
+            "videos=[synth-000]", "seed=0,1")
+    results = sorted(sweep_dir.glob("*/results.json"))
+    assert len(results) == 2 and {json.loads(p.read_text())["seed"] for p in results} == {0, 1}
+    assert len((sweep_dir / "sweep_results.csv").read_text().splitlines()) == 3
