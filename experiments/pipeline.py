@@ -106,6 +106,28 @@ def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 LONG_VIDEO_FRAMES = 100  # videos at least this long get a progress bar over frames
 
 
+def reset_peak_rss() -> bool:
+    """Reset the process's peak resident memory counter (Linux ``VmHWM``); False where unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_bytes() -> int | None:
+    """Peak resident memory of the process since the last `reset_peak_rss` (Linux), else None."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progress: bool = False) -> dict:
     """Run SAM-PT on one video, write its label maps into ``video_dir``; returns timing and scores.
 
@@ -114,6 +136,7 @@ def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progres
     start = time.perf_counter()
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
+    rss_reset = reset_peak_rss()
     frame_size = video.frame_size
     first_masks = {obj.id: (obj.first_frame, _resize_mask(video.first_mask(obj.id), frame_size))
                    for obj in video.objects}
@@ -135,6 +158,7 @@ def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progres
         "seconds": seconds,
         "fps": video.num_frames / seconds if seconds > 0 else None,
         "peak_gpu_memory_bytes": torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None,
+        "peak_rss_bytes": peak_rss_bytes() if rss_reset else None,
         "object_scores": {str(k): v for k, v in run.scores.items()},
     }
     write_json_atomic(video_dir / "scores.json", info)

@@ -56,7 +56,7 @@ def test_single_run_writes_predictions_csvs_and_provenance(reference_run, data_r
     assert len(results["git_commit"]) >= 7 and "torch" in results["packages"]
     assert results["config"]["model"]["iterative_refinement_iterations"] == 1
     assert set(results["videos"]) == {"synth-000", "synth-001"}
-    assert all(info["fps"] > 0 for info in results["videos"].values())
+    assert all(info["fps"] > 0 and info["peak_rss_bytes"] > 0 for info in results["videos"].values())
     assert results["num_videos_evaluated"] == 2 and results["num_videos_failed"] == 0
     assert 0.3 < results["metrics"]["global"]["J&F-Mean"] <= 1.0
     header = (reference_run / "global_results-val.csv").read_text().splitlines()[0]
