@@ -323,8 +323,10 @@ def _name(t: int) -> str:
     return f"{t:05d}"
 
 
-def _write_davis17(root: Path, split: str, items: list[_Rendered], full_resolution: bool) -> None:
-    resolutions = ["480p"] + (["Full-Resolution"] if full_resolution else [])
+def _write_davis(root: Path, split: str, items: list[_Rendered], full_resolution: bool, year: str) -> None:
+    """DAVIS 2017 (indexed ids, ``Full-Resolution``) or DAVIS 2016 (binary 0/255 masks, ``1080p``)."""
+    binary = year == "2016"
+    resolutions = ["480p"] + ([("1080p" if binary else "Full-Resolution")] if full_resolution else [])
     for item in items:
         truth = item.truth
         for resolution in resolutions:
@@ -333,24 +335,11 @@ def _write_davis17(root: Path, split: str, items: list[_Rendered], full_resoluti
                 if resolution != "480p":
                     frame, labels = _upscale(frame, labels)
                 write_frame(root / "JPEGImages" / resolution / truth.name / f"{_name(t)}.jpg", frame, quality=95)
-                write_label_png(root / "Annotations" / resolution / truth.name / f"{_name(t)}.png", labels)
-    _write_list(root / "ImageSets" / "2017" / f"{split}.txt", items)
-
-
-def _write_davis16(root: Path, split: str, items: list[_Rendered], full_resolution: bool) -> None:
-    resolutions = ["480p"] + (["1080p"] if full_resolution else [])
-    for item in items:
-        truth = item.truth
-        for resolution in resolutions:
-            for t in range(truth.num_frames):
-                frame, labels = item.frames[t], truth.labels[t]
-                if resolution != "480p":
-                    frame, labels = _upscale(frame, labels)
-                write_frame(root / "JPEGImages" / resolution / truth.name / f"{_name(t)}.jpg", frame, quality=95)
-                binary = np.where(labels > 0, 255, 0).astype(np.uint8)
-                write_label_png(root / "Annotations" / resolution / truth.name / f"{_name(t)}.png", binary,
-                                palette=GREY_PALETTE)
-    _write_list(root / "ImageSets" / "2016" / f"{split}.txt", items)
+                if binary:
+                    labels = np.where(labels > 0, 255, 0).astype(np.uint8)
+                write_label_png(root / "Annotations" / resolution / truth.name / f"{_name(t)}.png", labels,
+                                palette=GREY_PALETTE if binary else None)
+    _write_list(root / "ImageSets" / year / f"{split}.txt", items)
 
 
 def _write_ytvos(root: Path, split: str, items: list[_Rendered]) -> None:
@@ -522,9 +511,9 @@ def generate(
              for i in range(num_videos)]
     root.mkdir(parents=True, exist_ok=True)
     if layout == "davis17":
-        _write_davis17(root, split, items, full_resolution)
+        _write_davis(root, split, items, full_resolution, "2017")
     elif layout == "davis16":
-        _write_davis16(root, split, items, full_resolution)
+        _write_davis(root, split, items, full_resolution, "2016")
     elif layout == "ytvos":
         _write_ytvos(root, split, items)
     elif layout == "mose":
