@@ -104,29 +104,37 @@ def run_vis_seed(cfg: DictConfig, run_dir: Path, chash: str) -> dict:
     return results
 
 
-def run_seed(cfg: DictConfig, run_dir: Path, logger=None) -> dict:
-    """Predict (this shard of) the dataset for one seed, score it when unsharded, write results.json."""
-    chash = config_hash(OmegaConf.to_container(cfg, resolve=True))
-    if cfg.dataset.get("task", "vos") == "vis":
-        results = run_vis_seed(cfg, run_dir, chash)
-        name = "results.json" if int(cfg.num_shards) == 1 else f"results-shard{int(cfg.shard)}of{int(cfg.num_shards)}.json"
-        write_json_atomic(run_dir / name, results)
-        print(f"seed {cfg.seed}: {run_dir / name}")
-        return results
+def results_name(cfg: DictConfig) -> str:
+    """``results.json``, or ``results-shard<i>of<n>.json`` for one shard of a sharded run."""
+    return "results.json" if int(cfg.num_shards) == 1 else f"results-shard{int(cfg.shard)}of{int(cfg.num_shards)}.json"
+
+
+def run_vos_seed(cfg: DictConfig, run_dir: Path, chash: str, logger=None) -> dict:
+    """Semi-supervised VOS: predict this shard's videos, score them with J&F when unsharded."""
     videos = load_videos(cfg)
     log.info("seed %d: %d videos, config hash %s, folder %s", cfg.seed, len(videos), chash, run_dir)
     make_visualizer = logger.visualizer_factory(run_dir) if logger is not None else None
     records = predict_all(cfg, videos, run_dir, chash, int(cfg.seed), make_visualizer)
     unsharded = int(cfg.num_shards) == 1
     metrics = score(cfg, videos, run_dir) if cfg.evaluate and unsharded and not records["failed"] else None
-    name = "results.json" if unsharded else f"results-shard{int(cfg.shard)}of{int(cfg.num_shards)}.json"
     results = results_document(cfg, chash, videos, records, metrics)
-    write_json_atomic(run_dir / name, results)
     if metrics is not None:
         print(metrics.global_table())
         if logger is not None:
             logger.log_results(results, metrics)
-    print(f"seed {cfg.seed}: {run_dir / name}")
+    return results
+
+
+def run_seed(cfg: DictConfig, run_dir: Path, logger=None) -> dict:
+    """Run (this shard of) the dataset for one seed and write its results json."""
+    chash = config_hash(OmegaConf.to_container(cfg, resolve=True))
+    if cfg.dataset.get("task", "vos") == "vis":
+        results = run_vis_seed(cfg, run_dir, chash)
+    else:
+        results = run_vos_seed(cfg, run_dir, chash, logger)
+    path = run_dir / results_name(cfg)
+    write_json_atomic(path, results)
+    print(f"seed {cfg.seed}: {path}")
     return results
 
 
