@@ -66,15 +66,11 @@ def select_videos(names: list[str], cfg: DictConfig) -> list[str]:
     return names[shard::num_shards]
 
 
-def load_videos(cfg: DictConfig, sharded: bool = True) -> list[Video]:
-    """The run's videos (this shard's only, unless ``sharded`` is False)."""
+def load_videos(cfg: DictConfig) -> list[Video]:
+    """The run's videos (this shard's only when ``num_shards`` > 1)."""
     options = OmegaConf.to_container(cfg.dataset.options, resolve=True) if cfg.dataset.get("options") else {}
     reader = build_reader(cfg.dataset.reader, dataset_root(cfg), split=cfg.dataset.split, **options)
-    names = list(reader.sequences)
-    if sharded:
-        names = select_videos(names, cfg)
-    else:
-        names = select_videos(names, OmegaConf.merge(cfg, {"shard": 0, "num_shards": 1}))
+    names = select_videos(list(reader.sequences), cfg)
     return [reader.video(name) for name in names]
 
 

@@ -151,25 +151,17 @@ def require_complete(names: list[str], run_dir: Path, chash: str) -> None:
 def merge_seed(cfg: DictConfig, run_dir: Path, logger=None) -> dict:
     """Score the union of all shards' predictions (every video must be complete for this config)."""
     chash = config_hash(OmegaConf.to_container(cfg, resolve=True))
+    unsharded = OmegaConf.merge(cfg, {"shard": 0, "num_shards": 1})
     if cfg.dataset.get("task", "vos") == "vis":
         from experiments.vis_pipeline import _load_uvo_videos
 
-        unsharded = OmegaConf.merge(cfg, {"shard": 0, "num_shards": 1})
         require_complete([video.name for video in _load_uvo_videos(unsharded)], run_dir, chash)
-        results = run_vis_seed(unsharded, run_dir, chash)  # every video is skipped; the union is scored
-        results["merged_from_shards"] = True
-        write_json_atomic(run_dir / "results.json", results)
-        return results
-    videos = load_videos(cfg, sharded=False)
-    require_complete([video.name for video in videos], run_dir, chash)
-    metrics = score(cfg, videos, run_dir)
-    results = results_document(OmegaConf.merge(cfg, {"shard": 0, "num_shards": 1}), chash, videos, None, metrics)
+        results = run_vis_seed(unsharded, run_dir, chash)  # every video is complete: only scores the union
+    else:
+        require_complete([video.name for video in load_videos(unsharded)], run_dir, chash)
+        results = run_vos_seed(unsharded, run_dir, chash, logger)
     results["merged_from_shards"] = True
     write_json_atomic(run_dir / "results.json", results)
-    if metrics is not None:
-        print(metrics.global_table())
-        if logger is not None:
-            logger.log_results(results, metrics)
     return results
 
 
