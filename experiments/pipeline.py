@@ -42,10 +42,11 @@ def dataset_root(cfg: DictConfig) -> Path:
 
         return Path(embedded_default(root))
     if not root.exists():
+        how = ("put your videos there (JPEGImages/<video>/, Annotations/<video>/) or pass dataset.root=..."
+               if cfg.dataset.name == "folder" else f"download it with `make data DATASET={cfg.dataset.name}`")
         raise DatasetError(
             f"dataset {cfg.dataset.name} not found at {root}\n"
-            f"  set DATA_ROOT (or paths.data_root=..., or dataset.root=...) to the folder that holds it, or "
-            f"download it with `make data DATASET={cfg.dataset.name}`"
+            f"  set DATA_ROOT (or paths.data_root=..., or dataset.root=...) to the folder that holds it, or {how}"
         )
     return root
 
