@@ -38,8 +38,9 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow and not gpu" -n $(JOBS) -q
 
+# exit code 5 = no test carries the marker (none is slow today)
 test-slow: $(STAMP)
-	$(PY) -m pytest -m "slow" -q
+	$(PY) -m pytest -m "slow" -q || [ $$? -eq 5 ]
 
 test-all: $(STAMP)
 	$(PY) -m pytest -q
