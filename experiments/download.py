@@ -46,10 +46,15 @@ CHECKPOINT_MODULES = (
     "trackers.segmenters.sam",
     "trackers.segmenters.sam2",
     "trackers.pips",
+    "trackers.pips2",
     "trackers.cotracker3",
     "trackers.raft",
     "trackers.tapir",
 )
+
+# checkpoints whose official file name another checkpoint also has (PIPS and PIPS++: model-000200000.pth),
+# stored in a subfolder of the checkpoint dir (and their archive in one of .downloads/): key -> subfolder
+CHECKPOINT_SUBFOLDERS = {"pips2": "pips2"}
 
 
 class DownloadError(Exception):
@@ -314,12 +319,13 @@ def fetch_checkpoints(infos: list, directory: str | Path, keep_archives: bool = 
             uses[info.url] = uses.get(info.url, 0) + 1
     paths = []
     for info in infos:
-        target = directory / info.filename
+        subfolder = CHECKPOINT_SUBFOLDERS.get(info.key, "")
+        target = directory / subfolder / info.filename
         md5, size = info.md5 or None, info.size or None
         if not _is_archive_url(info):
             paths.append(download(info.url, target, md5=md5, size=size, progress=progress))
             continue
-        archive = directory / ".downloads" / _url_name(info.url)
+        archive = directory / ".downloads" / subfolder / _url_name(info.url)
         if not _is_complete(target, md5, size):
             download(info.url, archive, progress=progress)
             _take_from_archive(archive, info, target)
@@ -331,6 +337,7 @@ def fetch_checkpoints(infos: list, directory: str | Path, keep_archives: bool = 
 
 
 def _take_from_archive(archive: Path, info, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".extract-{info.key}-"))
     try:
         found = extract(archive, staging, members=lambda name: PurePosixPath(name).name == info.filename)
