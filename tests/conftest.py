@@ -15,3 +15,13 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "davis17_val_results").is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (see shared/data/README.md); test skipped")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _fresh_global_hydra():
+    """Importing `sam2` initialises Hydra's global state (its package __init__ does); tests that compose
+    our configs need it clear, whatever ran before them in the same worker."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    yield
