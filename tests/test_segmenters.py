@@ -494,11 +494,13 @@ def test_sam2_official_architecture_keys():
     """Our config loading (no Hydra global state) builds what sam2's own build_sam2 builds."""
     _sam2_or_skip()
     from hydra import initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
     from sam2.build_sam import build_sam2
 
     from trackers.segmenters.sam2 import build_sam2_module
 
-    initialize_config_module("sam2", version_base="1.2")  # what `import sam2` does; conftest clears it per test
+    GlobalHydra.instance().clear()  # set by `import sam2` when first imported here, cleared per test otherwise
+    initialize_config_module("sam2", version_base="1.2")  # what `import sam2` does
 
     ours = build_sam2_module("sam2_hiera_t")
     official = build_sam2("configs/sam2.1/sam2.1_hiera_t.yaml", None, device="cpu")

@@ -99,3 +99,36 @@ def load_state_dict_strict(module, state_dict: dict, path: str | Path) -> None:
         module.load_state_dict(state_dict, strict=True)
     except RuntimeError as error:
         raise CheckpointError(f"checkpoint {path} does not fit {type(module).__name__}: {error}") from None
+
+
+def read_state_dict(path: str | Path, expected: str, key: str | None = None, unwrap: str | None = None) -> dict:
+    """Read a checkpoint file (``torch.load``, tensors only) and return its state dict.
+
+    Args:
+        expected: what the file should be, named in every error (e.g. the official file name).
+        key: the state dict is stored under this key of a dict (PIPS: ``model_state_dict``, SAM 2: ``model``).
+        unwrap: like ``key`` but optional (CoTracker: ``{"model": ...}`` or a plain state dict).
+
+    Raises:
+        CheckpointError: the file cannot be read, or does not hold a state dict of tensors where expected.
+    """
+    import torch
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - truncated, not a torch file, or pickled objects
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointError(f"cannot read checkpoint {path}: it could not be read as a torch file ({reason}); "
+                              f"expected {expected}") from None
+    found = sorted(map(str, checkpoint))[:5] if isinstance(checkpoint, dict) else type(checkpoint).__name__
+    if key is not None:
+        if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get(key), dict):
+            raise CheckpointError(f"checkpoint {path} is not in the official {expected} format: not a dict with "
+                                  f"'{key}' (found {found})")
+        checkpoint = checkpoint[key]
+    elif unwrap is not None and isinstance(checkpoint, dict) and isinstance(checkpoint.get(unwrap), dict):
+        checkpoint = checkpoint[unwrap]
+    if not isinstance(checkpoint, dict) or not all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+        raise CheckpointError(f"checkpoint {path} is not in the official {expected} format: not a plain "
+                              f"state_dict of tensors (found {found})")
+    return checkpoint

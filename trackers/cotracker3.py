@@ -32,7 +32,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from trackers.checkpoints import CheckpointError, CheckpointInfo, load_state_dict_strict, register, require_checkpoint
+from trackers.checkpoints import (
+    CheckpointError, CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
+)
 from trackers.cotracker3_net import OFFLINE_WINDOW, ONLINE_WINDOW, CoTracker3Net, track_offline, track_online
 from trackers.point_tracker import PointTracker, check_track_inputs
 
@@ -70,14 +72,7 @@ def load_cotracker3_state_dict(path: Path, info: CheckpointInfo, window_len: int
     Offline and online checkpoints have the same keys; the length of ``time_emb`` (1, window, 1110) tells
     them apart. Raises `CheckpointError` if the file is unreadable or of the other variant.
     """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise CheckpointError(f"cannot read checkpoint {path} ({error}); expected the official {info.filename}") from None
-    if isinstance(state, dict) and isinstance(state.get("model"), dict):
-        state = state["model"]
-    if not isinstance(state, dict):
-        raise CheckpointError(f"checkpoint {path} holds a {type(state).__name__}, not a state dict (official {info.filename})")
+    state = read_state_dict(path, info.filename, unwrap="model")
     time_emb = state.get("time_emb")
     if isinstance(time_emb, torch.Tensor) and time_emb.ndim == 3 and time_emb.shape[1] != window_len:
         found = {OFFLINE_WINDOW: "an offline (scaled_offline.pth)", ONLINE_WINDOW: "an online (scaled_online.pth)"}.get(

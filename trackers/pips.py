@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trackers.checkpoints import CheckpointError, CheckpointInfo, load_state_dict_strict, register, require_checkpoint
+from trackers.checkpoints import (
+    CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
+)
 from trackers.pips_net import CORR_LEVELS, PipsNet, feature_pyramid, sample_features_clamped
 from trackers.point_tracker import PointTracker, check_track_inputs
 
@@ -39,24 +41,16 @@ PIPS_CHECKPOINT = register(
 )
 
 
-def load_pips(path: str | Path | None, window: int = 8, stride: int = 4, map_location="cpu") -> PipsNet:
+def load_pips(path: str | Path | None, window: int = 8, stride: int = 4) -> PipsNet:
     """Build `PipsNet` and load an official PIPS checkpoint strictly.
 
     The file is a dict with ``model_state_dict`` (200 keys); ``path`` None means the default location.
     Raises `CheckpointError` when the file is missing, not in that format, or its keys/shapes differ.
     """
     path = require_checkpoint(path, PIPS_CHECKPOINT)
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # unreadable, truncated, or not a torch file
-        raise CheckpointError(f"cannot read PIPS checkpoint {path}: {error}") from None
-    if not isinstance(checkpoint, dict) or "model_state_dict" not in checkpoint:
-        keys = list(checkpoint)[:5] if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise CheckpointError(
-            f"PIPS checkpoint {path} is not in the official format (a dict with 'model_state_dict'); found {keys}"
-        )
+    state_dict = read_state_dict(path, f"PIPS {PIPS_CHECKPOINT.filename}", key="model_state_dict")
     net = PipsNet(window=window, stride=stride)
-    load_state_dict_strict(net, checkpoint["model_state_dict"], path)
+    load_state_dict_strict(net, state_dict, path)
     return net.eval()
 
 

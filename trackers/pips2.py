@@ -26,9 +26,9 @@ import torch.nn.functional as F
 
 from trackers.checkpoints import (
     DEFAULT_CHECKPOINT_DIR,
-    CheckpointError,
     CheckpointInfo,
     load_state_dict_strict,
+    read_state_dict,
     register,
     require_checkpoint,
 )
@@ -51,7 +51,7 @@ PIPS2_CHECKPOINT = register(
 PIPS2_DEFAULT_PATH = DEFAULT_CHECKPOINT_DIR / "pips2" / PIPS2_CHECKPOINT.filename
 
 
-def load_pips2(path: str | Path | None, stride: int = 8, map_location="cpu") -> Pips2Net:
+def load_pips2(path: str | Path | None, stride: int = 8) -> Pips2Net:
     """Build `Pips2Net` and load an official PIPS++ checkpoint strictly.
 
     The file is a dict with ``model_state_dict`` (82 keys); ``path`` None means
@@ -59,17 +59,9 @@ def load_pips2(path: str | Path | None, stride: int = 8, map_location="cpu") -> 
     format, or its keys/shapes differ.
     """
     path = require_checkpoint(path if path is not None else PIPS2_DEFAULT_PATH, PIPS2_CHECKPOINT)
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # unreadable, truncated, or not a torch file
-        raise CheckpointError(f"cannot read PIPS++ checkpoint {path}: {error}") from None
-    if not isinstance(checkpoint, dict) or "model_state_dict" not in checkpoint:
-        keys = list(checkpoint)[:5] if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise CheckpointError(
-            f"PIPS++ checkpoint {path} is not in the official format (a dict with 'model_state_dict'); found {keys}"
-        )
+    state_dict = read_state_dict(path, f"PIPS++ {PIPS2_CHECKPOINT.filename}", key="model_state_dict")
     net = Pips2Net(stride=stride)
-    load_state_dict_strict(net, checkpoint["model_state_dict"], path)
+    load_state_dict_strict(net, state_dict, path)
     return net.eval()
 
 

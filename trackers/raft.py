@@ -33,7 +33,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from trackers.checkpoints import CheckpointError, CheckpointInfo, load_state_dict_strict, register, require_checkpoint
+from trackers.checkpoints import (
+    CheckpointError, CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
+)
 from trackers.opencv_trackers import bilinear_sample, check_finite_queries, inside_frame, track_both_directions
 from trackers.point_tracker import PointTracker, check_track_inputs
 
@@ -176,16 +178,7 @@ def load_raft_checkpoint(model: torch.nn.Module, path: str | Path, variant: str)
     Raises:
         CheckpointError naming the file when it cannot be read or is not a RAFT ``variant`` checkpoint.
     """
-    try:
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same clear error
-        reason = str(error).splitlines()[0] if str(error) else ""
-        raise CheckpointError(f"checkpoint {path} could not be read as a torch file ({type(error).__name__}: "
-                              f"{reason}); expected a RAFT state_dict (raft-things.pth or torchvision's "
-                              f"raft_*.pth)") from None
-    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
-        raise CheckpointError(f"checkpoint {path} is not a plain state_dict of tensors (got {type(state_dict).__name__}"
-                              f"{' with keys ' + str(list(state_dict)[:5]) if isinstance(state_dict, dict) else ''})")
+    state_dict = read_state_dict(path, "RAFT state_dict (raft-things.pth or torchvision's raft_*.pth)")
     kind = checkpoint_format(state_dict)
     if kind == "princeton":
         state_dict = convert_princeton_state_dict(state_dict, variant, source=path)

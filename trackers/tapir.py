@@ -27,7 +27,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from trackers.checkpoints import CheckpointError, CheckpointInfo, load_state_dict_strict, register, require_checkpoint
+from trackers.checkpoints import (
+    CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
+)
 from trackers.opencv_trackers import check_finite_queries
 from trackers.point_tracker import PointTracker, check_track_inputs
 from trackers.tapir_net import TapirNet
@@ -45,17 +47,8 @@ def load_tapir_checkpoint(model: TapirNet, path: str | Path) -> None:
     Raises:
         CheckpointError naming the file when it is unreadable, not a state_dict, or does not fit ``model``.
     """
-    try:
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any unreadable file gets the same clear error
-        reason = str(error).splitlines()[0] if str(error) else ""
-        raise CheckpointError(
-            f"checkpoint {path} could not be read as a torch file ({type(error).__name__}: {reason}); expected the "
-            f"official PyTorch state_dict (tapir_checkpoint_panning.pt / bootstapir_checkpoint_v2.pt; the JAX .npy "
-            f"files are not supported)") from None
-    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
-        raise CheckpointError(
-            f"checkpoint {path} is not a plain state_dict of tensors (got {type(state_dict).__name__})")
+    state_dict = read_state_dict(path, "PyTorch TAPIR state_dict (tapir_checkpoint_panning.pt / "
+                                       "bootstapir_checkpoint_v2.pt; the JAX .npy files are not supported)")
     load_state_dict_strict(model, state_dict, path)
 
 

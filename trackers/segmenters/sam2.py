@@ -34,7 +34,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from trackers.checkpoints import CheckpointError, CheckpointInfo, load_state_dict_strict, register, require_checkpoint
+from trackers.checkpoints import (
+    CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
+)
 from trackers.segmenter import Embedding, Prediction, Segmenter
 from trackers.segmenters.prompts import check_prompts, empty_prediction
 
@@ -136,18 +138,8 @@ def build_tiny_sam2(seed: int = 0, embed_dim: int = 8) -> torch.nn.Module:
 def load_sam2_checkpoint(module: torch.nn.Module, info: CheckpointInfo, path: str | Path | None) -> Path:
     """Load an official SAM 2 file (a dict whose ``"model"`` is the state dict) strictly; return its path."""
     path = require_checkpoint(path, info)
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated, not a torch file, or pickled objects
-        raise CheckpointError(
-            f"cannot read checkpoint {path} (official {info.filename} from {info.url}): {error}"
-        ) from None
-    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
-        found = sorted(checkpoint)[:5] if isinstance(checkpoint, dict) else type(checkpoint).__name__
-        raise CheckpointError(
-            f"checkpoint {path} is not in the official {info.filename} format (a dict with 'model'); found {found}"
-        )
-    load_state_dict_strict(module, checkpoint["model"], path)
+    state_dict = read_state_dict(path, info.filename, key="model")
+    load_state_dict_strict(module, state_dict, path)
     return path
 
 

@@ -32,7 +32,9 @@ with warnings.catch_warnings():  # its TinyViT re-registers timm model names and
     warnings.simplefilter("ignore")
     from segment_anything_hq import modeling as hq_modeling
 
-from trackers.checkpoints import CheckpointError, CheckpointInfo, load_state_dict_strict, register, require_checkpoint
+from trackers.checkpoints import (
+    CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
+)
 
 # md5 sums: as published by SAM-PT (docs/03-prepare-checkpoints.md, "the md5 sums of the checkpoints we
 # have used"); the SAM file names also embed the first 6 hex digits of their md5. The HQ-SAM and MobileSAM
@@ -259,16 +261,6 @@ def load_official_checkpoint(
     (naming file, source, md5 and make target), unreadable, not a state dict, or its keys/shapes differ.
     """
     path = require_checkpoint(path, info, verify_md5=verify_md5)
-    try:
-        state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # truncated, not a torch file, or pickled objects
-        raise CheckpointError(
-            f"cannot read checkpoint {path} (official {info.filename} from {info.url}): {error}"
-        ) from None
-    if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
-        raise CheckpointError(
-            f"checkpoint {path} is not in the official {info.filename} format (a flat dict of tensors); "
-            f"found {type(state_dict).__name__}"
-        )
+    state_dict = read_state_dict(path, info.filename)
     load_state_dict_strict(module, state_dict, path)
     return path
