@@ -101,6 +101,26 @@ class MaskBoxFinder:
                 return int(part[found[0]])
         return None
 
+    def _edges(self, logits, scan, other, scan_axis: int) -> tuple[int, int] | None:
+        """First and last positive row (axis 0) / column (axis 1) among the candidates ``scan`` (ascending).
+
+        The outermost ``chunk`` candidates on both sides are evaluated together (where the edges almost
+        always are); an edge not among them is found by scanning further in.
+        """
+        if len(scan) == 0 or len(other) == 0:  # positives only in the padding that the crop removes
+            return None
+        k = self.chunk
+        outer = np.unique(np.concatenate([scan[:k], scan[-k:]]))
+        values = self._full_values(logits, outer, other) if scan_axis == 0 else self._full_values(logits, other, outer)
+        hit = outer[(values > 0).any(axis=1 - scan_axis)]
+        low = hit[hit <= scan[:k][-1]]
+        high = hit[hit >= scan[-k:][0]]
+        first = int(low[0]) if len(low) else self._first_hit(logits, scan[k:], other, scan_axis)
+        if first is None:
+            return None
+        last = int(high[-1]) if len(high) else self._first_hit(logits, scan[:-k][::-1], other, scan_axis)
+        return first, last
+
     def box(self, logits: np.ndarray) -> tuple[tuple[int, int, int, int] | None, int]:
         """Box of one (256, 256) float32 logit map's full-resolution mask.
 
@@ -113,12 +133,11 @@ class MaskBoxFinder:
             return None, 0
         rows = self._candidates(0, positive.any(axis=1))
         cols = self._candidates(1, positive.any(axis=0))
-        y0 = self._first_hit(logits, rows, cols, 0)
-        if y0 is None:
+        ys = self._edges(logits, rows, cols, 0)
+        if ys is None:
             return None, 0
-        y1 = self._first_hit(logits, rows[::-1], cols, 0)
-        x0 = self._first_hit(logits, cols, rows, 1)
-        x1 = self._first_hit(logits, cols[::-1], rows, 1)
+        xs = self._edges(logits, cols, rows, 1)
+        (y0, y1), (x0, x1) = ys, xs
         count = 2 if (y1 > y0 or x1 > x0) else 1
         return (x0, y0, x1, y1), count
 
