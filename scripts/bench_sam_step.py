@@ -2,12 +2,17 @@
 
 A 50-frame 480x854 synthetic video with 5 objects (`datasets.synthetic.render_video`), trajectories from
 the known motion (8 positive + 1 negative point per object), a tiny random-initialised SAM
-(`build_tiny_sam`), one CPU thread.
+(`build_tiny_sam`: SAM's real geometry, 64x64 embedding and 256x256 low-res masks, with 32 channels).
+
+Three methods: ``ours`` (`SamPt`, mask decoder through `LeanMaskDecoder`), ``ours-stock-decoder`` (`SamPt`
+with ``MaskDecoder.forward``: what batching and the low-res refinement alone give) and ``reference``
+(`reference_segment_tracks`, ``MaskDecoder.forward`` one object and one pass at a time, as the original).
 
 - speed: seconds per frame of the SAM step with the paper's 12 refinement iterations, timed on the
-  first ``--timed-frames`` frames (the per-frame cost is the same on every frame of this video), both
+  first ``--timed-frames`` frames (the per-frame cost is the same on every frame of this video), the
   methods alternated ``--repeats`` times in one process and the best round of each kept (robust to
-  other load on the machine), with the time spent inside the segmenter's embed/predict/upscale;
+  other load on the machine), with the time spent inside the segmenter's embed/predict/upscale; once
+  with one torch CPU thread and once with all cores (``--threads``);
 - memory (each method in a fresh process): the peak resident memory added while the SAM step runs
   over all 50 frames (Linux ``VmHWM`` after resetting it through ``/proc/self/clear_refs``: numpy and
   torch CPU allocations alike), plus tracemalloc's peak (numpy/Python allocations), with the refinement iterations off
@@ -16,7 +21,7 @@ the known motion (8 positive + 1 negative point per object), a tiny random-initi
 Ours streams label maps frame by frame (what `SamPt.segment_video` does); the reference keeps the
 authors' float64 (M, T, H, W) logits for the whole clip and merges them at the end.
 
-    python -m scripts.bench_sam_step [--timed-frames 2] [--repeats 2]
+    python -m scripts.bench_sam_step [--timed-frames 2] [--repeats 2] [--threads 1 2]
 """
 from __future__ import annotations
 
@@ -87,14 +92,16 @@ class _Timed:
         return self._timed("upscale", *args)
 
 
-def _segmenter():
+def _segmenter(method: str):
+    """The tiny SAM; ``ours`` runs its decoder through `LeanMaskDecoder`, the other two through
+    ``MaskDecoder.forward`` as the original code does."""
     from trackers.segmenters.sam import SamSegmenter, build_tiny_sam
     import torch
 
     sam = build_tiny_sam(seed=0)
     with torch.no_grad():  # predicted IoUs near 0.8, so masks pass the 0.7 threshold as with real SAM
         sam.mask_decoder.iou_prediction_head.layers[-1].bias += 0.8
-    return SamSegmenter.from_model(sam)
+    return SamSegmenter.from_model(sam, lean_decoder=(method == "ours"))
 
 
 def _ours(segmenter, frames, tracks, visible, first_masks, ids, refinement: int) -> np.ndarray:
@@ -130,18 +137,21 @@ def _rss_kib(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def _time_both(timed_frames: int, repeats: int, threads: int, queue) -> None:
-    """Seconds per frame of both methods, alternated ``repeats`` times in one process (best of each)."""
+METHODS = {"ours": _ours, "ours-stock-decoder": _ours, "reference": _reference}
+
+
+def _time_all(timed_frames: int, repeats: int, threads: int, queue) -> None:
+    """Seconds per frame of every method, alternated ``repeats`` times in one process (best of each)."""
     import torch
 
     torch.set_num_threads(threads)
     frames, tracks, visible, first_masks, ids = _video()
-    segmenter = _segmenter()
+    segmenters = {method: _segmenter(method) for method in METHODS}
     sub = slice(0, timed_frames)
     result = {}
     for _ in range(repeats):
-        for method, run in (("ours", _ours), ("reference", _reference)):
-            timed = _Timed(segmenter)
+        for method, run in METHODS.items():
+            timed = _Timed(segmenters[method])
             start = time.perf_counter()
             run(timed, frames[sub], tracks[sub], visible[sub], first_masks, ids, 12)
             seconds = (time.perf_counter() - start) / timed_frames
@@ -156,9 +166,9 @@ def _memory(method: str, queue) -> None:
     import torch
 
     torch.set_num_threads(1)
-    run = {"ours": _ours, "reference": _reference}[method]
+    run = METHODS[method]
     frames, tracks, visible, first_masks, ids = _video()
-    segmenter = _segmenter()
+    segmenter = _segmenter(method)
     run(segmenter, frames[:1], tracks[:1], visible[:1], first_masks, ids, 0)  # warm-up
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")  # reset the peak-RSS counter (VmHWM)
@@ -184,37 +194,45 @@ def _in_process(target, *args):
     return result
 
 
+def _line(name: str, result: dict) -> str:
+    split = result["seconds_per_frame_in"]
+    return (f"  {name:18s}: {result['seconds_per_frame']:.3f} s/frame (embed {split['embed']:.3f}, decoder calls "
+            f"{split['predict']:.3f}, upscale {split['upscale']:.3f}, "
+            f"rest {result['seconds_per_frame'] - sum(split.values()):.3f})")
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timed-frames", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2, help="alternating timing rounds (best of each)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads for the timing")
+    parser.add_argument("--threads", type=int, nargs="+", default=None,
+                        help="torch CPU thread counts to time (default: 1 and all cores)")
     args = parser.parse_args([] if argv is None else argv)
+    threads = args.threads or sorted({1, os.cpu_count() or 1})
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    results = _in_process(_time_both, args.timed_frames, args.repeats, args.threads)
-    for method in ("ours", "reference"):
-        results[method].update(_in_process(_memory, method))
-    agreement = float((results["ours"].pop("labels") == results["reference"].pop("labels")).mean())
-    ours, ref = results["ours"], results["reference"]
+    speed = {n: _in_process(_time_all, args.timed_frames, args.repeats, n) for n in threads}
+    memory = {method: _in_process(_memory, method) for method in ("ours", "reference")}
+    agreement = float((memory["ours"].pop("labels") == memory["reference"].pop("labels")).mean())
     summary = {
-        "video": f"{NUM_FRAMES} frames {HEIGHT}x{WIDTH}, {NUM_OBJECTS} objects, tiny SAM, {args.threads} CPU thread(s)",
-        "ours": ours, "reference": ref,
-        "speedup": ref["seconds_per_frame"] / ours["seconds_per_frame"],
-        "peak_rss_ratio": ref["peak_rss_added_mib"] / max(ours["peak_rss_added_mib"], 1e-9),
-        "tracemalloc_ratio": ref["tracemalloc_peak_mib"] / max(ours["tracemalloc_peak_mib"], 1e-9),
+        "video": f"{NUM_FRAMES} frames {HEIGHT}x{WIDTH}, {NUM_OBJECTS} objects, tiny SAM",
+        "speed": {str(n): {**timings, "speedup": timings["reference"]["seconds_per_frame"] / timings["ours"]["seconds_per_frame"]}
+                  for n, timings in speed.items()},
+        "memory": memory,
+        "peak_rss_ratio": memory["reference"]["peak_rss_added_mib"] / max(memory["ours"]["peak_rss_added_mib"], 1e-9),
+        "tracemalloc_ratio": memory["reference"]["tracemalloc_peak_mib"] / max(memory["ours"]["tracemalloc_peak_mib"], 1e-9),
         "label_agreement": agreement,
     }
     print(f"SAM step on {summary['video']}")
-    for name in ("ours", "reference"):
-        r = results[name]
-        split = r["seconds_per_frame_in"]
-        print(f"  {name:9s}: {r['seconds_per_frame']:.3f} s/frame (embed {split['embed']:.3f}, decoder calls "
-              f"{split['predict']:.3f}, upscale {split['upscale']:.3f}, rest "
-              f"{r['seconds_per_frame'] - sum(split.values()):.3f}), peak RSS added {r['peak_rss_added_mib']:.1f} MiB, "
-              f"tracemalloc peak {r['tracemalloc_peak_mib']:.1f} MiB")
-    print(f"  speed-up {summary['speedup']:.2f}x, peak memory ratio {summary['peak_rss_ratio']:.1f}x (RSS), "
-          f"{summary['tracemalloc_ratio']:.1f}x (tracemalloc); label maps agree on "
-          f"{100 * agreement:.4f}% of pixels")
+    for n, timings in summary["speed"].items():
+        print(f" {n} CPU thread(s): speed-up of ours {timings['speedup']:.2f}x "
+              f"(ours-stock-decoder {timings['reference']['seconds_per_frame'] / timings['ours-stock-decoder']['seconds_per_frame']:.2f}x)")
+        for method in METHODS:
+            print(_line(method, timings[method]))
+    for method in ("ours", "reference"):
+        print(f"  peak memory {method:9s}: RSS added {memory[method]['peak_rss_added_mib']:.1f} MiB, "
+              f"tracemalloc peak {memory[method]['tracemalloc_peak_mib']:.1f} MiB")
+    print(f"  peak memory ratio {summary['peak_rss_ratio']:.1f}x (RSS), {summary['tracemalloc_ratio']:.1f}x "
+          f"(tracemalloc); label maps agree on {100 * agreement:.4f}% of pixels")
     print(json.dumps(summary))
     return summary
 
