@@ -129,9 +129,9 @@ class SamSegmenter(Segmenter):
     def embed(self, frame: np.ndarray) -> Embedding:
         """Embed one (H, W, 3) uint8 RGB frame.
 
-        ``Embedding.features`` is a dict: ``"image"`` (1, C, 64, 64) encoder output, ``"interm"`` (the
-        encoder's intermediate features for HQ decoders, else None) and, with the lean decoder,
-        ``"tokens"`` (1, 4096, C) (the same embedding as tokens).
+        ``Embedding.features`` is a dict: ``"image"`` (1, C, 64, 64) encoder output and ``"interm"``
+        (the encoder's intermediate features for HQ decoders, else None). The lean decoder adds
+        ``"tokens"`` (1, 4096, C), the same embedding as tokens, on its first call.
         """
         frame = np.asarray(frame)
         if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
@@ -145,9 +145,8 @@ class SamSegmenter(Segmenter):
             with self._autocast():
                 output = self._encoder(image)
         features, interm = (output[0], output[1]) if isinstance(output, (tuple, list)) else (output, None)
-        tokens = None if self.lean is None else self.lean.image_tokens(features)
         return Embedding(
-            features={"image": features, "interm": interm, "tokens": tokens},
+            features={"image": features, "interm": interm},
             original_size=(int(frame.shape[0]), int(frame.shape[1])),
             input_size=(int(resized.shape[0]), int(resized.shape[1])),
         )
@@ -219,11 +218,10 @@ class SamSegmenter(Segmenter):
             sparse = torch.empty((len(mask_input), 0, self.sam.prompt_encoder.embed_dim), device=self.device)
         else:  # prompt encoder in float32 (random-Fourier phases lose precision in bf16)
             sparse, _ = self.sam.prompt_encoder(points=point_prompt, boxes=boxes, masks=None)
-        tokens = embedding.features.get("tokens")
-        if tokens is None:  # an embedding made without the lean decoder
-            tokens = self.lean.image_tokens(embedding.features["image"])
+        if "tokens" not in embedding.features:  # once per embedded frame, reused by every later call
+            embedding.features["tokens"] = self.lean.image_tokens(embedding.features["image"])
         with self._autocast():
-            return self.lean(tokens, sparse, mask_input)
+            return self.lean(embedding.features["tokens"], sparse, mask_input)
 
     def upscale(self, embedding: Embedding, low_res_logits: torch.Tensor) -> torch.Tensor:
         """(M, 1, 256, 256) low-res logits -> (M, H, W) float32 logits at the original frame size."""
