@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-#: (H, W) of SAM's image embedding and (side) of its low-res masks
+#: (H, W) of SAM's image embedding (its 4096 tokens)
 EMBEDDING_HW = (64, 64)
 
 
