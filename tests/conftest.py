@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: paths to the real data in ../shared/data (skipped where absent)."""
+"""Shared pytest fixtures: one torch CPU thread, fresh Hydra state, paths to the real data in ../shared/data."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +7,19 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Every test and fixture runs with one torch CPU thread: results that tests compare bitwise (a
+    module-scoped fixture against a later call) must not depend on how work was split over threads, nor
+    on which test module happened to run first in a worker."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

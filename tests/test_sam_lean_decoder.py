@@ -9,8 +9,6 @@ from segment_anything.modeling import MaskDecoder, PromptEncoder, TwoWayTransfor
 from trackers.segmenters.sam import SamSegmenter, build_tiny_hqsam, build_tiny_sam
 from trackers.segmenters.sam_lean_decoder import LeanMaskDecoder, supports
 
-torch.set_num_threads(1)
-
 
 def full_width_decoder(seed: int = 0) -> tuple[PromptEncoder, MaskDecoder]:
     """SAM ViT-B/L/H's prompt encoder and mask decoder (256 channels, depth 2, 8 heads), random weights."""

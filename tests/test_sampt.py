@@ -9,8 +9,6 @@ from sampt_helpers import DiskSegmenter, Recorder, ScriptedTracker, Unbatched, f
 from trackers.sampt import SamPt
 from trackers.sampt_reference import reference_segment_tracks
 
-torch.set_num_threads(1)
-
 
 def _points(num_objects=1, num_points=9, seed=0, height=48, width=64):
     rng = np.random.default_rng(seed)

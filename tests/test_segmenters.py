@@ -9,8 +9,6 @@ from segment_anything import SamPredictor
 from trackers.segmenter import Prediction
 from trackers.segmenters.sam import SamSegmenter, build_tiny_hqsam, build_tiny_sam
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(scope="module")
 def frame() -> np.ndarray:

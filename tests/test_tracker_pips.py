@@ -25,20 +25,12 @@ from trackers.pips_net import (
     sincos_embedding_3d,
 )
 from trackers.point_tracker import build_point_tracker
+from official_keys import official_keys
 
-KEYS_FILE = Path(__file__).resolve().parents[1] / "trackers" / "keys" / "pips_keys.txt"
 T, H, W = 12, 64, 64
 QUERIES = np.array(
     [[0, 10.0, 12.0], [0, 40.5, 30.25], [4, 33.0, 20.0], [7, 50.2, 41.7], [11, 5.0, 60.0], [0, 63.0, 0.0]], np.float32
 )
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _tame_random_net(seed: int = 0) -> PipsNet:
@@ -81,21 +73,11 @@ def batched_result(tracker):
     return tracker.track(_video(), QUERIES)
 
 
-def _read_keys() -> dict[str, tuple[int, ...]]:
-    keys = {}
-    for line in KEYS_FILE.read_text().splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        name, shape = line.split()
-        keys[name] = tuple(int(size) for size in shape.split("x"))
-    return keys
-
-
 # --- weights ---------------------------------------------------------------------------------------------
 
 
 def test_state_dict_equals_official_key_list():
-    official = _read_keys()
+    official = official_keys("pips")
     ours = {name: tuple(value.shape) for name, value in PipsNet().state_dict().items()}
     assert len(official) == 200
     assert ours == official

@@ -25,22 +25,14 @@ from trackers.pips2 import PIPS2_CHECKPOINT, PIPS2_DEFAULT_PATH, Pips2Tracker, l
 from trackers.pips2_net import Pips2Net, ResidualBlock1d, SameConv1d, flow_embedding
 from trackers.pips_net import feature_pyramid
 from trackers.point_tracker import build_point_tracker
+from official_keys import official_keys
 
-KEYS_FILE = Path(__file__).resolve().parents[1] / "trackers" / "keys" / "pips2_keys.txt"
 T, H, W = 12, 128, 128
 WINDOW, ITERS = 5, 3  # windows [0, 5), [4, 9), then [7, 12) moved back to end at the last frame
 QUERIES = np.array(
     [[0, 10.0, 12.0], [0, 80.5, 60.25], [4, 33.0, 20.0], [7, 100.2, 41.7], [11, 5.0, 120.0], [0, 127.0, 0.0]],
     np.float32,
 )
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():  # module scope: the module fixtures below run single-threaded too
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _tame_random_net(seed: int = 0) -> Pips2Net:
@@ -80,21 +72,11 @@ def batched_result(tracker):
     return tracker.track(_video(), QUERIES)
 
 
-def _read_keys() -> dict[str, tuple[int, ...]]:
-    keys = {}
-    for line in KEYS_FILE.read_text().splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        name, shape = line.split()
-        keys[name] = tuple(int(size) for size in shape.split("x"))
-    return keys
-
-
 # --- weights ---------------------------------------------------------------------------------------------
 
 
 def test_state_dict_equals_official_key_list():
-    official = _read_keys()
+    official = official_keys("pips2")
     ours = {name: tuple(value.shape) for name, value in Pips2Net().state_dict().items()}
     assert len(official) == 82
     assert ours == official

@@ -19,34 +19,15 @@ from trackers.checkpoints import CheckpointError
 from trackers.point_tracker import build_point_tracker
 from trackers.raft import (RaftTracker, build_raft, checkpoint_format, convert_princeton_state_dict, pad_to_multiple,
                            track_by_chained_flow)
+from official_keys import official_keys
 
-KEYS_FILE = Path(__file__).resolve().parents[1] / "trackers" / "keys" / "raft_things_keys.txt"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def official_keys() -> dict[str, tuple[int, ...]]:
-    """name -> shape of the official raft-things.pth state_dict, from the recorded key file."""
-    keys = {}
-    for line in KEYS_FILE.read_text().splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        name, shape = line.split()
-        keys[name] = () if shape == "-" else tuple(int(s) for s in shape.split("x"))
-    return keys
 
 
 def princeton_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:
     """A random state_dict in the official raft-things.pth layout (`module.` prefix, norm3 aliases included)."""
     generator = torch.Generator().manual_seed(seed)
     state = {}
-    for name, shape in official_keys().items():
+    for name, shape in official_keys("raft_things").items():
         if name.endswith("num_batches_tracked"):
             state[name] = torch.tensor(7, dtype=torch.int64)
         elif name.endswith("running_var"):
@@ -82,7 +63,7 @@ def random_video(num_frames: int = 3, height: int = 64, width: int = 72, seed: i
 # ------------------------------------------------------------------------------------------------ checkpoints
 
 def test_key_file_matches_torchvision_after_conversion():
-    keys = official_keys()
+    keys = official_keys("raft_things")
     assert len(keys) == 179
     assert all(name.startswith("module.") for name in keys)
     converted = convert_princeton_state_dict(princeton_state_dict(), "raft_large")

@@ -19,27 +19,9 @@ from trackers.point_tracker import build_point_tracker
 from trackers.tapir import BootsTapirTracker, TapirTracker
 from trackers.tapir_net import (TapirNet, default_refinement_resolutions, sample_neighbourhood, sample_query_features,
                                 soft_argmax)
+from official_keys import official_keys
 
-KEYS_DIR = Path(__file__).resolve().parents[1] / "trackers" / "keys"
 FAST = dict(device="cpu", resolution=(64, 64), initial_resolution=(64, 64))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
-def official_keys(name: str) -> dict[str, tuple[int, ...]]:
-    keys = {}
-    for line in (KEYS_DIR / f"{name}_keys.txt").read_text().splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        key, shape = line.split()
-        keys[key] = tuple(int(s) for s in shape.split("x"))
-    return keys
 
 
 def random_state_dict(pyramid_level: int, extra_convs: bool, seed: int) -> dict[str, torch.Tensor]:

@@ -61,7 +61,6 @@ def tiny_sam_segmenter():
     """A tiny random SAM whose mask logits are scaled up (x100) so stability scores spread over [0, 1]."""
     from trackers.segmenters.sam import SamSegmenter, build_tiny_sam
 
-    torch.set_num_threads(1)
     sam = build_tiny_sam(seed=2)
     with torch.no_grad():
         for mlp in sam.mask_decoder.output_hypernetworks_mlps:
