@@ -123,8 +123,12 @@ class Davis17Reader(VideoReader):
         root: the DAVIS folder (holding ``JPEGImages``, ``Annotations``, ``ImageSets``).
         split: ``train``, ``val``, ``test-dev`` (or any ``ImageSets/<year>/<split>.txt``).
         resolution: annotation resolution, ``480p`` (scoring resolution) or ``Full-Resolution``.
-        frames_resolution: resolution of the frames fed to the model (``480p`` or ``Full-Resolution``);
-            predictions are always written at the annotation resolution.
+        frames_resolution: resolution of the frames fed to the model (``480p``, ``Full-Resolution`` or
+            ``1080p``); None: ``resolution``. As the authors' reader (SysCV/sam-pt
+            ``sam_pt/vos_eval/data/test_datasets.py``, ``DAVISTestDataset``), ``Full-Resolution`` falls back
+            to ``1080p`` (the DAVIS 2016 package's name) where only that folder exists, and the first
+            masks are then read from the annotations at the frames' resolution
+            (``Annotations/<frames_resolution>``); predictions are always written at ``resolution``.
         sequences: optional subset of sequence names (in the given order).
     """
 
@@ -145,8 +149,31 @@ class Davis17Reader(VideoReader):
         self.root = require_dir(Path(root), self.tree, f"set the dataset root (got {root})")
         self.split = split
         self.resolution = resolution
-        self.frames_resolution = frames_resolution or resolution
+        self.frames_resolution = self._frames_resolution(frames_resolution or resolution)
         self.sequences = list(sequences) if sequences else self._read_split()
+
+    def full_resolution_target(self) -> str:
+        """The `make data` target that adds this split's full-resolution frames and annotations."""
+        return "davis17_testdev_full" if self.split.startswith("test") else "davis17_full"
+
+    def _frames_resolution(self, requested: str) -> str:
+        """The frames' folder name under ``JPEGImages``: ``requested``, or ``1080p`` for a missing
+        ``Full-Resolution`` (the authors' fallback); a missing folder is an error naming the make target."""
+        if requested == self.resolution:
+            return requested
+        resolved = requested
+        if (requested == "Full-Resolution" and not (self.root / "JPEGImages" / requested).is_dir()
+                and (self.root / "JPEGImages" / "1080p").is_dir()):
+            resolved = "1080p"
+        for kind in ("JPEGImages", "Annotations"):  # first masks come from the frames' resolution too
+            folder = self.root / kind / resolved
+            if not folder.is_dir():
+                raise DatasetLayoutError(
+                    folder, self.tree,
+                    f"frames_resolution={requested} needs {kind}/{resolved} (frames and first masks at that "
+                    f"resolution); get it with `make data DATASET={self.full_resolution_target()}`, or set "
+                    f"dataset.options.frames_resolution=null to use the {self.resolution} frames")
+        return resolved
 
     def _split_file(self) -> Path:
         candidates = [self.root / "ImageSets" / self.year / f"{self.split}.txt"]
@@ -166,6 +193,9 @@ class Davis17Reader(VideoReader):
     def frames_dir(self, name: str) -> Path:
         return self.root / "JPEGImages" / self.frames_resolution / name
 
+    def first_masks_dir(self, name: str) -> Path:
+        return self.root / "Annotations" / self.frames_resolution / name
+
     def every_frame_annotated(self) -> bool:
         return self.split not in ("test-dev", "test-challenge", "test")
 
@@ -184,6 +214,13 @@ class Davis17Reader(VideoReader):
                 f"frame {frames[0]} is {image_size(frames[0])[1]}x{image_size(frames[0])[0]} but annotation "
                 f"{first} is {width}x{height} (W x H); frames and annotations of one resolution must match"
             )
+        first_mask_paths = None
+        if self.frames_resolution != self.resolution:
+            first_mask_paths = annotation_files(self.first_masks_dir(name), frame_names, self.tree, every_frame=False)
+            if 0 not in first_mask_paths:
+                raise DatasetError(f"video {name}: the first frame {frame_names[0]} has no annotation in "
+                                   f"{self.first_masks_dir(name)} (the first masks at the frames' resolution)")
+            first_mask_paths = {0: first_mask_paths[0]}
         if self.binary:
             objects = [VideoObject(id=1, first_frame=0)] if (labels > 0).any() else []
             if not objects:
@@ -200,6 +237,7 @@ class Davis17Reader(VideoReader):
             binary=self.binary,
             void_label=self.void_label,
             dataset=self.dataset,
+            first_mask_paths=first_mask_paths,
         )
 
 
@@ -211,6 +249,9 @@ class Davis16Reader(Davis17Reader):
     tree = DAVIS16_TREE
     void_label = None
     binary = True
+
+    def full_resolution_target(self) -> str:
+        return "davis16"
 
     def _read_split(self) -> list[str]:
         modern = self.root / "ImageSets" / "2016" / f"{self.split}.txt"

@@ -41,6 +41,10 @@ class Video:
         binary: annotations are binary (DAVIS 2016): any nonzero pixel is object 1.
         void_label: annotation value that marks "void" pixels; read as background (DAVIS 2017: 255).
         dataset: short name of the benchmark it comes from.
+        first_mask_paths: frame index -> annotation PNG that first masks are read from, when they come
+            from another resolution than the scored annotations (DAVIS: the Full-Resolution annotations
+            that go with Full-Resolution frames, as the authors' evaluation reads them); None: the
+            scored annotations. Such masks have the size of the frames, not ``size``.
     """
 
     name: str
@@ -53,6 +57,7 @@ class Video:
     binary: bool = False
     void_label: int | None = None
     dataset: str = ""
+    first_mask_paths: dict[int, Path] | None = None
 
     def __post_init__(self) -> None:
         if len(self.frame_names) != len(self.frame_paths):
@@ -97,31 +102,39 @@ class Video:
         """
         if index not in self.annotation_paths:
             raise DatasetError(f"video {self.name}: frame {self.frame_names[index]} has no annotation")
-        path = self.annotation_paths[index]
+        return self._labels(self.annotation_paths[index], tuple(self.size), "annotations")
+
+    def _labels(self, path: Path, size: tuple[int, int], what: str) -> np.ndarray:
         labels = read_label_png(path, allow_rgb=self.binary)
         if self.binary:
             labels = (labels > 0).astype(np.uint8)
         elif self.void_label is not None:
             labels = np.where(labels == self.void_label, 0, labels).astype(np.uint8)
-        if labels.shape != tuple(self.size):
+        if labels.shape != size:
             raise DatasetError(
                 f"annotation {path} is {labels.shape[1]}x{labels.shape[0]} but video {self.name} is "
-                f"{self.size[1]}x{self.size[0]} (W x H); all annotations of a video must have one size"
+                f"{size[1]}x{size[0]} (W x H, its {what}); all annotations of a video must have one size"
             )
         return labels
 
     def first_mask(self, object_id: int) -> np.ndarray:
         """(H, W) bool mask of ``object_id`` on the frame where it first appears.
 
+        From ``first_mask_paths`` when set (then (H, W) is the frame size), else from the annotations.
         Raises `DatasetError` naming the video, object and file when that mask is empty.
         """
         obj = self._object(object_id)
-        mask = self.annotation(obj.first_frame) == object_id
+        if self.first_mask_paths is None:
+            path, labels = self.annotation_paths.get(obj.first_frame), self.annotation(obj.first_frame)
+        else:
+            if obj.first_frame not in self.first_mask_paths:
+                raise DatasetError(f"video {self.name}: frame {self.frame_names[obj.first_frame]} has no "
+                                   f"first-mask annotation at the frames' resolution")
+            path = self.first_mask_paths[obj.first_frame]
+            labels = self._labels(path, tuple(self.frame_size), "frames")
+        mask = labels == object_id
         if not mask.any():
-            raise DatasetError(
-                f"video {self.name}: object {object_id} has an empty first mask in "
-                f"{self.annotation_paths.get(obj.first_frame)}"
-            )
+            raise DatasetError(f"video {self.name}: object {object_id} has an empty first mask in {path}")
         return mask
 
     def _object(self, object_id: int) -> VideoObject:

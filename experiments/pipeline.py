@@ -19,6 +19,7 @@ from datasets.errors import DatasetError
 from datasets.png import write_label_png
 from datasets.registry import build_reader
 from datasets.video import Video
+from datasets.working_resolution import WorkingVideo
 from experiments.outputs import is_complete, mark_complete, prepare_video_dir, write_json_atomic
 
 log = logging.getLogger("sampt")
@@ -92,14 +93,6 @@ def build_sampt(cfg: DictConfig, seed: int, device: torch.device):
     return SamPt(tracker, segmenter, seed=seed, **OmegaConf.to_container(cfg.model, resolve=True))
 
 
-def _resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    if mask.shape == tuple(size):
-        return mask
-    import cv2
-
-    return cv2.resize(mask.astype(np.uint8), (size[1], size[0]), interpolation=cv2.INTER_NEAREST).astype(bool)
-
-
 LONG_VIDEO_FRAMES = 100  # videos at least this long get a progress bar over frames
 
 
@@ -125,19 +118,22 @@ def peak_rss_bytes() -> int | None:
     return None
 
 
-def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progress: bool = False) -> dict:
+def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progress: bool = False,
+                  longest_side: int | None = None) -> dict:
     """Run SAM-PT on one video, write its label maps into ``video_dir``; returns timing and scores.
 
-    Frames are decoded by the tracker once; masks are produced and written frame by frame.
+    SAM-PT works at the working resolution (`datasets.working_resolution.WorkingVideo`: frames resized so
+    the longest side is ``longest_side``, first masks nearest-resized to it, query points chosen there);
+    label maps are made at the annotation size (``video.size``) as the authors' evaluation makes them
+    (`trackers.sampt.SamPt.merge_frame`). Frames are decoded by the tracker once; masks are produced and
+    written frame by frame.
     """
     start = time.perf_counter()
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     rss_reset = reset_peak_rss()
-    frame_size = video.frame_size
-    first_masks = {obj.id: (obj.first_frame, _resize_mask(video.first_mask(obj.id), frame_size))
-                   for obj in video.objects}
-    run = sampt.prepare_video(video, first_masks, video.name)
+    source = WorkingVideo(video, longest_side)
+    run = sampt.prepare_video(source, source.first_masks(), video.name)
     to_write = set(video.frames_to_write)
     frames = tqdm(run.label_maps(output_size=tuple(video.size)), total=video.num_frames, desc=video.name,
                   unit="frame", leave=False, disable=not progress or video.num_frames < LONG_VIDEO_FRAMES)
@@ -154,6 +150,7 @@ def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progres
         "num_frames": video.num_frames,
         "seconds": seconds,
         "fps": video.num_frames / seconds if seconds > 0 else None,
+        "working_size": list(source.frame_size),
         "peak_gpu_memory_bytes": torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None,
         "peak_rss_bytes": peak_rss_bytes() if rss_reset else None,
         "object_scores": {str(k): v for k, v in run.scores.items()},
@@ -183,7 +180,8 @@ def predict_all(cfg: DictConfig, videos: list[Video], run_dir: Path, chash: str,
         try:
             prepare_video_dir(video_dir)
             visualizer = make_visualizer(video, index) if make_visualizer else None
-            info = predict_video(sampt, video, video_dir, visualizer, progress=bool(cfg.logging.progress))
+            info = predict_video(sampt, video, video_dir, visualizer, progress=bool(cfg.logging.progress),
+                                 longest_side=cfg.longest_side)
             mark_complete(video_dir, chash, video=video.name, seed=seed)
             records["done"][video.name] = info
             log.info("%s: %d frames in %.1f s (%.2f fps)", video.name, video.num_frames, info["seconds"], info["fps"])

@@ -48,6 +48,7 @@ class ModelSchema:
     reinit_point_tracker_horizon: int = 8
     reinit_horizon: int = 8
     reinit_variant: str = "reinit-on-horizon-and-sync-masks"
+    reinit_tiny_masks: str = "authors"
     empty_mask_without_positive_point: bool = False
     border_margin: float = 0.01
     decoder_batching: str = "by-prompt-length"
@@ -115,6 +116,7 @@ class EvalSchema:
     fail_fast: bool = False
     evaluate: bool = True
     eval_workers: int = 2
+    longest_side: Optional[int] = None
 
 
 def register() -> None:

@@ -398,6 +398,9 @@ def run_vis_dataset(cfg, run_dir: str | Path, chash: str) -> dict:
     vis = cfg.dataset.get("vis")
     if vis is None:
         raise ValueError(f"dataset {cfg.dataset.name} has no 'vis' block; use dataset=uvo or dataset=uvo_synthetic")
+    if cfg.get("longest_side") is not None:
+        raise ValueError(f"longest_side={cfg.longest_side} applies to VOS runs; VIS runs work at the authors' "
+                         f"Detectron2 size, dataset.vis.frame_short_side (set longest_side=null)")
     other_negatives = vis.get("other_objects_as_negatives", False)
     model_knob = cfg.model.get("add_other_objects_positive_points_as_negative_points")
     if other_negatives is not None and model_knob is not None and bool(other_negatives) != bool(model_knob):

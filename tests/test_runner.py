@@ -24,7 +24,8 @@ FAST = ["model.iterative_refinement_iterations=1", "logging.wandb.enabled=false"
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("data") / "DAVIS"
-    generate(root, "davis17", num_videos=2, num_frames=6, height=80, width=112, seed=3, crosser_leaves_frame=False)
+    generate(root, "davis17", num_videos=2, num_frames=6, height=80, width=112, seed=3, crosser_leaves_frame=False,
+             full_resolution=True)
     return root
 
 
@@ -177,10 +178,13 @@ def test_bad_names_and_missing_data_get_clear_errors(data_root, tmp_path):
 
 
 def test_paper_preset_runs_with_pips_from_an_official_format_checkpoint(data_root, tmp_path):
-    """`experiment=sampt` (the paper's PIPS tracker) loads a checkpoint written in the official format;
-    the segmenter is swapped for the weight-free one since no SAM ViT-H weights exist here."""
+    """`experiment=sampt` (the paper's PIPS tracker) loads a checkpoint written in the official format and
+    works as the authors' evaluation: Full-Resolution frames and first masks, resized to a 1024 long side,
+    label maps written at the 480p annotation size. The segmenter is swapped for the weight-free one since
+    no SAM ViT-H weights exist here."""
     import torch
 
+    from datasets.png import read_label_png
     from trackers.pips_net import PipsNet
 
     torch.manual_seed(0)
@@ -191,7 +195,22 @@ def test_paper_preset_runs_with_pips_from_an_official_format_checkpoint(data_roo
             "segmenter=grabcut", f"output_dir={run_dir}", "videos=[synth-000]", "device=cpu")
     results = json.loads((run_dir / "results.json").read_text())
     assert results["config"]["tracker"]["name"] == "pips" and results["metrics"] is not None
-    assert len(pngs(run_dir)) == 6
+    assert results["config"]["longest_side"] == 1024
+    assert results["config"]["dataset"]["options"]["frames_resolution"] == "Full-Resolution"
+    # Full-Resolution synthetic frames are 160x224: the working size is SAM's 1024 long side
+    assert results["videos"]["synth-000"]["working_size"] == [731, 1024]
+    written = pngs(run_dir)
+    assert len(written) == 6
+    assert all(read_label_png(run_dir / name).shape == (80, 112) for name in written)
+
+
+def test_native_size_run_keeps_the_480p_frames(reference_run):
+    """The embedded default's way (longest_side=null): frames at their own size, no Full-Resolution."""
+    results = json.loads((reference_run / "results.json").read_text())
+    assert results["config"]["longest_side"] is None
+    assert results["config"]["dataset"]["options"]["frames_resolution"] is None
+    scores = json.loads((reference_run / "predictions" / "synth-000" / "scores.json").read_text())
+    assert scores["working_size"] == [80, 112]
 
 
 def test_uvo_vis_run_writes_results_json_scores_and_resumes(tmp_path):
