@@ -130,6 +130,18 @@ def test_iou_threshold_empties_mask_but_score_counts():
     assert out.has_mask[0]
 
 
+def test_negative_iou_threshold_keeps_every_mask():
+    """The authors' threshold takes any number: below every predicted IoU (random weights predict negative
+    ones), no mask is emptied; a threshold above 1 empties every mask."""
+    seg = DiskSegmenter(iou=-0.3)
+    kept = _frame_call(SamPt(None, seg, iterative_refinement_iterations=0, sam_iou_threshold=-1.0), _points(1),
+                       np.ones((1, 9), bool))
+    assert kept.has_mask[0] and kept.iou[0] == pytest.approx(-0.3)
+    emptied = _frame_call(SamPt(None, DiskSegmenter(iou=0.99), iterative_refinement_iterations=0,
+                                sam_iou_threshold=1.5), _points(1), np.ones((1, 9), bool))
+    assert emptied.predicted[0] and not emptied.has_mask[0]
+
+
 def test_border_rule_marks_points_near_the_border_invisible():
     sampt = SamPt(ScriptedTracker(), DiskSegmenter())
     tracks = np.array([[0.5, 20], [0.7, 20], [63.5, 20], [63.3, 20], [30, 0.4], [30, 47.6], [30, 20]], np.float32)
@@ -147,8 +159,9 @@ def test_knob_validation_lists_choices():
         SamPt(None, DiskSegmenter(), reinit_point_tracker_horizon=8, reinit_horizon=16)
     with pytest.raises(ValueError, match="odd"):
         SamPt(None, DiskSegmenter(), patch_size=4)
-    with pytest.raises(ValueError, match="sam_iou_threshold"):
-        SamPt(None, DiskSegmenter(), sam_iou_threshold=1.5)
+    for bad in (float("nan"), "0.7", True):
+        with pytest.raises(ValueError, match="sam_iou_threshold must be a finite number"):
+            SamPt(None, DiskSegmenter(), sam_iou_threshold=bad)
     with pytest.raises(ValueError, match="by-prompt-length"):
         SamPt(None, DiskSegmenter(), decoder_batching="loop")
 

@@ -83,14 +83,34 @@ def test_every_variant_runs_within_its_horizons(variant):
     assert seg.embeds == 12
 
 
-def test_an_empty_mask_at_the_reinit_frame_stops_the_object():
+def test_with_the_papers_rule_an_empty_mask_at_the_reinit_frame_stops_the_object():
     tracker = ScriptedTracker()
     seg = DiskSegmenter(radius=8, empty_from=2)
-    sampt = _reinit_sampt("reinit-on-horizon-and-sync-masks", tracker, seg)
+    sampt = _reinit_sampt("reinit-on-horizon-and-sync-masks", tracker, seg, reinit_tiny_masks="stop")
     result = sampt.segment_video(frames_with_ids(10), {1: (0, _square())}, "v")
     assert len(tracker.calls) == 1  # reinit frame 3 has an empty mask: no further tracking
     assert (result.labels[1] == 1).any() and not (result.labels[2:] == 1).any()
     assert np.isnan(result.iou[4:, 0]).all()
+
+
+def test_by_default_an_empty_reinit_mask_gives_positive_points_at_the_origin_as_the_authors_code():
+    """The authors' validity check never fires: an empty reinit mask is re-sampled, its positive points at
+    (0, 0) (their k-medoids of an empty mask), its negative points from the whole frame; tracking goes on."""
+
+    class RecordingTracker(ScriptedTracker):
+        def track(self, frames, queries):
+            self.queries = getattr(self, "queries", []) + [np.asarray(queries).copy()]
+            return super().track(frames, queries)
+
+    tracker = RecordingTracker()
+    seg = DiskSegmenter(radius=8, empty_from=2)
+    sampt = _reinit_sampt("reinit-on-horizon-and-sync-masks", tracker, seg)
+    result = sampt.segment_video(frames_with_ids(10), {1: (0, _square())}, "v")
+    assert [(c[0], c[3]) for c in tracker.calls] == [(6, 0), (6, 3), (4, 6)]  # not stopped
+    again = tracker.queries[1]  # (P, 3) clip-local (t, x, y): 8 positives then 1 negative
+    np.testing.assert_array_equal(again[:8], 0.0)
+    assert again[8, 1:].any()  # the negative point is sampled from the (whole) frame
+    assert not (result.labels[2:] == 1).any()  # positives at the corner are invisible (border rule)
 
 
 def test_reinit_runs_forward_and_on_the_flipped_video():

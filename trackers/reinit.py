@@ -14,16 +14,18 @@ One pass over a clip (the video, or the video flipped in time for frames before 
   (C) ``reinit-on-similar-mask-area``: the candidate whose area is closest to the mask area at ``start``;
   (D) ``reinit-on-similar-mask-area-and-sync-masks``: one frame for all objects minimising the sum of
       relative area differences, favouring the frame before the next other object's query frame;
-- new query points are sampled from the mask at the chosen frame; an object whose mask there has
-  <= 25 pixels (or covers the whole frame, leaving no negative point to sample) stops: empty masks
-  for the rest of the clip.
+- new query points are sampled from the mask at the chosen frame (see below for tiny and empty masks).
 
-Differences from the authors' code (`sam_pt/modeling/sam_pt.py`, ``_forward_w_reinit_inner``): their
-validity check compares the area after setting areas <= 25 px to NaN with ``<= 0``, which is never true,
-so their invalid-mask branch never runs and an empty chosen mask gives query points at (0, 0), which the
-border rule makes invisible (the object's masks are empty from then on, as here) while a 1-25 px mask is
-re-sampled; here the paper's rule applies (<= 25 px stops the object). Variant D's sync bonus is applied
-only when the next query frame lies inside the horizon (their code indexes past the end otherwise).
+The chosen mask's size, as the authors' code (`sam_pt/modeling/sam_pt.py`, ``_forward_w_reinit_inner``)
+handles it, is the default (``reinit_tiny_masks="authors"``): their validity check compares the area after
+setting areas <= 25 px to NaN with ``<= 0``, which is never true, so no object ever stops: a 1-25 px mask
+is re-sampled like any other, and an empty one gives positive points at (0, 0) (their k-medoids returns
+zeros for an empty mask) with negative points sampled from the whole frame; the points at (0, 0) are
+tracked on, and are invisible while the border rule holds them. ``reinit_tiny_masks="stop"`` applies the
+paper's rule instead (Appendix A: a mask of <= 25 px stops the object: empty masks for the rest of the
+clip). Either way a mask covering the whole frame (no negative point to sample) stops the object. Variant
+D's sync bonus is applied only when the next query frame lies inside the horizon (their code indexes past
+the end otherwise).
 """
 from __future__ import annotations
 
@@ -43,6 +45,9 @@ REINIT_VARIANTS = (
 )
 #: masks with at most this many pixels are not reinitialised from (paper, Appendix A)
 MAX_INVALID_MASK_AREA = 25
+#: what a reinit mask of <= 25 px does: "authors" (their code: re-sampled; empty -> positives at (0, 0)),
+#: "stop" (the paper: the object stops)
+REINIT_TINY_MASK_RULES = ("authors", "stop")
 #: relative-area-difference stand-in for a frame without a usable mask (variant D, as the authors)
 MISSING_AREA_DIFF = 720.0
 #: bonus subtracted for the frame that syncs with the next object's query frame (variant D, as the authors)
@@ -177,15 +182,15 @@ def run_reinit_pass(sampt, clip, query_points: np.ndarray, rng: np.random.Genera
             areas[1 + chosen[0]] = sampt.mask_areas(clip.embedding(t_chosen), _frame_of(out, t_chosen, tracked))
         for k, obj in enumerate(tracked):
             t_new = start + 1 + int(chosen[k])
-            if areas[1 + chosen[k], k] <= MAX_INVALID_MASK_AREA:
-                LOG.info("reinit: object %d stops at frame %d (mask of %d px at frame %d)",
-                         obj, end, areas[1 + chosen[k], k], t_new)
+            area = areas[1 + chosen[k], k]
+            if sampt.reinit_tiny_masks == "stop" and area <= MAX_INVALID_MASK_AREA:
+                LOG.info("reinit: object %d stops at frame %d (mask of %d px at frame %d)", obj, end, area, t_new)
                 stopped[obj] = True
                 timesteps[obj] = num_frames
                 continue
             mask = sampt.full_mask(clip.embedding(t_new), out.low_res_logits[t_new, obj])
             try:
-                current[obj] = sampt.select_query_points(clip.frame(t_new), mask, t_new, rng)
+                current[obj] = _reinit_points(sampt, clip.frame(t_new), mask, t_new, rng)
             except EmptyMaskError as error:  # the mask covers the whole frame: no negative point to sample
                 LOG.warning("reinit: object %d stops at frame %d: %s", obj, end, error)
                 stopped[obj] = True
@@ -193,6 +198,21 @@ def run_reinit_pass(sampt, clip, query_points: np.ndarray, rng: np.random.Genera
                 continue
             timesteps[obj] = t_new
     return out
+
+
+def _reinit_points(sampt, frame: np.ndarray, mask: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
+    """(P, 3) new query points from the (H, W) bool reinit mask; an empty mask gives positive points at
+    (0, 0) and negatives from the whole frame, as the authors' code (``reinit_tiny_masks="authors"``)."""
+    if mask.any():
+        return sampt.select_query_points(frame, mask, t, rng)
+    from trackers.query_points import query_points_for_object
+
+    negatives = query_points_for_object(frame, mask, t, 0, sampt.negative_points_per_mask, "random",
+                                        sampt.negative_point_selection_method, rng)
+    positives = np.zeros((sampt.positive_points_per_mask, 3), np.float32)
+    positives[:, 0] = t
+    LOG.info("reinit: empty mask at frame %d: positive points at (0, 0), as the authors' code", t)
+    return np.concatenate([positives, negatives])
 
 
 def _frame_of(out: ClipPrediction, t: int, objects: np.ndarray):

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 
 from trackers.mask_box import MaskBoxFinder, UpscalingBoxFinder, has_sam_geometry
 from trackers.point_tracker import PointTracker
-from trackers.reinit import REINIT_VARIANTS, ClipPrediction, merge_directions, run_reinit_pass
+from trackers.reinit import REINIT_TINY_MASK_RULES, REINIT_VARIANTS, ClipPrediction, merge_directions, run_reinit_pass
 from trackers.sampt_prompting import BATCHING_MODES, FramePrediction, PromptSettings, segment_frame
 from trackers.segmenter import Embedding, Segmenter
 
@@ -209,6 +209,13 @@ def _int_at_least(name: str, value, minimum: int) -> int:
     return int(value)
 
 
+def _number(name: str, value) -> float:
+    """Any finite number (the authors' knobs take any float: e.g. a negative IoU threshold keeps every mask)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
 def _fraction(name: str, value, low: float = 0.0, high: float = 1.0) -> float:
     if isinstance(value, bool) or not low <= float(value) <= high:
         raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
@@ -224,11 +231,15 @@ class SamPt:
         positive_points_per_mask, negative_points_per_mask: query points per object (paper: 8 and 1).
         positive_point_selection_method, negative_point_selection_method: one of `POINT_SELECTION_METHODS`.
         iterative_refinement_iterations: box-refinement passes (paper: 12; 0 disables).
-        sam_iou_threshold: masks with a lower predicted IoU are emptied (authors: 0.7).
+        sam_iou_threshold: masks with a lower predicted IoU are emptied (authors: 0.7); any number, as in
+            the authors' code (a negative one keeps every mask, e.g. for uncalibrated random weights).
         add_other_objects_positive_points_as_negative_points: other objects' visible positives as negatives.
         max_other_objects_positive_points: cap on those (random subset), None for no cap.
         use_patch_matching_filtering, patch_size, patch_similarity_threshold: `trackers.patch_similarity`.
         use_point_reinit, reinit_point_tracker_horizon, reinit_horizon, reinit_variant: `trackers.reinit`.
+        reinit_tiny_masks: a reinit mask of <= 25 px is re-sampled as the authors' code does ("authors", the
+            default; an empty one gives positive points at (0, 0)) or stops the object ("stop", the paper's
+            Appendix A rule); see `trackers.reinit`.
         empty_mask_without_positive_point: no mask when only negative points are visible (the authors
             still prompt SAM then, with no point in pass 1; default False reproduces that).
         border_margin: points within this fraction of the width/height of the border are not visible.
@@ -260,6 +271,7 @@ class SamPt:
         reinit_point_tracker_horizon: int = 24,
         reinit_horizon: int = 24,
         reinit_variant: str = "reinit-at-median-of-area-diff",
+        reinit_tiny_masks: str = "authors",
         empty_mask_without_positive_point: bool = False,
         border_margin: float = 0.01,
         seed: int = 0,
@@ -277,7 +289,7 @@ class SamPt:
             "negative_point_selection_method", negative_point_selection_method, POINT_SELECTION_METHODS)
         self.iterative_refinement_iterations = _int_at_least(
             "iterative_refinement_iterations", iterative_refinement_iterations, 0)
-        self.sam_iou_threshold = _fraction("sam_iou_threshold", sam_iou_threshold)
+        self.sam_iou_threshold = _number("sam_iou_threshold", sam_iou_threshold)
         self.add_other_objects_positive_points_as_negative_points = bool(
             add_other_objects_positive_points_as_negative_points)
         self.max_other_objects_positive_points = (
@@ -296,6 +308,7 @@ class SamPt:
             raise ValueError(f"reinit_point_tracker_horizon ({reinit_point_tracker_horizon}) must be >= "
                              f"reinit_horizon ({reinit_horizon})")
         self.reinit_variant = _choice("reinit_variant", reinit_variant, REINIT_VARIANTS)
+        self.reinit_tiny_masks = _choice("reinit_tiny_masks", reinit_tiny_masks, REINIT_TINY_MASK_RULES)
         self.empty_mask_without_positive_point = bool(empty_mask_without_positive_point)
         self.border_margin = _fraction("border_margin", border_margin, 0.0, 0.5)
         self.seed = _int_at_least("seed", seed, 0)
