@@ -55,7 +55,8 @@ class SamSegmenter(Segmenter):
     Args:
         sam: a ``segment_anything.modeling.Sam`` or ``segment_anything_hq.modeling.Sam`` module.
         device: where to run; None keeps the module's current device.
-        autocast_bf16: run encoder and decoder under bfloat16 autocast. None: on for CUDA, off otherwise.
+        autocast_bf16: run encoder and decoder under bfloat16 autocast (a speed option; off by default so that
+            results are float32 as the authors' evaluation, on any device).
             Outputs are always returned as float32.
         compile: ``torch.compile`` the image encoder (CUDA only).
         hq_token_only: HQ decoders only. False (SAM-PT's setting: it calls HQ-SAM's ``predict_torch``
@@ -73,7 +74,7 @@ class SamSegmenter(Segmenter):
         self,
         sam: torch.nn.Module,
         device: str | torch.device | None = None,
-        autocast_bf16: bool | None = None,
+        autocast_bf16: bool = False,
         compile: bool = False,
         hq_token_only: bool = False,
         lean_decoder: bool | None = None,
@@ -85,7 +86,7 @@ class SamSegmenter(Segmenter):
                 )
         self.device = torch.device(device) if device is not None else sam.pixel_mean.device
         self.sam = sam.to(self.device).eval()
-        self.autocast_bf16 = (self.device.type == "cuda") if autocast_bf16 is None else bool(autocast_bf16)
+        self.autocast_bf16 = bool(autocast_bf16)
         decoder_params = inspect.signature(self.sam.mask_decoder.forward).parameters
         self.is_hq = "interm_embeddings" in decoder_params
         if hq_token_only and not self.is_hq:
@@ -109,7 +110,7 @@ class SamSegmenter(Segmenter):
         cls,
         sam: torch.nn.Module,
         device: str | torch.device | None = None,
-        autocast_bf16: bool | None = None,
+        autocast_bf16: bool = False,
         **options,
     ) -> "SamSegmenter":
         """Wrap an already built ``Sam`` module (see the class docstring for ``options``)."""

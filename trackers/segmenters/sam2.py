@@ -149,19 +149,20 @@ class Sam2Segmenter(Segmenter):
     Args:
         model: a ``sam2.modeling.sam2_base.SAM2Base``.
         device: where to run; None keeps the module's current device.
-        autocast_bf16: bfloat16 autocast; None: on for CUDA, off otherwise. Outputs are float32.
+        autocast_bf16: bfloat16 autocast (a speed option, off by default: float32 as the authors run SAM).
+            Outputs are float32.
         compile: ``torch.compile`` the image encoder (CUDA only).
 
     All returned tensors live on ``self.device``.
     """
 
-    def __init__(self, model: torch.nn.Module, device=None, autocast_bf16: bool | None = None, compile: bool = False):
+    def __init__(self, model: torch.nn.Module, device=None, autocast_bf16: bool = False, compile: bool = False):
         for part in ("forward_image", "sam_prompt_encoder", "sam_mask_decoder", "no_mem_embed"):
             if not hasattr(model, part):
                 raise TypeError(f"Sam2Segmenter needs a sam2 SAM2Base module; {type(model).__name__} has no {part!r}")
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.model = model.to(self.device).eval()
-        self.autocast_bf16 = (self.device.type == "cuda") if autocast_bf16 is None else bool(autocast_bf16)
+        self.autocast_bf16 = bool(autocast_bf16)
         self.img_size = int(self.model.image_size)
         sizes = [self.img_size // 4, self.img_size // 8, self.img_size // 16]
         self._feature_sizes = [(s, s) for s in sizes]
@@ -173,7 +174,7 @@ class Sam2Segmenter(Segmenter):
 
     @classmethod
     def from_model(
-        cls, model: torch.nn.Module, device=None, autocast_bf16: bool | None = None, **options
+        cls, model: torch.nn.Module, device=None, autocast_bf16: bool = False, **options
     ) -> "Sam2Segmenter":
         """Wrap an already built ``SAM2Base`` module (see the class docstring for ``options``)."""
         return cls(model, device=device, autocast_bf16=autocast_bf16, **options)
