@@ -34,8 +34,9 @@ of the video. For `lk` both are exact with respect to its forward sweep: it step
 pair and never re-finds a lost point, so chunked tracking equals tracking the whole video at once
 (checked in tests/test_demo.py). For window-based neural trackers (PIPS, CoTracker) a chunk boundary also
 cuts their temporal context and a point occluded at a boundary is not recovered later; use a large
-``--chunk-frames`` with them when memory allows. ``--longest-side`` reduces the working resolution (the
-authors' demo uses 1024) for both steps; masks are still written at the video's size.
+``--chunk-frames`` with them when memory allows. ``--longest-side`` sets the working resolution of both
+steps (default 1024, the authors' demo ``longest_side_length``; 0 keeps the video's size); masks are still
+written at the video's size.
 """
 from __future__ import annotations
 
@@ -168,7 +169,7 @@ def json_floats(values: np.ndarray, decimals: int = 4):
 def run_demo(video: str | Path, query: QueryPoints, out: str | Path, tracker: str = "auto",
              segmenter: str = "auto", checkpoint_tracker: str | None = None,
              checkpoint_segmenter: str | None = None, checkpoint_dir: str | Path = "checkpoints",
-             chunk_frames: int = 48, longest_side: int | None = None, overlay: bool = True, seed: int = 72,
+             chunk_frames: int = 48, longest_side: int | None = 1024, overlay: bool = True, seed: int = 72,
              say=print, **knobs) -> dict:
     """Segment the objects given by ``query`` (points in video pixels) through ``video``; write ``out``.
 
@@ -266,7 +267,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint-segmenter", help="checkpoint file of the segmenter")
     parser.add_argument("--checkpoint-dir", default="checkpoints", help="where auto looks for checkpoints")
     parser.add_argument("--chunk-frames", type=int, default=48, help="frames tracked at once (memory bound)")
-    parser.add_argument("--longest-side", type=int, help="working resolution: longest side in pixels")
+    parser.add_argument("--longest-side", type=int, default=1024,
+                        help="working resolution: longest side in pixels (default 1024, the authors' demo; "
+                             "0 = the video's own size)")
     parser.add_argument("--refinement-iterations", type=int, default=12, help="SAM-PT iterative refinement passes")
     parser.add_argument("--seed", type=int, default=72)
     parser.add_argument("--no-overlay", action="store_true", help="skip the overlay MP4")
@@ -288,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         run_demo(args.video, query, args.out, tracker=args.tracker, segmenter=args.segmenter,
                  checkpoint_tracker=args.checkpoint_tracker, checkpoint_segmenter=args.checkpoint_segmenter,
                  checkpoint_dir=args.checkpoint_dir, chunk_frames=args.chunk_frames,
-                 longest_side=args.longest_side, overlay=not args.no_overlay, seed=args.seed,
+                 longest_side=args.longest_side or None, overlay=not args.no_overlay, seed=args.seed,
                  iterative_refinement_iterations=args.refinement_iterations)
     except (PointsFileError, FileNotFoundError, ValueError, NotImplementedError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)

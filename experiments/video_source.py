@@ -3,27 +3,20 @@
 `VideoSource(path, longest_side=None)` never holds more than one decoded frame: ``frame(t)`` decodes
 forward from the current position (sequential access is cheap; asking for an earlier frame reopens the
 file and decodes from the start). No system ffmpeg is needed: containers are read with PyAV.
-Frames are (H, W, 3) uint8 RGB at the working size (the longest side resized to ``longest_side`` when
-given, as the authors' demo ``longest_side_length`` does).
+Frames are (H, W, 3) uint8 RGB at the working size: the longest side resized to ``longest_side`` when
+given (the authors' demo ``longest_side_length``), with the same transform as the VOS runs
+(`datasets.working_resolution`: SAM's rounding, PIL bilinear).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from datasets.png import read_frame
+from datasets.working_resolution import longest_side_shape, resize_frame
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-
-
-def working_size(height: int, width: int, longest_side: int | None) -> tuple[int, int]:
-    """(H, W) after scaling the longest side to ``longest_side`` (unchanged when None)."""
-    if longest_side is None:
-        return height, width
-    scale = longest_side / max(height, width)
-    return max(1, int(round(height * scale))), max(1, int(round(width * scale)))
 
 
 class VideoSource:
@@ -39,8 +32,6 @@ class VideoSource:
 
     def __init__(self, path: str | Path, longest_side: int | None = None):
         self.path = Path(path)
-        if longest_side is not None and longest_side < 16:
-            raise ValueError(f"longest_side must be >= 16 pixels, got {longest_side}")
         self.longest_side = longest_side
         self._container = None
         self._decoder = None
@@ -60,7 +51,8 @@ class VideoSource:
         else:
             raise FileNotFoundError(f"video not found: {self.path} (give an MP4 file or a folder of frames)")
         self.original_size = tuple(first.shape[:2])
-        self.frame_size = working_size(*self.original_size, longest_side)
+        self.frame_size = (self.original_size if longest_side is None
+                           else longest_side_shape(*self.original_size, longest_side))
         self.scale = self.frame_size[1] / self.original_size[1]
 
     # ------------------------------------------------------------------------------ container access
@@ -125,10 +117,7 @@ class VideoSource:
         if image.shape[:2] != self.original_size:
             raise ValueError(f"{self.path}: frame {t} is {image.shape[1]}x{image.shape[0]}, frame 0 is "
                              f"{self.original_size[1]}x{self.original_size[0]}; all frames need one size")
-        if image.shape[:2] != self.frame_size:
-            height, width = self.frame_size
-            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-        return np.ascontiguousarray(image)
+        return np.ascontiguousarray(resize_frame(image, self.frame_size))
 
     def stack(self, start: int, end: int) -> np.ndarray:
         """(end - start, h, w, 3) uint8 frames ``start ... end - 1``."""

@@ -91,7 +91,7 @@ def test_demo_on_synthetic_mp4(synthetic_clip, tmp_path, capsys):
     write_points_file(points_path, query)
     out = tmp_path / "out"
     assert demo.main(["--video", str(path), "--points", str(points_path), "--out", str(out),
-                      "--chunk-frames", "4", "--checkpoint-dir", str(tmp_path / "none")]) == 0
+                      "--chunk-frames", "4", "--checkpoint-dir", str(tmp_path / "none"), "--longest-side", "0"]) == 0
     said = capsys.readouterr().out
     assert "weight-free tracker 'lk'" in said and "weight-free segmenter 'grabcut'" in said
 
@@ -121,16 +121,24 @@ def test_demo_on_synthetic_mp4(synthetic_clip, tmp_path, capsys):
     np.testing.assert_allclose(data["tracks"][late][1], query.points[1, :, 1:], atol=0.01)
 
 
+def test_default_working_size_is_the_authors_demo_default():
+    """The authors' demo (SysCV/sam-pt configs/demo.yaml) resizes the longest side to 1024; 0 keeps the size."""
+    assert demo.parse_args(["--video", "v.mp4", "--point", "0;1,1"]).longest_side == 1024
+    assert demo.parse_args(["--video", "v.mp4", "--point", "0;1,1", "--longest-side", "0"]).longest_side == 0
+
+
 def test_command_line_points_and_errors(synthetic_clip, tmp_path, capsys):
     path, truth, _ = synthetic_clip
     x, y = centre_points(truth.labels[0] == 1, 1)[0]
     out = tmp_path / "cli"
     assert demo.main(["--video", str(path), "--point", f"0;{x},{y}", "--out", str(out), "--tracker", "lk",
-                      "--segmenter", "grabcut", "--no-overlay", "--refinement-iterations", "0"]) == 0
+                      "--segmenter", "grabcut", "--no-overlay", "--refinement-iterations", "0",
+                      "--longest-side", "0"]) == 0
     assert len(list((out / "masks").glob("*.png"))) == 10 and not (out / "overlay.mp4").exists()
     (out / "masks" / "00042.png").write_bytes(b"stale")  # from an earlier, longer video
     assert demo.main(["--video", str(path), "--point", f"0;{x},{y}", "--out", str(out), "--tracker", "lk",
-                      "--segmenter", "grabcut", "--no-overlay", "--refinement-iterations", "0"]) == 0
+                      "--segmenter", "grabcut", "--no-overlay", "--refinement-iterations", "0",
+                      "--longest-side", "0"]) == 0
     assert len(list((out / "masks").glob("*.png"))) == 10
     assert "replacing the 11 masks of a previous run" in capsys.readouterr().out
     capsys.readouterr()
@@ -255,12 +263,13 @@ def test_peak_memory_does_not_grow_with_video_length(tmp_path, monkeypatch):
     for count in (50, 200):
         write_mp4(tmp_path / f"clip{count}.mp4", [long_source.frame(t) for t in range(count)])
     query = points_from_arguments(["0;40,40 60,50"])
-    demo.run_demo(tmp_path / "clip50.mp4", query, tmp_path / "warm", chunk_frames=16, say=lambda _: None)
+    demo.run_demo(tmp_path / "clip50.mp4", query, tmp_path / "warm", chunk_frames=16, longest_side=None,
+                  say=lambda _: None)
     peaks = {}
     for count in (50, 200):
         tracemalloc.start()
         demo.run_demo(tmp_path / f"clip{count}.mp4", query, tmp_path / f"out{count}", chunk_frames=16,
-                      say=lambda _: None)
+                      longest_side=None, say=lambda _: None)
         peaks[count] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert len(list((tmp_path / f"out{count}" / "masks").glob("*.png"))) == count
