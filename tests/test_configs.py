@@ -401,3 +401,26 @@ def test_schema_rejects_wrong_types_and_misspelt_keys(override, message):
         with pytest.raises(Exception) as error:
             compose(config_name="eval", overrides=[override])
     assert message in f"{error.value} {error.value.__cause__}"
+
+
+@pytest.mark.parametrize("option", options("experiment"))
+def test_paper_presets_work_at_the_authors_resolution(option):
+    """Every VOS paper preset runs at the authors' 1024 long side, DAVIS ones on Full-Resolution frames;
+    VIS (UVO) presets at their Detectron2 size; the embedded default at the native size."""
+    cfg = resolved(f"experiment={option}")
+    if option == "embedded_default" or cfg["dataset"].get("task") == "vis":
+        assert cfg["longest_side"] is None
+        return
+    assert cfg["longest_side"] == 1024, f"experiment={option}"
+    if cfg["dataset"]["reader"].startswith("davis"):
+        assert cfg["dataset"]["options"]["frames_resolution"] == "Full-Resolution", f"experiment={option}"
+    assert cfg["segmenter"]["options"].get("autocast_bf16", False) is False
+
+
+def test_native_size_reads_the_davis_frames_of_the_annotation_resolution():
+    assert resolved()["longest_side"] is None
+    for dataset in ("davis17", "davis16", "davis17_testdev"):
+        cfg = resolved(f"dataset={dataset}")
+        assert cfg["dataset"]["options"]["frames_resolution"] is None
+        assert resolved(f"dataset={dataset}", "longest_side=1024")["dataset"]["options"]["frames_resolution"] \
+            == "Full-Resolution"

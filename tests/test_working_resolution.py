@@ -115,3 +115,34 @@ def test_empty_full_resolution_first_mask_names_the_file(tmp_path, davis17):
     video = Davis17Reader(root, frames_resolution="Full-Resolution").video("synth-000")
     with pytest.raises(DatasetError, match=r"object 2 has an empty first mask in .*Full-Resolution.*00000\.png"):
         WorkingVideo(video, 128).first_masks()
+
+
+def test_youtube_vos_late_objects_get_the_authors_round_trip_on_their_first_frame(tmp_path):
+    """YouTube-VOS-style objects that start later: on each object's first frame the written label map is
+    its annotation resized nearest to the working size and back (the authors' query-frame overwrite),
+    and before that frame the object is background."""
+    from datasets.registry import build_reader
+    from experiments.pipeline import predict_video
+    from sampt_helpers import DiskSegmenter, ScriptedTracker
+    from trackers.sampt import SamPt
+
+    info = generate(tmp_path / "YT", "ytvos", num_videos=1, num_frames=12, height=90, width=160, late_start=True)
+    video = build_reader("ytvos18", info.root, split="valid", all_frames=True).video("synth-000")
+    late = [obj for obj in video.objects if obj.first_frame > 0]
+    assert late, "the synthetic video must have an object that starts later"
+    sampt = SamPt(ScriptedTracker(), DiskSegmenter(radius=6), iterative_refinement_iterations=1, seed=0)
+    out = tmp_path / "pred"
+    info = predict_video(sampt, video, out, longest_side=100)  # below the annotation size: a lossy round trip
+    assert info["working_size"] == [56, 100]
+    differs = 0
+    for obj in video.objects:
+        t0 = obj.first_frame
+        written = read_label_png(out / f"{video.frame_names[t0]}.png")
+        assert written.shape == video.size
+        round_trip = resize_mask_nearest(resize_mask_nearest(video.first_mask(obj.id), (56, 100)), video.size)
+        np.testing.assert_array_equal(written == obj.id, round_trip)
+        differs += int((round_trip != video.first_mask(obj.id)).any())
+        for t in range(t0):
+            if t in video.frames_to_write:
+                assert not (read_label_png(out / f"{video.frame_names[t]}.png") == obj.id).any()
+    assert differs  # the written first-frame mask is the round trip, not the annotation
