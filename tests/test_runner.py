@@ -13,28 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from datasets.synthetic import generate
 from experiments.outputs import is_complete, mark_complete
-
-REPO = Path(__file__).resolve().parents[1]
-FAST = ["model.iterative_refinement_iterations=1", "logging.wandb.enabled=false", "logging.visualize.num_videos=0",
-        "eval_workers=1", "logging.progress=false", "dataset=davis17"]
+from run_helpers import FAST, REPO, run_app, tiny_davis
 
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data") / "DAVIS"
-    generate(root, "davis17", num_videos=2, num_frames=6, height=80, width=112, seed=3, crosser_leaves_frame=False)
-    return root
-
-
-def run_app(*overrides: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "experiments.run", *overrides]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0", **(env or {})}
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, env=environment)
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
-    return result
+    return tiny_davis(tmp_path_factory.mktemp("data") / "DAVIS")
 
 
 def pngs(run_dir: Path) -> dict[str, bytes]:
@@ -151,7 +136,7 @@ def test_multirun_sweep_writes_one_table_and_a_plot(data_root, tmp_path):
 
 def test_a_failing_video_is_recorded_and_the_run_exits_nonzero(data_root, tmp_path):
     broken = tmp_path / "broken"
-    generate(broken, "davis17", num_videos=2, num_frames=6, height=80, width=112, seed=3, crosser_leaves_frame=False)
+    tiny_davis(broken)
     frame = broken / "JPEGImages" / "480p" / "synth-000" / "00003.jpg"
     frame.write_bytes(b"not a jpeg")
     run_dir = tmp_path / "run"
