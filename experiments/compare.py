@@ -21,12 +21,11 @@ from typing import Sequence
 
 import numpy as np
 
-from datasets.errors import DatasetError
 from datasets.png import read_label_png
 from experiments import html_page as page
 from experiments import report_figures as figures
 from experiments.bootstrap import CONFIDENCE, RESAMPLES, SEED, Interval, paired_bootstrap
-from experiments.run_folder import FrameScores, RunFolder, RunFolderError, frame_scores, load_run
+from experiments.run_folder import FrameScores, RunFolder, RunFolderError, frame_scores, load_run, run_cli
 from experiments.visualize import overlay
 
 log = logging.getLogger("sampt")
@@ -267,20 +266,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--resamples", type=int, default=RESAMPLES, help=f"bootstrap resamples ({RESAMPLES})")
     parser.add_argument("--seed", type=int, default=SEED, help="bootstrap seed")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    if len(args.runs) < 2:
-        print("error: give at least two run folders: make compare RUNS=\"A B\"", file=sys.stderr)
-        return 2
-    try:
+
+    def work() -> str:
+        if len(args.runs) < 2:
+            raise RunFolderError('give at least two run folders: make compare RUNS="A B"')
         runs = [load_run(path) for path in args.runs]
         comparisons = [compare_runs(runs[0], run, args.resamples, args.seed) for run in runs[1:]]
         print(terminal_report(runs, comparisons))
         path = write_compare_page(runs, comparisons, Path(args.out) if args.out else default_output_dir())
-    except (RunFolderError, DatasetError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"\ncomparison page: {path}")
-    return 0
+        return f"\ncomparison page: {path}"
+
+    return run_cli(work)
 
 
 if __name__ == "__main__":

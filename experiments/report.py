@@ -25,12 +25,11 @@ from typing import Sequence
 
 import numpy as np
 
-from datasets.errors import DatasetError
 from datasets.png import read_label_png
 from experiments import html_page as page
 from experiments import report_figures as figures
-from experiments.run_folder import (FrameScores, RunFolder, RunFolderError, SeedRun, frame_scores,
-                                    is_sweep_folder, load_run, split_object_key, sweep_runs)
+from experiments.run_folder import (FrameScores, RunFolder, SeedRun, frame_scores, is_sweep_folder, load_run,
+                                    run_cli, split_object_key, sweep_runs)
 
 log = logging.getLogger("sampt")
 
@@ -333,14 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sampt-report", description="Write <run>/report/index.html for a run.")
     parser.add_argument("run", help="a run folder (the output_dir of make eval), a multi-seed run or a sweep")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
-    try:
-        path = write_report(args.run)
-    except (RunFolderError, DatasetError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"report: {path}")
-    return 0
+    return run_cli(lambda: f"report: {write_report(args.run)}")
 
 
 if __name__ == "__main__":

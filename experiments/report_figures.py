@@ -77,13 +77,7 @@ def plot_decay(curves: Sequence[np.ndarray], path: Path) -> Path:
         axis.plot(normalised_time(len(curve)), curve, color="#999999", linewidth=0.7, alpha=0.6)
     grid, mean = mean_curve(curves)
     axis.plot(grid, mean, color="#c0392b", linewidth=2.2, label="mean over objects")
-    axis.set_xlim(0, 1)
-    axis.set_ylim(0, 1.02)
-    axis.set_xlabel("normalised time (first to last scored frame)")
-    axis.set_ylabel("J (IoU)")
-    axis.legend(loc="lower left")
-    axis.grid(alpha=0.3)
-    return save_figure(figure, path)
+    return _save_unit_plot(figure, axis, "normalised time (first to last scored frame)", "J (IoU)", path)
 
 
 def plot_iou_histogram(values: np.ndarray, path: Path) -> Path:
@@ -103,10 +97,15 @@ def plot_precision_recall(recall_grid: np.ndarray, curves: dict[str, np.ndarray]
     figure, axis = plt.subplots(figsize=(5.5, 4.0))
     for label, precision in curves.items():
         axis.plot(recall_grid, precision, label=label)
+    return _save_unit_plot(figure, axis, "recall", "precision", path)
+
+
+def _save_unit_plot(figure, axis, xlabel: str, ylabel: str, path: Path) -> Path:
+    """Axes over [0, 1] x [0, 1] with labels, legend and grid; saved to ``path``."""
     axis.set_xlim(0, 1)
     axis.set_ylim(0, 1.02)
-    axis.set_xlabel("recall")
-    axis.set_ylabel("precision")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
     axis.legend(loc="lower left")
     axis.grid(alpha=0.3)
     return save_figure(figure, path)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -21,6 +23,7 @@ from experiments.summary import summarize_seeds
 log = logging.getLogger("sampt")
 
 SEED_PREFIX = "seed_"
+SMALL_RUN_VIDEOS = 8
 
 
 class RunFolderError(Exception):
@@ -258,8 +261,8 @@ def frame_scores(run: SeedRun, workers: int = 1) -> FrameScores:
     if not has_full_ground_truth(scored):
         return FrameScores(videos, reason=f"split {run.results.get('split')} has no ground truth for every frame "
                                            "(e.g. YouTube-VOS valid): no per-frame scores")
-    try:
-        result = evaluate_vos(scored, run.predictions, workers=workers, dataset=str(run.results.get("dataset")),
+    try:  # a process pool costs seconds to start: small runs are scored in this process
+        result = evaluate_vos(scored, run.predictions, workers=workers if len(scored) > SMALL_RUN_VIDEOS else 1, dataset=str(run.results.get("dataset")),
                               split=str(run.results.get("split")))
     except DatasetError as error:
         return FrameScores(videos, reason=f"the predictions could not be scored ({error})")
@@ -269,3 +272,16 @@ def frame_scores(run: SeedRun, workers: int = 1) -> FrameScores:
 def _evaluated_order(run: SeedRun, videos: dict) -> list[str]:
     """The videos that have predictions, in the run's order."""
     return [name for name in videos if (run.predictions / name).is_dir()]
+
+
+def run_cli(work: Callable[[], str]) -> int:
+    """The body of the report and compare CLIs: ``work()`` returns the line to print (exit 0); a missing,
+    bad or incomparable run folder prints its message (exit 2), never a traceback."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        message = work()
+    except (RunFolderError, DatasetError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(message)
+    return 0
