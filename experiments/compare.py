@@ -128,7 +128,8 @@ def _mean_std(stats: dict | None, seeds: int) -> str:
 
 
 def _signed(value: float, digits: int = 3) -> str:
-    return f"{value:+.{digits}f}"
+    """``+0.031`` / ``-0.008``; a difference that rounds to zero is ``+0.000`` (never ``-0.000``)."""
+    return f"{round(value, digits) + 0.0:+.{digits}f}"
 
 
 def metric_headers(runs: Sequence[RunFolder]) -> list[str]:
