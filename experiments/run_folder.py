@@ -234,14 +234,16 @@ def load_videos_of(run: SeedRun) -> tuple[dict, str]:
     """The run's videos (name -> `Video`) from its recorded config, or ({}, why not)."""
     from omegaconf import OmegaConf
 
-    from experiments.pipeline import load_videos
-
     config = OmegaConf.create(run.results.get("config") or {})
     if "dataset" not in config:
         return {}, f"{run.path / 'results.json'} records no dataset config"
     config = OmegaConf.merge(config, {"shard": 0, "num_shards": 1})
+    if config.dataset.get("task", "vos") == "vis":
+        from experiments.vis_pipeline import _load_uvo_videos as read_videos
+    else:
+        from experiments.pipeline import load_videos as read_videos
     try:
-        videos = load_videos(config)
+        videos = read_videos(config)
     except (DatasetError, ValueError) as error:
         return {}, f"the dataset could not be read ({error})"
     return {video.name: video for video in videos}, ""

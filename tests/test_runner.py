@@ -132,6 +132,10 @@ def test_multirun_sweep_writes_one_table_and_a_plot(data_root, tmp_path):
     table = (sweep_dir / "sweep_results.csv").read_text().splitlines()
     assert len(table) == 3 and "model.iterative_refinement_iterations" in table[0] and "J&F-Mean" in table[0]
     assert (sweep_dir / "sweep_model.iterative_refinement_iterations.png").is_file()
+    report = (sweep_dir / "report" / "index.html").read_text()  # links to each run's own report
+    assert all(f"../{job}/report/index.html" in report and (sweep_dir / job / "report" / "index.html").is_file()
+               for job in ("0", "1"))
+    assert (sweep_dir / "report" / "sweep_model.iterative_refinement_iterations.png").is_file()
 
 
 def test_a_failing_video_is_recorded_and_the_run_exits_nonzero(data_root, tmp_path):
@@ -191,6 +195,9 @@ def test_uvo_vis_run_writes_results_json_scores_and_resumes(tmp_path):
     assert set(results["metrics"]["global"]) == {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100",
                                                  "ARs", "ARm", "ARl"}
     assert results["metrics"]["global"]["AR100"] > 0.2
+    report = (run_dir / "report" / "index.html").read_text()  # the AP/AR table and the PR curve
+    assert f"<td>{results['metrics']['global']['AP']:.3f}</td>" in report
+    assert (run_dir / "report" / "precision_recall.png").is_file()
     tracks = json.loads((run_dir / "uvo_results.json").read_text())
     assert tracks and all(set(t) == {"video_id", "score", "category_id", "segmentations"} for t in tracks)
     first = (run_dir / "uvo_results.json").read_bytes()
