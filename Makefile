@@ -21,7 +21,7 @@ SEEDS ?=
 ARGS ?=
 JOBS ?= 2
 
-.PHONY: setup test test-slow test-all eval bench submission checkpoints data demo interactive clean
+.PHONY: setup test test-slow test-all test-browser browser eval report compare bench submission checkpoints data demo interactive clean
 
 setup: $(STAMP)
 
@@ -35,8 +35,18 @@ $(STAMP): requirements.txt setup.cfg pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest -m "not slow and not gpu" -n $(JOBS) -q
+
+# headless Chromium for the report's browser test (Debian package, ~40 s to install; root only)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	  else echo "chromium not installed and not root: the browser tests will be skipped (apt-get install chromium)"; fi; }
+
+test-browser: $(STAMP) browser
+	SAMPT_REQUIRE_BROWSER=1 $(PY) -m pytest -m browser -q
 
 # exit code 5 = no test carries the marker (none is slow today)
 test-slow: $(STAMP)
@@ -47,6 +57,16 @@ test-all: $(STAMP)
 
 eval: $(STAMP)
 	$(PY) -m experiments.run dataset=$(DATASET_OPTION) $(if $(EXPERIMENT),experiment=$(EXPERIMENT)) $(if $(SEEDS),'seeds=[$(SEEDS)]') $(ARGS)
+
+# the HTML report of a run (also written at the end of every run): make report RUN=outputs/<date>/<time>
+report: $(STAMP)
+	$(if $(RUN),,$(error give the run folder: make report RUN=outputs/<date>/<time>))
+	$(PY) -m experiments.report $(RUN)
+
+# compare runs (the first is the reference): make compare RUNS="A B [C ...]" [OUT=dir]
+compare: $(STAMP)
+	$(if $(RUNS),,$(error give two or more run folders: make compare RUNS="outputs/A outputs/B"))
+	$(PY) -m experiments.compare $(RUNS) $(if $(OUT),--out $(OUT))
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench

@@ -45,7 +45,7 @@ from pycocotools import mask as mask_utils
 
 from datasets.errors import DatasetError
 from datasets.files import atomic_write_text
-from evaluation.vis_metrics import STAT_NAMES, VideoTracks, evaluate_tracks, track_area
+from evaluation.vis_metrics import STAT_NAMES, VideoTracks, evaluate_tracks, precision_recall, track_area
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +314,26 @@ def score_vis(gt_json, results) -> VisResult:
     """Score ``results`` (path or list of tracks) against ``gt_json`` (path or dict) -> `VisResult`."""
     videos = load_ground_truth(gt_json)
     detections = load_results(results, videos)
+    inputs = _video_tracks(videos, detections)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        metrics = evaluate_tracks(inputs)
+    return VisResult(
+        metrics=metrics,
+        num_videos=len(videos),
+        num_gt_tracks=sum(len(v.segmentations) for v in videos.values()),
+        num_detections=sum(len(t) for t, _ in detections.values()),
+    )
+
+
+def vis_precision_recall(gt_json, results) -> tuple[np.ndarray, np.ndarray]:
+    """Precision (T, R, A, M) and recall (T, A, M) of ``results`` against ``gt_json`` (the arrays the 12
+    numbers summarise; axes as in `evaluation.vis_metrics.accumulate`)."""
+    videos = load_ground_truth(gt_json)
+    return precision_recall(_video_tracks(videos, load_results(results, videos)))
+
+
+def _video_tracks(videos: dict[int, GtVideo], detections: dict) -> list[VideoTracks]:
     inputs = []
     for video in videos.values():
         tracks, scores = detections.get(video.video_id, ([], []))
@@ -327,15 +347,7 @@ def score_vis(gt_json, results) -> VisResult:
             det_segmentations=tracks,
             det_scores=np.array(scores, dtype=np.float64),
         ))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        metrics = evaluate_tracks(inputs)
-    return VisResult(
-        metrics=metrics,
-        num_videos=len(videos),
-        num_gt_tracks=sum(len(v.segmentations) for v in videos.values()),
-        num_detections=sum(len(t) for t, _ in detections.values()),
-    )
+    return inputs
 
 
 def evaluate_vis(gt_json, results) -> dict[str, float]:

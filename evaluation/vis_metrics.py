@@ -311,10 +311,15 @@ def summarize(precision: np.ndarray, recall: np.ndarray) -> dict[str, float]:
     return dict(zip(STAT_NAMES, values))
 
 
-def evaluate_tracks(videos: Sequence[VideoTracks]) -> dict[str, float]:
-    """The 12 class-agnostic VIS numbers for ``videos`` (scored in increasing ``video_id`` order)."""
+def precision_recall(videos: Sequence[VideoTracks]) -> tuple[np.ndarray, np.ndarray]:
+    """`accumulate`'s precision (T, R, A, M) and recall (T, A, M) for ``videos`` (increasing ``video_id``)."""
     ordered = sorted(videos, key=lambda v: v.video_id)
     with warnings.catch_warnings():  # pycocotools' numpy-2 copy-keyword DeprecationWarning
         warnings.simplefilter("ignore", DeprecationWarning)
         evaluations = [evaluate_video(video) for video in ordered]
-    return summarize(*accumulate(evaluations))
+    return accumulate(evaluations)
+
+
+def evaluate_tracks(videos: Sequence[VideoTracks]) -> dict[str, float]:
+    """The 12 class-agnostic VIS numbers for ``videos`` (scored in increasing ``video_id`` order)."""
+    return summarize(*precision_recall(videos))

@@ -1,7 +1,7 @@
 """Per-video prediction folders that are complete only when their marker is written last.
 
 Layout: ``<run>/predictions/<video>/<frame>.png`` (indexed PNGs), ``scores.json`` (per-object scores and
-timing) and ``.complete`` (json holding the config hash), written last by an atomic rename. A re-run of
+timing), ``tracks.npz`` (the tracked query points) and ``.complete`` (json holding the config hash), written last by an atomic rename. A re-run of
 the same config skips complete videos; a partial folder, or one made by another config, is redone.
 """
 from __future__ import annotations
@@ -10,9 +10,12 @@ import json
 import shutil
 from pathlib import Path
 
-from datasets.files import atomic_write_text
+import numpy as np
+
+from datasets.files import atomic_write, atomic_write_text
 
 MARKER = ".complete"
+TRACKS_FILE = "tracks.npz"
 
 
 def write_json_atomic(path: str | Path, data) -> None:
@@ -28,6 +31,18 @@ def _json_default(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to json")
+
+
+def write_tracks(video_dir: Path, tracks: np.ndarray, visible: np.ndarray, object_ids, frame_size) -> None:
+    """``tracks.npz``: (T, M, P, 2) float32 point tracks in frame pixels, (T, M, P) visibility, the M object
+    ids and the (H, W) frame size they refer to (what the run report draws on its failure frames)."""
+
+    def write(temporary: str) -> None:
+        with open(temporary, "wb") as stream:
+            np.savez_compressed(stream, tracks=np.asarray(tracks, np.float32), visible=np.asarray(visible, bool),
+                                object_ids=np.asarray(object_ids, np.int64), frame_size=np.asarray(frame_size))
+
+    atomic_write(Path(video_dir) / TRACKS_FILE, write)
 
 
 def is_complete(video_dir: Path, config_hash: str) -> bool:

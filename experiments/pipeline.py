@@ -20,7 +20,7 @@ from datasets.png import write_label_png
 from datasets.registry import build_reader
 from datasets.video import Video
 from datasets.working_resolution import WorkingVideo
-from experiments.outputs import is_complete, mark_complete, prepare_video_dir, write_json_atomic
+from experiments.outputs import is_complete, mark_complete, prepare_video_dir, write_json_atomic, write_tracks
 
 log = logging.getLogger("sampt")
 
@@ -74,6 +74,11 @@ def load_videos(cfg: DictConfig) -> list[Video]:
     reader = build_reader(cfg.dataset.reader, dataset_root(cfg), split=cfg.dataset.split, **options)
     names = select_videos(list(reader.sequences), cfg)
     return [reader.video(name) for name in names]
+
+
+def has_full_ground_truth(videos: list[Video]) -> bool:
+    """Whether every frame of every video has a ground-truth annotation (the split can be scored)."""
+    return bool(videos) and all(len(video.annotation_paths) == video.num_frames for video in videos)
 
 
 def build_sampt(cfg: DictConfig, seed: int, device: torch.device):
@@ -156,6 +161,7 @@ def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progres
         "object_scores": {str(k): v for k, v in run.scores.items()},
     }
     write_json_atomic(video_dir / "scores.json", info)
+    write_tracks(video_dir, run.tracks, run.visible, run.object_ids, source.frame_size)
     return info
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import hydra
@@ -23,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from datasets.errors import DatasetError
 from experiments.outputs import is_complete, write_json_atomic
-from experiments.pipeline import load_videos, predict_all
+from experiments.pipeline import has_full_ground_truth, load_videos, predict_all
 from experiments.provenance import config_hash, git_commit, package_versions
 from experiments.summary import summarize_seeds, summary_table, write_summary
 
@@ -53,7 +55,7 @@ def score(cfg: DictConfig, videos, run_dir: Path):
     """Score the run's predictions when the split has ground truth for every frame; None otherwise."""
     from evaluation.vos import evaluate_vos
 
-    if not videos or not all(len(video.annotation_paths) == video.num_frames for video in videos):
+    if not has_full_ground_truth(videos):
         log.info("split %s has no full ground truth: predictions written, not scored", cfg.dataset.split)
         return None
     metrics = evaluate_vos(videos, run_dir / "predictions", workers=int(cfg.eval_workers),
@@ -79,6 +81,7 @@ def results_document(cfg: DictConfig, chash: str, videos, records: dict | None, 
         "shard": int(cfg.shard),
         "num_shards": int(cfg.num_shards),
         "task": cfg.dataset.get("task", "vos"),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "metrics": metrics,
         "videos": records["done"],
         "num_videos": len(videos),
@@ -128,10 +131,12 @@ def run_vos_seed(cfg: DictConfig, run_dir: Path, chash: str, logger=None) -> dic
 def run_seed(cfg: DictConfig, run_dir: Path, logger=None) -> dict:
     """Run (this shard of) the dataset for one seed and write its results json."""
     chash = config_hash(OmegaConf.to_container(cfg, resolve=True))
+    start = time.perf_counter()
     if cfg.dataset.get("task", "vos") == "vis":
         results = run_vis_seed(cfg, run_dir, chash)
     else:
         results = run_vos_seed(cfg, run_dir, chash, logger)
+    results["run_seconds"] = time.perf_counter() - start
     path = run_dir / results_name(cfg)
     write_json_atomic(path, results)
     print(f"seed {cfg.seed}: {path}")
@@ -165,6 +170,18 @@ def merge_seed(cfg: DictConfig, run_dir: Path, logger=None) -> dict:
     return results
 
 
+def write_report_safely(run_dir: Path) -> None:
+    """``<run>/report/index.html``; a failure is logged as an error and never loses the run's results."""
+    try:
+        from experiments.report import write_report
+
+        print(f"report: {write_report(run_dir)}")
+    except Exception as error:  # noqa: BLE001 - the results are written; the report is an extra
+        log.error("the report of %s could not be written (%s: %s); the results are complete, retry with "
+                  "`make report RUN=%s`", run_dir, type(error).__name__, error, run_dir)
+        log.debug("report failure", exc_info=True)
+
+
 def run(cfg: DictConfig, run_dir: Path) -> int:
     """Run every seed (each in ``seed_<s>/`` when there are several), then the summary over seeds."""
     if cfg.mode not in MODES:
@@ -187,6 +204,8 @@ def run(cfg: DictConfig, run_dir: Path) -> int:
         write_summary(run_dir, summary)
         print(summary_table(summary))
         print(f"summary: {run_dir / 'summary.csv'}")
+    if cfg.logging.report and (cfg.mode == "merge" or int(cfg.num_shards) == 1):
+        write_report_safely(run_dir)
     if failed:
         raise RunFailed(f"{failed} video(s) failed; tracebacks in results.json under {run_dir}")
     return 0

@@ -92,6 +92,7 @@ class WandbSchema:
 class LoggingSchema:
     progress: bool = True
     level: str = "INFO"
+    report: bool = True
     visualize: VisualizeSchema = field(default_factory=VisualizeSchema)
     wandb: WandbSchema = field(default_factory=WandbSchema)
 

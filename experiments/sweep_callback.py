@@ -9,9 +9,14 @@ from experiments.summary import write_sweep_table
 
 
 class SweepTable(Callback):
-    """Writes ``<sweep dir>/sweep_results.csv`` (and ``sweep_<knob>.png``) when a multirun ends."""
+    """Writes ``<sweep dir>/sweep_results.csv`` (and ``sweep_<knob>.png``) when a multirun ends, and the
+    sweep's report ``<sweep dir>/report/index.html`` unless ``logging.report=false``."""
 
     def on_multirun_end(self, config, **kwargs) -> None:
         table = write_sweep_table(Path(config.hydra.sweep.dir))
         if table is not None:
             print(f"sweep table: {table}")
+            if config.get("logging", {}).get("report", True):
+                from experiments.run import write_report_safely
+
+                write_report_safely(Path(config.hydra.sweep.dir))

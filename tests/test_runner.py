@@ -13,29 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from datasets.synthetic import generate
 from experiments.outputs import is_complete, mark_complete
-
-REPO = Path(__file__).resolve().parents[1]
-FAST = ["model.iterative_refinement_iterations=1", "logging.wandb.enabled=false", "logging.visualize.num_videos=0",
-        "eval_workers=1", "logging.progress=false", "dataset=davis17"]
+from run_helpers import FAST, REPO, run_app, tiny_davis
 
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data") / "DAVIS"
-    generate(root, "davis17", num_videos=2, num_frames=6, height=80, width=112, seed=3, crosser_leaves_frame=False,
-             full_resolution=True)
-    return root
-
-
-def run_app(*overrides: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "experiments.run", *overrides]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0", **(env or {})}
-    result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, env=environment)
-    if check and result.returncode != 0:
-        raise AssertionError(f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
-    return result
+    return tiny_davis(tmp_path_factory.mktemp("data") / "DAVIS", full_resolution=True)
 
 
 def pngs(run_dir: Path) -> dict[str, bytes]:
@@ -148,11 +132,15 @@ def test_multirun_sweep_writes_one_table_and_a_plot(data_root, tmp_path):
     table = (sweep_dir / "sweep_results.csv").read_text().splitlines()
     assert len(table) == 3 and "model.iterative_refinement_iterations" in table[0] and "J&F-Mean" in table[0]
     assert (sweep_dir / "sweep_model.iterative_refinement_iterations.png").is_file()
+    report = (sweep_dir / "report" / "index.html").read_text()  # links to each run's own report
+    assert all(f"../{job}/report/index.html" in report and (sweep_dir / job / "report" / "index.html").is_file()
+               for job in ("0", "1"))
+    assert (sweep_dir / "report" / "sweep_model.iterative_refinement_iterations.png").is_file()
 
 
 def test_a_failing_video_is_recorded_and_the_run_exits_nonzero(data_root, tmp_path):
     broken = tmp_path / "broken"
-    generate(broken, "davis17", num_videos=2, num_frames=6, height=80, width=112, seed=3, crosser_leaves_frame=False)
+    tiny_davis(broken)
     frame = broken / "JPEGImages" / "480p" / "synth-000" / "00003.jpg"
     frame.write_bytes(b"not a jpeg")
     run_dir = tmp_path / "run"
@@ -225,6 +213,9 @@ def test_uvo_vis_run_writes_results_json_scores_and_resumes(tmp_path):
     assert set(results["metrics"]["global"]) == {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100",
                                                  "ARs", "ARm", "ARl"}
     assert results["metrics"]["global"]["AR100"] > 0.2
+    report = (run_dir / "report" / "index.html").read_text()  # the AP/AR table and the PR curve
+    assert f"<td>{results['metrics']['global']['AP']:.3f}</td>" in report
+    assert (run_dir / "report" / "precision_recall.png").is_file()
     tracks = json.loads((run_dir / "uvo_results.json").read_text())
     assert tracks and all(set(t) == {"video_id", "score", "category_id", "segmentations"} for t in tracks)
     first = (run_dir / "uvo_results.json").read_bytes()
