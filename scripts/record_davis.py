@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from scripts.official_fixtures import official_commit
 
 #: sequence -> number of frames used (first n): 1 to 5 objects, widths 854, 910 and 1152
 SEQUENCES = {"bike-packing": 21, "blackswan": 9, "judo": 20, "kite-surf": 30, "lab-coat": 26,
@@ -114,14 +115,6 @@ def make_inputs(shared_data: Path, out: Path) -> dict[str, Path]:
     (root / "ImageSets" / "2017").mkdir(parents=True, exist_ok=True)
     (root / "ImageSets" / "2017" / "val.txt").write_text("".join(f"{seq}\n" for seq in SEQUENCES))
     return {"root": root, "predictions": pred}
-
-
-def official_commit(official: Path, commit: str | None) -> str:
-    """``commit`` when given, else the checkout's HEAD."""
-    if commit:
-        return commit
-    found = subprocess.run(["git", "-C", str(official), "rev-parse", "HEAD"], capture_output=True, text=True)
-    return found.stdout.strip() or "unknown (not a git checkout: pass --commit)"
 
 
 def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -> dict:
