@@ -27,14 +27,15 @@ need TensorFlow/JAX/cotracker), and the SAM model config is pointed at the tiny 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from scripts.official_fixtures import PIPS_DAMPING, damped_pips_state, install_stand_ins, official_commit
+from scripts.official_fixtures import (
+    PIPS_DAMPING, damped_pips_state, install_stand_ins, official_commit, recording_parser,
+)
 
 #: the one synthetic video: 108x192 "480p" annotations, 216x384 Full-Resolution frames (working 576x1024)
 VIDEO = dict(num_videos=1, num_frames=4, height=108, width=192, seed=11)
@@ -144,15 +145,9 @@ def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    make = sub.add_parser("inputs", help="write the inputs (dataset, PIPS and tiny SAM checkpoints)")
-    make.add_argument("--out", type=Path, required=True)
-    rec = sub.add_parser("record", help="run the authors' evaluation on the inputs and store its label maps")
-    rec.add_argument("--official", type=Path, required=True, help="a checkout of SysCV/sam-pt")
-    rec.add_argument("--inputs", type=Path, required=True, help="the folder written by `inputs`")
-    rec.add_argument("--out", type=Path, default=Path("tests/fixtures/authors_eval"))
-    rec.add_argument("--commit", help="the official commit, when --official is an export without .git")
+    parser, _, _ = recording_parser(__doc__, "write the inputs (dataset, PIPS and tiny SAM checkpoints)",
+                                    "run the authors' evaluation on the inputs and store its label maps",
+                                    "tests/fixtures/authors_eval", official="a checkout of SysCV/sam-pt")
     args = parser.parse_args(argv)
     if args.command == "inputs":
         print(json.dumps({key: str(value) for key, value in make_inputs(args.out).items()}, indent=1))

@@ -3,6 +3,7 @@
 modules the official code imports but never calls."""
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import types
@@ -11,6 +12,8 @@ from pathlib import Path
 #: (parameter name prefix, factor) of PIPS: the last layer of the update MLP, the feature and visibility
 #: heads. Random PIPS weights are chaotic (a 1e-7 change of one weight moves tracks by ~0.5 px); damped,
 #: the official tracker is stable to 1e-4 px under such a change.
+#: ../shared/data next to the repository (real DAVIS masks; see shared/data/README.md)
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PIPS_DAMPING = (("delta_block.to_delta.15.", 0.05), ("ffeat_updater.0.", 0.05), ("vis_predictor.0.", 0.05))
 
 
@@ -83,3 +86,24 @@ def install_stand_ins() -> None:
         module = types.ModuleType(f"sam_pt.point_tracker.{sub}")
         setattr(module, cls, type(cls, (), {}))
         sys.modules[module.__name__] = module
+
+
+def recording_parser(doc: str, inputs_help: str, record_help: str, out: str, official: str | None = None,
+                     shared_data: bool = False) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser,
+                                                          argparse.ArgumentParser]:
+    """The command line every recording script shares: ``inputs --out`` (and ``--shared-data``) and ``record
+    --inputs --out`` (and ``--official``/``--commit`` when ``official`` describes the official checkout);
+    returns the parser and both subparsers, for script-specific options."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    make = sub.add_parser("inputs", help=inputs_help)
+    make.add_argument("--out", type=Path, required=True)
+    if shared_data:
+        make.add_argument("--shared-data", type=Path, default=SHARED_DATA)
+    rec = sub.add_parser("record", help=record_help)
+    if official:
+        rec.add_argument("--official", type=Path, required=True, help=official)
+        rec.add_argument("--commit", help="the official commit, when --official is an export without .git")
+    rec.add_argument("--inputs", type=Path, required=True, help="what `inputs` wrote")
+    rec.add_argument("--out", type=Path, default=Path(out))
+    return parser, make, rec

@@ -26,14 +26,13 @@ global numbers in ``davis17.json``. Commands::
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from scripts.official_fixtures import official_commit
+from scripts.official_fixtures import official_commit, recording_parser
 
 #: sequence -> number of frames used (first n): 1 to 5 objects, widths 854, 910 and 1152
 SEQUENCES = {"bike-packing": 21, "blackswan": 9, "judo": 20, "kite-surf": 30, "lab-coat": 26,
@@ -164,16 +163,9 @@ def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    make = sub.add_parser("inputs", help="write the DAVIS root and the perturbed predictions")
-    make.add_argument("--out", type=Path, required=True)
-    make.add_argument("--shared-data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    rec = sub.add_parser("record", help="run the official evaluator on the inputs")
-    rec.add_argument("--official", type=Path, required=True, help="a checkout of davis2017-evaluation")
-    rec.add_argument("--inputs", type=Path, required=True, help="the folder written by `inputs`")
-    rec.add_argument("--out", type=Path, default=Path("tests/fixtures/official_davis"))
-    rec.add_argument("--commit", help="the official commit, when --official is an export without .git")
+    parser, _, _ = recording_parser(__doc__, "write the DAVIS root and the perturbed predictions",
+                                    "run the official evaluator on the inputs", "tests/fixtures/official_davis",
+                                    official="a checkout of davis2017-evaluation", shared_data=True)
     args = parser.parse_args(argv)
     if args.command == "inputs":
         print(json.dumps({k: str(v) for k, v in make_inputs(args.shared_data, args.out).items()}, indent=1))

@@ -21,12 +21,13 @@ starting medoid sets. Commands::
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from scripts.official_fixtures import recording_parser
 
 #: (sequence, frame, object id, K): masks of 420 to 56229 pixels (one below the 1800-pixel subsample)
 CASES = (("blackswan", "00000", 1, 8), ("bike-packing", "00010", 2, 8), ("lab-coat", "00000", 4, 3),
@@ -86,14 +87,9 @@ def record(inputs: Path, out: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    make = sub.add_parser("inputs", help="write the subsamples and starting medoids (.npz)")
-    make.add_argument("--out", type=Path, required=True)
-    make.add_argument("--shared-data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    rec = sub.add_parser("record", help="fit scikit-learn-extra's KMedoids on the inputs")
-    rec.add_argument("--inputs", type=Path, required=True, help="the .npz written by `inputs`")
-    rec.add_argument("--out", type=Path, default=Path("tests/fixtures/official_kmedoids"))
+    parser, _, _ = recording_parser(__doc__, "write the subsamples and starting medoids (.npz)",
+                                    "fit scikit-learn-extra's KMedoids on the inputs",
+                                    "tests/fixtures/official_kmedoids", shared_data=True)
     args = parser.parse_args(argv)
     if args.command == "inputs":
         np.savez(args.out, **make_inputs(args.shared_data))

@@ -20,14 +20,15 @@ compares.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from scripts.official_fixtures import PIPS_DAMPING, damped_pips_state, install_stand_ins, official_commit
+from scripts.official_fixtures import (
+    PIPS_DAMPING, damped_pips_state, install_stand_ins, official_commit, recording_parser,
+)
 
 #: frames, height, width of the clip
 CLIP = dict(num_frames=10, height=96, width=128, seed=5)
@@ -143,19 +144,13 @@ def record(tracker: str, official: Path, inputs: Path, out: Path, commit: str | 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    make = sub.add_parser("inputs", help="write the clip, the queries and the random checkpoint")
+    parser, make, rec = recording_parser(__doc__, "write the clip, the queries and the random checkpoint",
+                                         "run the official tracker on the inputs", "tests/fixtures/official_trackers",
+                                         official="a checkout of SysCV/sam-pt")
     make.add_argument("--tracker", choices=list(TRACKERS), required=True)
-    make.add_argument("--out", type=Path, required=True)
-    rec = sub.add_parser("record", help="run the official tracker on the inputs")
     rec.add_argument("--tracker", choices=list(TRACKERS), required=True)
-    rec.add_argument("--official", type=Path, required=True, help="a checkout of SysCV/sam-pt")
-    rec.add_argument("--inputs", type=Path, required=True, help="the folder written by `inputs`")
-    rec.add_argument("--out", type=Path, default=Path("tests/fixtures/official_trackers"))
-    rec.add_argument("--commit", help="the official commit, when --official is an export without .git")
-    rec.add_argument("--sensitivity", action="store_true", help="also report the tracks' change under a 1e-7 "
-                                                                "change of one weight")
+    rec.add_argument("--sensitivity", action="store_true",
+                     help="also report the tracks' change under a 1e-7 change of one weight")
     args = parser.parse_args(argv)
     if args.command == "inputs":
         print(json.dumps({k: str(v) for k, v in make_inputs(args.tracker, args.out).items()}, indent=1))
