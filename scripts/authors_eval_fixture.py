@@ -27,19 +27,19 @@ need TensorFlow/JAX/cotracker), and the SAM model config is pointed at the tiny 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
 
+from scripts.official_fixtures import (
+    PIPS_DAMPING, damped_pips_state, install_stand_ins, official_commit, recording_parser,
+)
+
 #: the one synthetic video: 108x192 "480p" annotations, 216x384 Full-Resolution frames (working 576x1024)
 VIDEO = dict(num_videos=1, num_frames=4, height=108, width=192, seed=11)
 PIPS_SEED = 1234
-#: (parameter name prefix, factor): the last layer of the update MLP, the feature and visibility heads
-PIPS_DAMPING = (("delta_block.to_delta.15.", 0.05), ("ffeat_updater.0.", 0.05), ("vis_predictor.0.", 0.05))
 SAM_SEED = 0
 SAM_IOU_BIAS = 0.8
 #: SAM-PT knobs of the recording (names as in both codes)
@@ -54,24 +54,13 @@ def make_inputs(out: Path) -> dict[str, Path]:
     import torch
 
     from datasets.synthetic import generate
-    from trackers.pips_net import PipsNet
     from trackers.segmenters.sam_models import build_tiny_sam
 
     out = Path(out)
     davis = out / "DAVIS" / "2017" / "trainval"
     if not (davis / "ImageSets" / "2017" / "val.txt").is_file():
         generate(davis, "davis17", full_resolution=True, **VIDEO)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(PIPS_SEED)
-        state = PipsNet(window=8, stride=4).state_dict()
-    damped = 0
-    for name in state:
-        for prefix, factor in PIPS_DAMPING:
-            if name.startswith(prefix):
-                state[name] = state[name] * factor
-                damped += 1
-    if damped != 2 * len(PIPS_DAMPING):
-        raise RuntimeError(f"PIPS damping matched {damped} tensors, expected {2 * len(PIPS_DAMPING)}")
+    state = damped_pips_state(PIPS_SEED)
     pips = out / "pips" / "model-000200000.pth"
     pips.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model_state_dict": state}, pips)
@@ -95,46 +84,9 @@ def official_tiny_sam(checkpoint: str, **_unused):
     return sam.eval()
 
 
-def _install_stand_ins() -> None:
-    """Modules the authors' VOS path imports but never calls here: wandb (logging), three point-tracker
-    subpackages whose dependencies (TensorFlow, JAX, cotracker) are not needed for PIPS, and, when the
-    DAVIS evaluation package is not installed, its names (used by their final scoring step only)."""
-
-    class _Run:
-        summary: dict = {}
-
-        def log_code(self, *args, **kwargs):
-            pass
-
-    wandb = types.ModuleType("wandb")
-    wandb.run = _Run()
-    wandb.init = lambda *args, **kwargs: wandb.run
-    wandb.log = lambda *args, **kwargs: None
-    wandb.Table = wandb.Image = wandb.Video = lambda *args, **kwargs: None
-    sys.modules["wandb"] = wandb
-    try:
-        import davis2017.evaluation  # noqa: F401
-        import davis2017.metrics  # noqa: F401
-    except ImportError:
-        names = {"davis2017.evaluation": ("DAVISEvaluation",), "davis2017.metrics": ("db_eval_boundary", "db_eval_iou"),
-                 "davis2017.utils": ("db_statistics",)}
-        sys.modules["davis2017"] = types.ModuleType("davis2017")
-        sys.modules["davis2017"].__path__ = []
-        for name, attributes in names.items():
-            sys.modules[name] = types.ModuleType(name)
-            for attribute in attributes:
-                setattr(sys.modules[name], attribute, None)
-    for sub, cls in (("tapir", "TapirPointTracker"), ("tapnet", "TapnetPointTracker"),
-                     ("cotracker", "CoTrackerPointTracker")):
-        module = types.ModuleType(f"sam_pt.point_tracker.{sub}")
-        setattr(module, cls, type(cls, (), {}))
-        sys.modules[module.__name__] = module
-
-
 def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -> dict:
     """Run the authors' evaluation on ``inputs`` (from `make_inputs`) and write ``out/labels.npz``."""
     import shutil
-    import subprocess
 
     import torch
     from PIL import Image
@@ -151,7 +103,7 @@ def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -
         shutil.copytree(official / "configs", config_package / "configs", dirs_exist_ok=True)
         (config_package / "configs" / "__init__.py").write_text("")
     sys.path[:0] = [str(config_package), str(official)]
-    _install_stand_ins()
+    install_stand_ins()
     torch.set_num_threads(1)
     import sam_pt.vos_eval.eval as official_eval
 
@@ -184,10 +136,7 @@ def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "labels.npz", labels=labels, frames=np.array([p.stem for p in frames]))
-    if commit is None:
-        found = subprocess.run(["git", "-C", str(official), "rev-parse", "HEAD"], capture_output=True, text=True)
-        commit = found.stdout.strip() or "unknown (not a git checkout: pass --commit)"
-    info = {"official_commit": commit, "video": VIDEO,
+    info = {"official_commit": official_commit(official, commit), "video": VIDEO,
             "knobs": KNOBS, "pips_seed": PIPS_SEED, "pips_damping": PIPS_DAMPING, "sam_seed": SAM_SEED,
             "sam_iou_bias": SAM_IOU_BIAS, "labels_shape": list(labels.shape),
             "object_pixels": {int(k): int((labels == k).sum()) for k in np.unique(labels)}}
@@ -196,15 +145,9 @@ def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    make = sub.add_parser("inputs", help="write the inputs (dataset, PIPS and tiny SAM checkpoints)")
-    make.add_argument("--out", type=Path, required=True)
-    rec = sub.add_parser("record", help="run the authors' evaluation on the inputs and store its label maps")
-    rec.add_argument("--official", type=Path, required=True, help="a checkout of SysCV/sam-pt")
-    rec.add_argument("--inputs", type=Path, required=True, help="the folder written by `inputs`")
-    rec.add_argument("--out", type=Path, default=Path("tests/fixtures/authors_eval"))
-    rec.add_argument("--commit", help="the official commit, when --official is an export without .git")
+    parser, _, _ = recording_parser(__doc__, "write the inputs (dataset, PIPS and tiny SAM checkpoints)",
+                                    "run the authors' evaluation on the inputs and store its label maps",
+                                    "tests/fixtures/authors_eval", official="a checkout of SysCV/sam-pt")
     args = parser.parse_args(argv)
     if args.command == "inputs":
         print(json.dumps({key: str(value) for key, value in make_inputs(args.out).items()}, indent=1))

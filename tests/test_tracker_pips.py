@@ -1,7 +1,8 @@
 """PIPS tracker: official key layout, strict checkpoint loading, window chaining and tracking invariants.
 
 All tests use seeded random weights of our own `PipsNet` on tiny videos (64x64, the smallest size stride 4
-allows). Equality with the official code is checked outside the repository (see the helper's report).
+allows). Equality with the official code (SAM-PT's PipsPointTracker on the same random weights) is
+`tests/test_official_trackers.py`, against the recorded output in `tests/fixtures/official_trackers`.
 """
 from __future__ import annotations
 

@@ -10,6 +10,9 @@ resolution they are given):
   * frames before the query frame come from the same procedure on the time-reversed video;
   * a point is visible where sigmoid(logit) > 0.5, and is its query position and visible at its query frame.
 
+Equal to SAM-PT's ``PipsPointTracker`` (tracks to 1e-3 px, same visibility) on the same random weights:
+``tests/test_official_trackers.py`` compares with its recorded output (``tests/fixtures/official_trackers``).
+
 All query points (of all objects) whose current frame is the same share one network call; the loop runs over
 frames, never over points. Frame features are computed once per video and reused by every window and both
 directions (instance norm makes them independent of the other frames), which keeps (T, 128, H/4, W/4)

@@ -116,7 +116,7 @@ def kmedoids_points(mask: np.ndarray, num_points: int, rng: np.random.Generator,
         return np.zeros((0, 2), np.float32)
     if len(pixels) < num_points:
         return _yx_to_xy(_repeat_pixels(pixels, num_points))
-    sample = pixels[rng.permutation(len(pixels))[:max(subsample, num_points)]].astype(np.float64)
+    sample = kmedoids_sample(pixels, num_points, rng, subsample)
     distances = cdist(sample, sample)
     if method == "alternate":
         medoids = alternate_kmedoids(distances, num_points)
@@ -126,7 +126,21 @@ def kmedoids_points(mask: np.ndarray, num_points: int, rng: np.random.Generator,
     return _yx_to_xy(sample[np.asarray(medoids, dtype=np.int64)])
 
 
-def alternate_kmedoids(distances: np.ndarray, num_clusters: int, max_iter: int = 300) -> np.ndarray:
+def kmedoids_sample(pixels: np.ndarray, num_points: int, rng: np.random.Generator,
+                    subsample: int = KMEDOIDS_SUBSAMPLE) -> np.ndarray:
+    """The pixels `kmedoids_points` clusters: at most max(subsample, K) of ``pixels`` (M, 2) (y, x), in the
+    order of one ``rng.permutation`` -> float64 (n, 2) (y, x)."""
+    return pixels[rng.permutation(len(pixels))[:max(subsample, num_points)]].astype(np.float64)
+
+
+def heuristic_medoids(distances: np.ndarray, num_clusters: int) -> np.ndarray:
+    """scikit-learn-extra's "heuristic" init: the `num_clusters` points with the smallest summed distance to
+    all points, by increasing sum (ties by index) -> (K,) int64 indices."""
+    return np.argsort(distances.sum(axis=1), kind="stable")[:num_clusters].astype(np.int64)
+
+
+def alternate_kmedoids(distances: np.ndarray, num_clusters: int, max_iter: int = 300,
+                       init: np.ndarray | None = None) -> np.ndarray:
     """The "alternate" k-medoids algorithm with the "heuristic" init, as scikit-learn-extra's `KMedoids` defaults.
 
     Init: the `num_clusters` points with the smallest summed distance to all points. Then, until the medoids
@@ -136,16 +150,21 @@ def alternate_kmedoids(distances: np.ndarray, num_clusters: int, max_iter: int =
     them in `np.argpartition` order, which depends on the numpy version (numpy 1.26 and 2.4 give the same set
     but a different order in 93 of 141 DAVIS masks, and the order changes the result through ties); given
     the same initial order, this function returned the same medoids as scikit-learn-extra 0.3.0 in 141 of
-    141 cases. (The `kmedoids` package's `alternating` differs in its details and agreed in only 15 of 45.)
+    141 cases (recorded on real DAVIS masks from fixed starting medoids in ``tests/fixtures/official_kmedoids``;
+    ``tests/test_official_kmedoids.py``). (The `kmedoids` package's `alternating` differs in its details and
+    agreed in only 15 of 45.)
 
     Args:
         distances: (n, n) symmetric float distance matrix.
         num_clusters: K <= n.
+        init: (K,) starting medoid indices instead of `heuristic_medoids` (as scikit-learn-extra's array
+            ``init``).
 
     Returns:
         (K,) int64 indices of the medoids.
     """
-    medoids = np.argsort(distances.sum(axis=1), kind="stable")[:num_clusters].astype(np.int64)
+    medoids = (heuristic_medoids(distances, num_clusters) if init is None
+               else np.array(init, dtype=np.int64).reshape(num_clusters))
     for _ in range(max_iter):
         previous = medoids.copy()
         labels = np.argmin(distances[medoids], axis=0)

@@ -1,0 +1,34 @@
+"""Point trackers against SAM-PT's own trackers (tests/fixtures/official_trackers, recorded with
+scripts/record_trackers.py from SysCV/sam-pt): the same synthetic clip, queries on the first, a middle and
+the last frame, the same random (damped) weights; ``build_point_tracker(...).track`` must give the official
+tracks to 1e-3 px and the same visibility."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scripts.record_trackers import make_inputs
+from trackers.point_tracker import build_point_tracker
+
+FIXTURES = Path(__file__).parent / "fixtures" / "official_trackers"
+TRACK_ATOL_PX = 1e-3
+
+
+@pytest.mark.parametrize("tracker", ["pips"])
+def test_tracks_equal_official(tracker, tmp_path):
+    official = np.load(FIXTURES / f"{tracker}.npz")
+    info = json.loads((FIXTURES / f"{tracker}.json").read_text())
+    # the recording was stable: a 1e-7 change of one official weight moved no track by 1e-4 px
+    assert info["sensitivity"]["max_track_change_px"] < 1e-4 and info["sensitivity"]["visibility_changes"] == 0
+    paths = make_inputs(tracker, tmp_path)
+    inputs = np.load(paths["inputs"])
+    tracks, visible = build_point_tracker(tracker, str(paths["checkpoint"]), device="cpu").track(
+        inputs["frames"], inputs["queries"])
+    np.testing.assert_allclose(tracks, official["tracks"], rtol=0, atol=TRACK_ATOL_PX)
+    np.testing.assert_array_equal(visible, official["visible"])
+    # not a trivial recording: points move and some are hidden
+    assert np.abs(official["tracks"] - official["tracks"][:1]).max() > 1.0
+    assert 0 < official["visible"].mean() < 1
