@@ -45,11 +45,11 @@ CHECKPOINT_MODULES = (
     "trackers.segmenters.sam_models",
     "trackers.segmenters.sam",
     "trackers.segmenters.sam2",
-    "trackers.pips",
-    "trackers.pips2",
-    "trackers.cotracker3",
-    "trackers.raft",
-    "trackers.tapir",
+    "trackers.point.pips.tracker",
+    "trackers.point.pips2.tracker",
+    "trackers.point.cotracker3.tracker",
+    "trackers.point.raft.tracker",
+    "trackers.point.tapir.tracker",
 )
 
 # checkpoints whose official file name another checkpoint also has (PIPS and PIPS++: model-000200000.pth),

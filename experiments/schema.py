@@ -31,7 +31,7 @@ class DatasetSchema:
 
 @dataclass
 class ModelSchema:
-    """`trackers.sampt.SamPt` keyword arguments (paper defaults in configs/model/sampt.yaml)."""
+    """`trackers.sampt.model.SamPt` keyword arguments (paper defaults in configs/model/sampt.yaml)."""
 
     positive_points_per_mask: int = 8
     negative_points_per_mask: int = 1

@@ -3,7 +3,7 @@
 As the authors' VIS evaluation (SysCV/sam-pt ``sam_pt/modeling/vis_to_vos_adapter.py``, run with
 ``iterative_refinement_iterations=0`` and ``add_other_objects_positive_points_as_negative_points=false``):
 
-1. proposals on the first frame (`trackers.proposals`; SAM's automatic mask generator, up to 100 masks);
+1. proposals on the first frame (`trackers.sampt.proposals`; SAM's automatic mask generator, up to 100 masks);
 2. every proposal is an object for SAM-PT: query points are sampled from its mask, tracked through the
    video, and SAM is prompted per frame with them; objects run in batches of ``masks_batch_size``
    (point-tracker calls and decoder calls), other objects' positive points are NOT negatives;
@@ -148,7 +148,7 @@ def track_scores(iou: np.ndarray, mode: str = "mean-all-frames", tracked: np.nda
 
 def _query_points(sampt, frame: np.ndarray, masks: np.ndarray, video_name: str) -> tuple[np.ndarray, list[int]]:
     """(N', P, 3) query points on frame 0, one random stream per proposal; returns them and the kept indices."""
-    from trackers.query_points import EmptyMaskError, video_rng
+    from trackers.sampt.query_points import EmptyMaskError, video_rng
 
     points, kept = [], []
     for k, mask in enumerate(masks):
@@ -168,8 +168,8 @@ def run_vis_video(sampt, proposer, video, masks_batch_size: int = 100, frame_sho
     """SAM-PT tracks of every first-frame proposal of ``video``.
 
     Args:
-        sampt: a `trackers.sampt.SamPt` (its tracker, segmenter and knobs; reinit is supported).
-        proposer: a `trackers.proposals.Proposer`.
+        sampt: a `trackers.sampt.model.SamPt` (its tracker, segmenter and knobs; reinit is supported).
+        proposer: a `trackers.sampt.proposals.Proposer`.
         video: a `datasets.video.Video` (for UVO a `datasets.uvo.UvoVideo`).
         masks_batch_size: objects per point-tracker call and per decoder call (the authors: 100).
         frame_short_side, frame_max_size: working frame size (see the module docstring); None: as stored.
@@ -181,8 +181,8 @@ def run_vis_video(sampt, proposer, video, masks_batch_size: int = 100, frame_sho
         one `UvoTrack` per proposal, in proposal order, masks at ``video.size`` (`RleMasks`, None where
         absent); [] when there is no proposal.
     """
-    from trackers.sampt import Clip
-    from trackers.sampt_prompting import FramePrediction
+    from trackers.sampt.model import Clip
+    from trackers.sampt.prompting import FramePrediction
 
     if isinstance(masks_batch_size, bool) or int(masks_batch_size) != masks_batch_size or masks_batch_size < 1:
         raise ValueError(f"masks_batch_size must be an integer >= 1, got {masks_batch_size!r}")
@@ -203,11 +203,11 @@ def run_vis_video(sampt, proposer, video, masks_batch_size: int = 100, frame_sho
         return []
     num_frames, count = frames.num_frames, len(kept)
     batches = [np.arange(start, min(start + masks_batch_size, count)) for start in range(0, count, masks_batch_size)]
-    from trackers.query_points import video_rng
+    from trackers.sampt.query_points import video_rng
 
     rngs = [video_rng(sampt.seed, f"{video.name}/batch-{b}") for b in range(len(batches))]
     if sampt.use_point_reinit:
-        from trackers.reinit import run_reinit_pass
+        from trackers.sampt.reinit import run_reinit_pass
 
         clips = [Clip(frames.frame, num_frames, sampt.segmenter) for _ in batches]
         reinit = [run_reinit_pass(sampt, clip, query_points[batch], rng)
@@ -393,7 +393,7 @@ def run_vis_dataset(cfg, run_dir: str | Path, chash: str) -> dict:
     from omegaconf import OmegaConf
 
     from experiments.pipeline import build_sampt, resolve_device
-    from trackers.proposals import build_proposer
+    from trackers.sampt.proposals import build_proposer
 
     vis = cfg.dataset.get("vis")
     if vis is None:

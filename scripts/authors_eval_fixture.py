@@ -54,7 +54,7 @@ def make_inputs(out: Path) -> dict[str, Path]:
     import torch
 
     from datasets.synthetic import generate
-    from trackers.pips_net import PipsNet
+    from trackers.point.pips.net import PipsNet
     from trackers.segmenters.sam_models import build_tiny_sam
 
     out = Path(out)

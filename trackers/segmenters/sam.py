@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 
 from trackers.checkpoints import require_checkpoint
-from trackers.segmenter import Embedding, Prediction, Segmenter
+from trackers.segmenters.base import Embedding, Prediction, Segmenter
 from trackers.segmenters.prompts import check_prompts, empty_prediction, resized_shape
 from trackers.segmenters.sam_lean_decoder import LeanMaskDecoder
 from trackers.segmenters.sam_lean_decoder import supports as lean_decoder_supports
@@ -235,7 +235,7 @@ class SamSegmenter(Segmenter):
 
 
 # --------------------------------------------------------------------------------------------------
-# Official-checkpoint factories (names registered in trackers.segmenter.SEGMENTERS).
+# Official-checkpoint factories (names registered in trackers.segmenters.base.SEGMENTERS).
 
 
 def _build_official(arch: str, checkpoint: str | Path | None, device, verify_md5: bool, **options) -> SamSegmenter:

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from trackers.checkpoints import (
     CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
 )
-from trackers.segmenter import Embedding, Prediction, Segmenter
+from trackers.segmenters.base import Embedding, Prediction, Segmenter
 from trackers.segmenters.prompts import check_prompts, empty_prediction
 
 SAM2_INSTALL_HINT = (

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from trackers.segmenter import Embedding, Segmenter
+from trackers.segmenters.base import Embedding, Segmenter
 
 BATCHING_MODES = ("by-prompt-length", "padded")
 

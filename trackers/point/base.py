@@ -13,15 +13,15 @@ import numpy as np
 # name -> "module:Class". Modules are imported only when their tracker is built, so a tracker's
 # optional dependencies never slow down or break the others.
 TRACKERS: dict[str, str] = {
-    "lk": "trackers.opencv_trackers:LucasKanadeTracker",
-    "flow": "trackers.opencv_trackers:DenseFlowTracker",
-    "pips": "trackers.pips:PipsTracker",
-    "pips2": "trackers.pips2:Pips2Tracker",
-    "cotracker3_offline": "trackers.cotracker3:CoTracker3OfflineTracker",
-    "cotracker3_online": "trackers.cotracker3:CoTracker3OnlineTracker",
-    "tapir": "trackers.tapir:TapirTracker",
-    "bootstapir": "trackers.tapir:BootsTapirTracker",
-    "raft": "trackers.raft:RaftTracker",
+    "lk": "trackers.point.opencv:LucasKanadeTracker",
+    "flow": "trackers.point.opencv:DenseFlowTracker",
+    "pips": "trackers.point.pips.tracker:PipsTracker",
+    "pips2": "trackers.point.pips2.tracker:Pips2Tracker",
+    "cotracker3_offline": "trackers.point.cotracker3.tracker:CoTracker3OfflineTracker",
+    "cotracker3_online": "trackers.point.cotracker3.tracker:CoTracker3OnlineTracker",
+    "tapir": "trackers.point.tapir.tracker:TapirTracker",
+    "bootstapir": "trackers.point.tapir.tracker:BootsTapirTracker",
+    "raft": "trackers.point.raft.tracker:RaftTracker",
 }
 
 
