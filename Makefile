@@ -73,7 +73,7 @@ bench: $(STAMP)
 
 # after a run: make submission DATASET=ytvos18 RUN=outputs/... [ROOT=...] [SPLIT=...] [OUT=...]
 submission: $(STAMP)
-	$(PY) -m datasets.submission --dataset $(DATASET) --run $(RUN) $(if $(ROOT),--root $(ROOT)) $(if $(SPLIT),--split $(SPLIT)) $(if $(OUT),--out $(OUT))
+	$(PY) -m experiments.submission --dataset $(DATASET) --run $(RUN) $(if $(ROOT),--root $(ROOT)) $(if $(SPLIT),--split $(SPLIT)) $(if $(OUT),--out $(OUT))
 
 # official checkpoint files with resume and md5 check: make checkpoints MODEL=sam_vit_h (no MODEL: list them)
 checkpoints: $(STAMP)
