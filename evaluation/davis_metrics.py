@@ -1,7 +1,7 @@
 """Fast DAVIS region (J) and boundary (F) measures and their per-object statistics.
 
 Numerically identical to the official DAVIS 2017 evaluator (davisvideochallenge/davis2017-evaluation,
-semi-supervised task; see ``EVAL_SPEC.md`` sections 1.4-1.6), but built for streaming: one frame at a
+semi-supervised task; see ``docs/protocol.md`` sections 1.4-1.6), but built for streaming: one frame at a
 time, boolean masks only, and every per-object computation restricted to the bounding box of the union
 of the ground-truth and predicted masks (pixels outside it cannot change J, the boundary maps or the
 boundary matches, so the result is exact, not approximate).

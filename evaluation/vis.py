@@ -8,7 +8,7 @@ Python: :func:`evaluate_vis` (gt json path or dict, results json path or list) -
 :func:`score_vis` returns a `VisResult` (numbers, counts, writers). Writers of results files:
 :func:`encode_mask`, :func:`track_entry`, :func:`write_results_json`.
 
-Behaviour (``EVAL_SPEC.md`` section 5), equal to the official YouTube-VIS cocoapi evaluator run as the
+Behaviour (``docs/protocol.md`` section 5), equal to the official YouTube-VIS cocoapi evaluator run as the
 UVO script runs it (every detection's category set to 1, ``useCats`` off); metric details in
 `evaluation.vis_metrics`.
 

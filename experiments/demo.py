@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -265,7 +266,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                             "is found, else the weight-free grabcut)")
     parser.add_argument("--checkpoint-tracker", help="checkpoint file of the point tracker")
     parser.add_argument("--checkpoint-segmenter", help="checkpoint file of the segmenter")
-    parser.add_argument("--checkpoint-dir", default="checkpoints", help="where auto looks for checkpoints")
+    parser.add_argument("--checkpoint-dir", default=os.environ.get("CHECKPOINT_DIR", "checkpoints"),
+                        help="where auto looks for checkpoints (default: $CHECKPOINT_DIR or checkpoints)")
     parser.add_argument("--chunk-frames", type=int, default=48, help="frames tracked at once (memory bound)")
     parser.add_argument("--longest-side", type=int, default=1024,
                         help="working resolution: longest side in pixels (default 1024, the authors' demo; "

@@ -5,7 +5,7 @@
 
 A run folder holds ``<run>/predictions/<video>/<frame>.png`` (indexed PNGs at annotation resolution with
 the dataset's object ids) and ``<run>/predictions/<video>/.complete`` (written last). The writers
-(EVAL_SPEC.md sections 2-5):
+(docs/protocol.md sections 2-5):
 
 - ``davis17-testdev``: zip with one folder per sequence at the zip root, ``<seq>/<frame>.png`` for every
   frame. The server aborts with "Incorrect folder structure" when the zip root holds exactly one entry,

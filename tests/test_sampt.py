@@ -1,4 +1,4 @@
-"""SAM-PT prompting (PAPER.md step 3), merging (step 6), knobs, determinism and the embed-once rule."""
+"""SAM-PT prompting (paper Sec. 3.2 step 3), merging of the objects' masks, knobs, determinism and the embed-once rule."""
 from __future__ import annotations
 
 import numpy as np

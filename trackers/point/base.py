@@ -5,10 +5,11 @@ Every tracker (weight-free OpenCV ones and neural ones loading official checkpoi
 """
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 
 import numpy as np
+
+from trackers.registry import check_options, load_entry
 
 # name -> "module:Class". Modules are imported only when their tracker is built, so a tracker's
 # optional dependencies never slow down or break the others.
@@ -70,12 +71,8 @@ def build_point_tracker(name: str, checkpoint: str | None = None, **options) -> 
     """Build the point tracker ``name`` (see `TRACKERS`), loading ``checkpoint`` if it needs one."""
     if name not in TRACKERS:
         raise ValueError(f"unknown point tracker {name!r}; valid names: {', '.join(sorted(TRACKERS))}")
-    module_name, class_name = TRACKERS[name].split(":")
-    try:
-        module = importlib.import_module(module_name)
-        cls = getattr(module, class_name)
-    except (ModuleNotFoundError, AttributeError) as error:
-        raise NotImplementedError(f"point tracker {name!r} is not available in this build ({error})") from None
+    cls = load_entry("point tracker", name, TRACKERS[name])
+    check_options("point tracker", name, cls, options)
     if cls.needs_checkpoint:
         return cls(checkpoint=checkpoint, **options)
     if checkpoint is not None:

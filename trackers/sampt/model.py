@@ -1,7 +1,7 @@
 """SAM-PT: video object segmentation by tracking query points and prompting SAM with them.
 
-`SamPt(point_tracker, segmenter, **knobs)` composes a `PointTracker` and a `Segmenter` (PAPER.md,
-Pipeline steps 2-6). Knob names and defaults are those of the authors' configuration
+`SamPt(point_tracker, segmenter, **knobs)` composes a `PointTracker` and a `Segmenter` (paper Sec. 3.2,
+steps 2-4; Appendix A for reinit). Knob names and defaults are those of the authors' configuration
 (``configs/model/sam_pt.yaml`` of SysCV/sam-pt), defaults as in the paper.
 
 Per video (`SamPt.segment_video`): query points are sampled from each object's first mask on its first
