@@ -16,7 +16,6 @@ Datasets that are only served behind a form or from Google Drive print instructi
 from __future__ import annotations
 
 import argparse
-import hashlib
 import http.client
 import importlib
 import importlib.util
@@ -34,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable
 from urllib.parse import urlparse
+
+from datasets.files import md5sum
 
 LOGGER = logging.getLogger(__name__)
 
@@ -62,14 +63,6 @@ class DownloadError(Exception):
 
 
 # ------------------------------------------------------------------------------------------------ download
-def md5sum(path: str | Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        while block := handle.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _verify(path: Path, url: str, md5: str | None, size: int | None) -> None:
     """Raise `DownloadError` if ``path`` has the wrong size or md5 (the file is deleted on md5 mismatch)."""
     actual_size = path.stat().st_size

@@ -424,3 +424,23 @@ def test_native_size_reads_the_davis_frames_of_the_annotation_resolution():
         assert cfg["dataset"]["options"]["frames_resolution"] is None
         assert resolved(f"dataset={dataset}", "longest_side=1024")["dataset"]["options"]["frames_resolution"] \
             == "Full-Resolution"
+
+
+# ------------------------------------------------------------------------------------------- knob defaults
+def test_knob_defaults_are_written_once_and_every_view_agrees():
+    """`trackers.sampt.knobs.SamPtKnobs` holds the defaults; SamPt's signature, the Hydra schema and
+    configs/model/sampt.yaml must show the same names and values (the paper's: reinit variant A, horizon 8)."""
+    import dataclasses
+
+    from experiments.schema import ModelSchema
+    from trackers.sampt.knobs import knob_defaults
+
+    defaults = knob_defaults()
+    signature = {name: param.default for name, param in sampt_knobs().items()}
+    schema = {field.name: field.default for field in dataclasses.fields(ModelSchema)}
+    yaml_values = OmegaConf.to_container(OmegaConf.load(CONFIGS / "model" / "sampt.yaml"))
+    assert signature == defaults, "SamPt's keyword defaults differ from trackers/sampt/knobs.py"
+    assert schema == defaults, "experiments.schema.ModelSchema differs from trackers/sampt/knobs.py"
+    assert yaml_values == defaults, "configs/model/sampt.yaml differs from trackers/sampt/knobs.py"
+    assert (defaults["reinit_variant"], defaults["reinit_horizon"], defaults["reinit_point_tracker_horizon"]) == (
+        "reinit-on-horizon-and-sync-masks", 8, 8)

@@ -35,7 +35,8 @@ def test_no_module_imports_a_higher_layer(path):
 
 
 @pytest.mark.parametrize("package, heavy", [("datasets", ("torch", "hydra", "omegaconf")),
-                                            ("trackers", ("torch", "hydra"))])
+                                            ("trackers", ("torch", "hydra")),
+                                            ("trackers.sampt.knobs", ("torch", "hydra"))])
 def test_light_imports_stay_light(package, heavy):
     code = f"import sys, {package}; print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(heavy)!r}))"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout

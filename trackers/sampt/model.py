@@ -1,8 +1,9 @@
 """SAM-PT: video object segmentation by tracking query points and prompting SAM with them.
 
 `SamPt(point_tracker, segmenter, **knobs)` composes a `PointTracker` and a `Segmenter` (paper Sec. 3.2,
-steps 2-4; Appendix A for reinit). Knob names and defaults are those of the authors' configuration
-(``configs/model/sam_pt.yaml`` of SysCV/sam-pt), defaults as in the paper.
+steps 2-4; Appendix A for reinit). Knob names are those of the authors' configuration
+(``configs/model/sam_pt.yaml`` of SysCV/sam-pt); the defaults, the paper's, are written once in
+`trackers.sampt.knobs` (reinit, when on: variant A, horizon 8).
 
 Per video (`SamPt.segment_video`): query points are sampled from each object's first mask on its first
 frame, all objects' points are tracked through the whole clip (forward and backward), points within
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from trackers.sampt.knobs import DEFAULTS
 from trackers.sampt.mask_box import MaskBoxFinder, UpscalingBoxFinder, has_sam_geometry
 from trackers.point.base import PointTracker
 from trackers.sampt.reinit import REINIT_TINY_MASK_RULES, REINIT_VARIANTS, ClipPrediction, merge_directions, run_reinit_pass
@@ -256,28 +258,28 @@ class SamPt:
         point_tracker: PointTracker,
         segmenter: Segmenter,
         *,
-        positive_points_per_mask: int = 8,
-        negative_points_per_mask: int = 1,
-        positive_point_selection_method: str = "kmedoids",
-        negative_point_selection_method: str = "mixed",
-        iterative_refinement_iterations: int = 12,
-        sam_iou_threshold: float = 0.7,
-        add_other_objects_positive_points_as_negative_points: bool = True,
-        max_other_objects_positive_points: int | None = None,
-        use_patch_matching_filtering: bool = False,
-        patch_size: int = 3,
-        patch_similarity_threshold: float = 0.01,
-        use_point_reinit: bool = False,
-        reinit_point_tracker_horizon: int = 24,
-        reinit_horizon: int = 24,
-        reinit_variant: str = "reinit-at-median-of-area-diff",
-        reinit_tiny_masks: str = "authors",
-        empty_mask_without_positive_point: bool = False,
-        border_margin: float = 0.01,
+        positive_points_per_mask: int = DEFAULTS.positive_points_per_mask,
+        negative_points_per_mask: int = DEFAULTS.negative_points_per_mask,
+        positive_point_selection_method: str = DEFAULTS.positive_point_selection_method,
+        negative_point_selection_method: str = DEFAULTS.negative_point_selection_method,
+        iterative_refinement_iterations: int = DEFAULTS.iterative_refinement_iterations,
+        sam_iou_threshold: float = DEFAULTS.sam_iou_threshold,
+        add_other_objects_positive_points_as_negative_points: bool = DEFAULTS.add_other_objects_positive_points_as_negative_points,
+        max_other_objects_positive_points: int | None = DEFAULTS.max_other_objects_positive_points,
+        use_patch_matching_filtering: bool = DEFAULTS.use_patch_matching_filtering,
+        patch_size: int = DEFAULTS.patch_size,
+        patch_similarity_threshold: float = DEFAULTS.patch_similarity_threshold,
+        use_point_reinit: bool = DEFAULTS.use_point_reinit,
+        reinit_point_tracker_horizon: int = DEFAULTS.reinit_point_tracker_horizon,
+        reinit_horizon: int = DEFAULTS.reinit_horizon,
+        reinit_variant: str = DEFAULTS.reinit_variant,
+        reinit_tiny_masks: str = DEFAULTS.reinit_tiny_masks,
+        empty_mask_without_positive_point: bool = DEFAULTS.empty_mask_without_positive_point,
+        border_margin: float = DEFAULTS.border_margin,
         seed: int = 0,
-        decoder_batching: str = "by-prompt-length",
-        untransformed_refinement_box: bool = False,
-        use_first_mask_on_query_frame: bool = True,
+        decoder_batching: str = DEFAULTS.decoder_batching,
+        untransformed_refinement_box: bool = DEFAULTS.untransformed_refinement_box,
+        use_first_mask_on_query_frame: bool = DEFAULTS.use_first_mask_on_query_frame,
     ):
         self.point_tracker = point_tracker
         self.segmenter = segmenter
