@@ -55,8 +55,9 @@ test-slow: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q
 
+# make eval [DATASET=...] [EXPERIMENT=...] [SEEDS=0,1,2] [OUT=run folder] [ARGS="any Hydra override"]
 eval: $(STAMP)
-	$(PY) -m experiments.run dataset=$(DATASET_OPTION) $(if $(EXPERIMENT),experiment=$(EXPERIMENT)) $(if $(SEEDS),'seeds=[$(SEEDS)]') $(ARGS)
+	$(PY) -m experiments.run dataset=$(DATASET_OPTION) $(if $(EXPERIMENT),experiment=$(EXPERIMENT)) $(if $(SEEDS),'seeds=[$(SEEDS)]') $(if $(OUT),output_dir=$(OUT)) $(ARGS)
 
 # the HTML report of a run (also written at the end of every run): make report RUN=outputs/<date>/<time>
 report: $(STAMP)
@@ -73,7 +74,7 @@ bench: $(STAMP)
 
 # after a run: make submission DATASET=ytvos18 RUN=outputs/... [ROOT=...] [SPLIT=...] [OUT=...]
 submission: $(STAMP)
-	$(PY) -m datasets.submission --dataset $(DATASET) --run $(RUN) $(if $(ROOT),--root $(ROOT)) $(if $(SPLIT),--split $(SPLIT)) $(if $(OUT),--out $(OUT))
+	$(PY) -m experiments.submission --dataset $(DATASET) --run $(RUN) $(if $(ROOT),--root $(ROOT)) $(if $(SPLIT),--split $(SPLIT)) $(if $(OUT),--out $(OUT))
 
 # official checkpoint files with resume and md5 check: make checkpoints MODEL=sam_vit_h (no MODEL: list them)
 checkpoints: $(STAMP)
@@ -85,7 +86,7 @@ data: $(STAMP)
 
 # SAM-PT demo on any video: make demo VIDEO=clip.mp4|frames_dir POINTS=points.txt [SEGMENTER=sam_vit_h CHECKPOINT_SEGMENTER=...] [TRACKER=pips CHECKPOINT_TRACKER=...] [OUT=outputs/demo] [ARGS=...]
 demo: $(STAMP)
-	$(PY) -m experiments.demo --video $(VIDEO) $(if $(POINTS),--points $(POINTS)) $(if $(TRACKER),--tracker $(TRACKER)) $(if $(SEGMENTER),--segmenter $(SEGMENTER)) $(if $(CHECKPOINT_TRACKER),--checkpoint-tracker $(CHECKPOINT_TRACKER)) $(if $(CHECKPOINT_SEGMENTER),--checkpoint-segmenter $(CHECKPOINT_SEGMENTER)) $(if $(OUT),--out $(OUT)) $(ARGS)
+	$(PY) -m experiments.demo --video $(VIDEO) $(if $(POINTS),--points $(POINTS)) $(if $(TRACKER),--tracker $(TRACKER)) $(if $(SEGMENTER),--segmenter $(SEGMENTER)) $(if $(CHECKPOINT_TRACKER),--checkpoint-tracker $(CHECKPOINT_TRACKER)) $(if $(CHECKPOINT_SEGMENTER),--checkpoint-segmenter $(CHECKPOINT_SEGMENTER)) $(if $(OUT),--out $(OUT)) $(if $(CHECKPOINT_DIR),--checkpoint-dir $(CHECKPOINT_DIR)) $(ARGS)
 
 # simulated interactive point correction: make interactive DATASET=davis17 ROOT=data/DAVIS [SPLIT=val] [ARGS="--online --threshold 0.95 --videos camel"]
 interactive: $(STAMP)

@@ -1,2 +1,3 @@
-"""Benchmark readers (DAVIS 2016/2017, YouTube-VOS 2018/2019, MOSE, UVO, generic folder), submission
-writers and a synthetic-benchmark generator. Each reader yields `datasets.video.Video` objects."""
+"""Benchmark readers (DAVIS 2016/2017, YouTube-VOS 2018/2019, MOSE, UVO, generic folder), the PNG and RLE
+codecs and a synthetic-benchmark generator (submission writers, which read run folders, are in
+`experiments.submission`). Each reader yields `datasets.video.Video` objects."""

@@ -1,5 +1,8 @@
-"""Atomic file writes: a file is either absent, its old version, or completely written (temp + rename)."""
+"""Atomic file writes (a file is either absent, its old version, or completely written: temp + rename) and
+the md5 of a file."""
 from __future__ import annotations
+
+import hashlib
 
 import os
 import tempfile
@@ -25,3 +28,9 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically."""
     return atomic_write(path, lambda temporary: Path(temporary).write_text(text))
+
+
+def md5sum(path: str | Path) -> str:
+    """The md5 (hex) of the file at ``path``, read in chunks (checkpoints and downloads use this one)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "md5").hexdigest()

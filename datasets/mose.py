@@ -8,7 +8,7 @@ Layout::
 
 Objects are the non-zero ids of the first-frame mask (``np.unique``; they may be non-contiguous), all
 starting on frame 0; an id outside that set in a later annotation is an error. Predictions are written
-for every frame (EVAL_SPEC section 4).
+for every frame (docs/protocol.md section 4).
 """
 from __future__ import annotations
 

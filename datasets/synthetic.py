@@ -35,6 +35,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from datasets.png import write_frame, write_label_png
+from datasets.rle import encode_rle  # noqa: F401  (also this module's API)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -390,12 +391,6 @@ def _write_folder(root: Path, split: str, items: list[_Rendered]) -> None:
             write_label_png(root / "Annotations" / truth.name / f"{_name(t)}.png", truth.labels[t])
     if split != "all":
         _write_list(root / "ImageSets" / f"{split}.txt", items)
-
-
-def encode_rle(mask: np.ndarray) -> dict:
-    """(H, W) bool -> compressed RLE ``{"size": [H, W], "counts": str}`` (pycocotools)."""
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
 def _write_uvo(root: Path, split: str, items: list[_Rendered]) -> None:

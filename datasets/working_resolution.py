@@ -94,5 +94,5 @@ class WorkingVideo:
         return resize_mask_nearest(self.video.first_mask(object_id), self.frame_size)
 
     def first_masks(self) -> dict[int, tuple[int, np.ndarray]]:
-        """object id -> (first frame, (h, w) bool mask), the input of `trackers.sampt.SamPt.prepare_video`."""
+        """object id -> (first frame, (h, w) bool mask), the input of `trackers.sampt.model.SamPt.prepare_video`."""
         return {obj.id: (obj.first_frame, self.first_mask(obj.id)) for obj in self.video.objects}

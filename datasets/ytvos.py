@@ -12,7 +12,7 @@ Layout::
                                                          (also found at all_frames/valid_all_frames/JPEGImages,
                                                          the place XMem and SAM-PT use)
 
-Semantics (EVAL_SPEC section 3, as XMem/STCN/SAM-PT read it):
+Semantics (docs/protocol.md section 3, as XMem/STCN/SAM-PT read it):
 
 - Objects are the ids of meta.json; they may be non-contiguous. Each object starts on the frame of the
   first annotation PNG that contains its id (objects may start after frame 0, on different frames);

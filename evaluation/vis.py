@@ -8,7 +8,7 @@ Python: :func:`evaluate_vis` (gt json path or dict, results json path or list) -
 :func:`score_vis` returns a `VisResult` (numbers, counts, writers). Writers of results files:
 :func:`encode_mask`, :func:`track_entry`, :func:`write_results_json`.
 
-Behaviour (``EVAL_SPEC.md`` section 5), equal to the official YouTube-VIS cocoapi evaluator run as the
+Behaviour (``docs/protocol.md`` section 5), equal to the official YouTube-VIS cocoapi evaluator run as the
 UVO script runs it (every detection's category set to 1, ``useCats`` off); metric details in
 `evaluation.vis_metrics`.
 
@@ -45,6 +45,7 @@ from pycocotools import mask as mask_utils
 
 from datasets.errors import DatasetError
 from datasets.files import atomic_write_text
+from datasets.rle import encode_rle
 from evaluation.vis_metrics import STAT_NAMES, VideoTracks, evaluate_tracks, precision_recall, track_area
 
 log = logging.getLogger(__name__)
@@ -59,13 +60,8 @@ class VisInputError(DatasetError):
 
 
 # ----------------------------------------------------------------------------------------------- writers
-def encode_mask(mask: np.ndarray) -> dict:
-    """(H, W) bool/uint8 mask -> compressed RLE ``{"size": [H, W], "counts": str}`` (json-ready)."""
-    mask = np.asarray(mask)
-    if mask.ndim != 2:
-        raise ValueError(f"encode_mask expects an (H, W) mask, got shape {mask.shape}")
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return {"size": [int(rle["size"][0]), int(rle["size"][1])], "counts": rle["counts"].decode("ascii")}
+#: (H, W) bool/uint8 mask -> compressed RLE ``{"size": [H, W], "counts": str}`` (json-ready)
+encode_mask = encode_rle
 
 
 def track_entry(video_id: int, score: float, masks: Sequence[np.ndarray | None], category_id: int = 1) -> dict:

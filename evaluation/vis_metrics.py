@@ -1,4 +1,4 @@
-"""Class-agnostic YouTube-VIS AP/AR (``EVAL_SPEC.md`` section 5), as UVO scores video instance tracks.
+"""Class-agnostic YouTube-VIS AP/AR (``docs/protocol.md`` section 5), as UVO scores video instance tracks.
 
 Equal (to floating-point rounding) to the official YouTube-VIS cocoapi evaluator run the UVO way: every
 detection gets category 1, ``useCats`` off, ground truth pooled over the GT category list.

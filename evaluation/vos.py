@@ -7,7 +7,7 @@ Command line::
 
 Python: :func:`evaluate_vos` on a list of `datasets.video.Video` objects, returning a `VosResult`.
 
-Behaviour (``EVAL_SPEC.md`` sections 1, 1.8, 4), equal to the official DAVIS 2017 evaluator
+Behaviour (``docs/protocol.md`` sections 1, 1.8, 4), equal to the official DAVIS 2017 evaluator
 (semi-supervised task) to floating-point rounding (``tests/test_official_davis.py`` compares with its
 recorded output, ``tests/fixtures/official_davis``):
 

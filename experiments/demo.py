@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -62,7 +63,7 @@ AUTO_SEGMENTER = ("sam_vit_h", "grabcut")
 
 
 # ----------------------------------------------------------------------------------------- models
-#: official checkpoint file names of the auto choices (as registered in trackers.pips and
+#: official checkpoint file names of the auto choices (as registered in trackers.point.pips.tracker and
 #: trackers.segmenters.sam_models; kept here so that "auto" does not import the heavy model modules)
 AUTO_CHECKPOINT_FILES = {"pips": "model-000200000.pth", "sam_vit_h": "sam_vit_h_4b8939.pth"}
 
@@ -91,11 +92,11 @@ def resolve_model(role: str, name: str, checkpoint: str | None, checkpoint_dir: 
 
 def build_sampt(tracker: str, segmenter: str, num_positive: int, num_points: int,
                 checkpoint_tracker: str | None = None, checkpoint_segmenter: str | None = None, **knobs):
-    """A `trackers.sampt.SamPt` for query points of ``num_points`` per object, the first ``num_positive``
+    """A `trackers.sampt.model.SamPt` for query points of ``num_points`` per object, the first ``num_positive``
     positive (as the authors' demo sets the model's positive/negative points per mask)."""
-    from trackers.point_tracker import build_point_tracker
-    from trackers.sampt import SamPt
-    from trackers.segmenter import build_segmenter
+    from trackers.point.base import build_point_tracker
+    from trackers.sampt.model import SamPt
+    from trackers.segmenters.base import build_segmenter
 
     return SamPt(build_point_tracker(tracker, checkpoint_tracker), build_segmenter(segmenter, checkpoint_segmenter),
                  positive_points_per_mask=num_positive, negative_points_per_mask=num_points - num_positive,
@@ -108,7 +109,7 @@ def track_streamed(point_tracker, source, query_points: np.ndarray, chunk_frames
     """Track query points forward through ``source`` one chunk of frames at a time (module docstring).
 
     Args:
-        point_tracker: a `trackers.point_tracker.PointTracker`.
+        point_tracker: a `trackers.point.base.PointTracker`.
         source: has ``num_frames`` and ``stack(start, end) -> (end - start, H, W, 3) uint8``.
         query_points: (M, P, 3) float (t, x, y) in working pixels; an object's points share their t.
         chunk_frames: frames per chunk (>= 2); consecutive chunks share one frame.
@@ -265,7 +266,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                                             "is found, else the weight-free grabcut)")
     parser.add_argument("--checkpoint-tracker", help="checkpoint file of the point tracker")
     parser.add_argument("--checkpoint-segmenter", help="checkpoint file of the segmenter")
-    parser.add_argument("--checkpoint-dir", default="checkpoints", help="where auto looks for checkpoints")
+    parser.add_argument("--checkpoint-dir", default=os.environ.get("CHECKPOINT_DIR", "checkpoints"),
+                        help="where auto looks for checkpoints (default: $CHECKPOINT_DIR or checkpoints)")
     parser.add_argument("--chunk-frames", type=int, default=48, help="frames tracked at once (memory bound)")
     parser.add_argument("--longest-side", type=int, default=1024,
                         help="working resolution: longest side in pixels (default 1024, the authors' demo; "

@@ -16,7 +16,6 @@ Datasets that are only served behind a form or from Google Drive print instructi
 from __future__ import annotations
 
 import argparse
-import hashlib
 import http.client
 import importlib
 import importlib.util
@@ -35,6 +34,8 @@ from pathlib import Path, PurePosixPath
 from typing import Callable
 from urllib.parse import urlparse
 
+from datasets.files import md5sum
+
 LOGGER = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
@@ -45,11 +46,11 @@ CHECKPOINT_MODULES = (
     "trackers.segmenters.sam_models",
     "trackers.segmenters.sam",
     "trackers.segmenters.sam2",
-    "trackers.pips",
-    "trackers.pips2",
-    "trackers.cotracker3",
-    "trackers.raft",
-    "trackers.tapir",
+    "trackers.point.pips.tracker",
+    "trackers.point.pips2.tracker",
+    "trackers.point.cotracker3.tracker",
+    "trackers.point.raft.tracker",
+    "trackers.point.tapir.tracker",
 )
 
 # checkpoints whose official file name another checkpoint also has (PIPS and PIPS++: model-000200000.pth),
@@ -62,14 +63,6 @@ class DownloadError(Exception):
 
 
 # ------------------------------------------------------------------------------------------------ download
-def md5sum(path: str | Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        while block := handle.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _verify(path: Path, url: str, md5: str | None, size: int | None) -> None:
     """Raise `DownloadError` if ``path`` has the wrong size or md5 (the file is deleted on md5 mismatch)."""
     actual_size = path.stat().st_size
@@ -354,6 +347,7 @@ def _take_from_archive(archive: Path, info, target: Path) -> None:
 
 
 def checkpoint_command(model: str, directory: Path, keep_archives: bool = False) -> int:
+    """The ``checkpoints --model`` command line (prints its result; returns the exit status)."""
     from trackers.checkpoints import CHECKPOINTS
 
     failures = load_checkpoint_registry()
@@ -471,14 +465,14 @@ def _merge_tree(source: Path, target: Path) -> None:
 
 
 def fetch_dataset(name: str, directory: str | Path, keep_archives: bool = False, progress: bool = True) -> Path | None:
-    """Download and unpack dataset ``name`` under ``directory``; returns its root, or None after printing the
-    manual instructions for datasets without a direct download."""
+    """Download and unpack dataset ``name`` under ``directory``; returns its root, or None for datasets without
+    a direct download (`manual_steps` says what to do by hand)."""
     name = ALIASES.get(name, name)
     if name not in DATASETS:
         raise DownloadError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
     entry, directory = DATASETS[name], Path(directory)
     if entry.manual:
-        print(f"{entry.description} has no direct download; do this by hand:\n{entry.manual.format(dir=directory)}")
+        LOGGER.warning("%s has no direct download", entry.description)
         return None
     root = directory / entry.folder
     marker = root / f".complete-{name}"
@@ -500,6 +494,12 @@ def fetch_dataset(name: str, directory: str | Path, keep_archives: bool = False,
             archive.unlink()
     marker.write_text(" ".join(item.url for item in entry.archives) + "\n")
     return root
+
+
+def manual_steps(name: str, directory: str | Path) -> str:
+    """What to do by hand for dataset ``name`` (one served behind a form or from Google Drive)."""
+    entry = DATASETS[ALIASES.get(name, name)]
+    return f"{entry.description} has no direct download; do this by hand:\n{entry.manual.format(dir=Path(directory))}"
 
 
 def list_datasets() -> str:
@@ -544,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("data needs --dataset NAME (or --list)")
         root = fetch_dataset(args.dataset, args.dir, args.keep_archives)
         if root is None:
+            print(manual_steps(args.dataset, args.dir))
             return 3
         print(f"ok: {args.dataset} in {root}")
         return 0

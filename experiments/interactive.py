@@ -48,7 +48,7 @@ from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from evaluation.davis_metrics import boundary_radius, mask_scores
-from trackers.query_points import alternate_kmedoids
+from trackers.sampt.query_points import alternate_kmedoids
 
 LOG = logging.getLogger(__name__)
 
@@ -171,7 +171,7 @@ def choose_correction(pred: np.ndarray, gt: np.ndarray, points: np.ndarray, visi
 
 # ----------------------------------------------------------------------------------------- segmenting
 class FramePrompter:
-    """Prompts the segmenter of a `trackers.sampt.SamPt` with one object's points on one frame.
+    """Prompts the segmenter of a `trackers.sampt.model.SamPt` with one object's points on one frame.
 
     Embeddings are cached per frame (as the authors cache SAM's encoder output); frame scores are cached by
     (frame, prompt), so a full pass only segments frames whose prompt changed.
@@ -283,7 +283,7 @@ def simulate_object(sampt, frames: np.ndarray, gt: np.ndarray, query_points: np.
     """Run the protocol (module docstring) for one object.
 
     Args:
-        sampt: a `trackers.sampt.SamPt` (its tracker, segmenter and prompting knobs).
+        sampt: a `trackers.sampt.model.SamPt` (its tracker, segmenter and prompting knobs).
         frames: (T, H, W, 3) uint8.
         gt: (T, H, W) bool ground-truth masks of the object (empty where it is absent).
         query_points: (P, 3) float (t, x, y) query points, the first ``sampt.positive_points_per_mask``
@@ -463,7 +463,7 @@ def simulate_video(sampt, video, settings: InteractiveSettings, out: Path | None
     """Run the protocol on every object of a `datasets.video.Video` with ground truth on every frame;
     write ``out/<video>/interactive.json`` and ``iou_vs_interactions.png`` when ``out`` is given."""
     from experiments.outputs import write_json_atomic
-    from trackers.query_points import video_rng
+    from trackers.sampt.query_points import video_rng
 
     missing = [t for t in range(video.num_frames) if not video.has_annotation(t)]
     if missing:
@@ -527,9 +527,9 @@ def main(argv: list[str] | None = None) -> int:
     from datasets.errors import DatasetError
     from datasets.registry import build_reader
     from trackers.checkpoints import CheckpointError
-    from trackers.point_tracker import build_point_tracker
-    from trackers.sampt import SamPt
-    from trackers.segmenter import build_segmenter
+    from trackers.point.base import build_point_tracker
+    from trackers.sampt.model import SamPt
+    from trackers.segmenters.base import build_segmenter
 
     try:
         settings = InteractiveSettings(args.interactions_max, args.interactions_max_per_frame, args.online,

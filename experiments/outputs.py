@@ -1,21 +1,27 @@
-"""Per-video prediction folders that are complete only when their marker is written last.
+"""The run folder's per-video files, and folders that are complete only when their marker is written last.
 
 Layout: ``<run>/predictions/<video>/<frame>.png`` (indexed PNGs), ``scores.json`` (per-object scores and
 timing), ``tracks.npz`` (the tracked query points) and ``.complete`` (json holding the config hash), written last by an atomic rename. A re-run of
 the same config skips complete videos; a partial folder, or one made by another config, is redone.
+A VIS run writes ``tracks.json`` (per-frame RLE of every track, `save_video_tracks`) instead of PNGs.
 """
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
+from datasets.errors import DatasetError
 from datasets.files import atomic_write, atomic_write_text
+from datasets.rle import decode_rle, encode_rle
 
 MARKER = ".complete"
 TRACKS_FILE = "tracks.npz"
+VIS_TRACKS_FILE = "tracks.json"
 
 
 def write_json_atomic(path: str | Path, data) -> None:
@@ -67,3 +73,71 @@ def prepare_video_dir(video_dir: Path) -> Path:
 def mark_complete(video_dir: Path, config_hash: str, **info) -> None:
     """Write the completion marker last, atomically."""
     write_json_atomic(video_dir / MARKER, {"config_hash": config_hash, **info})
+
+
+# ------------------------------------------------------------------------------ VIS tracks (tracks.json)
+@dataclass
+class UvoTrack:
+    """One predicted track of a UVO video, as the pipeline hands it over in memory.
+
+    Attributes:
+        video: the video name (`Video.name`).
+        score: confidence of the track, a finite float (ranks detections for AP).
+        masks: per frame of the video, an (H, W) bool mask at `Video.size` or None where the track is
+            absent; or one (T, H, W) bool array. An all-False mask is written as absent (null).
+    """
+
+    video: str
+    score: float
+    masks: Sequence[np.ndarray | None] | np.ndarray
+
+
+class RleMasks(Sequence):
+    """Per-frame masks of one track kept as compressed RLE (None where absent); item t decodes to (H, W) bool."""
+
+    def __init__(self, segmentations: list[dict | None], size: tuple[int, int]):
+        self.segmentations = list(segmentations)
+        self.size = tuple(size)
+
+    def __len__(self) -> int:
+        return len(self.segmentations)
+
+    def __getitem__(self, t):
+        if isinstance(t, slice):
+            return [self[i] for i in range(*t.indices(len(self)))]
+        rle = self.segmentations[t]
+        return None if rle is None else decode_rle(rle)
+
+
+def save_video_tracks(video_dir: Path, video, tracks: list[UvoTrack], **info) -> Path:
+    """Write ``video_dir/tracks.json`` (per-frame RLE or null per track) atomically."""
+    entries = []
+    for track in tracks:
+        masks = track.masks
+        if isinstance(masks, RleMasks):
+            segmentations = masks.segmentations
+        else:
+            segmentations = [None if m is None or not np.asarray(m).any() else encode_rle(np.asarray(m, bool))
+                             for m in masks]
+        entries.append({"score": float(track.score), "segmentations": segmentations})
+    path = Path(video_dir) / VIS_TRACKS_FILE
+    write_json_atomic(path, {"video": video.name, "video_id": int(getattr(video, "video_id", -1)),
+                             "size": list(video.size), "num_frames": int(video.num_frames), "tracks": entries, **info})
+    return path
+
+
+def load_video_tracks(video_dir: Path, video) -> list[UvoTrack]:
+    """The `UvoTrack` list of ``video_dir/tracks.json``, checked against ``video``."""
+    path = Path(video_dir) / VIS_TRACKS_FILE
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise DatasetError(f"{path}: cannot read the video's tracks ({error}); delete the folder to re-run it"
+                           ) from None
+    if data.get("video") != video.name or data.get("num_frames") != video.num_frames \
+            or list(data.get("size", [])) != list(video.size):
+        raise DatasetError(f"{path} holds video {data.get('video')} ({data.get('num_frames')} frames, size "
+                           f"{data.get('size')}), expected {video.name} ({video.num_frames} frames, size "
+                           f"{list(video.size)}); delete the folder to re-run it")
+    return [UvoTrack(video=video.name, score=float(entry["score"]),
+                     masks=RleMasks(entry["segmentations"], video.size)) for entry in data["tracks"]]

@@ -83,9 +83,9 @@ def has_full_ground_truth(videos: list[Video]) -> bool:
 
 def build_sampt(cfg: DictConfig, seed: int, device: torch.device):
     """SAM-PT from the config's tracker, segmenter and model knobs."""
-    from trackers.point_tracker import build_point_tracker
-    from trackers.sampt import SamPt
-    from trackers.segmenter import build_segmenter
+    from trackers.point.base import build_point_tracker
+    from trackers.sampt.model import SamPt
+    from trackers.segmenters.base import build_segmenter
 
     tracker_options = OmegaConf.to_container(cfg.tracker.options, resolve=True) if cfg.tracker.options else {}
     segmenter_options = OmegaConf.to_container(cfg.segmenter.options, resolve=True) if cfg.segmenter.options else {}
@@ -130,7 +130,7 @@ def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progres
     SAM-PT works at the working resolution (`datasets.working_resolution.WorkingVideo`: frames resized so
     the longest side is ``longest_side``, first masks nearest-resized to it, query points chosen there);
     label maps are made at the annotation size (``video.size``) as the authors' evaluation makes them
-    (`trackers.sampt.SamPt.merge_frame`). Frames are decoded by the tracker once; masks are produced and
+    (`trackers.sampt.model.SamPt.merge_frame`). Frames are decoded by the tracker once; masks are produced and
     written frame by frame.
     """
     start = time.perf_counter()

@@ -103,7 +103,7 @@ def run_vis_seed(cfg: DictConfig, run_dir: Path, chash: str) -> dict:
     results["results_json"] = str(record.get("results_json")) if record.get("results_json") else None
     results["videos_without_proposals"] = list(record.get("no_proposals", []))
     if metrics is not None:
-        print("  ".join(f"{key} {value:.3f}" for key, value in record["metrics"].items()))
+        log.info("%s", "  ".join(f"{key} {value:.3f}" for key, value in record["metrics"].items()))
     return results
 
 
@@ -122,7 +122,7 @@ def run_vos_seed(cfg: DictConfig, run_dir: Path, chash: str, logger=None) -> dic
     metrics = score(cfg, videos, run_dir) if cfg.evaluate and unsharded and not records["failed"] else None
     results = results_document(cfg, chash, videos, records, metrics)
     if metrics is not None:
-        print(metrics.global_table())
+        log.info("%s", metrics.global_table())
         if logger is not None:
             logger.log_results(results, metrics)
     return results
@@ -139,7 +139,7 @@ def run_seed(cfg: DictConfig, run_dir: Path, logger=None) -> dict:
     results["run_seconds"] = time.perf_counter() - start
     path = run_dir / results_name(cfg)
     write_json_atomic(path, results)
-    print(f"seed {cfg.seed}: {path}")
+    log.info("seed %s: %s", cfg.seed, path)
     return results
 
 
@@ -175,7 +175,7 @@ def write_report_safely(run_dir: Path) -> None:
     try:
         from experiments.report import write_report
 
-        print(f"report: {write_report(run_dir)}")
+        log.info("report: %s", write_report(run_dir))
     except Exception as error:  # noqa: BLE001 - the results are written; the report is an extra
         log.error("the report of %s could not be written (%s: %s); the results are complete, retry with "
                   "`make report RUN=%s`", run_dir, type(error).__name__, error, run_dir)
@@ -202,8 +202,8 @@ def run(cfg: DictConfig, run_dir: Path) -> int:
     if len(seeds) > 1 and (cfg.mode == "merge" or int(cfg.num_shards) == 1):
         summary = summarize_seeds(results_by_seed)
         write_summary(run_dir, summary)
-        print(summary_table(summary))
-        print(f"summary: {run_dir / 'summary.csv'}")
+        log.info("%s", summary_table(summary))
+        log.info("summary: %s", run_dir / "summary.csv")
     if cfg.logging.report and (cfg.mode == "merge" or int(cfg.num_shards) == 1):
         write_report_safely(run_dir)
     if failed:

@@ -14,6 +14,8 @@ from typing import Any, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from trackers.sampt.knobs import SamPtKnobs
+
 
 @dataclass
 class DatasetSchema:
@@ -30,30 +32,9 @@ class DatasetSchema:
 
 
 @dataclass
-class ModelSchema:
-    """`trackers.sampt.SamPt` keyword arguments (paper defaults in configs/model/sampt.yaml)."""
-
-    positive_points_per_mask: int = 8
-    negative_points_per_mask: int = 1
-    positive_point_selection_method: str = "kmedoids"
-    negative_point_selection_method: str = "mixed"
-    iterative_refinement_iterations: int = 12
-    sam_iou_threshold: float = 0.7
-    add_other_objects_positive_points_as_negative_points: bool = True
-    max_other_objects_positive_points: Optional[int] = None
-    use_patch_matching_filtering: bool = False
-    patch_size: int = 3
-    patch_similarity_threshold: float = 0.01
-    use_point_reinit: bool = False
-    reinit_point_tracker_horizon: int = 8
-    reinit_horizon: int = 8
-    reinit_variant: str = "reinit-on-horizon-and-sync-masks"
-    reinit_tiny_masks: str = "authors"
-    empty_mask_without_positive_point: bool = False
-    border_margin: float = 0.01
-    decoder_batching: str = "by-prompt-length"
-    untransformed_refinement_box: bool = False
-    use_first_mask_on_query_frame: bool = True
+class ModelSchema(SamPtKnobs):
+    """`trackers.sampt.model.SamPt` keyword arguments: names, types and defaults are those of
+    `trackers.sampt.knobs.SamPtKnobs`, the one place they are written."""
 
 
 @dataclass

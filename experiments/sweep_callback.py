@@ -1,11 +1,14 @@
 """Hydra callback: at the end of a multirun sweep, one table over all its runs (and a plot for one knob)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
 
 from experiments.summary import write_sweep_table
+
+log = logging.getLogger("sampt")
 
 
 class SweepTable(Callback):
@@ -15,7 +18,7 @@ class SweepTable(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
         table = write_sweep_table(Path(config.hydra.sweep.dir))
         if table is not None:
-            print(f"sweep table: {table}")
+            log.info("sweep table: %s", table)
             if config.get("logging", {}).get("report", True):
                 from experiments.run import write_report_safely
 

@@ -3,7 +3,7 @@
 As the authors' VIS evaluation (SysCV/sam-pt ``sam_pt/modeling/vis_to_vos_adapter.py``, run with
 ``iterative_refinement_iterations=0`` and ``add_other_objects_positive_points_as_negative_points=false``):
 
-1. proposals on the first frame (`trackers.proposals`; SAM's automatic mask generator, up to 100 masks);
+1. proposals on the first frame (`trackers.sampt.proposals`; SAM's automatic mask generator, up to 100 masks);
 2. every proposal is an object for SAM-PT: query points are sampled from its mask, tracked through the
    video, and SAM is prompted per frame with them; objects run in batches of ``masks_batch_size``
    (point-tracker calls and decoder calls), other objects' positive points are NOT negatives;
@@ -19,7 +19,7 @@ and resize the mask logits back bilinearly: ``frame_short_side=360`` does the sa
 
 Outputs under ``out_dir``: ``predictions/<video>/tracks.json`` (the tracks as per-frame compressed RLE,
 null where absent) + the ``.complete`` marker (`experiments.outputs`), so a re-run skips finished
-videos; ``uvo_results.json`` (YouTube-VIS results, `datasets.submission.write_uvo_results`); the 12 VIS
+videos; ``uvo_results.json`` (YouTube-VIS results, `experiments.submission.write_uvo_results`); the 12 VIS
 numbers (`evaluation.vis.evaluate_vis`) when the ground truth has annotations.
 """
 from __future__ import annotations
@@ -28,8 +28,6 @@ import json
 import logging
 import time
 import traceback
-import warnings
-from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -39,8 +37,10 @@ import torch.nn.functional as F
 from PIL import Image
 
 from datasets.errors import DatasetError
-from datasets.submission import UvoTrack, encode_rle, write_uvo_results
-from experiments.outputs import is_complete, mark_complete, prepare_video_dir, write_json_atomic
+from datasets.rle import encode_rle
+from experiments.outputs import (RleMasks, UvoTrack, is_complete, load_video_tracks, mark_complete, prepare_video_dir,
+                                 save_video_tracks)
+from experiments.submission import write_uvo_results
 
 log = logging.getLogger("sampt")
 
@@ -50,7 +50,6 @@ log = logging.getLogger("sampt")
 #: ``mean-predicted``: the mean over the frames SAM was prompted on (`SamPtVideoRun.scores`).
 SCORE_MODES = ("mean-all-frames", "mean-predicted")
 NOT_PROMPTED_SCORE = -1e6
-TRACKS_FILE = "tracks.json"
 RESULTS_FILE = "uvo_results.json"
 
 
@@ -95,29 +94,6 @@ class WorkingFrames:
         return np.stack([self.frame(t) for t in range(self.num_frames)])
 
 
-class RleMasks(Sequence):
-    """Per-frame masks of one track kept as compressed RLE (None where absent); item t decodes to (H, W) bool."""
-
-    def __init__(self, segmentations: list[dict | None], size: tuple[int, int]):
-        self.segmentations = list(segmentations)
-        self.size = tuple(size)
-
-    def __len__(self) -> int:
-        return len(self.segmentations)
-
-    def __getitem__(self, t):
-        from pycocotools import mask as mask_utils
-
-        if isinstance(t, slice):
-            return [self[i] for i in range(*t.indices(len(self)))]
-        rle = self.segmentations[t]
-        if rle is None:
-            return None
-        with warnings.catch_warnings():  # pycocotools' numpy-2 copy-keyword DeprecationWarning
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")}).astype(bool)
-
-
 # ----------------------------------------------------------------------------------------- one video
 def track_scores(iou: np.ndarray, mode: str = "mean-all-frames", tracked: np.ndarray | None = None) -> np.ndarray:
     """Per-track scores (see `SCORE_MODES`).
@@ -148,7 +124,7 @@ def track_scores(iou: np.ndarray, mode: str = "mean-all-frames", tracked: np.nda
 
 def _query_points(sampt, frame: np.ndarray, masks: np.ndarray, video_name: str) -> tuple[np.ndarray, list[int]]:
     """(N', P, 3) query points on frame 0, one random stream per proposal; returns them and the kept indices."""
-    from trackers.query_points import EmptyMaskError, video_rng
+    from trackers.sampt.query_points import EmptyMaskError, video_rng
 
     points, kept = [], []
     for k, mask in enumerate(masks):
@@ -168,8 +144,8 @@ def run_vis_video(sampt, proposer, video, masks_batch_size: int = 100, frame_sho
     """SAM-PT tracks of every first-frame proposal of ``video``.
 
     Args:
-        sampt: a `trackers.sampt.SamPt` (its tracker, segmenter and knobs; reinit is supported).
-        proposer: a `trackers.proposals.Proposer`.
+        sampt: a `trackers.sampt.model.SamPt` (its tracker, segmenter and knobs; reinit is supported).
+        proposer: a `trackers.sampt.proposals.Proposer`.
         video: a `datasets.video.Video` (for UVO a `datasets.uvo.UvoVideo`).
         masks_batch_size: objects per point-tracker call and per decoder call (the authors: 100).
         frame_short_side, frame_max_size: working frame size (see the module docstring); None: as stored.
@@ -181,8 +157,8 @@ def run_vis_video(sampt, proposer, video, masks_batch_size: int = 100, frame_sho
         one `UvoTrack` per proposal, in proposal order, masks at ``video.size`` (`RleMasks`, None where
         absent); [] when there is no proposal.
     """
-    from trackers.sampt import Clip
-    from trackers.sampt_prompting import FramePrediction
+    from trackers.sampt.model import Clip
+    from trackers.sampt.prompting import FramePrediction
 
     if isinstance(masks_batch_size, bool) or int(masks_batch_size) != masks_batch_size or masks_batch_size < 1:
         raise ValueError(f"masks_batch_size must be an integer >= 1, got {masks_batch_size!r}")
@@ -203,11 +179,11 @@ def run_vis_video(sampt, proposer, video, masks_batch_size: int = 100, frame_sho
         return []
     num_frames, count = frames.num_frames, len(kept)
     batches = [np.arange(start, min(start + masks_batch_size, count)) for start in range(0, count, masks_batch_size)]
-    from trackers.query_points import video_rng
+    from trackers.sampt.query_points import video_rng
 
     rngs = [video_rng(sampt.seed, f"{video.name}/batch-{b}") for b in range(len(batches))]
     if sampt.use_point_reinit:
-        from trackers.reinit import run_reinit_pass
+        from trackers.sampt.reinit import run_reinit_pass
 
         clips = [Clip(frames.frame, num_frames, sampt.segmenter) for _ in batches]
         reinit = [run_reinit_pass(sampt, clip, query_points[batch], rng)
@@ -251,40 +227,6 @@ def run_vis_video(sampt, proposer, video, masks_batch_size: int = 100, frame_sho
 
 
 # ----------------------------------------------------------------------------------------- files
-def save_video_tracks(video_dir: Path, video, tracks: list[UvoTrack], **info) -> Path:
-    """Write ``video_dir/tracks.json`` (per-frame RLE or null per track) atomically."""
-    entries = []
-    for track in tracks:
-        masks = track.masks
-        if isinstance(masks, RleMasks):
-            segmentations = masks.segmentations
-        else:
-            segmentations = [None if m is None or not np.asarray(m).any() else encode_rle(np.asarray(m, bool))
-                             for m in masks]
-        entries.append({"score": float(track.score), "segmentations": segmentations})
-    path = Path(video_dir) / TRACKS_FILE
-    write_json_atomic(path, {"video": video.name, "video_id": int(getattr(video, "video_id", -1)),
-                             "size": list(video.size), "num_frames": int(video.num_frames), "tracks": entries, **info})
-    return path
-
-
-def load_video_tracks(video_dir: Path, video) -> list[UvoTrack]:
-    """The `UvoTrack` list of ``video_dir/tracks.json``, checked against ``video``."""
-    path = Path(video_dir) / TRACKS_FILE
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise DatasetError(f"{path}: cannot read the video's tracks ({error}); delete the folder to re-run it"
-                           ) from None
-    if data.get("video") != video.name or data.get("num_frames") != video.num_frames \
-            or list(data.get("size", [])) != list(video.size):
-        raise DatasetError(f"{path} holds video {data.get('video')} ({data.get('num_frames')} frames, size "
-                           f"{data.get('size')}), expected {video.name} ({video.num_frames} frames, size "
-                           f"{list(video.size)}); delete the folder to re-run it")
-    return [UvoTrack(video=video.name, score=float(entry["score"]),
-                     masks=RleMasks(entry["segmentations"], video.size)) for entry in data["tracks"]]
-
-
 def gt_subset(gt_json: str | Path, video_ids: set[int]) -> dict:
     """The ground-truth json restricted to ``video_ids`` (videos and their annotations)."""
     data = json.loads(Path(gt_json).read_text())
@@ -393,7 +335,7 @@ def run_vis_dataset(cfg, run_dir: str | Path, chash: str) -> dict:
     from omegaconf import OmegaConf
 
     from experiments.pipeline import build_sampt, resolve_device
-    from trackers.proposals import build_proposer
+    from trackers.sampt.proposals import build_proposer
 
     vis = cfg.dataset.get("vis")
     if vis is None:

@@ -62,7 +62,7 @@ class OverlayVideoWriter:
         self._gif_frames: list = []
 
     def add(self, t: int, labels: np.ndarray, run) -> None:
-        """Add frame ``t`` of a `trackers.sampt.SamPtVideoRun` with its (H', W') label map."""
+        """Add frame ``t`` of a `trackers.sampt.model.SamPtVideoRun` with its (H', W') label map."""
         frame = overlay(run.frame_at(t), labels)
         tracks, visible = run.tracks[t], run.visible[t]  # (M, P, 2), (M, P)
         num_objects, num_points = visible.shape

@@ -1,4 +1,4 @@
-"""Benchmark: DAVIS J&F scoring, `evaluation.vos` (fast) vs `evaluation.reference_metrics` (official-style).
+"""Benchmark: DAVIS J&F scoring, `evaluation.vos` (fast) vs `reference.davis_metrics` (official-style).
 
 Both score the same masks in the same run; printed: seconds per 1000 frames for each and the speed-up.
 Masks: with ``../shared/data/davis17_val_results`` present, OSVOS masks arranged as a DAVIS root serve as
@@ -103,7 +103,7 @@ def build_synthetic(root: Path, pred_dir: Path, videos: int = 5, frames: int = B
 
 def reference_evaluate(videos, predictions_dir: Path) -> dict[str, tuple]:
     """Official-style evaluation (whole sequences as float64 stacks) -> {"<seq>_<k>": (J stats, F stats)}."""
-    from evaluation.reference_metrics import reference_sequence, reference_statistics
+    from reference.davis_metrics import reference_sequence, reference_statistics
 
     out = {}
     for video in videos:

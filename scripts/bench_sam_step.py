@@ -1,4 +1,4 @@
-"""Benchmark of SAM-PT's SAM step: `trackers.sampt` vs the straightforward loop of `trackers.sampt_reference`.
+"""Benchmark of SAM-PT's SAM step: `trackers.sampt.model` vs the straightforward loop of `reference.sampt`.
 
 A 50-frame 480x854 synthetic video with 5 objects (`datasets.synthetic.render_video`), trajectories from
 the known motion (8 positive + 1 negative point per object), a tiny random-initialised SAM
@@ -105,7 +105,7 @@ def _segmenter(method: str):
 
 
 def _ours(segmenter, frames, tracks, visible, first_masks, ids, refinement: int) -> np.ndarray:
-    from trackers.sampt import SamPt
+    from trackers.sampt.model import SamPt
 
     sampt = SamPt(None, segmenter, iterative_refinement_iterations=refinement)
     run = sampt.run_from_tracks(frames, ids, np.zeros(len(ids), np.int64), first_masks, tracks, visible, "bench")
@@ -117,7 +117,7 @@ def _ours(segmenter, frames, tracks, visible, first_masks, ids, refinement: int)
 
 def _reference(segmenter, frames, tracks, visible, first_masks, ids, refinement: int) -> np.ndarray:
     import torch
-    from trackers.sampt_reference import reference_segment_tracks
+    from reference.sampt import reference_segment_tracks
 
     logits64, _ = reference_segment_tracks(segmenter, frames, tracks, visible, NUM_POSITIVE, refinement,
                                            return_logits=True)

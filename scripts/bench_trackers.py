@@ -7,7 +7,7 @@ import time
 import cv2
 import numpy as np
 
-from trackers.point_tracker import build_point_tracker
+from trackers.point.base import build_point_tracker
 
 NUM_FRAMES, HEIGHT, WIDTH, NUM_POINTS = 50, 480, 854, 64
 

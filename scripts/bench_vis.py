@@ -4,7 +4,7 @@ Data (made once, not timed): 20 GT tracks and 100 detection tracks (mostly jitte
 tracks, some random) of moving elliptic blobs over 90 frames of 480x640, as compressed RLE; tracks are
 absent on some frames. Timed: the whole evaluation of the video (IoUs, matching, accumulation,
 summary; seconds per video, best of 3), the vectorised IoU matrix alone (best of 3), and the pair-by-pair
-Python IoU loop (`evaluation.vis_reference`, one run) on the same tracks; printed: seconds and speed-ups.
+Python IoU loop (`reference.vis`, one run) on the same tracks; printed: seconds and speed-ups.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 
 from evaluation.vis_metrics import VideoTracks, evaluate_tracks, spatiotemporal_ious, track_area, track_frame_areas
-from evaluation.vis_reference import pairwise_ious_reference
+from reference.vis import pairwise_ious_reference
 
 HEIGHT, WIDTH, FRAMES, NUM_GT, NUM_DET = 480, 640, 90, 20, 100
 

@@ -44,7 +44,7 @@ def damped_pips_state(seed: int, damping=PIPS_DAMPING) -> dict:
     by ``damping`` (`damp`); the global torch generator is left as it was."""
     import torch
 
-    from trackers.pips_net import PipsNet
+    from trackers.point.pips.net import PipsNet
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

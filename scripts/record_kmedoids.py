@@ -48,7 +48,7 @@ def make_inputs(shared_data: Path) -> dict[str, np.ndarray]:
     """Per case ``i``: ``sample_i`` (n, 2) float64 (y, x), ``heuristic_i`` and ``random_i`` (K,) int64."""
     from scipy.spatial.distance import cdist
 
-    from trackers.query_points import _mask_pixels, heuristic_medoids, kmedoids_sample
+    from trackers.sampt.query_points import _mask_pixels, heuristic_medoids, kmedoids_sample
 
     arrays = {}
     for i, case in enumerate(CASES):

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from trackers.point_tracker import PointTracker
-from trackers.segmenter import Embedding, Prediction, Segmenter
+from trackers.point.base import PointTracker
+from trackers.segmenters.base import Embedding, Prediction, Segmenter
 
 
 @dataclass

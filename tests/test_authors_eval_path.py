@@ -31,8 +31,8 @@ def authors() -> np.ndarray:
 
 def run_ours(inputs: dict, out: Path, longest_side: int | None = 1024, **overrides) -> np.ndarray:
     from experiments.pipeline import predict_video
-    from trackers.pips import PipsTracker
-    from trackers.sampt import SamPt
+    from trackers.point.pips.tracker import PipsTracker
+    from trackers.sampt.model import SamPt
     from trackers.segmenters.sam import SamSegmenter
     from trackers.segmenters.sam_models import build_tiny_sam
 

@@ -80,8 +80,8 @@ DATASETS = {  # option -> (reader, root under DATA_ROOT, split)
 
 def test_every_expected_option_exists():
     assert set(DATASETS) | {"synthetic"} <= set(options("dataset"))
-    from trackers.point_tracker import TRACKERS
-    from trackers.segmenter import SEGMENTERS
+    from trackers.point.base import TRACKERS
+    from trackers.segmenters.base import SEGMENTERS
 
     assert set(options("tracker")) == set(TRACKERS)
     assert {composed_name("segmenter", o) for o in options("segmenter")} == set(SEGMENTERS)
@@ -116,14 +116,14 @@ def test_synthetic_default_lives_in_the_cache_dir():
 
 # ------------------------------------------------------------------------------------------- model
 def sampt_knobs() -> dict[str, inspect.Parameter]:
-    from trackers.sampt import SamPt
+    from trackers.sampt.model import SamPt
 
     params = inspect.signature(SamPt.__init__).parameters
     return {n: p for n, p in params.items() if p.kind == p.KEYWORD_ONLY and n != "seed"}
 
 
 def check_model(model: dict, where: str):
-    from trackers.sampt import SamPt
+    from trackers.sampt.model import SamPt
 
     unknown = set(model) - set(sampt_knobs())
     assert not unknown, f"{where}: model keys {unknown} are not SamPt keyword arguments"
@@ -180,7 +180,7 @@ def check_checkpoint(kind: str, cfg: dict, needs_checkpoint: bool, official: dic
 
 @pytest.mark.parametrize("option", options("tracker"))
 def test_tracker_options(option):
-    from trackers.point_tracker import TRACKERS
+    from trackers.point.base import TRACKERS
 
     cfg = resolved(f"tracker={option}")["tracker"]
     assert set(cfg) == {"name", "checkpoint", "options"} and cfg["name"] == option
@@ -205,7 +205,7 @@ def test_tracker_options(option):
 
 @pytest.mark.parametrize("option", options("segmenter"))
 def test_segmenter_options(option):
-    from trackers.segmenter import SEGMENTERS
+    from trackers.segmenters.base import SEGMENTERS
 
     cfg = resolved(f"segmenter={option}")["segmenter"]
     assert set(cfg) == {"name", "checkpoint", "options"} and cfg["name"] in SEGMENTERS
@@ -424,3 +424,23 @@ def test_native_size_reads_the_davis_frames_of_the_annotation_resolution():
         assert cfg["dataset"]["options"]["frames_resolution"] is None
         assert resolved(f"dataset={dataset}", "longest_side=1024")["dataset"]["options"]["frames_resolution"] \
             == "Full-Resolution"
+
+
+# ------------------------------------------------------------------------------------------- knob defaults
+def test_knob_defaults_are_written_once_and_every_view_agrees():
+    """`trackers.sampt.knobs.SamPtKnobs` holds the defaults; SamPt's signature, the Hydra schema and
+    configs/model/sampt.yaml must show the same names and values (the paper's: reinit variant A, horizon 8)."""
+    import dataclasses
+
+    from experiments.schema import ModelSchema
+    from trackers.sampt.knobs import knob_defaults
+
+    defaults = knob_defaults()
+    signature = {name: param.default for name, param in sampt_knobs().items()}
+    schema = {field.name: field.default for field in dataclasses.fields(ModelSchema)}
+    yaml_values = OmegaConf.to_container(OmegaConf.load(CONFIGS / "model" / "sampt.yaml"))
+    assert signature == defaults, "SamPt's keyword defaults differ from trackers/sampt/knobs.py"
+    assert schema == defaults, "experiments.schema.ModelSchema differs from trackers/sampt/knobs.py"
+    assert yaml_values == defaults, "configs/model/sampt.yaml differs from trackers/sampt/knobs.py"
+    assert (defaults["reinit_variant"], defaults["reinit_horizon"], defaults["reinit_point_tracker_horizon"]) == (
+        "reinit-on-horizon-and-sync-masks", 8, 8)

@@ -13,8 +13,8 @@ from datasets.synthetic import generate
 from experiments import demo
 from experiments.points_file import points_from_arguments, write_points_file, QueryPoints
 from experiments.video_source import VideoSource
-from trackers.opencv_trackers import LucasKanadeTracker
-from trackers.segmenter import Embedding, Prediction, Segmenter
+from trackers.point.opencv import LucasKanadeTracker
+from trackers.segmenters.base import Embedding, Prediction, Segmenter
 
 
 def write_mp4(path, frames, fps=10):
@@ -60,7 +60,7 @@ def test_demo_on_a_frames_folder_at_a_reduced_working_size(synthetic_clip, tmp_p
 
 def centre_points(mask, count):
     """``count`` k-medoid points of the mask (deterministic)."""
-    from trackers.query_points import kmedoids_points
+    from trackers.sampt.query_points import kmedoids_points
 
     return kmedoids_points(mask, count, np.random.default_rng(0))
 
@@ -167,7 +167,7 @@ def test_auto_models_use_a_found_checkpoint(tmp_path):
 
 
 def test_auto_checkpoint_names_match_the_registry():
-    from trackers.pips import PIPS_CHECKPOINT
+    from trackers.point.pips.tracker import PIPS_CHECKPOINT
 
     assert demo.AUTO_CHECKPOINT_FILES["pips"] == PIPS_CHECKPOINT.filename
     # trackers.segmenters.sam_models takes ~10 s to import; its file name is checked by name instead
@@ -251,7 +251,7 @@ class DiskSegmenter(Segmenter):
 
 
 def test_peak_memory_does_not_grow_with_video_length(tmp_path, monkeypatch):
-    from trackers.sampt import SamPt
+    from trackers.sampt.model import SamPt
 
     def cheap_sampt(tracker, segmenter, num_positive, num_points, *args, **knobs):
         return SamPt(LucasKanadeTracker(), DiskSegmenter(), positive_points_per_mask=num_positive,

@@ -16,7 +16,7 @@ from evaluation.davis_metrics import (
     object_statistics,
     seg2bmap,
 )
-from evaluation.reference_metrics import reference_f, reference_iou, reference_seg2bmap, reference_statistics
+from reference.davis_metrics import reference_f, reference_iou, reference_seg2bmap, reference_statistics
 
 
 def box(shape, y0, y1, x0, x1):

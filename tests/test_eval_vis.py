@@ -11,7 +11,7 @@ from pycocotools import mask as mask_utils
 from evaluation.vis import (VisInputError, default_output_dir, encode_mask, evaluate_vis, load_ground_truth,
                             load_results, main, track_entry, write_results_json)
 from evaluation.vis_metrics import STAT_NAMES, match_video, spatiotemporal_ious, track_area
-from evaluation.vis_reference import pairwise_ious_reference
+from reference.vis import pairwise_ious_reference
 
 # pycocotools' decode on numpy 2
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

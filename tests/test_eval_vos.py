@@ -11,7 +11,7 @@ import pytest
 from datasets.errors import DatasetError
 from datasets.png import write_frame, write_label_png
 from datasets.registry import build_reader
-from evaluation.reference_metrics import reference_sequence, reference_statistics
+from reference.davis_metrics import reference_sequence, reference_statistics
 from evaluation.vos import GLOBAL_COLUMNS, OBJECT_COLUMNS, PredictionError, evaluate_vos, main
 from scripts.bench_eval import build_davis_root, random_blob_labels, strip_extra_ids
 

@@ -8,8 +8,8 @@ from datasets.synthetic import generate
 from experiments import interactive
 from experiments.interactive import (Correction, InteractiveSettings, PointSet, apply_correction, choose_correction,
                                      dbscan_labels, error_region_point, simulate_object)
-from trackers.opencv_trackers import LucasKanadeTracker
-from trackers.sampt import SamPt
+from trackers.point.opencv import LucasKanadeTracker
+from trackers.sampt.model import SamPt
 from trackers.segmenters.grabcut import GrabCutSegmenter
 
 

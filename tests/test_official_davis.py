@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from datasets.registry import build_reader
-from evaluation.reference_metrics import reference_sequence, reference_statistics
+from reference.davis_metrics import reference_sequence, reference_statistics
 from evaluation.vos import GLOBAL_COLUMNS, OBJECT_COLUMNS, evaluate_vos
 from scripts.record_davis import SEQUENCES, make_inputs
 
@@ -57,7 +57,7 @@ def test_per_object_and_global_equal_official(ours, official):
 
 
 def test_reference_oracle_equal_official(inputs, official):
-    """`evaluation.reference_metrics` (the whole-sequence oracle other tests compare with) on two sequences."""
+    """`reference.davis_metrics` (the whole-sequence oracle other tests compare with) on two sequences."""
     from datasets.png import read_label_png
 
     for video in build_reader("davis17", inputs["root"], "val"):

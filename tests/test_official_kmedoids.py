@@ -10,7 +10,7 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from scripts.record_kmedoids import CASES, SEED, case_mask, make_inputs
-from trackers.query_points import alternate_kmedoids, kmedoids_points
+from trackers.sampt.query_points import alternate_kmedoids, kmedoids_points
 
 FIXTURE = Path(__file__).parent / "fixtures" / "official_kmedoids" / "kmedoids.npz"
 

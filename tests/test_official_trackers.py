@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from scripts.record_trackers import make_inputs
-from trackers.point_tracker import build_point_tracker
+from trackers.point.base import build_point_tracker
 
 FIXTURES = Path(__file__).parent / "fixtures" / "official_trackers"
 TRACK_ATOL_PX = 1e-3

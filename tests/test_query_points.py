@@ -1,11 +1,11 @@
-"""Query-point selection (trackers/query_points.py) on known masks."""
+"""Query-point selection (trackers/sampt/query_points.py) on known masks."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from trackers.query_points import (POINT_METHODS, EmptyMaskError, alternate_kmedoids, query_points_for_object,
+from trackers.sampt.query_points import (POINT_METHODS, EmptyMaskError, alternate_kmedoids, query_points_for_object,
                                    sample_points, video_rng)
 
 H, W = 90, 120

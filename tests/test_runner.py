@@ -173,7 +173,7 @@ def test_paper_preset_runs_with_pips_from_an_official_format_checkpoint(data_roo
     import torch
 
     from datasets.png import read_label_png
-    from trackers.pips_net import PipsNet
+    from trackers.point.pips.net import PipsNet
 
     torch.manual_seed(0)
     checkpoint = tmp_path / "model-000200000.pth"

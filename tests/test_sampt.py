@@ -1,4 +1,4 @@
-"""SAM-PT prompting (PAPER.md step 3), merging (step 6), knobs, determinism and the embed-once rule."""
+"""SAM-PT prompting (paper Sec. 3.2 step 3), merging of the objects' masks, knobs, determinism and the embed-once rule."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from sampt_helpers import DiskSegmenter, Recorder, ScriptedTracker, Unbatched, frames_with_ids, tiny_sam_segmenter
-from trackers.sampt import SamPt
-from trackers.sampt_reference import reference_segment_tracks
+from trackers.sampt.model import SamPt
+from reference.sampt import reference_segment_tracks
 
 
 def _points(num_objects=1, num_points=9, seed=0, height=48, width=64):
@@ -209,7 +209,7 @@ def test_merge_is_softmax_against_zero_background_then_argmax():
     sampt = SamPt(None, seg)
     frame = frames_with_ids(1)[0]
     embedding = seg.embed(frame)
-    from trackers.sampt_prompting import FramePrediction
+    from trackers.sampt.prompting import FramePrediction
 
     low = torch.full((2, 1, 256, 256), -5.0)
     low[0, 0, :100, :128] = 2.0
@@ -292,7 +292,7 @@ def test_segment_tracks_is_deterministic_and_checks_shapes(tiny_sam):
 
 
 def test_first_argmax_equals_torch_argmax_with_ties():
-    from trackers.sampt import _first_argmax
+    from trackers.sampt.model import _first_argmax
 
     values = torch.tensor([[[0.2, 0.5, 0.1]], [[0.2, 0.1, 0.7]], [[0.6, 0.5, 0.7]]])
     assert _first_argmax(values).tolist() == values.argmax(dim=0).tolist() == [[2, 0, 1]]

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from datasets.synthetic import render_video
-from trackers.opencv_trackers import LucasKanadeTracker
-from trackers.sampt import SamPt
+from trackers.point.opencv import LucasKanadeTracker
+from trackers.sampt.model import SamPt
 from trackers.segmenters.grabcut import GrabCutSegmenter
 
 

@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from sampt_helpers import DiskSegmenter
-from trackers.mask_box import MaskBoxFinder, UpscalingBoxFinder
-from trackers.patch_similarity import filter_tracks, patch_offsets, sample_patches, lab_frame
-from trackers.point_tracker import PointTracker
-from trackers.sampt import SamPt
+from trackers.sampt.mask_box import MaskBoxFinder, UpscalingBoxFinder
+from trackers.sampt.patch_similarity import filter_tracks, patch_offsets, sample_patches, lab_frame
+from trackers.point.base import PointTracker
+from trackers.sampt.model import SamPt
 
 
 def _two_colour_frames(num_frames=6, height=40, width=80):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from sampt_helpers import DiskSegmenter, Recorder, ScriptedTracker, frames_with_ids
-from trackers.reinit import REINIT_VARIANTS, choose_reinit_offsets
-from trackers.sampt import SamPt
+from trackers.sampt.reinit import REINIT_VARIANTS, choose_reinit_offsets
+from trackers.sampt.model import SamPt
 
 NAN = np.nan
 

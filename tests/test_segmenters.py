@@ -6,7 +6,7 @@ import pytest
 import torch
 from segment_anything import SamPredictor
 
-from trackers.segmenter import Prediction
+from trackers.segmenters.base import Prediction
 from trackers.segmenters.sam import SamSegmenter, build_tiny_hqsam, build_tiny_sam
 
 
@@ -273,7 +273,7 @@ def test_checkpoint_with_wrong_keys_is_rejected(tmp_path):
 )
 def test_missing_checkpoint_message(tmp_path, name, filename, md5):
     from trackers.checkpoints import CheckpointError
-    from trackers.segmenter import build_segmenter
+    from trackers.segmenters.base import build_segmenter
 
     missing = tmp_path / filename
     with pytest.raises(CheckpointError) as error:
@@ -329,7 +329,7 @@ def _sam2_or_skip():
 def test_sam2_factories_fail_clearly():
     """Without sam2: Sam2UnavailableError with the install command; with it: the missing-file message."""
     from trackers.checkpoints import CheckpointError
-    from trackers.segmenter import build_segmenter
+    from trackers.segmenters.base import build_segmenter
     from trackers.segmenters.sam2 import Sam2UnavailableError, sam2_available
 
     if sam2_available():
@@ -469,7 +469,7 @@ def test_grabcut_low_res_frame_is_sams():
 
 
 def test_grabcut_rejects_checkpoint_and_bad_input():
-    from trackers.segmenter import build_segmenter
+    from trackers.segmenters.base import build_segmenter
 
     with pytest.raises(ValueError, match="weight-free"):
         build_segmenter("grabcut", checkpoint="x.pth")

@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from datasets import submission
+from experiments import submission
 from datasets.png import DAVIS_PALETTE, read_label_png, write_label_png
 from datasets.registry import build_reader
-from datasets.submission import SubmissionError, UvoTrack, tracks_from_label_maps, write_submission
+from experiments.submission import SubmissionError, UvoTrack, tracks_from_label_maps, write_submission
 from datasets.synthetic import generate
 from experiments.outputs import MARKER, mark_complete
 

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from trackers.checkpoints import CHECKPOINTS, CheckpointError
-from trackers.cotracker3 import CoTracker3OfflineTracker, CoTracker3OnlineTracker, support_grid
-from trackers.cotracker3_net import (
+from trackers.point.cotracker3.tracker import CoTracker3OfflineTracker, CoTracker3OnlineTracker, support_grid
+from trackers.point.cotracker3.net import (
     OFFLINE_WINDOW,
     ONLINE_WINDOW,
     CoTracker3Net,
@@ -25,9 +25,9 @@ from trackers.cotracker3_net import (
     track_offline,
     track_online,
 )
-from trackers.point_tracker import TRACKERS, build_point_tracker
+from trackers.point.base import TRACKERS, build_point_tracker
 
-KEYS_DIR = Path(__file__).resolve().parents[1] / "trackers" / "keys"
+KEYS_DIR = Path(__file__).resolve().parents[1] / "reference" / "keys"
 RESOLUTION = (64, 96)
 FAST = {"model_resolution": RESOLUTION, "iters": 2, "support_grid_size": 3}
 
@@ -118,8 +118,8 @@ def test_offline_and_online_key_lists_differ_only_in_time_emb():
 
 
 def test_registered():
-    assert TRACKERS["cotracker3_offline"] == "trackers.cotracker3:CoTracker3OfflineTracker"
-    assert TRACKERS["cotracker3_online"] == "trackers.cotracker3:CoTracker3OnlineTracker"
+    assert TRACKERS["cotracker3_offline"] == "trackers.point.cotracker3.tracker:CoTracker3OfflineTracker"
+    assert TRACKERS["cotracker3_online"] == "trackers.point.cotracker3.tracker:CoTracker3OnlineTracker"
     assert CHECKPOINTS["cotracker3_offline"].filename == "scaled_offline.pth"
     assert CHECKPOINTS["cotracker3_online"].url.endswith("facebook/cotracker3/resolve/main/scaled_online.pth")
     assert CoTracker3OfflineTracker.needs_checkpoint and CoTracker3OnlineTracker.needs_checkpoint

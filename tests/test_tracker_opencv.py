@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from trackers.opencv_trackers import DenseFlowTracker, LucasKanadeTracker, bilinear_sample
-from trackers.point_tracker import build_point_tracker
+from trackers.point.opencv import DenseFlowTracker, LucasKanadeTracker, bilinear_sample
+from trackers.point.base import build_point_tracker
 
 HEIGHT, WIDTH = 120, 160
 TRACKER_NAMES = ["lk", "flow"]

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from trackers.checkpoints import CHECKPOINTS, CheckpointError
-from trackers.pips import PIPS_CHECKPOINT, PipsTracker, load_pips
-from trackers.pips_net import (
+from trackers.point.pips.tracker import PIPS_CHECKPOINT, PipsTracker, load_pips
+from trackers.point.pips.net import (
     CORR_RADIUS,
     PipsNet,
     _tap_offsets,
@@ -25,7 +25,7 @@ from trackers.pips_net import (
     sample_features_clamped,
     sincos_embedding_3d,
 )
-from trackers.point_tracker import build_point_tracker
+from trackers.point.base import build_point_tracker
 from official_keys import official_keys
 
 T, H, W = 12, 64, 64

@@ -20,11 +20,11 @@ import torch.nn.functional as F
 
 import experiments.download as download
 from trackers.checkpoints import CHECKPOINTS, DEFAULT_CHECKPOINT_DIR, CheckpointError
-from trackers.pips import PIPS_CHECKPOINT
-from trackers.pips2 import PIPS2_CHECKPOINT, PIPS2_DEFAULT_PATH, Pips2Tracker, load_pips2
-from trackers.pips2_net import Pips2Net, ResidualBlock1d, SameConv1d, flow_embedding
-from trackers.pips_net import feature_pyramid
-from trackers.point_tracker import build_point_tracker
+from trackers.point.pips.tracker import PIPS_CHECKPOINT
+from trackers.point.pips2.tracker import PIPS2_CHECKPOINT, PIPS2_DEFAULT_PATH, Pips2Tracker, load_pips2
+from trackers.point.pips2.net import Pips2Net, ResidualBlock1d, SameConv1d, flow_embedding
+from trackers.point.pips.net import feature_pyramid
+from trackers.point.base import build_point_tracker
 from official_keys import official_keys
 
 T, H, W = 12, 128, 128

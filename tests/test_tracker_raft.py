@@ -1,10 +1,10 @@
-"""RAFT point tracker (`trackers.raft`): checkpoint formats and key conversion, chaining/occlusion logic with a known
+"""RAFT point tracker (`trackers.point.raft.tracker`): checkpoint formats and key conversion, chaining/occlusion logic with a known
 flow, and the tracker end to end with random weights on tiny videos.
 
 No official weights are available here; checkpoints are written in tmp with random values in the official layouts
-(princeton-vl names and shapes from `trackers/keys/raft_things_keys.txt`, torchvision names from torchvision's
+(princeton-vl names and shapes from `reference/keys/raft_things_keys.txt`, torchvision names from torchvision's
 model). Flow equality with the official princeton-vl RAFT was checked outside the repo (see the module docstring
-of `trackers.raft` and the engineering notes); here random weights give no motion-recovery guarantee, so the
+of `trackers.point.raft.tracker` and the engineering notes); here random weights give no motion-recovery guarantee, so the
 chaining is tested with injected flows.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from trackers.checkpoints import CheckpointError
-from trackers.point_tracker import build_point_tracker
-from trackers.raft import (RaftTracker, build_raft, checkpoint_format, convert_princeton_state_dict, pad_to_multiple,
+from trackers.point.base import build_point_tracker
+from trackers.point.raft.tracker import (RaftTracker, build_raft, checkpoint_format, convert_princeton_state_dict, pad_to_multiple,
                            track_by_chained_flow)
 from official_keys import official_keys
 

@@ -1,8 +1,8 @@
-"""TAPIR / BootsTAPIR trackers (`trackers.tapir`, network in `trackers.tapir_net`): checkpoint layout and loading,
+"""TAPIR / BootsTAPIR trackers (`trackers.point.tapir.tracker`, network in `trackers.point.tapir.net`): checkpoint layout and loading,
 errors, the wrapper's coordinate conventions, and the network's building blocks.
 
 No official weights are available here; checkpoints are written in tmp from our network with random values (its
-names and shapes are checked against the official key lists in `trackers/keys/`). Equality with the official
+names and shapes are checked against the official key lists in `reference/keys/`). Equality with the official
 `tapnet/torch` TAPIR on the same random weights was checked outside the repo (see the engineering notes). To keep
 tests fast, most use a 64x64 cost-volume resolution (`initial_resolution`); the official one is 256x256.
 """
@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from trackers.checkpoints import CheckpointError
-from trackers.point_tracker import build_point_tracker
-from trackers.tapir import BootsTapirTracker, TapirTracker
-from trackers.tapir_net import (TapirNet, default_refinement_resolutions, sample_neighbourhood, sample_query_features,
+from trackers.point.base import build_point_tracker
+from trackers.point.tapir.tracker import BootsTapirTracker, TapirTracker
+from trackers.point.tapir.net import (TapirNet, default_refinement_resolutions, sample_neighbourhood, sample_query_features,
                                 soft_argmax)
 from official_keys import official_keys
 

@@ -1,4 +1,4 @@
-"""First-frame proposals (trackers.proposals) and the UVO VIS pipeline (experiments.vis_pipeline)."""
+"""First-frame proposals (trackers.sampt.proposals) and the UVO VIS pipeline (experiments.vis_pipeline)."""
 from __future__ import annotations
 
 import json
@@ -20,7 +20,7 @@ from experiments.vis_pipeline import (
     track_scores,
     working_size,
 )
-from trackers.proposals import (
+from trackers.sampt.proposals import (
     FelzenszwalbProposer,
     GtFirstFrameProposer,
     SamAutomaticProposer,
@@ -48,9 +48,9 @@ def uvo_videos(uvo_root):
 
 @pytest.fixture(scope="module")
 def sampt():
-    from trackers.point_tracker import build_point_tracker
-    from trackers.sampt import SamPt
-    from trackers.segmenter import build_segmenter
+    from trackers.point.base import build_point_tracker
+    from trackers.sampt.model import SamPt
+    from trackers.segmenters.base import build_segmenter
 
     return SamPt(build_point_tracker("lk"), build_segmenter("grabcut"), iterative_refinement_iterations=0,
                  add_other_objects_positive_points_as_negative_points=False)
@@ -138,7 +138,7 @@ class DiscSegmenter:
         self.size = size
 
     def embed(self, frame):
-        from trackers.segmenter import Embedding
+        from trackers.segmenters.base import Embedding
 
         return Embedding(None, frame.shape[:2], (1024, 1024))
 
@@ -149,7 +149,7 @@ class DiscSegmenter:
         return slope * (radius - np.hypot(xx - x - 0.5, yy - y - 0.5)), 0.8 + 0.2 * x / size
 
     def predict(self, embedding, points, labels, boxes=None, mask_input=None):
-        from trackers.segmenter import Prediction
+        from trackers.segmenters.base import Prediction
 
         logits, ious = zip(*(self.disc(float(x), float(y), 256) for x, y in np.asarray(points)[:, 0] * 256 / self.size))
         return Prediction(torch.tensor(np.stack(logits), dtype=torch.float32)[:, None],
@@ -321,9 +321,9 @@ def test_run_vis_dataset_from_hydra_config(tmp_path):
 
 
 def test_reinit_tracks_and_other_negatives_guard(uvo_videos):
-    from trackers.point_tracker import build_point_tracker
-    from trackers.sampt import SamPt
-    from trackers.segmenter import build_segmenter
+    from trackers.point.base import build_point_tracker
+    from trackers.sampt.model import SamPt
+    from trackers.segmenters.base import build_segmenter
 
     reinit = SamPt(build_point_tracker("lk"), build_segmenter("grabcut"), iterative_refinement_iterations=0,
                    add_other_objects_positive_points_as_negative_points=False, use_point_reinit=True,

@@ -124,7 +124,7 @@ def test_youtube_vos_late_objects_get_the_authors_round_trip_on_their_first_fram
     from datasets.registry import build_reader
     from experiments.pipeline import predict_video
     from sampt_helpers import DiskSegmenter, ScriptedTracker
-    from trackers.sampt import SamPt
+    from trackers.sampt.model import SamPt
 
     info = generate(tmp_path / "YT", "ytvos", num_videos=1, num_frames=12, height=90, width=160, late_start=True)
     video = build_reader("ytvos18", info.root, split="valid", all_frames=True).video("synth-000")

@@ -6,9 +6,10 @@ its official source, its md5 and the make target that downloads it.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+
+from datasets.files import md5sum
 
 DEFAULT_CHECKPOINT_DIR = Path("checkpoints")
 
@@ -51,14 +52,6 @@ CHECKPOINTS: dict[str, CheckpointInfo] = {}
 def register(info: CheckpointInfo) -> CheckpointInfo:
     CHECKPOINTS[info.key] = info
     return info
-
-
-def md5sum(path: str | Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def require_checkpoint(path: str | Path | None, info: CheckpointInfo, verify_md5: bool = False) -> Path:

@@ -1,1 +1,1 @@
-"""Segmenter backends behind `trackers.segmenter.Segmenter`."""
+"""Segmenter backends behind `trackers.segmenters.base.Segmenter`."""

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import torch
 
-from trackers.segmenter import Embedding, Prediction, Segmenter
+from trackers.segmenters.base import Embedding, Prediction, Segmenter
 from trackers.segmenters.prompts import (
     check_prompts,
     empty_prediction,

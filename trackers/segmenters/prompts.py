@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from trackers.segmenter import Prediction
+from trackers.segmenters.base import Prediction
 
 
 def empty_prediction(low_res_size: int = 256, device: torch.device | str = "cpu") -> Prediction:

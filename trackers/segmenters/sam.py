@@ -29,7 +29,8 @@ import torch
 from PIL import Image
 
 from trackers.checkpoints import require_checkpoint
-from trackers.segmenter import Embedding, Prediction, Segmenter
+from trackers.registry import forwards_options_to
+from trackers.segmenters.base import Embedding, Prediction, Segmenter
 from trackers.segmenters.prompts import check_prompts, empty_prediction, resized_shape
 from trackers.segmenters.sam_lean_decoder import LeanMaskDecoder
 from trackers.segmenters.sam_lean_decoder import supports as lean_decoder_supports
@@ -235,7 +236,7 @@ class SamSegmenter(Segmenter):
 
 
 # --------------------------------------------------------------------------------------------------
-# Official-checkpoint factories (names registered in trackers.segmenter.SEGMENTERS).
+# Official-checkpoint factories (names registered in trackers.segmenters.base.SEGMENTERS).
 
 
 def _build_official(arch: str, checkpoint: str | Path | None, device, verify_md5: bool, **options) -> SamSegmenter:
@@ -246,41 +247,49 @@ def _build_official(arch: str, checkpoint: str | Path | None, device, verify_md5
     return SamSegmenter.from_model(sam, device=device, **options)
 
 
+@forwards_options_to(SamSegmenter)
 def build_sam_vit_h(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
     """SAM ViT-H from the official ``sam_vit_h_4b8939.pth``."""
     return _build_official("sam_vit_h", checkpoint, device, verify_md5, **options)
 
 
+@forwards_options_to(SamSegmenter)
 def build_sam_vit_l(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
     """SAM ViT-L from the official ``sam_vit_l_0b3195.pth``."""
     return _build_official("sam_vit_l", checkpoint, device, verify_md5, **options)
 
 
+@forwards_options_to(SamSegmenter)
 def build_sam_vit_b(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
     """SAM ViT-B from the official ``sam_vit_b_01ec64.pth``."""
     return _build_official("sam_vit_b", checkpoint, device, verify_md5, **options)
 
 
+@forwards_options_to(SamSegmenter)
 def build_hqsam_vit_h(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
     """HQ-SAM ViT-H from the official ``sam_hq_vit_h.pth`` (option ``hq_token_only``, default False)."""
     return _build_official("hqsam_vit_h", checkpoint, device, verify_md5, **options)
 
 
+@forwards_options_to(SamSegmenter)
 def build_hqsam_vit_l(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
     """HQ-SAM ViT-L from the official ``sam_hq_vit_l.pth``."""
     return _build_official("hqsam_vit_l", checkpoint, device, verify_md5, **options)
 
 
+@forwards_options_to(SamSegmenter)
 def build_hqsam_vit_b(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
     """HQ-SAM ViT-B from the official ``sam_hq_vit_b.pth``."""
     return _build_official("hqsam_vit_b", checkpoint, device, verify_md5, **options)
 
 
+@forwards_options_to(SamSegmenter)
 def build_hqsam_vit_tiny(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
     """Light HQ-SAM (TinyViT-5M encoder + HQ decoder) from the official ``sam_hq_vit_tiny.pth``."""
     return _build_official("hqsam_vit_tiny", checkpoint, device, verify_md5, **options)
 
 
+@forwards_options_to(SamSegmenter)
 def build_mobilesam(checkpoint=None, device=None, verify_md5: bool = False, **options) -> SamSegmenter:
     """MobileSAM (TinyViT-5M encoder + SAM decoder) from the official ``mobile_sam.pt``."""
     return _build_official("mobilesam", checkpoint, device, verify_md5, **options)

@@ -37,7 +37,8 @@ import torch.nn.functional as F
 from trackers.checkpoints import (
     CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
 )
-from trackers.segmenter import Embedding, Prediction, Segmenter
+from trackers.registry import forwards_options_to
+from trackers.segmenters.base import Embedding, Prediction, Segmenter
 from trackers.segmenters.prompts import check_prompts, empty_prediction
 
 SAM2_INSTALL_HINT = (
@@ -284,21 +285,25 @@ def _build(name: str, checkpoint, device, **options) -> Sam2Segmenter:
     return Sam2Segmenter.from_model(model, device=device, **options)
 
 
+@forwards_options_to(Sam2Segmenter)
 def build_sam2_hiera_l(checkpoint=None, device=None, **options) -> Sam2Segmenter:
     """SAM 2.1 Hiera-L from the official ``sam2.1_hiera_large.pt``."""
     return _build("sam2_hiera_l", checkpoint, device, **options)
 
 
+@forwards_options_to(Sam2Segmenter)
 def build_sam2_hiera_b_plus(checkpoint=None, device=None, **options) -> Sam2Segmenter:
     """SAM 2.1 Hiera-B+ from the official ``sam2.1_hiera_base_plus.pt``."""
     return _build("sam2_hiera_b+", checkpoint, device, **options)
 
 
+@forwards_options_to(Sam2Segmenter)
 def build_sam2_hiera_s(checkpoint=None, device=None, **options) -> Sam2Segmenter:
     """SAM 2.1 Hiera-S from the official ``sam2.1_hiera_small.pt``."""
     return _build("sam2_hiera_s", checkpoint, device, **options)
 
 
+@forwards_options_to(Sam2Segmenter)
 def build_sam2_hiera_t(checkpoint=None, device=None, **options) -> Sam2Segmenter:
     """SAM 2.1 Hiera-T from the official ``sam2.1_hiera_tiny.pt``."""
     return _build("sam2_hiera_t", checkpoint, device, **options)

@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trackers.basic_encoder import BasicEncoder
-from trackers.cotracker3_blocks import Mlp, UpdateTransformer
+from trackers.point.encoder import BasicEncoder
+from trackers.point.cotracker3.blocks import Mlp, UpdateTransformer
 
 STRIDE = 4
 LATENT_DIM = 128

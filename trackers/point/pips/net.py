@@ -13,7 +13,7 @@ One window, B batches, N points:
      every frame's position and feature. The first frame's position stays fixed.
   4. A linear head on the final features gives visibility logits.
 
-Module and parameter names equal the official state dict (200 keys; see `trackers/keys/pips_keys.txt`),
+Module and parameter names equal the official state dict (200 keys; see `reference/keys/pips_keys.txt`),
 and S (the window) is baked into the weights: the mixer's time mixing is a kernel-1 Conv1d over S
 channels and its head outputs S*(128+2) values.
 """
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trackers.basic_encoder import BasicEncoder
+from trackers.point.encoder import BasicEncoder
 
 LATENT_DIM = 128
 CORR_LEVELS = 4

@@ -1,4 +1,4 @@
-"""SAM-PT's per-frame prompting of SAM with tracked points (PAPER.md, Pipeline step 3).
+"""SAM-PT's per-frame prompting of SAM with tracked points (paper Sec. 3.2, step 3 "Segmentation", Fig. 4).
 
 For one frame and M objects, given each object's tracked points and visibilities:
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from trackers.segmenter import Embedding, Segmenter
+from trackers.segmenters.base import Embedding, Segmenter
 
 BATCHING_MODES = ("by-prompt-length", "padded")
 

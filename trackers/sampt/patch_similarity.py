@@ -1,4 +1,4 @@
-"""Patch-similarity filtering of point tracks (PAPER.md, Pipeline step 5; ablation Tab. 2d).
+"""Patch-similarity filtering of point tracks (paper Sec. 4.3, ablation Tab. 2d).
 
 Each tracked point's Lab-colour patch is compared with the patch around its query point; a point whose
 similarity ``exp(-||patch - query_patch|| / (2 * patch_size**2))`` is not above the threshold becomes

@@ -6,13 +6,14 @@ every pass and every refinement iteration.
 """
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+
+from trackers.registry import check_options, load_entry
 
 # name -> "module:factory"; imported only when built.
 SEGMENTERS: dict[str, str] = {
@@ -106,11 +107,8 @@ def build_segmenter(name: str, checkpoint: str | None = None, **options) -> Segm
     """Build the segmenter ``name`` (see `SEGMENTERS`)."""
     if name not in SEGMENTERS:
         raise ValueError(f"unknown segmenter {name!r}; valid names: {', '.join(sorted(SEGMENTERS))}")
-    module_name, factory_name = SEGMENTERS[name].split(":")
-    try:
-        factory = getattr(importlib.import_module(module_name), factory_name)
-    except (ModuleNotFoundError, AttributeError) as error:
-        raise NotImplementedError(f"segmenter {name!r} is not available in this build ({error})") from None
+    factory = load_entry("segmenter", name, SEGMENTERS[name])
+    check_options("segmenter", name, factory, options)
     if name == "grabcut":
         if checkpoint is not None:
             raise ValueError("segmenter 'grabcut' is weight-free and takes no checkpoint")

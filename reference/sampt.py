@@ -1,9 +1,9 @@
 """A straightforward SAM step, kept as the baseline of `scripts/bench_sam_step.py` and as a test oracle.
 
 It prompts SAM the way the authors' ``SamPt._apply_sam_to_trajectories`` does, without any of
-`trackers.sampt`'s economies: one decoder call per object per pass, the full-resolution logits computed
+`trackers.sampt.model`'s economies: one decoder call per object per pass, the full-resolution logits computed
 after every pass (the box comes from them), and a float64 (M, T, H, W) array of full-resolution logits
-for the whole clip. Same prompts, same results as `trackers.sampt.SamPt.segment_tracks` (up to the
+for the whole clip. Same prompts, same results as `trackers.sampt.model.SamPt.segment_tracks` (up to the
 float rounding of batched decoder calls).
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from trackers.segmenter import Segmenter
+from trackers.segmenters.base import Segmenter
 
 
 def reference_segment_tracks(segmenter: Segmenter, frames: np.ndarray, tracks: np.ndarray, visible: np.ndarray,

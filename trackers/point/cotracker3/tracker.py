@@ -10,7 +10,7 @@ Both follow the `PointTracker` contract and the official predictors (facebookres
      predictor always adds it to user queries; the online one only with ``add_support_grid=True``; we
      default to the official 6x6 grid for both;
   3. forward pass: offline, one window over the whole video (``time_emb`` linearly resampled to T);
-     online, windows of 16 frames every 8 frames (see `trackers.cotracker3_net.track_online`);
+     online, windows of 16 frames every 8 frames (see `trackers.point.cotracker3.net.track_online`);
   4. backward tracking (only run when some query is on a later frame): the same pass on the reversed
      video; a point's positions and visibilities on frames before its query frame come from it.
      Offline this is the official ``backward_tracking=True`` logic (the reversed queries, the support grid
@@ -35,8 +35,8 @@ import torch.nn.functional as F
 from trackers.checkpoints import (
     CheckpointError, CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
 )
-from trackers.cotracker3_net import OFFLINE_WINDOW, ONLINE_WINDOW, CoTracker3Net, track_offline, track_online
-from trackers.point_tracker import PointTracker, check_track_inputs
+from trackers.point.cotracker3.net import OFFLINE_WINDOW, ONLINE_WINDOW, CoTracker3Net, track_offline, track_online
+from trackers.point.base import PointTracker, check_track_inputs
 
 OFFLINE_CHECKPOINT = register(CheckpointInfo(
     key="cotracker3_offline",

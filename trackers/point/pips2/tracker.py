@@ -32,9 +32,9 @@ from trackers.checkpoints import (
     register,
     require_checkpoint,
 )
-from trackers.pips2_net import Pips2Net
-from trackers.pips_net import CORR_LEVELS, feature_pyramid
-from trackers.point_tracker import PointTracker, check_track_inputs
+from trackers.point.pips2.net import Pips2Net
+from trackers.point.pips.net import CORR_LEVELS, feature_pyramid
+from trackers.point.base import PointTracker, check_track_inputs
 
 PIPS2_CHECKPOINT = register(
     CheckpointInfo(

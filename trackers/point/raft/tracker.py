@@ -20,7 +20,7 @@ step a -> b the flows a->b and b->a are computed in one batched RAFT call, once 
 kept in memory only while the other sweep still needs it). A point moved p -> q = p + F_ab(p) is kept only when
 |F_ab(p) + F_ba(q)| <= `fb_threshold` px (forward-backward consistency: occlusion) and q lies in the frame; after
 a failed step the point is not visible for the rest of that sweep and keeps its last position, as in the OpenCV
-trackers (`trackers.opencv_trackers`, whose sweep logic this reuses). ``fb_threshold=None`` disables the check;
+trackers (`trackers.point.opencv`, whose sweep logic this reuses). ``fb_threshold=None`` disables the check;
 visibility is then only "inside the frame", which is what SAM-PT's RAFT tracker reported.
 """
 from __future__ import annotations
@@ -36,8 +36,8 @@ import torch.nn.functional as F
 from trackers.checkpoints import (
     CheckpointError, CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
 )
-from trackers.opencv_trackers import bilinear_sample, check_finite_queries, inside_frame, track_both_directions
-from trackers.point_tracker import PointTracker, check_track_inputs
+from trackers.point.opencv import bilinear_sample, check_finite_queries, inside_frame, track_both_directions
+from trackers.point.base import PointTracker, check_track_inputs
 
 PRINCETON_MODELS_ZIP = "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip"
 TORCHVISION_MODELS = "https://download.pytorch.org/models/"

@@ -1,6 +1,6 @@
 """Query-point selection for SAM-PT: positive points inside an object's mask, negative points outside it.
 
-Follows the SAM-PT paper (Sec. 3.2, PAPER.md "Pipeline" step 1) and the behaviour of the authors' code:
+Follows the SAM-PT paper (Sec. 3.2, step 1 "Query Points Selection", Fig. 3) and the behaviour of the authors' code:
   - `random`: distinct mask pixels drawn uniformly without replacement.
   - `kmedoids`: the K medoids of a random subsample of at most 1800 mask pixels (Euclidean distance). The
     authors' code uses scikit-learn-extra's `KMedoids` defaults, i.e. the "alternate" (k-means-style)

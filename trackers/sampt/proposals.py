@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from trackers.segmenter import Embedding, Segmenter
+from trackers.segmenters.base import Embedding, Segmenter
 
 PROPOSERS = ("sam-automatic", "gt-first-frame", "felzenszwalb")
 

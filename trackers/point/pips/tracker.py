@@ -28,8 +28,8 @@ import torch
 from trackers.checkpoints import (
     CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
 )
-from trackers.pips_net import CORR_LEVELS, PipsNet, feature_pyramid, sample_features_clamped
-from trackers.point_tracker import PointTracker, check_track_inputs
+from trackers.point.pips.net import CORR_LEVELS, PipsNet, feature_pyramid, sample_features_clamped
+from trackers.point.base import PointTracker, check_track_inputs
 
 PIPS_CHECKPOINT = register(
     CheckpointInfo(

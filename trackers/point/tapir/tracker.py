@@ -1,6 +1,6 @@
 """TAPIR (`tapir`) and BootsTAPIR (`bootstapir`) point trackers on the official PyTorch checkpoints.
 
-The network is our own implementation (`trackers.tapir_net.TapirNet`) of google-deepmind/tapnet's `tapnet/torch`
+The network is our own implementation (`trackers.point.tapir.net.TapirNet`) of google-deepmind/tapnet's `tapnet/torch`
 TAPIR; the official files are plain state_dicts loaded strictly:
   - `tapir_checkpoint_panning.pt`: TAPIR, ``pyramid_level=0``, no extra convs (188 keys, 31.1M parameters);
   - `bootstapir_checkpoint_v2.pt`: BootsTAPIR, ``pyramid_level=1`` with extra convs (218 keys, 54.7M).
@@ -30,9 +30,9 @@ import torch.nn.functional as F
 from trackers.checkpoints import (
     CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
 )
-from trackers.opencv_trackers import check_finite_queries
-from trackers.point_tracker import PointTracker, check_track_inputs
-from trackers.tapir_net import TapirNet
+from trackers.point.opencv import check_finite_queries
+from trackers.point.base import PointTracker, check_track_inputs
+from trackers.point.tapir.net import TapirNet
 
 TAPIR_PANNING = register(CheckpointInfo(
     "tapir", "tapir_checkpoint_panning.pt", "https://storage.googleapis.com/dm-tapnet/tapir_checkpoint_panning.pt"))

@@ -1,13 +1,14 @@
 """SAM-PT: video object segmentation by tracking query points and prompting SAM with them.
 
-`SamPt(point_tracker, segmenter, **knobs)` composes a `PointTracker` and a `Segmenter` (PAPER.md,
-Pipeline steps 2-6). Knob names and defaults are those of the authors' configuration
-(``configs/model/sam_pt.yaml`` of SysCV/sam-pt), defaults as in the paper.
+`SamPt(point_tracker, segmenter, **knobs)` composes a `PointTracker` and a `Segmenter` (paper Sec. 3.2,
+steps 2-4; Appendix A for reinit). Knob names are those of the authors' configuration
+(``configs/model/sam_pt.yaml`` of SysCV/sam-pt); the defaults, the paper's, are written once in
+`trackers.sampt.knobs` (reinit, when on: variant A, horizon 8).
 
 Per video (`SamPt.segment_video`): query points are sampled from each object's first mask on its first
 frame, all objects' points are tracked through the whole clip (forward and backward), points within
 ``border_margin`` of the image border count as not visible, SAM is prompted per frame (one `embed` per
-frame, decoder calls batched over objects, see `trackers.sampt_prompting`), and the objects' logits are
+frame, decoder calls batched over objects, see `trackers.sampt.prompting`), and the objects' logits are
 merged into one label map per frame as the authors' evaluation does: softmax over the objects' logits
 and a zero background logit, then argmax; an object is background before its first frame and its given
 mask is used on its first frame.
@@ -22,11 +23,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from trackers.mask_box import MaskBoxFinder, UpscalingBoxFinder, has_sam_geometry
-from trackers.point_tracker import PointTracker
-from trackers.reinit import REINIT_TINY_MASK_RULES, REINIT_VARIANTS, ClipPrediction, merge_directions, run_reinit_pass
-from trackers.sampt_prompting import BATCHING_MODES, FramePrediction, PromptSettings, segment_frame
-from trackers.segmenter import Embedding, Segmenter
+from trackers.sampt.knobs import DEFAULTS
+from trackers.sampt.mask_box import MaskBoxFinder, UpscalingBoxFinder, has_sam_geometry
+from trackers.point.base import PointTracker
+from trackers.sampt.reinit import REINIT_TINY_MASK_RULES, REINIT_VARIANTS, ClipPrediction, merge_directions, run_reinit_pass
+from trackers.sampt.prompting import BATCHING_MODES, FramePrediction, PromptSettings, segment_frame
+from trackers.segmenters.base import Embedding, Segmenter
 
 LOG = logging.getLogger(__name__)
 
@@ -226,8 +228,8 @@ class SamPt:
     """SAM-PT over a point tracker and a segmenter. Every knob of the paper is an argument.
 
     Args:
-        point_tracker: tracks the query points (`trackers.point_tracker.PointTracker`).
-        segmenter: point-prompted segmenter (`trackers.segmenter.Segmenter`).
+        point_tracker: tracks the query points (`trackers.point.base.PointTracker`).
+        segmenter: point-prompted segmenter (`trackers.segmenters.base.Segmenter`).
         positive_points_per_mask, negative_points_per_mask: query points per object (paper: 8 and 1).
         positive_point_selection_method, negative_point_selection_method: one of `POINT_SELECTION_METHODS`.
         iterative_refinement_iterations: box-refinement passes (paper: 12; 0 disables).
@@ -235,18 +237,18 @@ class SamPt:
             the authors' code (a negative one keeps every mask, e.g. for uncalibrated random weights).
         add_other_objects_positive_points_as_negative_points: other objects' visible positives as negatives.
         max_other_objects_positive_points: cap on those (random subset), None for no cap.
-        use_patch_matching_filtering, patch_size, patch_similarity_threshold: `trackers.patch_similarity`.
-        use_point_reinit, reinit_point_tracker_horizon, reinit_horizon, reinit_variant: `trackers.reinit`.
+        use_patch_matching_filtering, patch_size, patch_similarity_threshold: `trackers.sampt.patch_similarity`.
+        use_point_reinit, reinit_point_tracker_horizon, reinit_horizon, reinit_variant: `trackers.sampt.reinit`.
         reinit_tiny_masks: a reinit mask of <= 25 px is re-sampled as the authors' code does ("authors", the
             default; an empty one gives positive points at (0, 0)) or stops the object ("stop", the paper's
-            Appendix A rule); see `trackers.reinit`.
+            Appendix A rule); see `trackers.sampt.reinit`.
         empty_mask_without_positive_point: no mask when only negative points are visible (the authors
             still prompt SAM then, with no point in pass 1; default False reproduces that).
         border_margin: points within this fraction of the width/height of the border are not visible.
         seed: run seed; per-video randomness comes from (seed, video name).
-        decoder_batching: see `trackers.sampt_prompting.BATCHING_MODES`.
+        decoder_batching: see `trackers.sampt.prompting.BATCHING_MODES`.
         untransformed_refinement_box: reproduce the authors' refinement box coordinates at any frame size
-            (see `trackers.sampt_prompting.PromptSettings`).
+            (see `trackers.sampt.prompting.PromptSettings`).
         use_first_mask_on_query_frame: write each object's given mask on its first frame, as the authors'
             evaluation does.
     """
@@ -256,28 +258,28 @@ class SamPt:
         point_tracker: PointTracker,
         segmenter: Segmenter,
         *,
-        positive_points_per_mask: int = 8,
-        negative_points_per_mask: int = 1,
-        positive_point_selection_method: str = "kmedoids",
-        negative_point_selection_method: str = "mixed",
-        iterative_refinement_iterations: int = 12,
-        sam_iou_threshold: float = 0.7,
-        add_other_objects_positive_points_as_negative_points: bool = True,
-        max_other_objects_positive_points: int | None = None,
-        use_patch_matching_filtering: bool = False,
-        patch_size: int = 3,
-        patch_similarity_threshold: float = 0.01,
-        use_point_reinit: bool = False,
-        reinit_point_tracker_horizon: int = 24,
-        reinit_horizon: int = 24,
-        reinit_variant: str = "reinit-at-median-of-area-diff",
-        reinit_tiny_masks: str = "authors",
-        empty_mask_without_positive_point: bool = False,
-        border_margin: float = 0.01,
+        positive_points_per_mask: int = DEFAULTS.positive_points_per_mask,
+        negative_points_per_mask: int = DEFAULTS.negative_points_per_mask,
+        positive_point_selection_method: str = DEFAULTS.positive_point_selection_method,
+        negative_point_selection_method: str = DEFAULTS.negative_point_selection_method,
+        iterative_refinement_iterations: int = DEFAULTS.iterative_refinement_iterations,
+        sam_iou_threshold: float = DEFAULTS.sam_iou_threshold,
+        add_other_objects_positive_points_as_negative_points: bool = DEFAULTS.add_other_objects_positive_points_as_negative_points,
+        max_other_objects_positive_points: int | None = DEFAULTS.max_other_objects_positive_points,
+        use_patch_matching_filtering: bool = DEFAULTS.use_patch_matching_filtering,
+        patch_size: int = DEFAULTS.patch_size,
+        patch_similarity_threshold: float = DEFAULTS.patch_similarity_threshold,
+        use_point_reinit: bool = DEFAULTS.use_point_reinit,
+        reinit_point_tracker_horizon: int = DEFAULTS.reinit_point_tracker_horizon,
+        reinit_horizon: int = DEFAULTS.reinit_horizon,
+        reinit_variant: str = DEFAULTS.reinit_variant,
+        reinit_tiny_masks: str = DEFAULTS.reinit_tiny_masks,
+        empty_mask_without_positive_point: bool = DEFAULTS.empty_mask_without_positive_point,
+        border_margin: float = DEFAULTS.border_margin,
         seed: int = 0,
-        decoder_batching: str = "by-prompt-length",
-        untransformed_refinement_box: bool = False,
-        use_first_mask_on_query_frame: bool = True,
+        decoder_batching: str = DEFAULTS.decoder_batching,
+        untransformed_refinement_box: bool = DEFAULTS.untransformed_refinement_box,
+        use_first_mask_on_query_frame: bool = DEFAULTS.use_first_mask_on_query_frame,
     ):
         self.point_tracker = point_tracker
         self.segmenter = segmenter
@@ -378,7 +380,7 @@ class SamPt:
     def select_query_points(self, frame: np.ndarray, mask: np.ndarray, t: int, rng: np.random.Generator,
                             video: str | None = None, object_id: int | None = None) -> np.ndarray:
         """(P, 3) float32 (t, x, y) query points of one object from its mask on frame t, positives first."""
-        from trackers.query_points import query_points_for_object
+        from trackers.sampt.query_points import query_points_for_object
 
         return query_points_for_object(frame, mask, t, self.positive_points_per_mask,
                                        self.negative_points_per_mask, self.positive_point_selection_method,
@@ -404,7 +406,7 @@ class SamPt:
         visible = np.asarray(visible, bool)
         num_frames, height, width = frames.shape[:3]
         if self.use_patch_matching_filtering:
-            from trackers.patch_similarity import filter_tracks
+            from trackers.sampt.patch_similarity import filter_tracks
 
             visible = filter_tracks(frame_at or (lambda t: frames[t]), num_frames, queries, tracks, visible,
                                     self.patch_size, self.patch_similarity_threshold)
@@ -467,7 +469,7 @@ class SamPt:
             first_masks: object id (1-255) -> (first frame index, (H, W) bool mask on that frame).
             video_name: names the video's random stream (with ``seed``) and errors.
         """
-        from trackers.query_points import video_rng
+        from trackers.sampt.query_points import video_rng
 
         frame_at, num_frames, frame_size = frame_reader(frames)
         if not first_masks:
@@ -513,7 +515,7 @@ class SamPt:
             object_ids: M ids; first_frames: (M,) first frame of each; first_masks: M (H, W) bool masks.
             tracks: (T, M, P, 2) float pixel (x, y); visible: (T, M, P) bool (used as given: no border rule).
         """
-        from trackers.query_points import video_rng
+        from trackers.sampt.query_points import video_rng
 
         frame_at, num_frames, frame_size = frame_reader(frames)
         tracks = np.asarray(tracks, np.float32)

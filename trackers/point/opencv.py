@@ -1,6 +1,6 @@
 """Weight-free point trackers built on OpenCV: pyramidal Lucas-Kanade (`lk`) and chained dense DIS flow (`flow`).
 
-Both follow the `PointTracker` contract (see `trackers.point_tracker`): frames (T, H, W, 3) uint8 RGB, queries
+Both follow the `PointTracker` contract (see `trackers.point.base`): frames (T, H, W, 3) uint8 RGB, queries
 (N, 3) float (t, x, y) with any query frame t; they return tracks (T, N, 2) float32 pixel (x, y) and visible
 (T, N) bool. Pixel centres are at integer coordinates (x = column index, y = row index).
 
@@ -30,7 +30,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from trackers.point_tracker import PointTracker, check_track_inputs
+from trackers.point.base import PointTracker, check_track_inputs
 
 #: A tracking step: (frame index a, frame index b, points (M, 2) float32 at frame a)
 #: -> (points (M, 2) float32 at frame b, ok (M,) bool whether the step is accepted).

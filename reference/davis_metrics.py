@@ -1,4 +1,4 @@
-"""Straightforward DAVIS J/F reference implementation, written from ``EVAL_SPEC.md`` sections 1.4-1.6.
+"""Straightforward DAVIS J/F reference implementation, written from ``docs/protocol.md`` sections 1.4-1.6.
 
 It mirrors the structure (and hence the cost) of the official DAVIS 2017 evaluator: a whole sequence is
 loaded into float64 arrays, split into an (objects, T, H, W) one-hot stack, and every object and frame is

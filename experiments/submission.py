@@ -1,11 +1,11 @@
 """Submission files for the benchmarks scored on servers: DAVIS 2017 test-dev, YouTube-VOS, MOSE, UVO.
 
-    python -m datasets.submission --dataset davis17-testdev --root data/DAVIS/2017/test-dev --run RUN_DIR
+    python -m experiments.submission --dataset davis17-testdev --root data/DAVIS/2017/test-dev --run RUN_DIR
     make submission DATASET=ytvos18 RUN=outputs/...      (the Makefile wraps the line above)
 
 A run folder holds ``<run>/predictions/<video>/<frame>.png`` (indexed PNGs at annotation resolution with
 the dataset's object ids) and ``<run>/predictions/<video>/.complete`` (written last). The writers
-(EVAL_SPEC.md sections 2-5):
+(docs/protocol.md sections 2-5):
 
 - ``davis17-testdev``: zip with one folder per sequence at the zip root, ``<seq>/<frame>.png`` for every
   frame. The server aborts with "Incorrect folder structure" when the zip root holds exactly one entry,
@@ -50,10 +50,11 @@ from PIL import Image, UnidentifiedImageError
 
 from datasets.errors import DatasetError
 from datasets.png import DAVIS_PALETTE, read_label_png
+from datasets.rle import encode_rle
+from experiments.outputs import MARKER, VIS_TRACKS_FILE, UvoTrack, load_video_tracks
 
 LOGGER = logging.getLogger(__name__)
 
-MARKER = ".complete"  # the completion marker of experiments.outputs (kept in sync by a test)
 MAX_LISTED = 10  # problems listed in one error message
 
 
@@ -307,22 +308,6 @@ def write_vos_zip(dataset: str, videos: Sequence, predictions_dir: str | Path, o
 
 
 # -------------------------------------------------------------------------------------------- UVO writer
-@dataclass
-class UvoTrack:
-    """One predicted track of a UVO video, as the pipeline hands it over in memory.
-
-    Attributes:
-        video: the video name (`Video.name`).
-        score: confidence of the track, a finite float (ranks detections for AP).
-        masks: per frame of the video, an (H, W) bool mask at `Video.size` or None where the track is
-            absent; or one (T, H, W) bool array. An all-False mask is written as absent (null).
-    """
-
-    video: str
-    score: float
-    masks: Sequence[np.ndarray | None] | np.ndarray
-
-
 def tracks_from_label_maps(video: str, label_maps: np.ndarray | Sequence[np.ndarray],
                            scores: dict[int, float]) -> list[UvoTrack]:
     """Tracks from (T, H, W) label maps: object k of ``scores`` -> a track of ``label_maps == k``.
@@ -337,14 +322,6 @@ def tracks_from_label_maps(video: str, label_maps: np.ndarray | Sequence[np.ndar
     if unscored:
         raise SubmissionError(f"video {video}: objects {unscored} of the label maps have no score")
     return [UvoTrack(video=video, score=float(scores[k]), masks=label_maps == int(k)) for k in sorted(scores, key=int)]
-
-
-def encode_rle(mask: np.ndarray) -> dict:
-    """(H, W) bool -> compressed RLE ``{"size": [H, W], "counts": str}`` (pycocotools, Fortran order)."""
-    from pycocotools import mask as mask_utils
-
-    rle = mask_utils.encode(np.asfortranarray(np.asarray(mask, dtype=np.uint8)))
-    return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
 
 
 def _uvo_entry(video, track: UvoTrack, number: int) -> dict:
@@ -499,16 +476,14 @@ def default_output(dataset: str, run: Path) -> Path:
 def _vis_run_tracks(videos: Sequence, predictions_dir: Path) -> list[UvoTrack] | None:
     """The tracks of a VIS run (``predictions/<video>/tracks.json``, overlapping masks kept), or None when
     the run wrote label-map PNGs instead."""
-    from experiments.vis_pipeline import TRACKS_FILE, load_video_tracks
-
-    if not any((predictions_dir / video.name / TRACKS_FILE).is_file() for video in videos):
+    if not any((predictions_dir / video.name / VIS_TRACKS_FILE).is_file() for video in videos):
         return None
     return [track for video in videos for track in load_video_tracks(predictions_dir / video.name, video)]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m datasets.submission",
+        prog="python -m experiments.submission",
         description="Check a run's predictions and write the submission file of a benchmark server.")
     parser.add_argument("--dataset", required=True, choices=DATASETS + tuple(ALIASES))
     parser.add_argument("--root", type=Path, default=None,

@@ -5,23 +5,24 @@ Every tracker (weight-free OpenCV ones and neural ones loading official checkpoi
 """
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 
 import numpy as np
 
+from trackers.registry import check_options, load_entry
+
 # name -> "module:Class". Modules are imported only when their tracker is built, so a tracker's
 # optional dependencies never slow down or break the others.
 TRACKERS: dict[str, str] = {
-    "lk": "trackers.opencv_trackers:LucasKanadeTracker",
-    "flow": "trackers.opencv_trackers:DenseFlowTracker",
-    "pips": "trackers.pips:PipsTracker",
-    "pips2": "trackers.pips2:Pips2Tracker",
-    "cotracker3_offline": "trackers.cotracker3:CoTracker3OfflineTracker",
-    "cotracker3_online": "trackers.cotracker3:CoTracker3OnlineTracker",
-    "tapir": "trackers.tapir:TapirTracker",
-    "bootstapir": "trackers.tapir:BootsTapirTracker",
-    "raft": "trackers.raft:RaftTracker",
+    "lk": "trackers.point.opencv:LucasKanadeTracker",
+    "flow": "trackers.point.opencv:DenseFlowTracker",
+    "pips": "trackers.point.pips.tracker:PipsTracker",
+    "pips2": "trackers.point.pips2.tracker:Pips2Tracker",
+    "cotracker3_offline": "trackers.point.cotracker3.tracker:CoTracker3OfflineTracker",
+    "cotracker3_online": "trackers.point.cotracker3.tracker:CoTracker3OnlineTracker",
+    "tapir": "trackers.point.tapir.tracker:TapirTracker",
+    "bootstapir": "trackers.point.tapir.tracker:BootsTapirTracker",
+    "raft": "trackers.point.raft.tracker:RaftTracker",
 }
 
 
@@ -70,12 +71,8 @@ def build_point_tracker(name: str, checkpoint: str | None = None, **options) -> 
     """Build the point tracker ``name`` (see `TRACKERS`), loading ``checkpoint`` if it needs one."""
     if name not in TRACKERS:
         raise ValueError(f"unknown point tracker {name!r}; valid names: {', '.join(sorted(TRACKERS))}")
-    module_name, class_name = TRACKERS[name].split(":")
-    try:
-        module = importlib.import_module(module_name)
-        cls = getattr(module, class_name)
-    except (ModuleNotFoundError, AttributeError) as error:
-        raise NotImplementedError(f"point tracker {name!r} is not available in this build ({error})") from None
+    cls = load_entry("point tracker", name, TRACKERS[name])
+    check_options("point tracker", name, cls, options)
     if cls.needs_checkpoint:
         return cls(checkpoint=checkpoint, **options)
     if checkpoint is not None:

@@ -15,7 +15,7 @@ One window, N points, positions in feature pixels (pixels / stride):
   4. No visibility head: every point is reported visible (as SAM-PT does).
 
 Module and parameter names equal the official state dict (82 keys, 17.6M parameters; see
-`trackers/keys/pips2_keys.txt`). ``norm`` is part of the checkpoint but unused.
+`reference/keys/pips2_keys.txt`). ``norm`` is part of the checkpoint but unused.
 """
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trackers.basic_encoder import BasicEncoder
-from trackers.pips_net import CORR_DIM, LATENT_DIM, local_correlation, sample_features_clamped
+from trackers.point.encoder import BasicEncoder
+from trackers.point.pips.net import CORR_DIM, LATENT_DIM, local_correlation, sample_features_clamped
 
 FLOW_EMBED_DIM = 128  # sin/cos channels of the motion embedding (x and y: sin, cos; 32 frequencies each)
 DELTA_INPUT_DIM = 3 * CORR_DIM + FLOW_EMBED_DIM + 2  # 718

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from trackers.query_points import EmptyMaskError
+from trackers.sampt.query_points import EmptyMaskError
 
 REINIT_VARIANTS = (
     "reinit-on-horizon-and-sync-masks",
@@ -128,10 +128,10 @@ class ClipPrediction:
 
 
 def run_reinit_pass(sampt, clip, query_points: np.ndarray, rng: np.random.Generator) -> ClipPrediction:
-    """One reinit pass over ``clip`` (a `trackers.sampt.Clip`, possibly flipped).
+    """One reinit pass over ``clip`` (a `trackers.sampt.model.Clip`, possibly flipped).
 
     Args:
-        sampt: the `trackers.sampt.SamPt` (its knobs, tracker, segmenter).
+        sampt: the `trackers.sampt.model.SamPt` (its knobs, tracker, segmenter).
         clip: frames by clip-local index with an embedding cache.
         query_points: (M, P, 3) float (t, x, y) in clip-local time, positives first.
 
@@ -205,7 +205,7 @@ def _reinit_points(sampt, frame: np.ndarray, mask: np.ndarray, t: int, rng: np.r
     (0, 0) and negatives from the whole frame, as the authors' code (``reinit_tiny_masks="authors"``)."""
     if mask.any():
         return sampt.select_query_points(frame, mask, t, rng)
-    from trackers.query_points import query_points_for_object
+    from trackers.sampt.query_points import query_points_for_object
 
     negatives = query_points_for_object(frame, mask, t, 0, sampt.negative_points_per_mask, "random",
                                         sampt.negative_point_selection_method, rng)
@@ -217,7 +217,7 @@ def _reinit_points(sampt, frame: np.ndarray, mask: np.ndarray, t: int, rng: np.r
 
 def _frame_of(out: ClipPrediction, t: int, objects: np.ndarray):
     """The stored `FramePrediction`-like view of frame ``t`` for ``objects``."""
-    from trackers.sampt_prompting import FramePrediction
+    from trackers.sampt.prompting import FramePrediction
 
     return FramePrediction(out.low_res_logits[t, objects], out.has_mask[t, objects],
                            out.predicted[t, objects], out.iou[t, objects])

@@ -1,0 +1,1 @@
+"""The cotracker3 point tracker: `tracker.py` (loading, resizing, chaining) and, where it is ours, `net.py` (the network)."""

@@ -1,0 +1,1 @@
+"""The pips point tracker: `tracker.py` (loading, resizing, chaining) and, where it is ours, `net.py` (the network)."""

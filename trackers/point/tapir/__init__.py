@@ -1,0 +1,1 @@
+"""The tapir point tracker: `tracker.py` (loading, resizing, chaining) and, where it is ours, `net.py` (the network)."""
