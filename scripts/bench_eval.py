@@ -1,7 +1,7 @@
 """Benchmark: DAVIS J&F scoring, `evaluation.vos` (fast) vs `reference.davis_metrics` (official-style).
 
 Both score the same masks in the same run; printed: seconds per 1000 frames for each and the speed-up.
-Masks: with ``../shared/data/davis17_val_results`` present, OSVOS masks arranged as a DAVIS root serve as
+Masks: with the OSVOS results of the official DAVIS 2017 evaluation package present in ``shared/data/davis17_val_results`` beside the repository, those masks arranged as a DAVIS root serve as
 ground truth and RVOS masks (ids above the GT object count removed) as predictions; otherwise random
 blob masks. The set is small (about a minute on 2 cores).
 """

@@ -12,7 +12,8 @@ from pathlib import Path
 #: (parameter name prefix, factor) of PIPS: the last layer of the update MLP, the feature and visibility
 #: heads. Random PIPS weights are chaotic (a 1e-7 change of one weight moves tracks by ~0.5 px); damped,
 #: the official tracker is stable to 1e-4 px under such a change.
-#: ../shared/data next to the repository (real DAVIS masks; see shared/data/README.md)
+#: a `shared/data` folder beside the repository with real DAVIS masks (the OSVOS and RVOS results shipped with
+#: the official DAVIS 2017 evaluation package); override with --shared-data
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PIPS_DAMPING = (("delta_block.to_delta.15.", 0.05), ("ffeat_updater.0.", 0.05), ("vis_predictor.0.", 0.05))
 

@@ -1,6 +1,6 @@
 """Record the official DAVIS 2017 evaluator on real DAVIS masks (tests/fixtures/official_davis).
 
-Inputs (`make_inputs`, deterministic, from ``../shared/data/davis17_val_results``; no download):
+Inputs (`make_inputs`, deterministic, from the OSVOS masks of the official DAVIS 2017 evaluation package in ``shared/data/davis17_val_results`` beside the repository, ``--shared-data``; no download):
 
 - ground truth: the OSVOS masks of `SEQUENCES` (the first ``n`` frames each, lengths chosen so that the
   Decay bins differ), copied as a DAVIS 2017 root (``Annotations/480p``, black ``JPEGImages/480p``,

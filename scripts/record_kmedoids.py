@@ -7,7 +7,7 @@ that depends on the numpy version, so the recording fixes the starting medoids (
 runs every case twice: from our `heuristic_medoids` (the order `kmedoids_points` uses) and from seeded
 random starting medoids (more update steps).
 
-Inputs (`make_inputs`, deterministic): the OSVOS masks of `CASES` from ``../shared/data``, each subsampled
+Inputs (`make_inputs`, deterministic): the OSVOS masks of `CASES` (official DAVIS 2017 evaluation package; ``shared/data`` beside the repository or ``--shared-data``), each subsampled
 with `kmedoids_sample` and ``np.random.default_rng(SEED + case)`` exactly as `kmedoids_points` does, and both
 starting medoid sets. Commands::
 
