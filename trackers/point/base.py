@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from datasets.frames import FrameSource, as_frame_source
 from trackers.registry import check_options, load_entry
 
 # name -> "module:Class". Modules are imported only when their tracker is built, so a tracker's
@@ -37,11 +38,13 @@ class PointTracker(ABC):
     needs_checkpoint: bool = False
 
     @abstractmethod
-    def track(self, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def track(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Track ``queries`` through ``frames``.
 
         Args:
-            frames: (T, H, W, 3) uint8 RGB video.
+            frames: (T, H, W, 3) uint8 RGB video, or a `datasets.frames.FrameSource` (anything
+                `as_frame_source` accepts). Trackers that run in windows read only the frames of the current
+                window (`check_track_source`); the others read them all (`check_track_inputs`).
             queries: (N, 3) float (t, x, y): the frame index t (any frame) and pixel position (x, y) of
                 each query point. Points are tracked forward and backward from their query frame.
 
@@ -52,19 +55,30 @@ class PointTracker(ABC):
         """
 
 
-def check_track_inputs(frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Validate the `track` inputs and return them as (T, H, W, 3) uint8 and (N, 3) float32."""
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ValueError(f"frames must be (T, H, W, 3) RGB, got shape {frames.shape}")
-    if frames.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8, got {frames.dtype}")
+def check_track_source(frames, queries: np.ndarray) -> tuple[FrameSource, np.ndarray]:
+    """Validate the `track` inputs; return a `FrameSource` (frames read on demand) and (N, 3) float32 queries."""
+    if isinstance(frames, np.ndarray):
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"frames must be (T, H, W, 3) RGB, got shape {frames.shape}")
+        if frames.dtype != np.uint8:
+            raise ValueError(f"frames must be uint8, got {frames.dtype}")
+    source = as_frame_source(frames)
     queries = np.asarray(queries, dtype=np.float32).reshape(-1, 3) if np.size(queries) else np.zeros((0, 3), np.float32)
     if len(queries):
         t = queries[:, 0]
-        if (t < 0).any() or (t > frames.shape[0] - 1).any() or (t != np.round(t)).any():
-            raise ValueError(f"query frame indices must be integers in [0, {frames.shape[0] - 1}], got {np.unique(t)}")
-    return frames, queries
+        last = source.num_frames - 1
+        if (t < 0).any() or (t > last).any() or (t != np.round(t)).any():
+            raise ValueError(f"query frame indices must be integers in [0, {last}], got {np.unique(t)}")
+    return source, queries
+
+
+def check_track_inputs(frames, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the `track` inputs; return all frames as (T, H, W, 3) uint8 and (N, 3) float32 queries."""
+    if isinstance(frames, np.ndarray):
+        source, queries = check_track_source(frames, queries)
+        return frames, queries
+    source, queries = check_track_source(frames, queries)
+    return source.all(), queries
 
 
 def build_point_tracker(name: str, checkpoint: str | None = None, **options) -> PointTracker:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from datasets.frames import as_frame_source
 from trackers.sampt.knobs import DEFAULTS
 from trackers.sampt.mask_box import MaskBoxFinder, UpscalingBoxFinder, has_sam_geometry
 from trackers.point.base import PointTracker
@@ -87,23 +88,9 @@ class Clip:
 
 
 def frame_reader(frames) -> tuple[Any, int, tuple[int, int]]:
-    """Accept (T, H, W, 3) uint8 frames, a sequence of (H, W, 3) frames, or a `datasets.video.Video`.
-
-    Returns:
-        (frame_at: t -> (H, W, 3) uint8, T, (H, W)).
-    """
-    if hasattr(frames, "frame") and hasattr(frames, "num_frames"):
-        frame_at, count = frames.frame, int(frames.num_frames)
-    else:
-        if isinstance(frames, np.ndarray) and (frames.ndim != 4 or frames.shape[-1] != 3):
-            raise ValueError(f"frames must be (T, H, W, 3) RGB, got shape {frames.shape}")
-        frame_at, count = (lambda t: np.asarray(frames[t])), len(frames)
-    if count == 0:
-        raise ValueError("the video has no frame")
-    first = frame_at(0)
-    if first.ndim != 3 or first.shape[-1] != 3 or first.dtype != np.uint8:
-        raise ValueError(f"frames must be (H, W, 3) uint8 RGB, got {first.shape} {first.dtype}")
-    return frame_at, count, first.shape[:2]
+    """(frame_at: t -> (H, W, 3) uint8, T, (H, W)) of anything `datasets.frames.as_frame_source` accepts."""
+    source = as_frame_source(frames)
+    return source.frame, source.num_frames, source.frame_size
 
 
 # ----------------------------------------------------------------------------------------- results
