@@ -71,9 +71,20 @@ class Segmenter(ABC):
     #: side length of the square low-resolution logits (SAM: 256)
     low_res_size: int = 256
 
+    #: frames per image-encoder call in `embed_many` (backends that batch set it, e.g. SAM on CUDA)
+    embed_batch_size: int = 1
+
     @abstractmethod
     def embed(self, frame: np.ndarray) -> Embedding:
         """Embed one (H, W, 3) uint8 RGB frame."""
+
+    def embed_many(self, frames: list[np.ndarray]) -> list[Embedding]:
+        """Embed several (H, W, 3) uint8 RGB frames of one size; equal to `embed` on each.
+
+        Backends whose encoder gains from batching override this (one encoder call per
+        ``embed_batch_size`` frames); the frame loop asks for ``embed_batch_size`` frames at a time.
+        """
+        return [self.embed(frame) for frame in frames]
 
     @abstractmethod
     def predict(
