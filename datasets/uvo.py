@@ -34,6 +34,7 @@ from pycocotools import mask as mask_utils
 from datasets.davis import require_dir
 from datasets.errors import DatasetError, DatasetLayoutError
 from datasets.png import image_size
+from datasets.rle import segmentation_rle
 from datasets.video import Video, VideoObject, VideoReader
 
 LOGGER = logging.getLogger(__name__)
@@ -46,31 +47,13 @@ ROOT/   (the UVOv1.0 folder)
 
 def decode_segmentation(segmentation, height: int, width: int, where: str) -> np.ndarray:
     """One frame's segmentation (compressed / uncompressed RLE, polygons, or None) -> (H, W) bool."""
-    if segmentation is None:
+    rle = segmentation_rle(segmentation, height, width, where, error=DatasetError)
+    if rle is None:
         return np.zeros((height, width), dtype=bool)
     try:
-        if isinstance(segmentation, dict):
-            size = segmentation.get("size")
-            counts = segmentation.get("counts")
-            if list(size or []) != [height, width]:
-                raise DatasetError(f"{where}: RLE size {size} differs from the video's [height, width] = "
-                                   f"[{height}, {width}]")
-            if isinstance(counts, list):
-                rle = mask_utils.frPyObjects(segmentation, height, width)
-            elif isinstance(counts, (str, bytes)):
-                rle = {"size": [height, width], "counts": counts.encode("ascii") if isinstance(counts, str) else counts}
-            else:
-                raise DatasetError(f"{where}: RLE 'counts' must be a string or a list, got {type(counts).__name__}")
-        elif isinstance(segmentation, list):
-            rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-        else:
-            raise DatasetError(f"{where}: segmentation must be an RLE dict, polygons or null, "
-                               f"got {type(segmentation).__name__}")
         with warnings.catch_warnings():  # pycocotools' numpy-2 copy-keyword DeprecationWarning
             warnings.simplefilter("ignore", DeprecationWarning)
             mask = mask_utils.decode(rle)
-    except DatasetError:
-        raise
     except Exception as error:  # pycocotools raises bare Exception/TypeError/ValueError on malformed input
         raise DatasetError(f"{where}: cannot decode the segmentation ({error})") from None
     if mask.shape != (height, width):

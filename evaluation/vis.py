@@ -45,7 +45,7 @@ from pycocotools import mask as mask_utils
 
 from datasets.errors import DatasetError
 from datasets.files import atomic_write_text
-from datasets.rle import encode_rle
+from datasets.rle import encode_rle, segmentation_rle
 from evaluation.vis_metrics import STAT_NAMES, VideoTracks, evaluate_tracks, precision_recall, track_area
 
 log = logging.getLogger(__name__)
@@ -111,26 +111,7 @@ def _read_json(source, what: str):
 
 def _gt_rle(segmentation, height: int, width: int, where: str):
     """A GT frame's segmentation -> RLE dict (bytes counts), or None when absent (null / empty)."""
-    if not segmentation:
-        return None
-    if isinstance(segmentation, list):  # polygons
-        try:
-            return mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-        except Exception as error:  # pycocotools raises bare exceptions on malformed polygons
-            raise VisInputError(f"{where}: cannot read the polygons ({error})") from None
-    if not isinstance(segmentation, dict) or "counts" not in segmentation or "size" not in segmentation:
-        raise VisInputError(f"{where}: a segmentation must be an RLE dict with 'size' and 'counts', polygons or null")
-    if list(segmentation["size"]) != [height, width]:
-        raise VisInputError(f"{where}: RLE size {segmentation['size']} differs from the video's "
-                            f"[height, width] = [{height}, {width}]")
-    counts = segmentation["counts"]
-    if isinstance(counts, list):
-        return mask_utils.frPyObjects(segmentation, height, width)
-    if isinstance(counts, str):
-        counts = counts.encode("ascii")
-    if not isinstance(counts, bytes):
-        raise VisInputError(f"{where}: RLE 'counts' must be a string or a list, got {type(counts).__name__}")
-    return {"size": [height, width], "counts": counts}
+    return segmentation_rle(segmentation, height, width, where, error=VisInputError) if segmentation else None
 
 
 def _video_length(entry: dict, where: str) -> int:

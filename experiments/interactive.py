@@ -438,24 +438,17 @@ def plot_curves(path: Path, curves: dict[int, dict], title: str) -> None:
 def write_overlay(path: Path, frames: np.ndarray, points: PointSet, prompter: FramePrompter,
                   object_id: int, fps: int = 10) -> None:
     """MP4 of the final masks with the visible points (positive circles, negative crosses)."""
-    import imageio.v2 as imageio
-
     from datasets.png import DAVIS_PALETTE
-    from experiments.visualize import draw_points, overlay
+    from experiments.visualize import VideoFileWriter, draw_points, overlay
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = imageio.get_writer(path, fps=fps, codec="libx264", quality=7, macro_block_size=2,
-                                ffmpeg_log_level="error")
-    try:
+    with VideoFileWriter(path, fps) as writer:
         for t in range(len(frames)):
             coords, labels = points.on_frame(t)
             mask, _ = prompter.predict(t, coords, labels)
             image = overlay(frames[t], mask.astype(np.uint8) * object_id)
             colours = np.repeat(DAVIS_PALETTE[[object_id]], len(coords), axis=0)
             draw_points(image, coords, np.ones(len(coords), bool), labels == 1, colours)
-            writer.append_data(image)
-    finally:
-        writer.close()
+            writer.write(image)
 
 
 def simulate_video(sampt, video, settings: InteractiveSettings, out: Path | None = None, seed: int = 0,

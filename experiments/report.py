@@ -15,7 +15,6 @@ evaluator (no model is run); a split without ground truth gets a page that says 
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import shutil
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 
 from datasets.png import read_label_png
 from experiments import html_page as page
@@ -294,10 +294,10 @@ def write_run_report(run: RunFolder) -> Path:
 def write_sweep_report(sweep: Path) -> Path:
     """A sweep's page: its table, the knob plot, and each run's own report (written when missing)."""
     out = prepare_report_dir(sweep)
-    with (sweep / "sweep_results.csv").open(newline="") as stream:
-        rows = list(csv.reader(stream))
-    sections = ["<h2>Sweep</h2>", page.table(rows[0], [[page.fmt(_number_or_text(v)) for v in row]
-                                                       for row in rows[1:]], "sweep", text_columns=1)]
+    table = pd.read_csv(sweep / "sweep_results.csv", dtype=str, keep_default_na=False)
+    sections = ["<h2>Sweep</h2>", page.table(list(table.columns), [[page.fmt(_number_or_text(v)) for v in row]
+                                                                  for row in table.itertuples(index=False)],
+                                              "sweep", text_columns=1)]
     for plot in sorted(sweep.glob("sweep_*.png")):
         shutil.copyfile(plot, out / plot.name)
         sections.append(page.figure(plot.name, plot.stem.removeprefix("sweep_")))

@@ -1,15 +1,13 @@
 """Summaries over seeds (mean and std of every metric) and over the runs of a Hydra multirun sweep."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
-import math
 from pathlib import Path
 
-import numpy as np
+import pandas as pd
 
+from datasets.files import atomic_write_text
 from experiments.outputs import write_json_atomic
 
 log = logging.getLogger("sampt")
@@ -26,17 +24,17 @@ def summarize_seeds(results_by_seed: dict[int, dict]) -> dict:
 
     Returns ``{"seeds": [...], "metrics": {name: {"mean", "std", "values"}}}``.
     """
-    names: list[str] = []
-    for results in results_by_seed.values():
-        names += [name for name in global_metrics(results) if name not in names]
-    summary = {"seeds": sorted(results_by_seed), "metrics": {}}
-    for name in names:
-        values = [global_metrics(results_by_seed[seed]).get(name, math.nan) for seed in sorted(results_by_seed)]
-        array = np.asarray(values, dtype=np.float64)
+    seeds = sorted(results_by_seed)
+    # rows: seeds; columns: metrics in order of first appearance; NaN where a seed lacks a metric
+    table = pd.DataFrame([global_metrics(results_by_seed[seed]) for seed in seeds], index=seeds, dtype="float64")
+    summary = {"seeds": seeds, "metrics": {}}
+    for name in table.columns:
+        column = table[name]
+        count = int(column.notna().sum())
         summary["metrics"][name] = {
-            "mean": float(np.nanmean(array)) if np.isfinite(array).any() else None,
-            "std": float(np.nanstd(array, ddof=1)) if np.isfinite(array).sum() > 1 else 0.0,
-            "values": values,
+            "mean": float(column.mean()) if count else None,
+            "std": float(column.std(ddof=1)) if count > 1 else 0.0,
+            "values": [float(value) for value in column],
         }
     return summary
 
@@ -44,12 +42,10 @@ def summarize_seeds(results_by_seed: dict[int, dict]) -> dict:
 def write_summary(run_dir: Path, summary: dict) -> None:
     """``summary.json`` and ``summary.csv`` (metric, mean, std, then one column per seed)."""
     write_json_atomic(run_dir / "summary.json", summary)
-    stream = io.StringIO()
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(["metric", "mean", "std", *[f"seed_{seed}" for seed in summary["seeds"]]])
-    for name, stats in summary["metrics"].items():
-        writer.writerow([name, stats["mean"], stats["std"], *stats["values"]])
-    (run_dir / "summary.csv").write_text(stream.getvalue())
+    table = pd.DataFrame(
+        [[name, stats["mean"], stats["std"], *stats["values"]] for name, stats in summary["metrics"].items()],
+        columns=["metric", "mean", "std", *[f"seed_{seed}" for seed in summary["seeds"]]])
+    atomic_write_text(run_dir / "summary.csv", table.to_csv(index=False, lineterminator="\n", na_rep="nan"))
 
 
 def summary_table(summary: dict) -> str:
@@ -97,17 +93,11 @@ def write_sweep_table(sweep_dir: Path, metric: str = "J&F-Mean") -> Path | None:
     if not rows:
         log.warning("no results found under %s: no sweep table written", sweep_dir)
         return None
-    columns: list[str] = []
-    for row in rows:
-        columns += [key for key in row if key not in columns]
-    stream = io.StringIO()
-    writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    frame = pd.DataFrame(rows)  # columns in order of first appearance; a knob a run does not set is empty
     table = sweep_dir / "sweep_results.csv"
-    table.write_text(stream.getvalue())
-    varying = [key for key in columns if key not in ("run",) and "Mean" not in key and "Recall" not in key
-               and "Decay" not in key and len({str(row.get(key)) for row in rows}) > 1]
+    atomic_write_text(table, frame.to_csv(index=False, lineterminator="\n"))
+    varying = [key for key in frame.columns if key != "run" and "Mean" not in key and "Recall" not in key
+               and "Decay" not in key and frame[key].astype(str).nunique() > 1]
     if len(varying) == 1 and all(metric in row for row in rows):
         _plot_one_knob(sweep_dir, rows, varying[0], metric)
     return table

@@ -48,33 +48,29 @@ def draw_points(image: np.ndarray, points: np.ndarray, visible: np.ndarray, posi
     return image
 
 
-class OverlayVideoWriter:
-    """Streams overlay frames of one video into ``path`` (.mp4 via imageio-ffmpeg, or .gif)."""
+class VideoFileWriter:
+    """Streams (H, W, 3) uint8 RGB frames into ``path``: .mp4 (H.264 via imageio-ffmpeg) or .gif (Pillow).
 
-    def __init__(self, path: str | Path, fps: int = 10, num_positive: int | None = None):
+    The one video-file writer of the tree; use as a context manager or call `close`.
+    """
+
+    def __init__(self, path: str | Path, fps: int = 10):
         self.path = Path(path)
         if self.path.suffix.lstrip(".") not in FORMATS:
-            raise ValueError(f"overlay format {self.path.suffix!r} not supported; valid: {', '.join(FORMATS)}")
+            raise ValueError(f"video format {self.path.suffix!r} not supported; valid: {', '.join(FORMATS)}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fps = fps
-        self.num_positive = num_positive
         self._writer = None
         self._gif_frames: list = []
 
-    def add(self, t: int, labels: np.ndarray, run) -> None:
-        """Add frame ``t`` of a `trackers.sampt.model.SamPtVideoRun` with its (H', W') label map."""
-        frame = overlay(run.frame_at(t), labels)
-        tracks, visible = run.tracks[t], run.visible[t]  # (M, P, 2), (M, P)
-        num_objects, num_points = visible.shape
-        num_positive = self.num_positive if self.num_positive is not None else run.sampt.positive_points_per_mask
-        positive = np.tile(np.arange(num_points) < num_positive, num_objects)
-        colours = np.repeat(DAVIS_PALETTE[np.asarray(run.object_ids) % 256], num_points, axis=0)
-        active = np.repeat(run.first_frames <= t, num_points)
-        draw_points(frame, tracks.reshape(-1, 2)[active], visible.reshape(-1)[active], positive[active],
-                    colours[active])
-        self._write(frame)
+    def __enter__(self) -> "VideoFileWriter":
+        return self
 
-    def _write(self, frame: np.ndarray) -> None:
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one (H, W, 3) uint8 RGB frame."""
         if self.path.suffix == ".gif":
             self._gif_frames.append(frame)  # GIFs are for short clips only
             return
@@ -95,3 +91,24 @@ class OverlayVideoWriter:
             images = [Image.fromarray(f) for f in self._gif_frames]
             images[0].save(self.path, save_all=True, append_images=images[1:], duration=int(1000 / self.fps), loop=0)
             self._gif_frames = []
+
+
+class OverlayVideoWriter(VideoFileWriter):
+    """Streams overlay frames (masks and tracked points) of one SAM-PT video into ``path`` (.mp4 or .gif)."""
+
+    def __init__(self, path: str | Path, fps: int = 10, num_positive: int | None = None):
+        super().__init__(path, fps)
+        self.num_positive = num_positive
+
+    def add(self, t: int, labels: np.ndarray, run) -> None:
+        """Add frame ``t`` of a `trackers.sampt.model.SamPtVideoRun` with its (H', W') label map."""
+        frame = overlay(run.frame_at(t), labels)
+        tracks, visible = run.tracks[t], run.visible[t]  # (M, P, 2), (M, P)
+        num_objects, num_points = visible.shape
+        num_positive = self.num_positive if self.num_positive is not None else run.sampt.positive_points_per_mask
+        positive = np.tile(np.arange(num_points) < num_positive, num_objects)
+        colours = np.repeat(DAVIS_PALETTE[np.asarray(run.object_ids) % 256], num_points, axis=0)
+        active = np.repeat(run.first_frames <= t, num_points)
+        draw_points(frame, tracks.reshape(-1, 2)[active], visible.reshape(-1)[active], positive[active],
+                    colours[active])
+        self.write(frame)
