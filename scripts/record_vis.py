@@ -6,7 +6,8 @@ YouTube-VIS / UVO layout and a results json, drawn from a seed (`make_pair`):
 - videos of 360x640 with 5-7 frames and ids out of order; GT tracks are moving ellipses of small,
   medium and large average area (the YouTube-VIS area ranges 128^2 / 256^2), absent (null) on some
   frames, empty (area 0) on some; one crowd track; in pair 2 also a polygon and an uncompressed-RLE
-  track, a GT track with annotation id 0 and one GT video without any track;
+  track, a GT track with annotation id 0, one GT video without any track, and a GT track and a false
+  positive whose average areas lie exactly on the range bounds (128^2 and 256^2);
 - detections: jittered copies of GT tracks (0-3 per track, some frames missing or empty, some cut
   short), false positives, scores rounded to 0.05 so that ties occur; in pair 2 one video has 110
   detections (more than maxDets = 100).
@@ -140,6 +141,25 @@ def _detection(video_id: int, shapes, rng, jitter: float) -> dict:
             "segmentations": segmentations}
 
 
+def _square(x: int, y: int, side: int) -> np.ndarray:
+    mask = np.zeros((HEIGHT, WIDTH), bool)
+    mask[y:y + side, x:x + side] = True
+    return mask
+
+
+def _boundary_tracks(ann_id: int, video_id: int, length: int) -> tuple[dict, list]:
+    """A GT track of a 128x128 square on every frame (average area 128^2: small and medium), a detection of
+    it shifted by 10 px, and a 256x256 false positive (average area 256^2: medium and large)."""
+    gt = {"id": ann_id, "video_id": video_id, "category_id": 1, "iscrowd": 0,
+          "segmentations": [encode(_square(20, 20, 128))] * length, "areas": [128.0 ** 2] * length,
+          "bboxes": [[20.0, 20.0, 128.0, 128.0]] * length, "height": HEIGHT, "width": WIDTH, "length": length}
+    detections = [{"video_id": video_id, "score": 0.55, "category_id": 1,
+                   "segmentations": [encode(_square(30, 20, 128))] * length},
+                  {"video_id": video_id, "score": 0.95, "category_id": 1,
+                   "segmentations": [encode(_square(370, 100, 256))] * length}]
+    return gt, detections
+
+
 def make_pair(seed: int, video_ids, extras: bool) -> tuple[dict, list]:
     """(ground-truth json dict, results list) of one pair; see the module docstring."""
     rng = np.random.default_rng(seed)
@@ -165,6 +185,11 @@ def make_pair(seed: int, video_ids, extras: bool) -> tuple[dict, list]:
                 results.append(_detection(video_id, shapes, rng, float(rng.uniform(0.0, 0.12))))
         for _ in range(int(rng.integers(1, 4))):  # false positives
             results.append(_detection(video_id, _track(rng, length, str(rng.choice(list(AXES)))), rng, 0.0))
+        if extras and index == 2:  # average areas exactly on the inclusive range bounds 128^2 and 256^2
+            annotation, detections = _boundary_tracks(next_id, video_id, length)
+            annotations.append(annotation)
+            next_id += 1
+            results.extend(detections)
         if extras and index == 1:  # more than maxDets = 100 detections in one video
             for _ in range(110):
                 shapes = _track(rng, length, "small")
