@@ -6,8 +6,9 @@ YouTube-VIS / UVO layout and a results json, drawn from a seed (`make_pair`):
 - videos of 360x640 with 5-7 frames and ids out of order; GT tracks are moving ellipses of small,
   medium and large average area (the YouTube-VIS area ranges 128^2 / 256^2), absent (null) on some
   frames, empty (area 0) on some; one crowd track; in pair 2 also a polygon and an uncompressed-RLE
-  track, a GT track with annotation id 0, one GT video without any track, and a GT track and a false
-  positive whose average areas lie exactly on the range bounds (128^2 and 256^2);
+  track, a GT track with annotation id 0, one GT video without any track, and static rectangles on the
+  evaluator's decision points (`_exact_tracks`: average areas on the range bounds, an IoU of exactly 0.5,
+  a detection with equal IoU with two GT tracks);
 - detections: jittered copies of GT tracks (0-3 per track, some frames missing or empty, some cut
   short), false positives, scores rounded to 0.05 so that ties occur; in pair 2 one video has 110
   detections (more than maxDets = 100).
@@ -141,23 +142,45 @@ def _detection(video_id: int, shapes, rng, jitter: float) -> dict:
             "segmentations": segmentations}
 
 
-def _square(x: int, y: int, side: int) -> np.ndarray:
+def _rect(x: int, y: int, width: int, height: int) -> np.ndarray:
     mask = np.zeros((HEIGHT, WIDTH), bool)
-    mask[y:y + side, x:x + side] = True
+    mask[y:y + height, x:x + width] = True
     return mask
 
 
-def _boundary_tracks(ann_id: int, video_id: int, length: int) -> tuple[dict, list]:
-    """A GT track of a 128x128 square on every frame (average area 128^2: small and medium), a detection of
-    it shifted by 10 px, and a 256x256 false positive (average area 256^2: medium and large)."""
-    gt = {"id": ann_id, "video_id": video_id, "category_id": 1, "iscrowd": 0,
-          "segmentations": [encode(_square(20, 20, 128))] * length, "areas": [128.0 ** 2] * length,
-          "bboxes": [[20.0, 20.0, 128.0, 128.0]] * length, "height": HEIGHT, "width": WIDTH, "length": length}
-    detections = [{"video_id": video_id, "score": 0.55, "category_id": 1,
-                   "segmentations": [encode(_square(30, 20, 128))] * length},
-                  {"video_id": video_id, "score": 0.95, "category_id": 1,
-                   "segmentations": [encode(_square(370, 100, 256))] * length}]
-    return gt, detections
+def _static_gt(ann_id: int, video_id: int, length: int, rect: tuple[int, int, int, int]) -> dict:
+    x, y, width, height = rect
+    return {"id": ann_id, "video_id": video_id, "category_id": 1, "iscrowd": 0,
+            "segmentations": [encode(_rect(*rect))] * length, "areas": [float(width * height)] * length,
+            "bboxes": [[float(x), float(y), float(width), float(height)]] * length,
+            "height": HEIGHT, "width": WIDTH, "length": length}
+
+
+def _static_detection(video_id: int, length: int, rect: tuple[int, int, int, int], score: float) -> dict:
+    return {"video_id": video_id, "score": score, "category_id": 1, "segmentations": [encode(_rect(*rect))] * length}
+
+
+def _exact_tracks(first_id: int, video_id: int, length: int) -> tuple[list, list]:
+    """Static rectangles whose numbers sit exactly on the evaluator's decision points:
+
+    - a 128x128 GT square (average area 128^2: small and medium, bounds inclusive) with a detection shifted
+      by 10 px, and a 256x256 false positive (256^2: medium and large);
+    - a 126x100 GT rectangle with a detection shifted by 42 px: IoU exactly 84 / 168 = 0.5 (matched at the
+      0.5 threshold, which is inclusive);
+    - GT A then GT B (100x100, B = A moved by (10, 10)) and a detection D = A moved by (10, 0) with equal
+      IoU 9000 / 11000 with both (the later GT, B, wins the tie), then a lower-scored detection E = A
+      (IoU 1 with A, 0.68 with B): with the tie broken the other way E would only get B, at IoU 0.68.
+    """
+    gts = [_static_gt(first_id, video_id, length, (20, 20, 128, 128)),
+           _static_gt(first_id + 1, video_id, length, (20, 200, 126, 100)),
+           _static_gt(first_id + 2, video_id, length, (160, 20, 100, 100)),
+           _static_gt(first_id + 3, video_id, length, (170, 30, 100, 100))]
+    detections = [_static_detection(video_id, length, (30, 20, 128, 128), 0.55),
+                  _static_detection(video_id, length, (370, 100, 256, 256), 0.95),
+                  _static_detection(video_id, length, (62, 200, 126, 100), 0.6),
+                  _static_detection(video_id, length, (170, 20, 100, 100), 0.9),
+                  _static_detection(video_id, length, (160, 20, 100, 100), 0.85)]
+    return gts, detections
 
 
 def make_pair(seed: int, video_ids, extras: bool) -> tuple[dict, list]:
@@ -185,10 +208,10 @@ def make_pair(seed: int, video_ids, extras: bool) -> tuple[dict, list]:
                 results.append(_detection(video_id, shapes, rng, float(rng.uniform(0.0, 0.12))))
         for _ in range(int(rng.integers(1, 4))):  # false positives
             results.append(_detection(video_id, _track(rng, length, str(rng.choice(list(AXES)))), rng, 0.0))
-        if extras and index == 2:  # average areas exactly on the inclusive range bounds 128^2 and 256^2
-            annotation, detections = _boundary_tracks(next_id, video_id, length)
-            annotations.append(annotation)
-            next_id += 1
+        if extras and index == 2:  # areas on the range bounds, IoU on a threshold, equal IoUs
+            exact_gts, detections = _exact_tracks(next_id, video_id, length)
+            annotations.extend(exact_gts)
+            next_id += len(exact_gts)
             results.extend(detections)
         if extras and index == 1:  # more than maxDets = 100 detections in one video
             for _ in range(110):
