@@ -16,8 +16,9 @@ The inputs are deterministic (`make_inputs`):
 `record` runs SAM-PT's ``SamPt._apply_sam_to_trajectories`` (``sam_pt/modeling/sam_pt.py``) unmodified
 with ``segment_anything.SamPredictor`` over that SAM and the authors' knob values (`KNOBS`: 8 positive +
 1 negative points per mask, 12 refinement iterations, IoU threshold 0.7, other objects' positive points
-as negatives, no cap), and stores its masks (logits > 0, bit-packed) and its per-frame IoU predictions
-(-inf where SAM was not prompted) in ``sam_step.npz``. Commands::
+as negatives, no cap), once with SAM-PT's 12 refinement iterations and once with the 3 of the authors'
+HQ-SAM and MobileSAM variants (`SETTINGS`), and stores its masks (logits > 0, bit-packed) and its
+per-frame IoU predictions (-inf where SAM was not prompted) in ``sam_step.npz``. Commands::
 
     # 1. inputs (this repository's venv)
     .venv/bin/python -m scripts.record_sam_step inputs --out /tmp/sam_step_inputs
@@ -53,6 +54,10 @@ SAM_IOU_BIAS = 0.995
 KNOBS = dict(positive_points_per_mask=NUM_POSITIVE, negative_points_per_mask=NUM_NEGATIVE,
              iterative_refinement_iterations=12, sam_iou_threshold=0.7,
              add_other_objects_positive_points_as_negative_points=True, max_other_objects_positive_points=None)
+#: recorded settings -> refinement iterations: SAM-PT's 12, and the authors' 3 of their HQ-SAM and MobileSAM
+#: variants (paper Sec. 4.2). The tiny SAM's refinement converges within ~4 passes, so only the 3-pass
+#: recording tells the number of passes and the first (positives-only) pass apart.
+SETTINGS = {"refine12": 12, "refine3": 3}
 
 
 def synthetic_clip(num_frames: int, height: int, width: int, seed: int) -> np.ndarray:
@@ -167,22 +172,27 @@ def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -
                   point_tracker_mask_batch_size=5, use_patch_matching_filtering=False, patch_size=3,
                   patch_similarity_threshold=0.01, use_point_reinit=False, reinit_point_tracker_horizon=8,
                   reinit_horizon=8, reinit_variant="reinit-on-horizon-and-sync-masks", **KNOBS).eval()
-    with torch.no_grad():
-        scores, logits, scores_per_frame = model._apply_sam_to_trajectories(
-            torch.from_numpy(frames).permute(0, 3, 1, 2), torch.from_numpy(tracks),
-            torch.from_numpy(visible.astype(np.float32)))
-    masks = (logits > 0).numpy()
-    iou = scores_per_frame.numpy().astype(np.float32)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out / "sam_step.npz", masks=pack_masks(masks), shape=np.array(masks.shape),
-                        iou=iou, scores=np.asarray(scores, np.float64))
-    areas = masks.mean(axis=(2, 3))
+    arrays = {}
     info = {"official_commit": official_commit(official, commit), "clip": CLIP, "track_seed": TRACK_SEED,
             "visibility": VISIBILITY, "sam_seed": SAM_SEED, "sam_iou_bias": SAM_IOU_BIAS, "knobs": KNOBS,
-            "mask_fraction": areas.round(4).tolist(),
+            "settings": {}}
+    for setting, iterations in SETTINGS.items():
+        model.iterative_refinement_iterations = iterations
+        with torch.no_grad():
+            scores, logits, scores_per_frame = model._apply_sam_to_trajectories(
+                torch.from_numpy(frames).permute(0, 3, 1, 2), torch.from_numpy(tracks),
+                torch.from_numpy(visible.astype(np.float32)))
+        masks = (logits > 0).numpy()
+        iou = scores_per_frame.numpy().astype(np.float32)
+        arrays.update({f"masks_{setting}": pack_masks(masks), f"iou_{setting}": iou,
+                       f"scores_{setting}": np.asarray(scores, np.float64), "shape": np.array(masks.shape)})
+        info["settings"][setting] = {
+            "iterative_refinement_iterations": iterations, "mask_fraction": masks.mean(axis=(2, 3)).round(4).tolist(),
             "iou": [[None if not np.isfinite(v) else round(float(v), 4) for v in row] for row in iou],
             "masks_kept": int((masks.reshape(*masks.shape[:2], -1).any(axis=2)).sum())}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / "sam_step.npz", **arrays)
     (out / "recording.json").write_text(json.dumps(info, indent=1) + "\n")
     return info
 
