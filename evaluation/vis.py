@@ -9,8 +9,9 @@ Python: :func:`evaluate_vis` (gt json path or dict, results json path or list) -
 :func:`encode_mask`, :func:`track_entry`, :func:`write_results_json`.
 
 Behaviour (``docs/protocol.md`` section 5), equal to the official YouTube-VIS cocoapi evaluator run as the
-UVO script runs it (every detection's category set to 1, ``useCats`` off); metric details in
-`evaluation.vis_metrics`.
+UVO script runs it (every detection's category set to 1, ``useCats`` off) and, with UVO's one GT category,
+as SAM-PT runs it (``useCats`` on) (``tests/test_official_vis.py`` compares all 12 numbers with its recorded
+output to 1e-12, ``tests/fixtures/official_vis``); metric details in `evaluation.vis_metrics`.
 
 * Ground truth: a YouTube-VIS json (``videos`` with ``id, height, width, length`` (or ``file_names``),
   ``annotations`` with ``id, video_id, category_id, iscrowd`` and per-frame ``segmentations`` (compressed

@@ -9,7 +9,8 @@ Python: :func:`evaluate_vos` on a list of `datasets.video.Video` objects, return
 
 Behaviour (``docs/protocol.md`` sections 1, 1.8, 4), equal to the official DAVIS 2017 evaluator
 (semi-supervised task) to floating-point rounding (``tests/test_official_davis.py`` compares with its
-recorded output, ``tests/fixtures/official_davis``):
+recorded output, ``tests/fixtures/official_davis``; the DAVIS 2016 and MOSE rules below follow the
+protocol notes and share that code, but no output of their official tools is recorded):
 
 * Objects are ``Video.objects`` (DAVIS 2017: ids 1..N with N the largest id of the first GT frame);
   ground truth comes from ``Video.annotation`` (void 255 already read as background).

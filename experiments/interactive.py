@@ -1,7 +1,8 @@
 """Simulated interactive point-based video segmentation (the authors' ``SamPtInteractive`` protocol).
 
 SysCV/sam-pt ``sam_pt/modeling/sam_pt_interactive.py`` (run by ``sam_pt/vos_eval/eval.py`` with
-``simulate_interactive_point_correction=true``), reimplemented; one object at a time, as the authors run it:
+``simulate_interactive_point_correction=true``), reimplemented from a reading of their code (no output of
+theirs is recorded and compared); one object at a time, as the authors run it:
 
 1. The object's query points (one positive point by default) are sampled from its first ground-truth mask
    and tracked through the whole video (forward and backward); they count as interactions.

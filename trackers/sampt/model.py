@@ -11,7 +11,9 @@ frame, all objects' points are tracked through the whole clip (forward and backw
 frame, decoder calls batched over objects, see `trackers.sampt.prompting`), and the objects' logits are
 merged into one label map per frame as the authors' evaluation does: softmax over the objects' logits
 and a zero background logit, then argmax; an object is background before its first frame and its given
-mask is used on its first frame.
+mask is used on its first frame. Recorded outputs of the authors' code back this: their label maps for a
+synthetic video (``tests/test_authors_eval_path.py``) and their SAM step on given trajectories
+(``tests/test_official_sam_step.py``).
 """
 from __future__ import annotations
 
@@ -411,7 +413,9 @@ class SamPt:
     # ------------------------------------------------------------------------------- SAM step alone
     def segment_tracks(self, frames, tracks: np.ndarray, visible: np.ndarray, num_positive: int,
                        rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """SAM step alone on given trajectories.
+        """SAM step alone on given trajectories: equal to SAM-PT's ``SamPt._apply_sam_to_trajectories`` with the
+        same knobs (on a tiny random SAM: IoUs to 1e-5, masks on every pixel with SAM's decoder and up to 16
+        of 7.1M pixels with the lean one; ``tests/test_official_sam_step.py``).
 
         Args:
             frames: (T, H, W, 3) uint8 (or anything `frame_reader` accepts).

@@ -6,7 +6,8 @@ invisible at that frame and at every frame further away from its query frame (bo
 
 Like the authors' code, the Lab conversion is applied to the frame with its red and blue channels
 swapped (their frames are RGB and they reorder them as BGR before ``rgb2lab``), since the ablation's
-thresholds were measured that way; ``swap_red_blue=False`` converts the true colours.
+thresholds were measured that way; ``swap_red_blue=False`` converts the true colours. (Read from their code;
+no output of the authors' filtering is recorded and compared.)
 """
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ Follows the SAM-PT paper (Sec. 3.2, step 1 "Query Points Selection", Fig. 3) and
   - `kmedoids`: the K medoids of a random subsample of at most 1800 mask pixels (Euclidean distance). The
     authors' code uses scikit-learn-extra's `KMedoids` defaults, i.e. the "alternate" (k-means-style)
     algorithm started from the "heuristic" init (the K points with the smallest summed distance to all
-    others); `kmedoids_method="alternate"` (default) reproduces that (`alternate_kmedoids`), and
+    others); `kmedoids_method="alternate"` (default) reproduces that (`alternate_kmedoids`; the same medoids
+    as scikit-learn-extra on real masks, `tests/test_official_kmedoids.py`), and
     `kmedoids_method="fasterpam"` uses the `kmedoids` package's FasterPAM (BUILD init), which finds
     lower-cost medoids.
   - `shi-tomasi`: Shi-Tomasi corners (`cv2.goodFeaturesToTrack`, quality 0.001, block and gradient size 3) of
