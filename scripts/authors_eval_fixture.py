@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from scripts.official_fixtures import (
-    PIPS_DAMPING, damped_pips_state, install_stand_ins, official_commit, recording_parser,
+    PIPS_DAMPING, damped_pips_state, install_stand_ins, official_commit, recording_parser, run_recording_cli,
 )
 
 #: the one synthetic video: 108x192 "480p" annotations, 216x384 Full-Resolution frames (working 576x1024)
@@ -148,12 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser, _, _ = recording_parser(__doc__, "write the inputs (dataset, PIPS and tiny SAM checkpoints)",
                                     "run the authors' evaluation on the inputs and store its label maps",
                                     "tests/fixtures/authors_eval", official="a checkout of SysCV/sam-pt")
-    args = parser.parse_args(argv)
-    if args.command == "inputs":
-        print(json.dumps({key: str(value) for key, value in make_inputs(args.out).items()}, indent=1))
-    else:
-        print(json.dumps(record(args.official, args.inputs, args.out, args.commit), indent=1))
-    return 0
+    return run_recording_cli(parser, argv, make_inputs, record)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ modules the official code imports but never calls."""
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import types
@@ -108,3 +109,14 @@ def recording_parser(doc: str, inputs_help: str, record_help: str, out: str, off
     rec.add_argument("--inputs", type=Path, required=True, help="what `inputs` wrote")
     rec.add_argument("--out", type=Path, default=Path(out))
     return parser, make, rec
+
+
+def run_recording_cli(parser: argparse.ArgumentParser, argv, make_inputs, record, shown=lambda recorded: recorded) -> int:
+    """Run a recording script's ``inputs`` (``make_inputs(out) -> {name: path}``) or ``record``
+    (``record(official, inputs, out, commit) -> dict``) command and print its result (``shown`` of it) as json."""
+    args = parser.parse_args(argv)
+    if args.command == "inputs":
+        print(json.dumps({key: str(value) for key, value in make_inputs(args.out).items()}, indent=1))
+    else:
+        print(json.dumps(shown(record(args.official, args.inputs, args.out, args.commit)), indent=1))
+    return 0

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scripts.official_fixtures import install_stand_ins, official_commit, recording_parser
+from scripts.official_fixtures import install_stand_ins, official_commit, recording_parser, run_recording_cli
 
 #: frames, height, width (the authors' working size for 16:9 videos), seed
 CLIP = dict(num_frames=4, height=576, width=1024, seed=3)
@@ -201,12 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     parser, _, _ = recording_parser(__doc__, "write the clip, the trajectories and the tiny SAM",
                                     "run SAM-PT's SAM step on the inputs", "tests/fixtures/official_sam_step",
                                     official="a checkout of SysCV/sam-pt")
-    args = parser.parse_args(argv)
-    if args.command == "inputs":
-        print(json.dumps({k: str(v) for k, v in make_inputs(args.out).items()}, indent=1))
-    else:
-        print(json.dumps(record(args.official, args.inputs, args.out, args.commit), indent=1))
-    return 0
+    return run_recording_cli(parser, argv, make_inputs, record)
 
 
 if __name__ == "__main__":

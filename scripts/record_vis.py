@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scripts.official_fixtures import official_commit, recording_parser
+from scripts.official_fixtures import official_commit, recording_parser, run_recording_cli
 
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
 HEIGHT, WIDTH = 360, 640
@@ -316,12 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     parser, _, _ = recording_parser(__doc__, "write the ground-truth and results json of every pair",
                                     "run the official YouTube-VIS evaluator on the pairs", "tests/fixtures/official_vis",
                                     official="a checkout of SysCV/sam-pt")
-    args = parser.parse_args(argv)
-    if args.command == "inputs":
-        print(json.dumps({k: str(v) for k, v in make_inputs(args.out).items()}, indent=1))
-    else:
-        print(json.dumps(record(args.official, args.inputs, args.out, args.commit)["scores"], indent=1))
-    return 0
+    return run_recording_cli(parser, argv, make_inputs, record, lambda recorded: recorded["scores"])
 
 
 if __name__ == "__main__":
