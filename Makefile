@@ -48,7 +48,7 @@ browser:
 test-browser: $(STAMP) browser
 	SAMPT_REQUIRE_BROWSER=1 $(PY) -m pytest -m browser -q
 
-# exit code 5 = no test carries the marker (none is slow today)
+# exit code 5 = no test carries the marker
 test-slow: $(STAMP)
 	$(PY) -m pytest -m "slow" -q || [ $$? -eq 5 ]
 

@@ -15,6 +15,10 @@ queries[None])`` on (1, T, 3, H, W) uint8 frames) and stores tracks and visibili
     /path/to/venv/bin/python -m scripts.record_trackers record --tracker pips --official /path/to/sam-pt \\
         --inputs /tmp/tracker_inputs --out tests/fixtures/official_trackers [--sensitivity]
 
+CoTracker3 (facebookresearch/co-tracker), TAPIR and BootsTAPIR (google-deepmind/tapnet, ``tapnet/torch``)
+are run through `OFFICIAL_RUNNERS` (the official predictor or model called as its README / colab does, see
+each runner), with ``--official`` a checkout of that repository.
+
 `tests/test_official_trackers.py` regenerates the inputs, runs ``build_point_tracker(...).track`` and
 compares.
 """
@@ -27,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from scripts.official_fixtures import (
-    PIPS_DAMPING, damped_pips_state, install_stand_ins, official_commit, recording_parser,
+    PIPS_DAMPING, damp, damped_pips_state, install_stand_ins, official_commit, recording_parser,
 )
 
 #: frames, height, width of the clip
@@ -47,6 +51,40 @@ TRACKERS = {
     "pips": dict(seed=PIPS_SEED, damping=PIPS_SCALING, bias={"vis_predictor.0.bias": PIPS_VIS_BIAS},
                  probe=PIPS_PROBE),
 }
+
+# ---- CoTracker3 (facebookresearch/co-tracker) and TAPIR / BootsTAPIR (google-deepmind/tapnet, tapnet/torch) ----
+#: CoTracker3's network runs at this (H, W) instead of the official (384, 512): at (384, 512) the official
+#: offline predictor took 195 s on the 10-frame clip (one CPU thread), too slow for a test. The official
+#: model takes it as its ``model_resolution`` argument; (64, 96) keeps the 4-level pyramid exact (multiples
+#: of 32) and has another aspect than the clip, so the x and y rescaling differ.
+COTRACKER3_RESOLUTION = (64, 96)
+#: the online tracker needs more than one 16-frame window: 18 frames give windows at frames 0 and 8
+ONLINE_CLIP = dict(CLIP, num_frames=18)
+#: `QUERIES` moved to frames 0, 9 (middle) and 17 (last) of `ONLINE_CLIP`
+ONLINE_QUERIES = np.concatenate([np.array([[0], [0], [9], [9], [17], [17]], np.float32), QUERIES[:, 1:]], axis=1)
+#: channel 2 of the PIPs mixer's input is the occlusion logit (channels 0-1, the position, are zeroed)
+TAPIR_PROBE = ("torch_pips_mixer.linear.weight", (0, 2))
+TRACKERS.update({
+    "cotracker3_offline": dict(
+        seed=2025, checkpoint="cotracker3/scaled_offline.pth", options={"model_resolution": COTRACKER3_RESOLUTION},
+        damping=(("updateformer.flow_head.", 1.0), ("updateformer.vis_conf_head.", 5.0)),
+        bias={"updateformer.vis_conf_head.bias": 0.3},
+        probe=("updateformer.input_transform.weight", (0, 0))),
+    "cotracker3_online": dict(
+        seed=2026, checkpoint="cotracker3/scaled_online.pth", options={"model_resolution": COTRACKER3_RESOLUTION},
+        clip=ONLINE_CLIP, queries=ONLINE_QUERIES,
+        damping=(("updateformer.flow_head.", 1.0), ("updateformer.vis_conf_head.", 5.0)),
+        bias={"updateformer.vis_conf_head.bias": 0.1},
+        probe=("updateformer.input_transform.weight", (0, 0))),
+    "tapir": dict(
+        seed=2027, checkpoint="tapir/tapir_checkpoint_panning.pt", options={},
+        damping=(("torch_pips_mixer.linear_1.", 1.0),), bias={},
+        probe=TAPIR_PROBE),
+    "bootstapir": dict(
+        seed=2028, checkpoint="tapir/bootstapir_checkpoint_v2.pt", options={},
+        damping=(("torch_pips_mixer.linear_1.", 1.0),), bias={"torch_cost_volume_track_mods.occ_out.bias": 0.7},
+        probe=TAPIR_PROBE),
+})
 
 
 def synthetic_clip(num_frames: int, height: int, width: int, seed: int) -> np.ndarray:
@@ -71,7 +109,7 @@ def input_paths(tracker: str, out: Path) -> dict[str, Path]:
     """Where `make_inputs` writes the clip and queries and the checkpoint of ``tracker``."""
     if tracker not in TRACKERS:
         raise ValueError(f"no recording for tracker {tracker!r}; valid: {', '.join(TRACKERS)}")
-    checkpoint = {"pips": "pips/model-000200000.pth"}[tracker]
+    checkpoint = TRACKERS[tracker].get("checkpoint") or {"pips": "pips/model-000200000.pth"}[tracker]
     return {"inputs": Path(out) / "inputs.npz", "checkpoint": Path(out) / checkpoint}
 
 
@@ -81,12 +119,40 @@ def make_inputs(tracker: str, out: Path) -> dict[str, Path]:
 
     paths = input_paths(tracker, out)
     paths["checkpoint"].parent.mkdir(parents=True, exist_ok=True)
-    np.savez(paths["inputs"], frames=synthetic_clip(**CLIP), queries=QUERIES)
+    settings = TRACKERS[tracker]
+    np.savez(paths["inputs"], frames=synthetic_clip(**settings.get("clip", CLIP)),
+             queries=settings.get("queries", QUERIES))
     if tracker == "pips":
         state = damped_pips_state(PIPS_SEED, PIPS_SCALING)
         state["vis_predictor.0.bias"] += PIPS_VIS_BIAS
         torch.save({"model_state_dict": state}, paths["checkpoint"])
+    elif tracker in OFFICIAL_RUNNERS:
+        torch.save(seeded_state(tracker), paths["checkpoint"])
     return paths
+
+
+def seeded_state(tracker: str) -> dict:
+    """The plain state dict (the official format) of the CoTracker3 or TAPIR ``tracker``: our network drawn
+    after ``torch.manual_seed(seed)`` (default initialisation), scaled by ``damping`` (`damp`) and with
+    ``bias`` added; the global torch generator is left as it was."""
+    import torch
+
+    settings = TRACKERS[tracker]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(settings["seed"])
+        if tracker.startswith("cotracker3"):
+            from trackers.point.cotracker3.net import OFFLINE_WINDOW, ONLINE_WINDOW, CoTracker3Net
+
+            net = CoTracker3Net(OFFLINE_WINDOW if tracker == "cotracker3_offline" else ONLINE_WINDOW)
+        else:
+            from trackers.point.tapir.net import TapirNet
+
+            net = TapirNet(pyramid_level=int(tracker == "bootstapir"), extra_convs=tracker == "bootstapir")
+        state = net.state_dict()
+    state = damp(state, settings["damping"])
+    for name, value in settings["bias"].items():
+        state[name] = state[name] + value
+    return state
 
 
 def official_tracker(tracker: str, paths: dict):
@@ -95,6 +161,8 @@ def official_tracker(tracker: str, paths: dict):
         from sam_pt.point_tracker.pips import PipsPointTracker
 
         return PipsPointTracker(str(paths["checkpoint"].parent), stride=4, s=8)
+    if tracker in OFFICIAL_RUNNERS:
+        return OFFICIAL_RUNNERS[tracker](paths["checkpoint"])
     raise ValueError(tracker)
 
 
@@ -109,6 +177,154 @@ def run_official(model, frames: np.ndarray, queries: np.ndarray) -> tuple[np.nda
     return outputs["trajectories_pred"][0].numpy(), outputs["visibilities_pred"][0].numpy()
 
 
+class _OfficialRunner:
+    """An official CoTracker3 / TAPIR model behind the interface `run_official` and `record` use (SAM-PT's
+    ``evaluate_batch``; ``named_parameters`` with the official network under ``model.``)."""
+
+    model = None
+    #: whether `evaluate_batch` writes the query points into their frames (see there)
+    overwrite_query_frames = True
+
+    def eval(self):
+        self.model.eval()
+        return self
+
+    def named_parameters(self):
+        return ((f"model.{name}", parameter) for name, parameter in self.model.named_parameters())
+
+    def evaluate_batch(self, rgbs, queries) -> dict:
+        """(1, T, 3, H, W) uint8 frames, (1, N, 3) (t, x, y) -> trajectories (1, T, N, 2), visibilities (1, T, N)."""
+        import torch
+
+        tracks, visible = self.track(rgbs[0].float(), queries[0].float())
+        if self.overwrite_query_frames:
+            # the query frame gets the query point, visible: our `PointTracker` contract (the official offline
+            # CoTracker3 predictor does it itself, see `_CoTrackerPredictor`)
+            points = torch.arange(len(queries[0]))
+            tracks[queries[0, :, 0].long(), points] = queries[0, :, 1:]
+            visible[queries[0, :, 0].long(), points] = True
+        return {"trajectories_pred": tracks[None], "visibilities_pred": visible[None]}
+
+
+def _official_cotracker3(predictor, window_len: int, online: bool):
+    """Replace ``predictor.model`` by the same official network at `COTRACKER3_RESOLUTION` (weights copied,
+    strictly) and point the predictor's resize at it."""
+    from cotracker.models.core.cotracker.cotracker3_offline import CoTrackerThreeOffline
+    from cotracker.models.core.cotracker.cotracker3_online import CoTrackerThreeOnline
+
+    cls = CoTrackerThreeOnline if online else CoTrackerThreeOffline
+    model = cls(stride=4, corr_radius=3, window_len=window_len, model_resolution=COTRACKER3_RESOLUTION)
+    model.load_state_dict(predictor.model.state_dict())
+    predictor.model = model.eval()
+    predictor.interp_shape = COTRACKER3_RESOLUTION
+    return predictor
+
+
+class _CoTrackerPredictor(_OfficialRunner):
+    """The official ``CoTrackerPredictor(checkpoint)`` (offline, window 60) called as
+    ``predictor(video, queries=queries, backward_tracking=True)``: the 6x6 support grid, one window over
+    the whole video, the pass on the reversed video for frames before each query frame, vis > 0.9 and
+    the query points written into their frames are all the official predictor's own logic."""
+
+    overwrite_query_frames = False
+
+    def __init__(self, checkpoint: Path):
+        from cotracker.predictor import CoTrackerPredictor
+
+        self.predictor = _official_cotracker3(CoTrackerPredictor(checkpoint=str(checkpoint)), 60, online=False)
+        self.model = self.predictor.model
+
+    def track(self, video, queries):
+        tracks, visible = self.predictor(video[None], queries=queries[None], backward_tracking=True)
+        return tracks[0], visible[0]
+
+
+class _CoTrackerOnlinePredictor(_OfficialRunner):
+    """The official ``CoTrackerOnlinePredictor(checkpoint)`` (window 16, step 8) fed as the official README
+    does: ``predictor(video, is_first_step=True, queries=queries, add_support_grid=True)``, then the chunks
+    ``video[:, i:i + 16]`` for ``i`` in ``range(0, T - 8, 8)`` (with ``add_support_grid=True``, which drops
+    the grid); visible = vis * conf > 0.6 is the official predictor's.
+
+    The official online predictor has no backward tracking; our tracker adds it. So this runs the official
+    predictor twice, on the video and on the time-reversed video with the queries at frame T - 1 - t (the
+    support grid on the first frame of each), and takes a point's positions and visibilities on frames
+    before its query frame from the reversed run (flipped back), as the official offline predictor's
+    ``_compute_backward_tracks`` does."""
+
+    def __init__(self, checkpoint: Path):
+        from cotracker.predictor import CoTrackerOnlinePredictor
+
+        self.predictor = _official_cotracker3(CoTrackerOnlinePredictor(checkpoint=str(checkpoint)), 16, online=True)
+        self.model = self.predictor.model
+
+    def _stream(self, video, queries):
+        step, num_frames = self.predictor.step, len(video)
+        self.predictor(video[None], is_first_step=True, queries=queries[None], add_support_grid=True)
+        for start in range(0, num_frames - step, step):
+            tracks, visible = self.predictor(video[None, start:start + 2 * step], add_support_grid=True)
+        if tracks.shape[1] != num_frames:
+            raise RuntimeError(f"the official online predictor returned {tracks.shape[1]} of {num_frames} frames")
+        return tracks[0], visible[0]
+
+    def track(self, video, queries):
+        import torch
+
+        tracks, visible = self._stream(video, queries)
+        reversed_queries = queries.clone()
+        reversed_queries[:, 0] = len(video) - 1 - queries[:, 0]
+        back_tracks, back_visible = self._stream(video.flip(0), reversed_queries)
+        before = torch.arange(len(video))[:, None] < queries[None, :, 0]
+        tracks = torch.where(before[..., None], back_tracks.flip(0), tracks)
+        visible = torch.where(before, back_visible.flip(0), visible)
+        return tracks, visible
+
+
+class _TapirModel(_OfficialRunner):
+    """The official ``tapnet.torch.tapir_model.TAPIR`` with the checkpoint loaded strictly, called as the
+    official colab (``colabs/torch_tapir_demo.ipynb``) does: ``model(frames[None], query_points[None])``
+    with frames at 256x256 in [-1, 1] (``frames / 255 * 2 - 1``), queries (t, y, x) at that resolution, all
+    other arguments the official defaults (softmax temperature 20, 4 PIPs iterations, refinement
+    resolutions from the video size), visible = (1 - sigmoid(occlusion)) * (1 - sigmoid(expected_dist)) > 0.5.
+
+    Around the model this does what our wrapper does (the colab resizes with mediapy and takes queries in
+    pixels of the resized video): frames resized to 256x256 by bilinear interpolation with antialiasing
+    (``align_corners=False``); query (x, y) with pixel centres at integers become TAP-Vid raster
+    coordinates (centres at +0.5) of the resized video, (y + 0.5) * 256 / H, and tracks come back as
+    x * W / 256 - 0.5."""
+
+    resolution = (256, 256)
+
+    def __init__(self, checkpoint: Path, pyramid_level: int, extra_convs: bool):
+        import torch
+        from tapnet.torch import tapir_model
+
+        self.model = tapir_model.TAPIR(pyramid_level=pyramid_level, extra_convs=extra_convs)
+        self.model.load_state_dict(torch.load(checkpoint, map_location="cpu"))
+
+    def track(self, video, queries):
+        import torch
+        import torch.nn.functional as F
+
+        height, width = video.shape[-2:]
+        (model_h, model_w) = self.resolution
+        frames = F.interpolate(video, size=self.resolution, mode="bilinear", align_corners=False, antialias=True)
+        frames = frames.permute(0, 2, 3, 1) / 255 * 2 - 1
+        query_points = torch.stack([queries[:, 0], (queries[:, 2] + 0.5) * model_h / height,
+                                    (queries[:, 1] + 0.5) * model_w / width], dim=-1)
+        outputs = self.model(frames[None], query_points[None])
+        visible = (1 - torch.sigmoid(outputs["occlusion"][0])) * (1 - torch.sigmoid(outputs["expected_dist"][0])) > 0.5
+        tracks = outputs["tracks"][0] * torch.tensor([width / model_w, height / model_h]) - 0.5
+        return tracks.permute(1, 0, 2).contiguous(), visible.T.contiguous()
+
+
+OFFICIAL_RUNNERS = {
+    "cotracker3_offline": _CoTrackerPredictor,
+    "cotracker3_online": _CoTrackerOnlinePredictor,
+    "tapir": lambda checkpoint: _TapirModel(checkpoint, pyramid_level=0, extra_convs=False),
+    "bootstapir": lambda checkpoint: _TapirModel(checkpoint, pyramid_level=1, extra_convs=True),
+}
+
+
 def record(tracker: str, official: Path, inputs: Path, out: Path, commit: str | None = None,
            sensitivity: bool = False) -> dict:
     """Run the official ``tracker`` on ``inputs`` (from `make_inputs`) and write ``out/<tracker>.npz``."""
@@ -116,14 +332,16 @@ def record(tracker: str, official: Path, inputs: Path, out: Path, commit: str | 
 
     official = Path(official).resolve()
     sys.path.insert(0, str(official))
-    install_stand_ins()
+    if tracker not in OFFICIAL_RUNNERS:  # SAM-PT's trackers
+        install_stand_ins()
     torch.set_num_threads(1)
     paths = input_paths(tracker, inputs)
     data = np.load(paths["inputs"])
     frames, queries = data["frames"], data["queries"]
     model = official_tracker(tracker, paths)
     tracks, visible = run_official(model, frames, queries)
-    info = {"tracker": tracker, "official_commit": official_commit(official, commit), "clip": CLIP,
+    info = {"tracker": tracker, "official_commit": official_commit(official, commit),
+            "clip": TRACKERS[tracker].get("clip", CLIP), "options": TRACKERS[tracker].get("options", {}),
             "seed": TRACKERS[tracker]["seed"], "damping": TRACKERS[tracker]["damping"],
             "bias": TRACKERS[tracker].get("bias", {}),
             "visible_fraction": float(np.asarray(visible, dtype=bool).mean()),

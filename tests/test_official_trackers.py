@@ -1,7 +1,8 @@
-"""Point trackers against SAM-PT's own trackers (tests/fixtures/official_trackers, recorded with
-scripts/record_trackers.py from SysCV/sam-pt): the same synthetic clip, queries on the first, a middle and
-the last frame, the same random (damped) weights; ``build_point_tracker(...).track`` must give the official
-tracks to 1e-3 px and the same visibility."""
+"""Point trackers against the official ones (tests/fixtures/official_trackers, recorded with
+scripts/record_trackers.py: SAM-PT's own trackers from SysCV/sam-pt, CoTracker3 from
+facebookresearch/co-tracker, TAPIR and BootsTAPIR from google-deepmind/tapnet): the same synthetic clip,
+queries on the first, a middle and the last frame, the same random (damped) weights;
+``build_point_tracker(...).track`` must give the official tracks to 1e-3 px and the same visibility."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scripts.record_trackers import make_inputs
+from scripts.record_trackers import TRACKERS, make_inputs
 from trackers.point.base import build_point_tracker
 
 FIXTURES = Path(__file__).parent / "fixtures" / "official_trackers"
@@ -19,13 +20,25 @@ TRACK_ATOL_PX = 1e-3
 
 @pytest.mark.parametrize("tracker", ["pips"])
 def test_tracks_equal_official(tracker, tmp_path):
+    check_equals_official(tracker, tmp_path)
+
+
+@pytest.mark.parametrize("tracker", ["cotracker3_offline", pytest.param("cotracker3_online", marks=pytest.mark.slow),
+                                     "tapir", "bootstapir"])
+def test_cotracker3_tapir_equal_official(tracker, tmp_path):
+    check_equals_official(tracker, tmp_path)
+
+
+def check_equals_official(tracker: str, tmp_path: Path) -> None:
+    """Our ``tracker`` (with the recording's options) on the regenerated inputs against its fixture."""
     official = np.load(FIXTURES / f"{tracker}.npz")
     info = json.loads((FIXTURES / f"{tracker}.json").read_text())
     # the recording was stable: a 1e-7 change of one official weight moved no track by 1e-4 px
     assert info["sensitivity"]["max_track_change_px"] < 1e-4 and info["sensitivity"]["visibility_changes"] == 0
     paths = make_inputs(tracker, tmp_path)
     inputs = np.load(paths["inputs"])
-    tracks, visible = build_point_tracker(tracker, str(paths["checkpoint"]), device="cpu").track(
+    options = TRACKERS[tracker].get("options", {})
+    tracks, visible = build_point_tracker(tracker, str(paths["checkpoint"]), device="cpu", **options).track(
         inputs["frames"], inputs["queries"])
     np.testing.assert_allclose(tracks, official["tracks"], rtol=0, atol=TRACK_ATOL_PX)
     np.testing.assert_array_equal(visible, official["visible"])

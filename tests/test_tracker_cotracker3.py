@@ -2,7 +2,8 @@
 
 Networks use deterministic synthetic weights (`synthetic_state_dict`) saved in the official checkpoint
 format, and run at a reduced ``model_resolution`` with fewer refinement iterations and a smaller support
-grid to stay fast on CPU (the transformer over tracks x frames dominates the cost).
+grid to stay fast on CPU (the transformer over tracks x frames dominates the cost). Equality with the
+official predictors on the same random weights is tested in `tests/test_official_trackers.py`.
 """
 from __future__ import annotations
 
@@ -339,56 +340,3 @@ def test_edge_inputs(variant, request):
         tracker.track(frames, np.array([[4, 1.0, 1.0]], np.float32))
     with pytest.raises(ValueError, match="uint8"):
         tracker.track(frames.astype(np.float32), np.array([[0, 1.0, 1.0]], np.float32))
-
-
-# ---- equality with the official predictors ----------------------------------------------------------
-# Outputs of the official CoTrackerPredictor (offline, backward_tracking=True) and CoTrackerOnlinePredictor
-# (facebookresearch/co-tracker @82e02e8; add_support_grid=True, fed windows of 16 frames every 8 frames; a
-# second run on the reversed video for the frames before each query frame, and the query frames set to the
-# query points, as our online tracker does), computed once outside this repository with
-# `synthetic_state_dict` loaded into the official classes, model_resolution {RESOLUTION}, the 6x6 support
-# grid and the model forced to 2 refinement iterations (the official predictors fix 6).
-OFFICIAL_OFFLINE = {
-    "queries": [[0, 5.0, 6.0], [3, 30.5, 20.25], [5, 50.0, 40.0]],
-    "num_frames": 6,
-    "tracks": [[[5.0, 6.0], [32.3974, 19.7093], [51.6022, 38.9171]],
-         [[8.0132, 4.7939], [33.6576, 19.9142], [52.847, 39.0418]],
-         [[8.4242, 8.1382], [34.8855, 21.1338], [54.1405, 40.2424]],
-         [[9.3558, 6.9462], [30.5, 20.25], [53.3559, 41.2827]],
-         [[8.0992, 6.0436], [33.6054, 20.1663], [52.9627, 38.0735]],
-         [[6.8437, 5.7245], [32.158, 20.0652], [50.0, 40.0]]],
-    "visible": [[1, 0, 0], [1, 0, 0], [1, 1, 1], [1, 1, 1], [0, 0, 1], [0, 0, 1]],
-}
-OFFICIAL_ONLINE = {
-    "queries": [[0, 5.0, 6.0], [9, 30.5, 20.25], [17, 50.0, 40.0]],
-    "num_frames": 18,
-    "tracks": [[[5.0, 6.0], [40.5399, 13.626], [60.0249, 33.3545]],
-         [[10.9847, 4.1828], [41.0503, 14.0751], [60.7467, 33.7975]],
-         [[11.4555, 4.2733], [41.5484, 14.9276], [61.323, 34.4718]],
-         [[11.5793, 4.4008], [42.4342, 15.4418], [62.0707, 35.245]],
-         [[11.6192, 4.8985], [42.4561, 15.5067], [62.0931, 35.3454]],
-         [[11.4583, 5.281], [41.3281, 15.2496], [61.0868, 34.9232]],
-         [[11.4278, 5.0486], [40.9464, 14.5905], [61.0663, 34.3074]],
-         [[11.2336, 4.4778], [40.8302, 14.1377], [60.7247, 33.4383]],
-         [[15.006, 0.8402], [40.9638, 14.0607], [60.8856, 33.5494]],
-         [[14.9262, -0.2469], [30.5, 20.25], [60.5193, 34.6856]],
-         [[15.4239, -0.2238], [41.1466, 13.71], [56.1838, 38.1931]],
-         [[16.0247, 0.4095], [41.4568, 14.6324], [56.4401, 38.8586]],
-         [[16.088, 1.0702], [41.4079, 15.295], [56.5682, 39.0188]],
-         [[17.2529, 1.3039], [42.5596, 15.5238], [56.7566, 38.5522]],
-         [[17.05, 1.2973], [42.4418, 15.6636], [56.6758, 38.0832]],
-         [[15.9235, 0.8337], [41.7677, 14.8317], [56.4464, 37.8963]],
-         [[15.5884, 0.1248], [41.2935, 13.8028], [55.9413, 37.8212]],
-         [[15.0224, -0.5533], [40.5122, 13.4196], [50.0, 40.0]]],
-    "visible": [[1, 0, 0], [0, 0, 0], [0, 1, 1], [0, 1, 1], [0, 1, 1], [0, 1, 1], [0, 1, 1], [0, 1, 1], [1, 1, 1],
-         [1, 1, 1], [1, 1, 0], [1, 1, 0], [1, 1, 0], [1, 1, 0], [1, 1, 0], [1, 1, 0], [0, 0, 0], [0, 0, 1]],
-}
-
-
-@pytest.mark.parametrize("variant, reference", [("offline", OFFICIAL_OFFLINE), ("online", OFFICIAL_ONLINE)])
-def test_equals_official_predictor(variant, reference, request):
-    tracker = with_options(request.getfixturevalue(variant), support_grid_size=6, iters=2)
-    frames = moving_texture(reference["num_frames"])
-    tracks, visible = tracker.track(frames, np.array(reference["queries"], np.float32))
-    np.testing.assert_allclose(tracks, reference["tracks"], atol=1e-3)
-    np.testing.assert_array_equal(visible, np.array(reference["visible"], bool))

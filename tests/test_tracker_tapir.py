@@ -3,7 +3,7 @@ errors, the wrapper's coordinate conventions, and the network's building blocks.
 
 No official weights are available here; checkpoints are written in tmp from our network with random values (its
 names and shapes are checked against the official key lists in `reference/keys/`). Equality with the official
-`tapnet/torch` TAPIR on the same random weights was checked outside the repo (see the engineering notes). To keep
+`tapnet/torch` TAPIR on the same random weights is tested in `tests/test_official_trackers.py`. To keep
 tests fast, most use a 64x64 cost-volume resolution (`initial_resolution`); the official one is 256x256.
 """
 from __future__ import annotations

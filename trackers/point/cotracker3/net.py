@@ -210,7 +210,8 @@ def online_window_starts(num_frames: int, window_len: int) -> list[int]:
 
 def track_online(net: CoTracker3Net, pyramid: list[torch.Tensor], queries: torch.Tensor,
                  iters: int = 6) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The online pass, equal to feeding the official online model window by window.
+    """The online pass, equal to feeding the official online model window by window
+    (`tests/test_official_trackers.py`).
 
     Windows of S = ``net.window_len`` frames start every S/2 frames (a short last window is padded by
     repeating its last frame). In the window starting at ``start``:

@@ -1,5 +1,8 @@
 """TAPIR (`tapir`) and BootsTAPIR (`bootstapir`) point trackers on the official PyTorch checkpoints.
 
+On the same random weights both give the official `tapnet/torch` TAPIR's tracks (to 1e-3 px) and visibility,
+run as described below: `tests/test_official_trackers.py`.
+
 The network is our own implementation (`trackers.point.tapir.net.TapirNet`) of google-deepmind/tapnet's `tapnet/torch`
 TAPIR; the official files are plain state_dicts loaded strictly:
   - `tapir_checkpoint_panning.pt`: TAPIR, ``pyramid_level=0``, no extra convs (188 keys, 31.1M parameters);
