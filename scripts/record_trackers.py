@@ -76,9 +76,9 @@ RAFT_PROBE = ("model.update_block.flow_head.conv1.weight", (0, 0, 1, 1))
 TRACKERS = {
     "pips": dict(seed=PIPS_SEED, damping=PIPS_SCALING, bias={"vis_predictor.0.bias": PIPS_VIS_BIAS},
                  probe=PIPS_PROBE),
-    "pips2": dict(seed=PIPS2_SEED, damping=PIPS2_DAMPING, probe=PIPS2_PROBE, clip=LARGE_CLIP, queries=PIPS2_QUERIES,
-                  bias={"delta_block.dense.bias": PIPS2_DRIFT_BIAS},
-                  official=PIPS2_OFFICIAL, options=dict(window=PIPS2_OFFICIAL["max_sequence_length"]),
+    "pips2": dict(seed=PIPS2_SEED, damping=PIPS2_DAMPING, bias={"delta_block.dense.bias": PIPS2_DRIFT_BIAS},
+                  probe=PIPS2_PROBE, clip=LARGE_CLIP, queries=PIPS2_QUERIES, official=PIPS2_OFFICIAL,
+                  options=dict(window=PIPS2_OFFICIAL["max_sequence_length"]),
                   one_call_per_query_frame=True),
     "raft": dict(seed=RAFT_SEED, damping=RAFT_DAMPING, bias={"update_block.flow_head.conv2.bias": RAFT_DRIFT_BIAS},
                  probe=RAFT_PROBE, clip=LARGE_CLIP,
@@ -131,7 +131,8 @@ def make_inputs(tracker: str, out: Path) -> dict[str, Path]:
         state["delta_block.dense.bias"] += PIPS2_DRIFT_BIAS
         torch.save({"model_state_dict": state}, paths["checkpoint"])
     elif tracker == "raft":
-        torch.save(damped_raft_princeton_state(RAFT_SEED, RAFT_DAMPING, TRACKERS["raft"]["bias"]), paths["checkpoint"])
+        state = damped_raft_princeton_state(RAFT_SEED, RAFT_DAMPING, TRACKERS["raft"]["bias"])
+        torch.save(state, paths["checkpoint"])
     return paths
 
 
@@ -150,9 +151,10 @@ def damped_pips2_state(seed: int, damping) -> dict:
 
 def damped_raft_princeton_state(seed: int, damping, bias: dict[str, float]) -> dict:
     """A random torchvision `raft_large` drawn after ``torch.manual_seed(seed)``, scaled by ``damping``, with
-    ``bias`` ({name: value}) added (torchvision names), written in the princeton-vl `raft-things.pth` layout that SAM-PT loads: the
-    DataParallel names of `reference/keys/raft_things_keys.txt` (`module.` prefix, each residual block's
-    `norm3` saved again beside `downsample.1`). `convert_princeton_state_dict` maps it back exactly."""
+    ``bias`` ({name: value}) added (torchvision names), written in the princeton-vl `raft-things.pth` layout
+    that SAM-PT loads: the DataParallel names of `reference/keys/raft_things_keys.txt` (`module.` prefix, each
+    residual block's `norm3` saved again beside `downsample.1`). `convert_princeton_state_dict` maps it back
+    exactly."""
     import torch
 
     from trackers.point.raft.tracker import build_raft, princeton_key_to_torchvision
