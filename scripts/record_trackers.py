@@ -51,8 +51,9 @@ PIPS_PROBE = ("delta_block.to_delta.0.weight", (0, 0))
 LARGE_CLIP = dict(num_frames=10, height=131, width=146, seed=5)
 PIPS2_SEED = 2025
 #: the last layer of the update head (`DeltaBlock.dense`: per-frame position deltas), and a drift added to its
-#: bias (0.02 feature px per iteration): damped by 0.05 a 1e-7 change of `PIPS2_PROBE` still moved the official
-#: tracks by 0.34 px, by 0.01 by 6.4e-4 px (2.1e-4 px with the drift), by 0.002 with the drift by 1.9e-5 px
+#: bias (0.02 feature px per iteration): a 1e-7 change of `PIPS2_PROBE` moved the official tracks by 57 px
+#: undamped, damped by 0.05 by 0.34 px, by 0.01 by 6.4e-4 px (2.1e-4 px with the drift), by 0.002 with the
+#: drift by 1.9e-5 px
 PIPS2_DAMPING = (("delta_block.dense.", 0.002),)
 PIPS2_DRIFT_BIAS = 0.02
 #: SAM-PT's `PipsPlusPlusPointTracker` settings (configs/model/point_tracker/pips_plus_plus.yaml) except the
@@ -67,7 +68,8 @@ PIPS2_PROBE = ("delta_block.first_block_conv.conv.weight", (0, 0, 0))
 #: 0.015 px (2 frames) and 0.003 px (3 frames) there, 3e-5 px elsewhere)
 PIPS2_QUERIES = np.where(QUERIES[:, :1] == CLIP["num_frames"] - 1, QUERIES - [3, 0, 0], QUERIES).astype(np.float32)
 RAFT_SEED = 2026
-#: the output convolution of the flow head (per-iteration flow update)
+#: the output convolution of the flow head (per-iteration flow update): not for stability (undamped, a 1e-7
+#: change of `RAFT_PROBE` moved the official tracks by 1.5e-5 px) but to keep the random flow small beside the drift
 RAFT_DAMPING = (("update_block.flow_head.conv2.", 0.05),)
 #: added to that convolution's bias: a drift of about (-4, -4) px per frame (32 updates of 1/8-resolution flow,
 #: upsampled x8), so that points leave the frame and SAM-PT's chaining (which keeps moving them) matters
