@@ -289,7 +289,7 @@ EXPECTED = {  # preset -> {dotted key: value} it must set (beyond its header com
                          "model.add_other_objects_positive_points_as_negative_points": False},
     "tab2a_pips": tab2(0, 0),
     "tab2a_raft": {**tab2(0, 0, **{"tracker.name": "raft"}), "tracker.options.iterations": 32,
-                   "tracker.options.fb_threshold": None},
+                   "tracker.options.fb_threshold": None, "tracker.options.chaining": "sampt"},
     **{f"tab2b_np{n}": tab2(n, 0) for n in (0, 1, 8, 16, 72)},
     **{f"tab2c_iri{i}": tab2(1, i) for i in (0, 1, 3, 12)},
     "tab2d_ps_none": tab2(1, 12, **{"model.use_patch_matching_filtering": False}),

@@ -2,8 +2,8 @@
 tracking invariants.
 
 All tests use seeded random weights of our own `Pips2Net` on tiny videos (128x128, the smallest size stride 8
-allows) with short windows and few iterations. Equality with the official code is checked outside the
-repository (see the helper's report).
+allows) with short windows and few iterations. Equality with SAM-PT's PIPS++ tracker is tested against its
+recorded output in `tests/test_official_trackers.py`.
 """
 from __future__ import annotations
 

@@ -3,8 +3,8 @@ flow, and the tracker end to end with random weights on tiny videos.
 
 No official weights are available here; checkpoints are written in tmp with random values in the official layouts
 (princeton-vl names and shapes from `reference/keys/raft_things_keys.txt`, torchvision names from torchvision's
-model). Flow equality with the official princeton-vl RAFT was checked outside the repo (see the module docstring
-of `trackers.point.raft.tracker` and the engineering notes); here random weights give no motion-recovery guarantee, so the
+model). Equality with SAM-PT's RAFT tracker (tracks and visibility, `chaining="sampt"`) is tested against its recorded
+output in `tests/test_official_trackers.py`; here random weights give no motion-recovery guarantee, so the
 chaining is tested with injected flows.
 """
 from __future__ import annotations
@@ -237,6 +237,65 @@ def test_chaining_marks_inconsistent_flow_and_leaving_points_not_visible():
     assert visible[:, 1].all()
     np.testing.assert_allclose(tracks[:, 1, 0], [17, 19, 21, 23])
     assert visible[:, 2].tolist() == [True, True, True, False]  # 35 -> 37 -> 39 -> 41 (outside: x > W-1 = 39)
+
+
+def test_sampt_chaining_keeps_moving_points_outside_the_frame():
+    # SAM-PT's RAFT tracker: no stop; the flow is read at the border-clamped position; visible where 0 <= x < W
+    num_frames, height, width = 6, 20, 20
+    forward = np.zeros((height, width, 2), np.float32)
+    forward[:, :10, 0] = -4.0  # left half moves left
+    forward[:, 10:, 0] = 3.0   # right half moves right
+    backward = -forward
+
+    def flow_pair(a, b):
+        return forward, backward
+
+    queries = np.array([[0, 6.0, 5.0], [2, 16.5, 5.0], [5, 19.5, 8.0]], np.float32)
+    tracks, visible = track_by_chained_flow(num_frames, height, width, queries, flow_pair, fb_threshold=None,
+                                            chaining="sampt")
+    # point 0: 6 -> 2 -> -2 (left the frame; flow read at x=0 is -4) -> -6 ...
+    np.testing.assert_allclose(tracks[:, 0, 0], [6, 2, -2, -6, -10, -14])
+    assert visible[:, 0].tolist() == [True, True, False, False, False, False]
+    # point 1 forward: 16.5 -> 19.5 (inside: x < W = 20, though > W-1) -> 22.5 ...; backward: 16.5 -> 13.5 -> 10.5
+    np.testing.assert_allclose(tracks[:, 1, 0], [10.5, 13.5, 16.5, 19.5, 22.5, 25.5])
+    assert visible[:, 1].tolist() == [True, True, True, True, False, False]
+    # point 2 queried at x = 19.5 on the last frame: visible there, moves back 19.5 -> 16.5 -> ... -> 7.5, then
+    # by the left half's backward flow (+4) to 11.5
+    np.testing.assert_allclose(tracks[:, 2, 0], [11.5, 7.5, 10.5, 13.5, 16.5, 19.5])
+    assert visible[:, 2].all()
+    # our default chaining stops point 0 when it leaves and never shows it again
+    tracks, visible = track_by_chained_flow(num_frames, height, width, queries, flow_pair, fb_threshold=None)
+    np.testing.assert_allclose(tracks[:, 0, 0], [6, 2, 2, 2, 2, 2])
+    assert visible[:, 0].tolist() == [True, True, False, False, False, False]
+    assert visible[3:, 1].tolist() == [False, False, False]  # 19.5 > W - 1: outside for "stop"
+
+
+def test_sampt_chaining_point_comes_back_into_view():
+    num_frames, height, width = 4, 20, 20
+    velocity = [(-3.0, 0.0), (3.0, 0.0), (3.0, 0.0)]  # out by the left edge at frame 1, back in at frame 2
+
+    def flow_pair(a, b):
+        v = velocity[a]
+        return constant_flow(height, width, v), constant_flow(height, width, (-v[0], -v[1]))
+
+    queries = np.array([[0, 1.0, 5.0]], np.float32)
+    tracks, visible = track_by_chained_flow(num_frames, height, width, queries, flow_pair, fb_threshold=None,
+                                            chaining="sampt")
+    np.testing.assert_allclose(tracks[:, 0, 0], [1, -2, 1, 4])
+    assert visible[:, 0].tolist() == [True, False, True, True]
+
+
+def test_sampt_chaining_options_are_checked(small_checkpoint):
+    def flow_pair(a, b):
+        return constant_flow(8, 8, (0, 0)), constant_flow(8, 8, (0, 0))
+
+    queries = np.array([[0, 1.0, 1.0]], np.float32)
+    with pytest.raises(ValueError, match="fb_threshold to None"):
+        track_by_chained_flow(2, 8, 8, queries, flow_pair, fb_threshold=1.0, chaining="sampt")
+    with pytest.raises(ValueError, match="unknown RAFT chaining 'sam'.*stop, sampt"):
+        track_by_chained_flow(2, 8, 8, queries, flow_pair, fb_threshold=None, chaining="sam")
+    with pytest.raises(ValueError, match="fb_threshold to None"):
+        RaftTracker(small_checkpoint, variant="raft_small", chaining="sampt")  # default fb_threshold 1.0
 
 
 # ------------------------------------------------------------------------------------------------ tracker end to end

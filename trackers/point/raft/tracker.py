@@ -15,13 +15,26 @@ both sides as the original `InputPadder` does, and the flow is cropped back. RAF
 given frames.
 
 Tracking (see `track_by_chained_flow`): every point moves one frame at a time away from its query frame,
-forward to the end and backward to the start, by the flow sampled bilinearly at its sub-pixel position. For a
-step a -> b the flows a->b and b->a are computed in one batched RAFT call, once per frame pair (the pair is
-kept in memory only while the other sweep still needs it). A point moved p -> q = p + F_ab(p) is kept only when
-|F_ab(p) + F_ba(q)| <= `fb_threshold` px (forward-backward consistency: occlusion) and q lies in the frame; after
-a failed step the point is not visible for the rest of that sweep and keeps its last position, as in the OpenCV
-trackers (`trackers.point.opencv`, whose sweep logic this reuses). ``fb_threshold=None`` disables the check;
-visibility is then only "inside the frame", which is what SAM-PT's RAFT tracker reported.
+forward to the end and backward to the start, by the flow sampled bilinearly at its sub-pixel position
+(clamped to the border). For a step a -> b the flows a->b and b->a are computed in one batched RAFT call, once
+per frame pair (the pair is kept in memory only while the other sweep still needs it). Two ways to chain
+(``chaining``):
+  - "stop" (default): a point moved p -> q = p + F_ab(p) is kept only when |F_ab(p) + F_ba(q)| <=
+    `fb_threshold` px (forward-backward consistency: occlusion) and q lies in the frame (0 <= x <= W-1,
+    0 <= y <= H-1); after a failed step the point is not visible for the rest of that sweep and keeps its last
+    position, as in the OpenCV trackers (`trackers.point.opencv`, whose sweep logic this reuses).
+    ``fb_threshold=None`` disables the consistency check (the frame check stays).
+  - "sampt": the chaining of SAM-PT's own RAFT tracker (SysCV/sam-pt @ 874ff7e,
+    `sam_pt/point_tracker/raft/tracker.py`, `RaftPointTracker.forward`): no forward-backward check
+    (``fb_threshold`` must be None), a point never stops: it keeps moving by the flow sampled at its clamped
+    position also after leaving the frame, and it is visible in a frame exactly when 0 <= x < W and 0 <= y < H
+    there (so it can come back into view; the query frame counts too). Differences to "stop" with
+    ``fb_threshold=None``: positions after a point left the frame (SAM-PT's keep moving, ours freeze at the last
+    position inside), visibility after it left (SAM-PT's can come back) and the right/bottom edge (x < W
+    versus x <= W - 1).
+With the "sampt" chaining, 32 iterations and no padding beyond SAM-PT's (sides >= 128 px), the tracks equal the
+official tracker's on a recorded clip with random weights to 1e-3 px, visibility identical
+(`tests/test_official_trackers.py`).
 """
 from __future__ import annotations
 
@@ -57,6 +70,9 @@ DEFAULT_CHECKPOINT = {"raft_large": RAFT_THINGS, "raft_small": RAFT_SMALL}
 KNOWN_FILES = {info.filename: info
                for info in (RAFT_THINGS, RAFT_SMALL, RAFT_LARGE_TORCHVISION, RAFT_SMALL_TORCHVISION)}
 
+#: ways to chain flows into tracks (module docstring): ours, and SAM-PT's RAFT tracker's
+CHAININGS = ("stop", "sampt")
+
 #: (flow a->b (H, W, 2), flow b->a (H, W, 2)) float32 for frame indices (a, b).
 FlowPairFn = Callable[[int, int], tuple[np.ndarray, np.ndarray]]
 
@@ -65,7 +81,7 @@ FlowPairFn = Callable[[int, int], tuple[np.ndarray, np.ndarray]]
 # Checkpoint conversion
 # ----------------------------------------------------------------------------------------------------------------
 
-def _rename_princeton_key(key: str, variant: str) -> str | None:
+def princeton_key_to_torchvision(key: str, variant: str) -> str | None:
     """One princeton-vl RAFT key (without `module.`) -> its torchvision name; None for a dropped alias.
 
     Raises KeyError for a name that has no torchvision counterpart.
@@ -128,7 +144,7 @@ def convert_princeton_state_dict(state_dict: dict[str, torch.Tensor], variant: s
     for key, value in state_dict.items():
         name = key[len("module."):] if key.startswith("module.") else key
         try:
-            new_name = _rename_princeton_key(name, variant)
+            new_name = princeton_key_to_torchvision(name, variant)
         except KeyError:
             unknown.append(key)
             continue
@@ -143,7 +159,7 @@ def convert_princeton_state_dict(state_dict: dict[str, torch.Tensor], variant: s
             f"raft-kitti.pth and raft-chairs.pth are raft_large, raft-small.pth is raft_small)")
     alias_norm = ".norm3." if variant == "raft_large" else ".norm4."
     for name, value in aliases.items():
-        target = _rename_princeton_key(name.replace(alias_norm, ".downsample.1."), variant)
+        target = princeton_key_to_torchvision(name.replace(alias_norm, ".downsample.1."), variant)
         if target not in converted or not torch.equal(converted[target].float(), value.float()):
             raise CheckpointError(f"checkpoint {source}: {name} should be the same tensor as its block's "
                                   f"downsample.1 ({target}), but it is not; the file is not a princeton-vl RAFT file")
@@ -195,6 +211,15 @@ def load_raft_checkpoint(model: torch.nn.Module, path: str | Path, variant: str)
 # Chaining
 # ----------------------------------------------------------------------------------------------------------------
 
+def check_chaining(chaining: str, fb_threshold: float | None) -> None:
+    """Raise a ValueError for an unknown ``chaining`` or for "sampt" with a forward-backward threshold."""
+    if chaining not in CHAININGS:
+        raise ValueError(f"unknown RAFT chaining {chaining!r}; valid: {', '.join(CHAININGS)}")
+    if chaining == "sampt" and fb_threshold is not None:
+        raise ValueError(f"chaining='sampt' (SAM-PT's RAFT tracker) has no forward-backward check: set "
+                         f"fb_threshold to None (got {fb_threshold})")
+
+
 class _FlowPairs:
     """Computes each frame pair's two flows once; keeps a pair only while the other sweep still needs it."""
 
@@ -215,19 +240,23 @@ class _FlowPairs:
 
 
 def track_by_chained_flow(num_frames: int, height: int, width: int, queries: np.ndarray, flow_pair: FlowPairFn,
-                          fb_threshold: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """Track points by chaining dense flows with a forward-backward check (see the module docstring).
+                          fb_threshold: float | None, chaining: str = "stop") -> tuple[np.ndarray, np.ndarray]:
+    """Track points by chaining dense flows (see the module docstring for the two ``chaining`` modes).
 
     Args:
         num_frames, height, width: T, H, W of the video.
         queries: (N, 3) float32 (t, x, y), validated (integer t in [0, T-1], finite).
         flow_pair: (a, b) with a < b, adjacent frames -> (flow a->b, flow b->a), each (H, W, 2) float32 (dx, dy)
             in pixels; called at most once per pair.
-        fb_threshold: max |F_ab(p) + F_ba(p + F_ab(p))| in pixels for a step to be accepted; None: no check.
+        fb_threshold: max |F_ab(p) + F_ba(p + F_ab(p))| in pixels for a step to be accepted; None: no check
+            (required by ``chaining="sampt"``).
+        chaining: "stop" (a point that fails a step is lost for the rest of the sweep) or "sampt" (SAM-PT's:
+            points never stop; visible where inside the frame).
 
     Returns:
         tracks (T, N, 2) float32 pixel (x, y), visible (T, N) bool.
     """
+    check_chaining(chaining, fb_threshold)
     query_t = queries[:, 0].astype(np.int64)
     needed_twice = set()
     if len(queries):
@@ -238,13 +267,19 @@ def track_by_chained_flow(num_frames: int, height: int, width: int, queries: np.
         flow_ab, flow_ba = flows.get(a, b)
         displacement = bilinear_sample(flow_ab, points)
         moved = (points + displacement).astype(np.float32)
+        if chaining == "sampt":
+            return moved, np.ones(len(moved), bool)
         ok = inside_frame(moved, height, width)
         if fb_threshold is not None:
             back = bilinear_sample(flow_ba, moved)
             ok &= np.linalg.norm(displacement + back, axis=1) <= fb_threshold
         return moved, ok
 
-    return track_both_directions(num_frames, queries, step)
+    tracks, visible = track_both_directions(num_frames, queries, step)
+    if chaining == "sampt":
+        x, y = tracks[..., 0], tracks[..., 1]
+        visible = (x >= 0) & (y >= 0) & (x < width) & (y < height)
+    return tracks, visible
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -279,24 +314,31 @@ class RaftTracker(PointTracker):
         iterations: RAFT refinement iterations per flow (12 is RAFT's default; SAM-PT's tracker used 32).
         fb_threshold: forward-backward flow error in pixels above which a point is lost (None: no check, points
             are visible while inside the frame, as in SAM-PT).
+        chaining: "stop" (default: a point that fails a step, by leaving the frame or the forward-backward
+            check, is lost for the rest of that sweep) or "sampt" (SAM-PT's RAFT tracker: points keep moving
+            also outside the frame and are visible wherever they are inside it; needs ``fb_threshold=None``).
+            See the module docstring.
     """
 
     needs_checkpoint = True
 
     def __init__(self, checkpoint: str | Path | None = None, device: str | torch.device | None = None,
-                 variant: str = "raft_large", iterations: int = 12, fb_threshold: float | None = 1.0):
+                 variant: str = "raft_large", iterations: int = 12, fb_threshold: float | None = 1.0,
+                 chaining: str = "stop"):
         if variant not in VARIANTS:
             raise ValueError(f"unknown RAFT variant {variant!r}; valid: {', '.join(VARIANTS)}")
         if int(iterations) != iterations or iterations < 1:
             raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
         if fb_threshold is not None and not fb_threshold > 0:
             raise ValueError(f"fb_threshold must be > 0 or None, got {fb_threshold!r}")
+        check_chaining(chaining, fb_threshold)
         info = KNOWN_FILES.get(Path(checkpoint).name, DEFAULT_CHECKPOINT[variant]) if checkpoint is not None \
             else DEFAULT_CHECKPOINT[variant]
         path = require_checkpoint(checkpoint, info)
         self.variant = variant
         self.iterations = int(iterations)
         self.fb_threshold = None if fb_threshold is None else float(fb_threshold)
+        self.chaining = chaining
         self.device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
         self.model = build_raft(variant)
         self.checkpoint_format = load_raft_checkpoint(self.model, path, variant)
@@ -327,4 +369,5 @@ class RaftTracker(PointTracker):
         if len(queries) == 0:
             return np.zeros((num_frames, 0, 2), np.float32), np.zeros((num_frames, 0), bool)
         return track_by_chained_flow(num_frames, height, width, queries,
-                                     lambda a, b: self.flow_pair(frames[a], frames[b]), self.fb_threshold)
+                                     lambda a, b: self.flow_pair(frames[a], frames[b]), self.fb_threshold,
+                                     self.chaining)
