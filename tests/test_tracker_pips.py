@@ -14,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from datasets.frames import as_frame_source
 from trackers.checkpoints import CHECKPOINTS, CheckpointError
 from trackers.point.pips.tracker import PIPS_CHECKPOINT, PipsTracker, load_pips
 from trackers.point.pips.net import (
@@ -228,7 +229,7 @@ def test_output_shapes_dtypes_and_query_lock(batched_result):
 def test_long_video_and_backward_tracking_cover_every_frame(tracker):
     frames = _video()
     with torch.inference_mode():
-        tracks, probs = tracker.track_tensors(torch.from_numpy(frames), torch.from_numpy(QUERIES))
+        tracks, probs = tracker.track_tensors(as_frame_source(frames), torch.from_numpy(QUERIES))
     assert (probs > 0).all(), "every frame before and after each query frame is predicted"
     assert 0.05 < (probs > 0.5).float().mean() < 1.0, "visibility varies with these weights"
     moved = (tracks - torch.from_numpy(QUERIES[:, 1:])).abs().amax(dim=-1)

@@ -219,7 +219,7 @@ def test_chain_matches_a_plain_window_loop(tracker):
     with torch.inference_mode():
         pyramid = feature_pyramid(net.encode(torch.from_numpy(_video()).permute(0, 3, 1, 2)))
         xy = torch.from_numpy(QUERIES[:2, 1:])
-        chained = tracker._chain(pyramid, torch.arange(T), xy)
+        chained = tracker._chain(lambda frames: [level[frames] for level in pyramid], torch.arange(T), xy)
         expected = xy[None].repeat(T, 1, 1)
         feats = None
         for begin, end in ((0, 5), (4, 9), (7, 12)):
