@@ -227,7 +227,7 @@ def test_online_pass_equals_offline_pass_for_one_full_window():
     queries = torch.tensor([[0, 10.0, 12.0], [7, 40.0, 30.0], [15, 80.0, 50.0]])
     with torch.no_grad():
         pyramid = net.encode(video)
-        online_out = track_online(net, pyramid, queries, iters=2)
+        online_out = track_online(net, lambda frames: [level[frames] for level in pyramid], 16, queries, iters=2)
         offline_out = track_offline(net, pyramid, queries, iters=2)
     for a, b in zip(online_out, offline_out):
         torch.testing.assert_close(a, b)
@@ -282,8 +282,8 @@ def test_later_query_merges_forward_and_backward_passes(variant, request):
     tracks, visible = tracker.track(frames, np.array([[3, 30.0, 20.0]], np.float32))
     with torch.no_grad():
         pyramid = tracker.net.encode(torch.from_numpy(frames).permute(0, 3, 1, 2).float())
-        forward = tracker._run(pyramid, torch.tensor([[3, 30.0, 20.0]]))
-        backward = tracker._run([level.flip(0) for level in pyramid], torch.tensor([[2, 30.0, 20.0]]))
+        forward = tracker._run(lambda t: [level[t] for level in pyramid], 6, torch.tensor([[3, 30.0, 20.0]]))
+        backward = tracker._run(lambda t: [level.flip(0)[t] for level in pyramid], 6, torch.tensor([[2, 30.0, 20.0]]))
     np.testing.assert_allclose(tracks[4:], forward[0][4:].numpy(), atol=1e-4)
     np.testing.assert_allclose(tracks[:3], backward[0].flip(0)[:3].numpy(), atol=1e-4)
     np.testing.assert_array_equal(visible[4:], tracker._visible(*forward[1:])[4:].numpy())
