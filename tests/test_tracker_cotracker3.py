@@ -7,6 +7,7 @@ grid to stay fast on CPU (the transformer over tracks x frames dominates the cos
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from frame_counting import counting_source
 from trackers.checkpoints import CHECKPOINTS, CheckpointError
 from trackers.point.cotracker3.tracker import CoTracker3OfflineTracker, CoTracker3OnlineTracker, support_grid
 from trackers.point.cotracker3.net import (
@@ -392,3 +394,28 @@ def test_equals_official_predictor(variant, reference, request):
     tracks, visible = tracker.track(frames, np.array(reference["queries"], np.float32))
     np.testing.assert_allclose(tracks, reference["tracks"], atol=1e-3)
     np.testing.assert_array_equal(visible, np.array(reference["visible"], bool))
+
+
+def test_online_frame_source_equals_array_and_is_read_a_chunk_at_a_time(online):
+    """26 frames, windows at 0, 8, 16, a later query (backward pass): frames read on demand give the same output,
+    never more than one encoder chunk (16 frames) of them alive."""
+    tracker = with_options(online, iters=1, support_grid_size=0)
+    frames = moving_texture(26, 32, 48)
+    queries = np.array([[0, 10.0, 10.0], [20, 20.0, 15.0]], np.float32)
+    source, stats = counting_source(frames)
+    tracks, visible = tracker.track(source, queries)
+    expected_tracks, expected_visible = tracker.track(frames, queries)
+    assert np.array_equal(tracks, expected_tracks) and np.array_equal(visible, expected_visible)
+    assert stats["most_alive"] <= 16
+
+
+def test_offline_frame_source_equals_array_and_long_videos_warn(offline, monkeypatch, caplog):
+    tracker = with_options(offline, iters=1, support_grid_size=0, max_frames=4)
+    frames = moving_texture(5, 32, 48)
+    queries = np.array([[0, 10.0, 10.0], [3, 20.0, 15.0]], np.float32)
+    source, _ = counting_source(frames)
+    with caplog.at_level(logging.WARNING, logger="trackers.point.windows"):
+        tracks, visible = tracker.track(source, queries)
+    expected_tracks, expected_visible = tracker.track(frames, queries)
+    assert np.array_equal(tracks, expected_tracks) and np.array_equal(visible, expected_visible)
+    assert "cotracker3_offline holds the whole video" in caplog.text and "5 frames is above the 4" in caplog.text

@@ -62,7 +62,10 @@ class WindowFeatures:
             if key not in self._chunks:
                 start = key * self.chunk
                 end = min(start + self.chunk, self.source.num_frames)
-                self._chunks[key] = self.encode(torch.from_numpy(self.source.window(start, end)))
+                # C-contiguous whatever the reader returns: a convolution over a permuted (channels-last)
+                # buffer rounds differently, and the features must not depend on the caller's memory layout
+                frames = torch.from_numpy(self.source.window(start, end)).contiguous()
+                self._chunks[key] = self.encode(frames)
                 self.frames_encoded += end - start
         held = sum(self._chunks[key][0].shape[0] for key in needed)
         self.most_frames_held = max(self.most_frames_held, held)
