@@ -8,6 +8,7 @@ official predictors on the same random weights is tested in `tests/test_official
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from frame_counting import counting_source
 from trackers.checkpoints import CHECKPOINTS, CheckpointError
 from trackers.point.cotracker3.tracker import CoTracker3OfflineTracker, CoTracker3OnlineTracker, support_grid
 from trackers.point.cotracker3.net import (
@@ -228,7 +230,7 @@ def test_online_pass_equals_offline_pass_for_one_full_window():
     queries = torch.tensor([[0, 10.0, 12.0], [7, 40.0, 30.0], [15, 80.0, 50.0]])
     with torch.no_grad():
         pyramid = net.encode(video)
-        online_out = track_online(net, pyramid, queries, iters=2)
+        online_out = track_online(net, lambda frames: [level[frames] for level in pyramid], 16, queries, iters=2)
         offline_out = track_offline(net, pyramid, queries, iters=2)
     for a, b in zip(online_out, offline_out):
         torch.testing.assert_close(a, b)
@@ -283,8 +285,8 @@ def test_later_query_merges_forward_and_backward_passes(variant, request):
     tracks, visible = tracker.track(frames, np.array([[3, 30.0, 20.0]], np.float32))
     with torch.no_grad():
         pyramid = tracker.net.encode(torch.from_numpy(frames).permute(0, 3, 1, 2).float())
-        forward = tracker._run(pyramid, torch.tensor([[3, 30.0, 20.0]]))
-        backward = tracker._run([level.flip(0) for level in pyramid], torch.tensor([[2, 30.0, 20.0]]))
+        forward = tracker._run(lambda t: [level[t] for level in pyramid], 6, torch.tensor([[3, 30.0, 20.0]]))
+        backward = tracker._run(lambda t: [level.flip(0)[t] for level in pyramid], 6, torch.tensor([[2, 30.0, 20.0]]))
     np.testing.assert_allclose(tracks[4:], forward[0][4:].numpy(), atol=1e-4)
     np.testing.assert_allclose(tracks[:3], backward[0].flip(0)[:3].numpy(), atol=1e-4)
     np.testing.assert_array_equal(visible[4:], tracker._visible(*forward[1:])[4:].numpy())
@@ -340,3 +342,28 @@ def test_edge_inputs(variant, request):
         tracker.track(frames, np.array([[4, 1.0, 1.0]], np.float32))
     with pytest.raises(ValueError, match="uint8"):
         tracker.track(frames.astype(np.float32), np.array([[0, 1.0, 1.0]], np.float32))
+
+
+def test_online_frame_source_equals_array_and_is_read_a_chunk_at_a_time(online):
+    """26 frames, windows at 0, 8, 16, a later query (backward pass): frames read on demand give the same output,
+    never more than one encoder chunk (16 frames) of them alive."""
+    tracker = with_options(online, iters=1, support_grid_size=0)
+    frames = moving_texture(26, 32, 48)
+    queries = np.array([[0, 10.0, 10.0], [20, 20.0, 15.0]], np.float32)
+    source, stats = counting_source(frames)
+    tracks, visible = tracker.track(source, queries)
+    expected_tracks, expected_visible = tracker.track(frames, queries)
+    assert np.array_equal(tracks, expected_tracks) and np.array_equal(visible, expected_visible)
+    assert stats["most_alive"] <= 16
+
+
+def test_offline_frame_source_equals_array_and_long_videos_warn(offline, monkeypatch, caplog):
+    tracker = with_options(offline, iters=1, support_grid_size=0, max_frames=4)
+    frames = moving_texture(5, 32, 48)
+    queries = np.array([[0, 10.0, 10.0], [3, 20.0, 15.0]], np.float32)
+    source, _ = counting_source(frames)
+    with caplog.at_level(logging.WARNING, logger="trackers.point.windows"):
+        tracks, visible = tracker.track(source, queries)
+    expected_tracks, expected_visible = tracker.track(frames, queries)
+    assert np.array_equal(tracks, expected_tracks) and np.array_equal(visible, expected_visible)
+    assert "cotracker3_offline holds the whole video" in caplog.text and "5 frames is above the 4" in caplog.text

@@ -25,7 +25,9 @@ from trackers.point.pips2.tracker import PIPS2_CHECKPOINT, PIPS2_DEFAULT_PATH, P
 from trackers.point.pips2.net import Pips2Net, ResidualBlock1d, SameConv1d, flow_embedding
 from trackers.point.pips.net import feature_pyramid
 from trackers.point.base import build_point_tracker
+from frame_counting import counting_source
 from official_keys import official_keys
+from trackers.point.windows import WindowFeatures
 
 T, H, W = 12, 128, 128
 WINDOW, ITERS = 5, 3  # windows [0, 5), [4, 9), then [7, 12) moved back to end at the last frame
@@ -219,7 +221,7 @@ def test_chain_matches_a_plain_window_loop(tracker):
     with torch.inference_mode():
         pyramid = feature_pyramid(net.encode(torch.from_numpy(_video()).permute(0, 3, 1, 2)))
         xy = torch.from_numpy(QUERIES[:2, 1:])
-        chained = tracker._chain(pyramid, torch.arange(T), xy)
+        chained = tracker._chain(lambda frames: [level[frames] for level in pyramid], torch.arange(T), xy)
         expected = xy[None].repeat(T, 1, 1)
         feats = None
         for begin, end in ((0, 5), (4, 9), (7, 12)):
@@ -290,3 +292,23 @@ def test_degenerate_inputs(tracker):
         tracker.track(frames, np.array([[3, 1.0, 1.0]], np.float32))
     with pytest.raises(ValueError, match="window >= 2"):
         Pips2Tracker(net=tracker.net, device="cpu", window=1)
+
+
+def test_frame_source_equals_array_and_is_read_a_chunk_at_a_time(tracker, monkeypatch):
+    """Frames read on demand give bit-identical output; with chunks of 2 at most 2 of the 12 frames are alive
+    and at most a window (5 frames) plus a chunk at each end of features is held."""
+    chunked = Pips2Tracker(net=tracker.net, device="cpu", window=WINDOW, iters=ITERS, encoder_chunk=2)
+    source, stats = counting_source(_video())
+    held = []
+    original = WindowFeatures.__call__
+
+    def spy(self, frames):
+        out = original(self, frames)
+        held.append(self.most_frames_held)
+        return out
+
+    monkeypatch.setattr(WindowFeatures, "__call__", spy)
+    tracks, visible = chunked.track(source, QUERIES)
+    expected_tracks, expected_visible = chunked.track(_video(), QUERIES)
+    assert np.array_equal(tracks, expected_tracks) and np.array_equal(visible, expected_visible)
+    assert stats["most_alive"] <= 2 and held and max(held) <= WINDOW + 2

@@ -19,6 +19,7 @@ from trackers.checkpoints import CheckpointError
 from trackers.point.base import build_point_tracker
 from trackers.point.raft.tracker import (RaftTracker, build_raft, checkpoint_format, convert_princeton_state_dict, pad_to_multiple,
                            track_by_chained_flow)
+from frame_counting import counting_source
 from official_keys import official_keys
 
 
@@ -192,7 +193,9 @@ def test_chaining_follows_a_known_translation_forward_and_backward():
     np.testing.assert_allclose(tracks[..., 1], expected_y, atol=1e-4)
     assert visible.all()
     assert tracks.dtype == np.float32 and visible.dtype == bool
-    assert sorted(calls) == [(t, t + 1) for t in range(num_frames - 1)]  # each pair once, both directions at once
+    # each pair once per sweep (both directions of a pair in one call); queries on frames 0 and 5: both sweeps
+    # cross every pair, which is computed again rather than kept (memory must not grow with the video)
+    assert sorted(calls) == sorted(2 * [(t, t + 1) for t in range(num_frames - 1)])
 
 
 def test_chaining_samples_flow_bilinearly_at_subpixel_positions():
@@ -361,3 +364,15 @@ def test_bad_track_inputs(small_checkpoint):
         tracker.track(random_video(2), np.array([[2, 1.0, 1.0]]))
     with pytest.raises(ValueError, match="finite"):
         tracker.track(random_video(2), np.array([[0, np.nan, 1.0]]))
+
+
+def test_frame_source_equals_array_and_is_read_two_frames_at_a_time(small_checkpoint):
+    tracker = build_point_tracker("raft", checkpoint=str(small_checkpoint), variant="raft_small", iterations=2,
+                                  device="cpu")
+    frames = random_video(5, 60, 70)
+    queries = np.array([[0, 10.5, 20.25], [3, 30.0, 40.0]], np.float32)
+    source, stats = counting_source(frames)
+    tracks, visible = tracker.track(source, queries)
+    expected_tracks, expected_visible = tracker.track(frames, queries)
+    assert np.array_equal(tracks, expected_tracks) and np.array_equal(visible, expected_visible)
+    assert stats["most_alive"] <= 2

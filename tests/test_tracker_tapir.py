@@ -8,6 +8,7 @@ tests fast, most use a 64x64 cost-volume resolution (`initial_resolution`); the 
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ from trackers.point.base import build_point_tracker
 from trackers.point.tapir.tracker import BootsTapirTracker, TapirTracker
 from trackers.point.tapir.net import (TapirNet, default_refinement_resolutions, sample_neighbourhood, sample_query_features,
                                 soft_argmax)
+import trackers.point.tapir.tracker as tapir_tracker
+from frame_counting import counting_source
 from official_keys import official_keys
 
 FAST = dict(device="cpu", resolution=(64, 64), initial_resolution=(64, 64))
@@ -245,3 +248,17 @@ def test_query_features_are_taken_at_the_query_frame_and_position():
     grid[0, 1, 2, 3] = torch.tensor([1.0, -1.0])
     features = sample_query_features(grid, torch.tensor([[[1.0, 2.5, 3.5], [0.0, 2.5, 3.5]]]))
     np.testing.assert_allclose(features[0].numpy(), [[1.0, -1.0], [0.0, 0.0]], atol=1e-6)
+
+
+def test_frame_source_equals_array_and_long_videos_warn(bootstapir, monkeypatch, caplog):
+    """TAPIR needs the whole clip (no windows): a `FrameSource` gives the same output, and a video above
+    `MAX_FRAMES` logs that memory grows with the length."""
+    frames = random_video(3, 48, 80)
+    queries = np.array([[0, 10.0, 20.0], [2, 70.5, 40.25]], np.float32)
+    source, _ = counting_source(frames)
+    expected = bootstapir.track(frames, queries)
+    monkeypatch.setattr(tapir_tracker, "MAX_FRAMES", 2)
+    with caplog.at_level(logging.WARNING, logger="trackers.point.windows"):
+        tracks, visible = bootstapir.track(source, queries)
+    assert np.array_equal(tracks, expected[0]) and np.array_equal(visible, expected[1])
+    assert "bootstapir holds the whole video" in caplog.text and "3 frames is above the 2" in caplog.text

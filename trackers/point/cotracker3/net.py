@@ -21,6 +21,7 @@ How a window of frames is refined (``CoTracker3Net.refine``), ``iters`` times:
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -208,36 +209,48 @@ def online_window_starts(num_frames: int, window_len: int) -> list[int]:
     return starts
 
 
-def track_online(net: CoTracker3Net, pyramid: list[torch.Tensor], queries: torch.Tensor,
-                 iters: int = 6) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def track_online(net: CoTracker3Net, features: Callable[[torch.Tensor], list[torch.Tensor]], num_frames: int,
+                 queries: torch.Tensor, iters: int = 6) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The online pass, equal to feeding the official online model window by window
     (`tests/test_official_trackers.py`).
 
     Windows of S = ``net.window_len`` frames start every S/2 frames (a short last window is padded by
     repeating its last frame). In the window starting at ``start``:
-      - a query whose frame is not yet inside the window (t >= start + S) has zero query features;
+      - a query's features are read when its frame first enters a window (frames ``[start + S/2, start + S)``,
+        all S frames for the first window), from that window's S frames at the frame's index in the window, as
+        the official model does; before that the query has zero features;
       - a query with t < start + S/2 starts from the previous window's positions and logits on the
         overlapping S/2 frames, held constant on the new S/2 frames; any other query starts at its query
         position with zero logits on all S frames;
       - the window's predictions overwrite the frames it covers.
+    Only the current window's features are asked for, so memory does not grow with ``num_frames``.
 
-    Args / returns as `track_offline`.
+    Args:
+        features: (S,) frame indices -> ``net.encode`` pyramid of those frames, per level (S, 128, h, w)
+            (`trackers.point.windows.WindowFeatures`).
+        num_frames: T.
+        queries: (N, 3) (t, x, y) model pixels.
+    Returns:
+        as `track_offline`.
     """
-    num_frames = pyramid[0].shape[0]
     window, step = net.window_len, net.window_len // 2
     query_frames = queries[:, 0].round()
-    all_neighbourhoods = net.query_neighbourhoods(pyramid, queries)
+    neighbourhoods = None  # per level (N, 49, 128), filled in as the queries' frames are reached
     start_coords = (queries[:, 1:3] / STRIDE)[None].expand(window, -1, -1)
     tracks = queries.new_zeros(num_frames, len(queries), 2)
     vis_logits = queries.new_zeros(num_frames, len(queries))
     conf_logits = queries.new_zeros(num_frames, len(queries))
     for start in online_window_starts(num_frames, window):
         stop = min(start + window, num_frames)
-        pad = window - (stop - start)
-        window_pyramid = [torch.cat([level[start:stop], level[stop - 1:stop].expand(pad, -1, -1, -1)])
-                          for level in pyramid]
-        reached = (query_frames < start + window)[:, None, None]
-        neighbourhoods = [feats * reached for feats in all_neighbourhoods]
+        frames = torch.arange(start, start + window).clamp(max=stop - 1)  # the short last window repeats its last
+        window_pyramid = features(frames)
+        new = ((query_frames >= (start + step if start else 0)) & (query_frames < start + window))[:, None, None]
+        relative = torch.cat([queries[:, :1] - start, queries[:, 1:]], dim=1)
+        sampled = net.query_neighbourhoods(window_pyramid, relative)
+        if neighbourhoods is None:
+            neighbourhoods = [level * new for level in sampled]
+        else:
+            neighbourhoods = [known + level * new for known, level in zip(neighbourhoods, sampled)]
         coords = start_coords
         vis = conf = queries.new_zeros(window, len(queries))
         if start > 0:

@@ -26,6 +26,13 @@ All query points go through the network together in one call per direction; ever
 On the same random weights, both trackers give the official predictors' tracks (to 1e-3 px) and visibility:
 `tests/test_official_trackers.py` (offline: the official predictor with ``backward_tracking=True``; online:
 the official predictor on the video and on the time-reversed video, combined as in step 4).
+
+Memory: frames are read from a `FrameSource` and encoded in chunks of 16 (``ENCODER_CHUNK``;
+`trackers.point.windows.WindowFeatures`). The online tracker holds only the chunks under its current
+16-frame window (each direction encodes its frames again), so its memory does not grow with the video. The
+offline tracker attends over all frames in one window by design: it holds every frame's features (about
+8.4 MB a frame at 384x512) and its transformer's activations grow with T too; it logs a warning above
+``OFFLINE_MAX_FRAMES`` frames (measured with ``scripts/tracker_memory.py``).
 """
 from __future__ import annotations
 
@@ -39,8 +46,12 @@ import torch.nn.functional as F
 from trackers.checkpoints import (
     CheckpointError, CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
 )
-from trackers.point.cotracker3.net import OFFLINE_WINDOW, ONLINE_WINDOW, CoTracker3Net, track_offline, track_online
-from trackers.point.base import PointTracker, check_track_inputs
+from trackers.point.cotracker3.net import (
+    ENCODER_CHUNK, OFFLINE_WINDOW, ONLINE_WINDOW, CoTracker3Net, track_offline, track_online,
+)
+from datasets.frames import FrameSource
+from trackers.point.base import PointTracker, check_track_source
+from trackers.point.windows import FeaturesFn, WindowFeatures, warn_long_video
 
 OFFLINE_CHECKPOINT = register(CheckpointInfo(
     key="cotracker3_offline",
@@ -54,6 +65,8 @@ ONLINE_CHECKPOINT = register(CheckpointInfo(
 ))
 
 DEFAULT_RESOLUTION = (384, 512)
+#: offline CoTracker3 warns above this many frames: its memory grows with T (see the module docstring)
+OFFLINE_MAX_FRAMES = 300
 
 
 def support_grid(size: int, height: int, width: int) -> torch.Tensor:
@@ -106,6 +119,8 @@ class _CoTracker3Tracker(PointTracker):
     checkpoint_info: CheckpointInfo
     window_len: int
     default_threshold: float
+    #: length above which `track` warns that memory grows with the video (None: it does not grow)
+    max_frames: int | None = None
 
     def __init__(self, checkpoint: str | Path | None = None, device: str | torch.device | None = None,
                  support_grid_size: int = 6, model_resolution: tuple[int, int] = DEFAULT_RESOLUTION,
@@ -127,8 +142,10 @@ class _CoTracker3Tracker(PointTracker):
         self.net.eval().to(self.device)
 
     @abstractmethod
-    def _run(self, pyramid: list[torch.Tensor], queries: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One pass: pyramid of T frames, (N, 3) model-pixel queries -> tracks (T, N, 2), vis (T, N), conf (T, N)."""
+    def _run(self, features: FeaturesFn, num_frames: int, queries: torch.Tensor
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One pass over T = ``num_frames`` frames whose pyramid ``features`` gives (frame indices (S,) -> per
+        level (S, 128, h, w)), (N, 3) model-pixel queries -> tracks (T, N, 2), vis (T, N), conf (T, N)."""
 
     @abstractmethod
     def _visible(self, vis: torch.Tensor, conf: torch.Tensor) -> torch.Tensor:
@@ -140,37 +157,44 @@ class _CoTracker3Tracker(PointTracker):
         reversed_queries[:, 0] = num_frames - 1 - queries[:, 0]
         return reversed_queries
 
+    def _encode(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        """(B, H, W, 3) uint8 -> ``net.encode`` pyramid at the model resolution, per level (B, 128, h, w)."""
+        video = frames.to(self.device).permute(0, 3, 1, 2).float()
+        video = F.interpolate(video, self.model_resolution, mode="bilinear", align_corners=True)
+        return self.net.encode(video)
+
     @torch.no_grad()
-    def track(self, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Track ``queries`` (N, 3) (t, x, y) through ``frames`` (T, H, W, 3) uint8.
+    def track(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Track ``queries`` (N, 3) (t, x, y) through ``frames`` (T, H, W, 3) uint8 or a `FrameSource`.
 
         Returns tracks (T, N, 2) float32 pixel (x, y) and visible (T, N) bool.
         """
-        frames, queries = check_track_inputs(frames, queries)
-        num_frames, height, width = frames.shape[:3]
+        source, queries = check_track_source(frames, queries)
+        num_frames, (height, width) = source.num_frames, source.frame_size
         if height < 2 or width < 2:
             raise ValueError(f"frames must be at least 2x2 pixels, got {height}x{width}")
         num_user = len(queries)
         if num_user == 0:
             return np.zeros((num_frames, 0, 2), np.float32), np.zeros((num_frames, 0), bool)
+        if self.max_frames is not None:
+            warn_long_video(self.checkpoint_info.key, num_frames, self.max_frames,
+                            "its transformer attends over all frames in one window")
         model_h, model_w = self.model_resolution
         to_model = torch.tensor([(model_w - 1) / (width - 1), (model_h - 1) / (height - 1)], device=self.device)
         to_input = torch.tensor([(width - 1) / (model_w - 1), (height - 1) / (model_h - 1)], device=self.device)
 
-        video = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2).float()
-        video = F.interpolate(video, self.model_resolution, mode="bilinear", align_corners=True)
         user = torch.from_numpy(queries).to(self.device)
         model_queries = torch.cat([user[:, :1], user[:, 1:] * to_model], dim=1)
         if self.support_grid_size:
             grid = support_grid(self.support_grid_size, model_h, model_w).to(self.device)
             model_queries = torch.cat([model_queries, torch.cat([grid.new_zeros(len(grid), 1), grid], dim=1)])
 
-        pyramid = self.net.encode(video)
-        tracks, vis, conf = self._run(pyramid, model_queries)
+        features = WindowFeatures(source, self._encode, ENCODER_CHUNK)
+        tracks, vis, conf = self._run(features, num_frames, model_queries)
         query_frames = user[:, 0].long()
         if (query_frames > 0).any():
-            reversed_pyramid = [level.flip(0) for level in pyramid]
-            back = self._run(reversed_pyramid, self._backward_queries(model_queries, num_user, num_frames))
+            back = self._run(lambda frames: features(num_frames - 1 - frames), num_frames,
+                             self._backward_queries(model_queries, num_user, num_frames))
             before = torch.arange(num_frames, device=self.device)[:, None] < model_queries[None, :, 0]
             tracks = torch.where(before[..., None], back[0].flip(0), tracks)
             vis = torch.where(before, back[1].flip(0), vis)
@@ -185,14 +209,18 @@ class _CoTracker3Tracker(PointTracker):
 
 
 class CoTracker3OfflineTracker(_CoTracker3Tracker):
-    """CoTracker3 offline (``scaled_offline.pth``): the whole video in one window; visible = vis > 0.9."""
+    """CoTracker3 offline (``scaled_offline.pth``): the whole video in one window; visible = vis > 0.9.
+
+    Memory grows with the video (it holds every frame's features); warns above ``OFFLINE_MAX_FRAMES``.
+    """
 
     checkpoint_info = OFFLINE_CHECKPOINT
     window_len = OFFLINE_WINDOW
     default_threshold = 0.9
+    max_frames = OFFLINE_MAX_FRAMES
 
-    def _run(self, pyramid, queries):
-        return track_offline(self.net, pyramid, queries, self.iters)
+    def _run(self, features, num_frames, queries):
+        return track_offline(self.net, features(torch.arange(num_frames)), queries, self.iters)
 
     def _visible(self, vis, conf):
         return vis > self.visibility_threshold
@@ -205,8 +233,8 @@ class CoTracker3OnlineTracker(_CoTracker3Tracker):
     window_len = ONLINE_WINDOW
     default_threshold = 0.6
 
-    def _run(self, pyramid, queries):
-        return track_online(self.net, pyramid, queries, self.iters)
+    def _run(self, features, num_frames, queries):
+        return track_online(self.net, features, num_frames, queries, self.iters)
 
     def _visible(self, vis, conf):
         return vis * conf > self.visibility_threshold

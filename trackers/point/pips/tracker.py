@@ -14,9 +14,12 @@ Equal to SAM-PT's ``PipsPointTracker`` (tracks to 1e-3 px, same visibility) on t
 ``tests/test_official_trackers.py`` compares with its recorded output (``tests/fixtures/official_trackers``).
 
 All query points (of all objects) whose current frame is the same share one network call; the loop runs over
-frames, never over points. Frame features are computed once per video and reused by every window and both
-directions (instance norm makes them independent of the other frames), which keeps (T, 128, H/4, W/4)
-float32 features (plus 1/3 for the pyramid) in device memory.
+frames, never over points. Frames are read on demand from a `FrameSource` and encoded in chunks of
+``encoder_chunk`` frames (`trackers.point.windows.WindowFeatures`; instance norm makes a frame's features
+independent of the other frames): only the chunks under the current 8-frame window are held, so memory does
+not grow with the video. The backward direction encodes its frames again (about twice the encoder work of
+keeping every frame's features, which would hold (T, 128, H/4, W/4) float32 plus 1/3 for the pyramid); the
+output is bit-identical to encoding the whole video at once.
 """
 from __future__ import annotations
 
@@ -29,7 +32,9 @@ from trackers.checkpoints import (
     CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
 )
 from trackers.point.pips.net import CORR_LEVELS, PipsNet, feature_pyramid, sample_features_clamped
-from trackers.point.base import PointTracker, check_track_inputs
+from datasets.frames import FrameSource
+from trackers.point.base import PointTracker, check_track_source
+from trackers.point.windows import FeaturesFn, WindowFeatures
 
 PIPS_CHECKPOINT = register(
     CheckpointInfo(
@@ -119,57 +124,54 @@ class PipsTracker(PointTracker):
         self.encoder_chunk, self.point_chunk = encoder_chunk, point_chunk
         self._thresholds = _chain_thresholds(visibility_threshold, visibility_threshold_step, self.device)
 
-    def track(self, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """See `PointTracker.track`: (T, H, W, 3) uint8, (N, 3) (t, x, y) -> (T, N, 2) float32, (T, N) bool."""
-        frames, queries = check_track_inputs(frames, queries)
-        height, width = frames.shape[1:3]
+    def track(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """See `PointTracker.track`: (T, H, W, 3) uint8 or a `FrameSource`, (N, 3) (t, x, y) -> (T, N, 2)
+        float32, (T, N) bool. Frames are read a chunk at a time (see the module docstring)."""
+        source, queries = check_track_source(frames, queries)
+        height, width = source.frame_size
         minimum = self.stride * 2 ** (CORR_LEVELS - 1) * 2
         if height < minimum or width < minimum:
             raise ValueError(f"PIPS with stride {self.stride} needs frames of at least {minimum}x{minimum} pixels "
                              f"(its coarsest correlation level must be 2 feature pixels wide), got {height}x{width}")
         with torch.inference_mode():
             query = torch.from_numpy(queries).to(self.device)
-            tracks, probs = self.track_tensors(torch.from_numpy(frames), query)
+            tracks, probs = self.track_tensors(source, query)
             visible = probs > self.visible_threshold
         return tracks.cpu().numpy().astype(np.float32), visible.cpu().numpy()
 
     @torch.inference_mode()
-    def track_tensors(self, frames: torch.Tensor, queries: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Track on tensors: frames (T, H, W, 3) uint8 (any device), queries (N, 3) float (t, x, y) on the
-        tracker's device -> tracks (T, N, 2) and visibility probabilities sigmoid(logit) (T, N), 1 at the
-        query frame."""
-        num_frames, num_points = frames.shape[0], queries.shape[0]
+    def track_tensors(self, source: FrameSource, queries: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Track on tensors: frames read from ``source``, queries (N, 3) float (t, x, y) on the tracker's device
+        -> tracks (T, N, 2) and visibility probabilities sigmoid(logit) (T, N), 1 at the query frame."""
+        num_frames, num_points = source.num_frames, queries.shape[0]
         if num_points == 0 or num_frames == 1:
             tracks = queries[None, :, 1:].expand(num_frames, num_points, 2).clone()
             return tracks, torch.ones(num_frames, num_points, device=self.device)
-        pyramid = feature_pyramid(self._encode(frames))
+        features = WindowFeatures(source, self._encode, self.encoder_chunk)
         start = queries[:, 0].round().long()
         xy = queries[:, 1:].float()
         forward_order = torch.arange(num_frames, device=self.device)
-        tracks_fw, probs_fw = self._track_one_direction(pyramid, forward_order, start, xy)
+        tracks_fw, probs_fw = self._track_one_direction(features, forward_order, start, xy)
         backward_order = forward_order.flip(0)
-        tracks_bw, probs_bw = self._track_one_direction(pyramid, backward_order, num_frames - 1 - start, xy)
+        tracks_bw, probs_bw = self._track_one_direction(features, backward_order, num_frames - 1 - start, xy)
         before = forward_order[:, None] < start[None, :]  # (T, N): frames taken from the backward pass
         tracks = torch.where(before[..., None], tracks_bw.flip(0), tracks_fw)
         probs = torch.where(before, probs_bw.flip(0), probs_fw)
         return tracks, probs
 
-    def _encode(self, frames: torch.Tensor) -> torch.Tensor:
-        """(T, H, W, 3) uint8 -> (T, 128, H // stride, W // stride) features on the device."""
-        chunks = []
-        for begin in range(0, frames.shape[0], self.encoder_chunk):
-            chunk = frames[begin:begin + self.encoder_chunk].to(self.device).permute(0, 3, 1, 2)
-            chunks.append(self.net.encode(chunk))
-        return torch.cat(chunks)
+    def _encode(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        """(B, H, W, 3) uint8 -> feature pyramid: per level (B, 128, H / stride / 2^l, W / stride / 2^l) on the
+        device."""
+        return feature_pyramid(self.net.encode(frames.to(self.device).permute(0, 3, 1, 2)))
 
     def _track_one_direction(
-        self, pyramid: list[torch.Tensor], order: torch.Tensor, start: torch.Tensor, xy: torch.Tensor
+        self, features: FeaturesFn, order: torch.Tensor, start: torch.Tensor, xy: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Chain windows forward in time through the frames ``order`` (T,) (an index into the pyramid's frames).
+        """Chain windows forward in time through the frames ``order`` (T,) (video frame of each step).
 
         Args:
-            pyramid: per level (T, C, h_l, w_l) features of the video.
-            order: (T,) pyramid frame of each step of this direction.
+            features: video frame indices (S,) -> per level (S, C, h_l, w_l) features (`WindowFeatures`).
+            order: (T,) video frame of each step of this direction.
             start: (N,) query step (index into ``order``) of each point.
             xy: (N, 2) query pixel positions.
 
@@ -182,7 +184,7 @@ class PipsTracker(PointTracker):
         probs = torch.zeros(num_frames, num_points, device=self.device)
         tracks[start, point_index] = xy
         probs[start, point_index] = 1.0
-        feat_init = sample_features_clamped(pyramid[0], order[start], xy / float(self.stride))  # (N, C)
+        feat_init = None  # (N, C): the appearance feature at each point's query, read when its window comes
         current = start.clone()
         steps = torch.arange(self.window, device=self.device)
         for frame in range(num_frames - 1):
@@ -191,7 +193,14 @@ class PipsTracker(PointTracker):
                 continue
             length = min(self.window, num_frames - frame)  # real frames in this window
             window_frames = order[(frame + steps).clamp(max=num_frames - 1)]
-            window = [level[window_frames][None] for level in pyramid]
+            window = features(window_frames)
+            starting = active[start[active] == frame]
+            if starting.numel():
+                read = sample_features_clamped(window[0], torch.zeros_like(starting), xy[starting] / float(self.stride))
+                if feat_init is None:
+                    feat_init = read.new_zeros(num_points, read.shape[1])
+                feat_init[starting] = read
+            window = [level[None] for level in window]
             for chunk in active.split(self.point_chunk):
                 trajectories, logits = self.net.refine(window, tracks[frame, chunk][None], feat_init[chunk][None],
                                                        self.iters)

@@ -13,8 +13,12 @@ the resolution they are given unless ``image_size`` is set) and the window chain
 
 Points are independent in the network, so all points with the same query frame share one chain of windows
 (in chunks of ``point_chunk``); the Python loop runs over distinct query frames and windows, never over
-points. Frame features are computed once per video and reused by every window and both directions
-(instance norm makes each frame's features independent of the other frames).
+points. Frames are read on demand from a `FrameSource` and encoded in chunks of ``encoder_chunk`` frames
+(`trackers.point.windows.WindowFeatures`; instance norm makes each frame's features independent of the
+other frames): only the chunks under the current window are held, so memory is bounded by ``window`` frames
+of features, not by the video. Frames are encoded again for each direction and each distinct query frame
+whose chain comes back to them (the price of not keeping every frame's features); the output is
+bit-identical to encoding the whole video at once.
 
 On a recorded clip with random weights and 4-frame windows, the tracks equal those of SAM-PT's
 `PipsPlusPlusPointTracker` to 1e-3 px (`tests/test_official_trackers.py`). Two differences in SAM-PT's
@@ -39,7 +43,9 @@ from trackers.checkpoints import (
 )
 from trackers.point.pips2.net import Pips2Net
 from trackers.point.pips.net import CORR_LEVELS, feature_pyramid
-from trackers.point.base import PointTracker, check_track_inputs
+from datasets.frames import FrameSource
+from trackers.point.base import PointTracker, check_track_source
+from trackers.point.windows import FeaturesFn, WindowFeatures
 
 PIPS2_CHECKPOINT = register(
     CheckpointInfo(
@@ -124,27 +130,27 @@ class Pips2Tracker(PointTracker):
         self.image_size, self.beautify = image_size, beautify
         self.encoder_chunk, self.point_chunk = encoder_chunk, point_chunk
 
-    def track(self, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """See `PointTracker.track`: (T, H, W, 3) uint8, (N, 3) (t, x, y) -> (T, N, 2) float32, (T, N) bool
-        (all True: PIPS++ predicts no visibility)."""
-        frames, queries = check_track_inputs(frames, queries)
-        height, width = self.image_size or frames.shape[1:3]
+    def track(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """See `PointTracker.track`: (T, H, W, 3) uint8 or a `FrameSource`, (N, 3) (t, x, y) -> (T, N, 2)
+        float32, (T, N) bool (all True: PIPS++ predicts no visibility). Frames are read a chunk at a time."""
+        source, queries = check_track_source(frames, queries)
+        height, width = self.image_size or source.frame_size
         minimum = self.stride * 2 ** (CORR_LEVELS - 1) * 2
         if height < minimum or width < minimum:
             raise ValueError(f"PIPS++ with stride {self.stride} needs frames of at least {minimum}x{minimum} pixels "
                              f"(its coarsest correlation level must be 2 feature pixels wide), got {height}x{width}"
                              f"{' (image_size)' if self.image_size else ''}")
         with torch.inference_mode():
-            tracks = self.track_tensors(torch.from_numpy(frames), torch.from_numpy(queries).to(self.device))
+            tracks = self.track_tensors(source, torch.from_numpy(queries).to(self.device))
         visible = np.ones(tracks.shape[:2], dtype=bool)
         return tracks.cpu().numpy().astype(np.float32), visible
 
     @torch.inference_mode()
-    def track_tensors(self, frames: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
-        """Track on tensors: frames (T, H, W, 3) uint8 (any device), queries (N, 3) float (t, x, y) on the
-        tracker's device -> tracks (T, N, 2) pixel (x, y) at the frames' resolution; at its query frame a point
-        is exactly its query position."""
-        num_frames, height, width = frames.shape[:3]
+    def track_tensors(self, source: FrameSource, queries: torch.Tensor) -> torch.Tensor:
+        """Track on tensors: frames read from ``source``, queries (N, 3) float (t, x, y) on the tracker's device
+        -> tracks (T, N, 2) pixel (x, y) at the frames' resolution; at its query frame a point is exactly its
+        query position."""
+        num_frames, (height, width) = source.num_frames, source.frame_size
         num_points = queries.shape[0]
         xy = queries[:, 1:].float()
         tracks = xy[None].expand(num_frames, num_points, 2).clone()
@@ -153,7 +159,7 @@ class Pips2Tracker(PointTracker):
         scale = torch.ones(2, device=self.device)
         if self.image_size is not None:
             scale = torch.tensor([self.image_size[1] / width, self.image_size[0] / height], device=self.device)
-        pyramid = feature_pyramid(self._encode(frames))
+        features = WindowFeatures(source, self._encode, self.encoder_chunk)
         start = queries[:, 0].round().long()
         forward = torch.arange(num_frames, device=self.device)
         for query_frame in torch.unique(start).tolist():
@@ -161,30 +167,27 @@ class Pips2Tracker(PointTracker):
             for chunk in group.split(self.point_chunk):
                 scaled = xy[chunk] * scale
                 if query_frame < num_frames - 1:
-                    after = self._chain(pyramid, forward[query_frame:], scaled)  # (T - t, M, 2)
+                    after = self._chain(features, forward[query_frame:], scaled)  # (T - t, M, 2)
                     tracks[query_frame + 1:, chunk] = after[1:] / scale
                 if query_frame > 0:
-                    before = self._chain(pyramid, forward[:query_frame + 1].flip(0), scaled)  # (t + 1, M, 2)
+                    before = self._chain(features, forward[:query_frame + 1].flip(0), scaled)  # (t + 1, M, 2)
                     tracks[:query_frame, chunk] = before[1:].flip(0) / scale
         return tracks
 
-    def _encode(self, frames: torch.Tensor) -> torch.Tensor:
-        """(T, H, W, 3) uint8 -> (T, 128, H' // stride, W' // stride) features on the device (H', W' the
-        ``image_size`` when set)."""
-        chunks = []
-        for begin in range(0, frames.shape[0], self.encoder_chunk):
-            chunk = frames[begin:begin + self.encoder_chunk].to(self.device).permute(0, 3, 1, 2).float()
-            if self.image_size is not None:
-                chunk = F.interpolate(chunk, size=self.image_size, mode="bilinear")
-            chunks.append(self.net.encode(chunk))
-        return torch.cat(chunks)
+    def _encode(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        """(B, H, W, 3) uint8 -> feature pyramid: per level (B, 128, H' / stride / 2^l, W' / stride / 2^l) on
+        the device (H', W' the ``image_size`` when set)."""
+        images = frames.to(self.device).permute(0, 3, 1, 2).float()
+        if self.image_size is not None:
+            images = F.interpolate(images, size=self.image_size, mode="bilinear")
+        return feature_pyramid(self.net.encode(images))
 
-    def _chain(self, pyramid: list[torch.Tensor], order: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
-        """Track points from the first of the frames ``order`` (L,) (indices into the pyramid's frames) through
-        all of them, window after window (``test_on_tap``'s chaining).
+    def _chain(self, features: FeaturesFn, order: torch.Tensor, xy: torch.Tensor) -> torch.Tensor:
+        """Track points from the first of the frames ``order`` (L,) (video frame indices) through all of them,
+        window after window (``test_on_tap``'s chaining).
 
         Args:
-            pyramid: per level (T, C, h_l, w_l) features of the video.
+            features: video frame indices (S,) -> per level (S, C, h_l, w_l) features (`WindowFeatures`).
             order: (L,) frames of this sub-video, L >= 2.
             xy: (M, 2) start positions (pixels at the network's resolution) in frame ``order[0]``.
 
@@ -198,8 +201,7 @@ class Pips2Tracker(PointTracker):
             end = begin + self.window
             if end > length:  # the last window ends at the last frame, moved back to keep its length
                 begin, end = max(begin - (end - length), 0), length
-            frames = order[begin:end]
-            window_pyramid = [level[frames] for level in pyramid]
+            window_pyramid = features(order[begin:end])
             refined, feats = self.net.refine(window_pyramid, trajectory[begin:end], feats, self.iters, self.beautify)
             trajectory[begin:end] = refined
             trajectory[end:] = refined[-1]

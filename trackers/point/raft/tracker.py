@@ -16,9 +16,10 @@ given frames.
 
 Tracking (see `track_by_chained_flow`): every point moves one frame at a time away from its query frame,
 forward to the end and backward to the start, by the flow sampled bilinearly at its sub-pixel position
-(clamped to the border). For a step a -> b the flows a->b and b->a are computed in one batched RAFT call, once
-per frame pair (the pair is kept in memory only while the other sweep still needs it). Two ways to chain
-(``chaining``):
+(clamped to the border). For a step a -> b the flows a->b and b->a are computed in one batched RAFT call from
+the two frames, read on demand from a `FrameSource`; nothing else is kept, so memory does not grow with the
+video. A pair between the earliest and the latest query frame is needed by both sweeps and is computed twice
+(keeping it for the other sweep would hold up to T flow pairs). Two ways to chain (``chaining``):
   - "stop" (default): a point moved p -> q = p + F_ab(p) is kept only when |F_ab(p) + F_ba(q)| <=
     `fb_threshold` px (forward-backward consistency: occlusion) and q lies in the frame (0 <= x <= W-1,
     0 <= y <= H-1); after a failed step the point is not visible for the rest of that sweep and keeps its last
@@ -50,7 +51,8 @@ from trackers.checkpoints import (
     CheckpointError, CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
 )
 from trackers.point.opencv import bilinear_sample, check_finite_queries, inside_frame, track_both_directions
-from trackers.point.base import PointTracker, check_track_inputs
+from datasets.frames import FrameSource
+from trackers.point.base import PointTracker, check_track_source
 
 PRINCETON_MODELS_ZIP = "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip"
 TORCHVISION_MODELS = "https://download.pytorch.org/models/"
@@ -220,25 +222,6 @@ def check_chaining(chaining: str, fb_threshold: float | None) -> None:
                          f"fb_threshold to None (got {fb_threshold})")
 
 
-class _FlowPairs:
-    """Computes each frame pair's two flows once; keeps a pair only while the other sweep still needs it."""
-
-    def __init__(self, flow_pair: FlowPairFn, needed_twice: set[tuple[int, int]]):
-        self.flow_pair = flow_pair
-        self.needed_twice = needed_twice
-        self.cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-
-    def get(self, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-        """(flow a->b, flow b->a), each (H, W, 2) float32."""
-        pair = (min(a, b), max(a, b))
-        flows = self.cache.pop(pair, None)
-        if flows is None:
-            flows = self.flow_pair(*pair)
-            if pair in self.needed_twice:
-                self.cache[pair] = flows
-        return flows if a < b else (flows[1], flows[0])
-
-
 def track_by_chained_flow(num_frames: int, height: int, width: int, queries: np.ndarray, flow_pair: FlowPairFn,
                           fb_threshold: float | None, chaining: str = "stop") -> tuple[np.ndarray, np.ndarray]:
     """Track points by chaining dense flows (see the module docstring for the two ``chaining`` modes).
@@ -247,7 +230,7 @@ def track_by_chained_flow(num_frames: int, height: int, width: int, queries: np.
         num_frames, height, width: T, H, W of the video.
         queries: (N, 3) float32 (t, x, y), validated (integer t in [0, T-1], finite).
         flow_pair: (a, b) with a < b, adjacent frames -> (flow a->b, flow b->a), each (H, W, 2) float32 (dx, dy)
-            in pixels; called at most once per pair.
+            in pixels; called once per sweep step (twice for a pair both sweeps cross), nothing is cached.
         fb_threshold: max |F_ab(p) + F_ba(p + F_ab(p))| in pixels for a step to be accepted; None: no check
             (required by ``chaining="sampt"``).
         chaining: "stop" (a point that fails a step is lost for the rest of the sweep) or "sampt" (SAM-PT's:
@@ -257,14 +240,9 @@ def track_by_chained_flow(num_frames: int, height: int, width: int, queries: np.
         tracks (T, N, 2) float32 pixel (x, y), visible (T, N) bool.
     """
     check_chaining(chaining, fb_threshold)
-    query_t = queries[:, 0].astype(np.int64)
-    needed_twice = set()
-    if len(queries):
-        needed_twice = {(t, t + 1) for t in range(int(query_t.min()), int(query_t.max()))}
-    flows = _FlowPairs(flow_pair, needed_twice)
 
     def step(a: int, b: int, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        flow_ab, flow_ba = flows.get(a, b)
+        flow_ab, flow_ba = flow_pair(a, b) if a < b else flow_pair(b, a)[::-1]
         displacement = bilinear_sample(flow_ab, points)
         moved = (points + displacement).astype(np.float32)
         if chaining == "sampt":
@@ -360,14 +338,14 @@ class RaftTracker(PointTracker):
         flow = flow.permute(0, 2, 3, 1).float().cpu().numpy()
         return np.ascontiguousarray(flow[0]), np.ascontiguousarray(flow[1])
 
-    def track(self, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """See `PointTracker.track`: frames (T, H, W, 3) uint8, queries (N, 3) (t, x, y)
-        -> tracks (T, N, 2) float32, visible (T, N) bool."""
-        frames, queries = check_track_inputs(frames, queries)
+    def track(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """See `PointTracker.track`: frames (T, H, W, 3) uint8 or a `FrameSource` (read two at a time), queries
+        (N, 3) (t, x, y) -> tracks (T, N, 2) float32, visible (T, N) bool."""
+        source, queries = check_track_source(frames, queries)
         check_finite_queries(queries)
-        num_frames, height, width = frames.shape[:3]
+        num_frames, (height, width) = source.num_frames, source.frame_size
         if len(queries) == 0:
             return np.zeros((num_frames, 0, 2), np.float32), np.zeros((num_frames, 0), bool)
         return track_by_chained_flow(num_frames, height, width, queries,
-                                     lambda a, b: self.flow_pair(frames[a], frames[b]), self.fb_threshold,
+                                     lambda a, b: self.flow_pair(source.frame(a), source.frame(b)), self.fb_threshold,
                                      self.chaining)

@@ -21,6 +21,12 @@ How a video is tracked (one pass over the whole video, both directions at once; 
     earlier version with the causal checkpoint);
   - on its query frame a point is reported at its query position and visible (the network's refinement moves it
     slightly, and the `PointTracker` contract fixes it there).
+
+Memory grows with the video, by design: the global cost volume and the refinement's temporal convolutions
+(non-causal, in both TAPIR and BootsTAPIR v2) see the whole clip, so running in windows would change the
+numbers. The frames are read from a `FrameSource` 16 at a time and only their resized copy is kept, but the
+features of every frame are held; `track` logs a warning above ``MAX_FRAMES`` frames (measured with
+``scripts/tracker_memory.py``).
 """
 from __future__ import annotations
 
@@ -34,14 +40,18 @@ from trackers.checkpoints import (
     CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
 )
 from trackers.point.opencv import check_finite_queries
-from trackers.point.base import PointTracker, check_track_inputs
+from datasets.frames import FrameSource, as_frame_source
+from trackers.point.base import PointTracker, check_track_source
 from trackers.point.tapir.net import TapirNet
+from trackers.point.windows import warn_long_video
 
 TAPIR_PANNING = register(CheckpointInfo(
     "tapir", "tapir_checkpoint_panning.pt", "https://storage.googleapis.com/dm-tapnet/tapir_checkpoint_panning.pt"))
 BOOTSTAPIR_V2 = register(CheckpointInfo(
     "bootstapir", "bootstapir_checkpoint_v2.pt",
     "https://storage.googleapis.com/dm-tapnet/bootstap/bootstapir_checkpoint_v2.pt"))
+#: the trackers warn above this many frames: they hold every frame's features (see the module docstring)
+MAX_FRAMES = 300
 
 
 def load_tapir_checkpoint(model: TapirNet, path: str | Path) -> None:
@@ -116,11 +126,12 @@ class _TapirTrackerBase(PointTracker):
         load_tapir_checkpoint(self.model, path)
         self.model.eval().to(self.device)
 
-    def _prepare_video(self, frames: np.ndarray) -> torch.Tensor:
-        """(T, H, W, 3) uint8 -> (1, T, h, w, 3) float in [-1, 1] at ``resolution`` on the device."""
+    def _prepare_video(self, source: FrameSource) -> torch.Tensor:
+        """Frames read 16 at a time -> (1, T, h, w, 3) float in [-1, 1] at ``resolution`` on the device."""
         resized = []
-        for start in range(0, len(frames), 16):
-            chunk = torch.from_numpy(frames[start:start + 16]).to(self.device).permute(0, 3, 1, 2).float()
+        for start in range(0, source.num_frames, 16):
+            frames = source.window(start, min(start + 16, source.num_frames))
+            chunk = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2).float()
             if tuple(chunk.shape[-2:]) != self.resolution:
                 chunk = F.interpolate(chunk, size=self.resolution, mode="bilinear", align_corners=False, antialias=True)
             resized.append(chunk)
@@ -128,19 +139,20 @@ class _TapirTrackerBase(PointTracker):
         return (video / 255.0 * 2.0 - 1.0)[None]
 
     @torch.inference_mode()
-    def predict(self, frames: np.ndarray, queries: np.ndarray) -> dict[str, np.ndarray]:
+    def predict(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> dict[str, np.ndarray]:
         """The network's raw outputs at the given frames' pixel coordinates.
 
         Args:
-            frames: (T, H, W, 3) uint8 RGB.
+            frames: (T, H, W, 3) uint8 RGB or a `FrameSource` (anything `as_frame_source` accepts).
             queries: (N, 3) (t, x, y) validated.
 
         Returns:
             tracks (T, N, 2) float32 pixel (x, y), occlusion (T, N) and expected_dist (T, N) float32 logits.
         """
-        height, width = frames.shape[1:3]
+        source = as_frame_source(frames)
+        height, width = source.frame_size
         model_height, model_width = self.resolution
-        video = self._prepare_video(frames)
+        video = self._prepare_video(source)
         query_tyx = torch.stack([
             torch.from_numpy(queries[:, 0]),
             (torch.from_numpy(queries[:, 2]) + 0.5) * model_height / height,
@@ -153,15 +165,17 @@ class _TapirTrackerBase(PointTracker):
                 "occlusion": out["occlusion"][0].T.float().cpu().numpy(),
                 "expected_dist": out["expected_dist"][0].T.float().cpu().numpy()}
 
-    def track(self, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """See `PointTracker.track`: frames (T, H, W, 3) uint8, queries (N, 3) (t, x, y)
+    def track(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """See `PointTracker.track`: frames (T, H, W, 3) uint8 or a `FrameSource`, queries (N, 3) (t, x, y)
         -> tracks (T, N, 2) float32, visible (T, N) bool."""
-        frames, queries = check_track_inputs(frames, queries)
+        source, queries = check_track_source(frames, queries)
         check_finite_queries(queries)
-        num_frames = len(frames)
+        num_frames = source.num_frames
         if len(queries) == 0:
             return np.zeros((num_frames, 0, 2), np.float32), np.zeros((num_frames, 0), bool)
-        out = self.predict(frames, queries)
+        warn_long_video(self.info.key, num_frames, MAX_FRAMES,
+                        "its cost volume and temporal refinement see the whole clip")
+        out = self.predict(source, queries)
         probability = (1 - _sigmoid(out["occlusion"])) * (1 - _sigmoid(out["expected_dist"]))
         visible = probability > self.visibility_threshold
         tracks = out["tracks"].astype(np.float32)

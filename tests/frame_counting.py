@@ -1,0 +1,27 @@
+"""A `FrameSource` that counts what a tracker reads: how many frames it decoded and how many were alive at once."""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from datasets.frames import FrameSource
+
+
+def counting_source(frames: np.ndarray) -> tuple[FrameSource, dict]:
+    """(T, H, W, 3) uint8 -> a `FrameSource` returning a fresh copy of each frame it is asked for, and its live
+    counters: ``reads`` (frames decoded), ``alive`` (decoded frames not yet freed) and ``most_alive``."""
+    stats = {"reads": 0, "alive": 0, "most_alive": 0}
+
+    def freed() -> None:
+        stats["alive"] -= 1
+
+    def frame(t: int) -> np.ndarray:
+        image = frames[t].copy()
+        stats["reads"] += 1
+        stats["alive"] += 1
+        stats["most_alive"] = max(stats["most_alive"], stats["alive"])
+        weakref.finalize(image, freed)
+        return image
+
+    return FrameSource(frame, len(frames), tuple(frames.shape[1:3])), stats

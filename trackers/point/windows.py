@@ -1,0 +1,90 @@
+"""Frame features read window by window, and the warning of trackers whose memory grows with the video.
+
+Trackers that chain windows over a video (PIPS, PIPS++, CoTracker3 online) ask `WindowFeatures` for the
+features of one window's frames at a time; it encodes the frames in fixed chunks of the video and keeps only
+the chunks the latest window touched, so memory is bounded by the window (plus a chunk at each end), not by
+the video's length. Trackers that must see the whole video at once (offline CoTracker3, TAPIR) call
+`warn_long_video` instead.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, Sequence
+
+import torch
+
+from datasets.frames import FrameSource
+
+logger = logging.getLogger(__name__)
+
+#: (B, H, W, 3) uint8 CPU tensor of consecutive frames -> per pyramid level a (B, ...) feature tensor.
+EncodeFn = Callable[[torch.Tensor], list[torch.Tensor]]
+#: (S,) int64 frame indices -> per pyramid level an (S, ...) feature tensor (frames in the given order).
+FeaturesFn = Callable[[torch.Tensor], list[torch.Tensor]]
+
+
+class WindowFeatures:
+    """Per-frame features of a `FrameSource`, encoded on demand in chunks; holds only the latest window's chunks.
+
+    Chunk k is frames ``[k * chunk, (k + 1) * chunk)`` of the video (the last one shorter): the same batches as
+    encoding the whole video in chunks of ``chunk`` frames from frame 0, so every feature is bit-identical to
+    that, whatever the order windows are asked for (forward, backward, repeated frames). Calling the object
+    with the (S,) frame indices of a window returns its features and drops every chunk the window does not
+    touch; a window of S consecutive frames thus holds at most S + 2 * (chunk - 1) frames of features.
+
+    Args:
+        source: the video.
+        encode: see `EncodeFn` (the result may live on any device).
+        chunk: frames per ``encode`` call.
+
+    Attributes:
+        frames_encoded: frames encoded so far (a frame dropped and asked for again is encoded again).
+        most_frames_held: the most frames of features held at once so far.
+    """
+
+    def __init__(self, source: FrameSource, encode: EncodeFn, chunk: int):
+        if chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {chunk}")
+        self.source, self.encode, self.chunk = source, encode, chunk
+        self._chunks: dict[int, list[torch.Tensor]] = {}
+        self.frames_encoded = 0
+        self.most_frames_held = 0
+
+    def __call__(self, frames: torch.Tensor | Sequence[int]) -> list[torch.Tensor]:
+        """(S,) frame indices -> per level (S, ...) features of those frames, in that order."""
+        index = torch.as_tensor(frames).reshape(-1).long().cpu()
+        if index.numel() == 0 or index.min() < 0 or index.max() >= self.source.num_frames:
+            raise IndexError(f"frames {index.tolist()} outside the video's {self.source.num_frames} frames")
+        needed = sorted(set((index // self.chunk).tolist()))
+        for key in [key for key in self._chunks if key not in needed]:
+            del self._chunks[key]
+        for key in needed:
+            if key not in self._chunks:
+                start = key * self.chunk
+                end = min(start + self.chunk, self.source.num_frames)
+                # C-contiguous whatever the reader returns: a convolution over a permuted (channels-last)
+                # buffer rounds differently, and the features must not depend on the caller's memory layout
+                frames = torch.from_numpy(self.source.window(start, end)).contiguous()
+                self._chunks[key] = self.encode(frames)
+                self.frames_encoded += end - start
+        held = sum(self._chunks[key][0].shape[0] for key in needed)
+        self.most_frames_held = max(self.most_frames_held, held)
+        levels = []
+        for level in range(len(self._chunks[needed[0]])):
+            parts = {key: self._chunks[key][level] for key in needed}
+            first = parts[needed[0]]
+            out = first.new_empty((len(index),) + tuple(first.shape[1:]))
+            for key, part in parts.items():
+                positions = torch.nonzero(index // self.chunk == key).squeeze(1)
+                out[positions.to(out.device)] = part[(index[positions] - key * self.chunk).to(out.device)]
+            levels.append(out)
+        return levels
+
+
+def warn_long_video(tracker: str, num_frames: int, limit: int, why: str) -> None:
+    """Log a warning when ``num_frames`` exceeds ``limit``, the length above which ``tracker``'s memory (which
+    grows with the video for the reason ``why``) was measured to pass a few GiB."""
+    if num_frames > limit:
+        logger.warning("%s holds the whole video at once (%s): %d frames is above the %d it is measured for; "
+                       "memory grows with the length and may run out (shorten the video or use a windowed "
+                       "tracker)", tracker, why, num_frames, limit)
