@@ -114,6 +114,40 @@ class Segmenter(ABC):
         """(M, 1, 256, 256) low-res logits -> (M, H, W) float32 logits at the original frame size."""
 
 
+#: frames per image-encoder call on CUDA when ``embed_batch_size`` is not given
+CUDA_EMBED_BATCH_SIZE = 8
+
+
+def default_embed_batch_size(device: torch.device, embed_batch_size: int | None) -> int:
+    """``embed_batch_size`` checked (an integer >= 1), or the device's default for None."""
+    if embed_batch_size is None:
+        return CUDA_EMBED_BATCH_SIZE if device.type == "cuda" else 1
+    if isinstance(embed_batch_size, bool) or int(embed_batch_size) != embed_batch_size or embed_batch_size < 1:
+        raise ValueError(f"embed_batch_size must be an integer >= 1 (or null for the device default), "
+                         f"got {embed_batch_size!r}")
+    return int(embed_batch_size)
+
+
+def frame_batches(frames, batch_size: int) -> list[list[np.ndarray]]:
+    """Check (H, W, 3) uint8 RGB frames of one size and split them into lists of at most ``batch_size``."""
+    frames = [np.asarray(frame) for frame in frames]
+    for frame in frames:
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"embed expects (H, W, 3) uint8 RGB frames, got shape {frame.shape} dtype {frame.dtype}")
+        if frame.shape != frames[0].shape:
+            raise ValueError(f"embed_many needs frames of one size, got {frames[0].shape} and {frame.shape}")
+    return [frames[start:start + batch_size] for start in range(0, len(frames), batch_size)]
+
+
+def batch_item(value, index: int):
+    """Item ``index`` of a batched encoder output (a tensor, a list/tuple of tensors, or None), batch dim kept."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return type(value)(batch_item(item, index) for item in value)
+    return value[index:index + 1]
+
+
 def build_segmenter(name: str, checkpoint: str | None = None, **options) -> Segmenter:
     """Build the segmenter ``name`` (see `SEGMENTERS`)."""
     if name not in SEGMENTERS:
