@@ -148,6 +148,26 @@ def batch_item(value, index: int):
     return value[index:index + 1]
 
 
+class BatchEncoderSegmenter(Segmenter):
+    """A segmenter whose image encoder takes a batch of frames: `embed` is one frame's batch and
+    `embed_many` splits the frames into batches of ``embed_batch_size``; backends implement `embed_batch`."""
+
+    def embed(self, frame: np.ndarray) -> Embedding:
+        """Embed one (H, W, 3) uint8 RGB frame (see the backend's `embed_batch` for the features)."""
+        return self.embed_batch(frame_batches([frame], 1)[0])[0]
+
+    def embed_many(self, frames: list[np.ndarray]) -> list[Embedding]:
+        """Embed T (H, W, 3) uint8 RGB frames of one size, ``embed_batch_size`` per encoder call; each
+        embedding is `embed` of its frame (up to float rounding), with features of batch size 1."""
+        return [embedding for batch in frame_batches(frames, self.embed_batch_size)
+                for embedding in self.embed_batch(batch)]
+
+    @abstractmethod
+    def embed_batch(self, frames: list[np.ndarray]) -> list[Embedding]:
+        """One image-encoder call on B checked (H, W, 3) uint8 RGB frames of one size -> B embeddings whose
+        features have batch size 1."""
+
+
 def build_segmenter(name: str, checkpoint: str | None = None, **options) -> Segmenter:
     """Build the segmenter ``name`` (see `SEGMENTERS`)."""
     if name not in SEGMENTERS:

@@ -35,7 +35,7 @@ from PIL import Image
 from trackers.checkpoints import require_checkpoint
 from trackers.registry import forwards_options_to
 from trackers.segmenters.base import (
-    Embedding, Prediction, Segmenter, batch_item, default_embed_batch_size, frame_batches,
+    BatchEncoderSegmenter, Embedding, Prediction, batch_item, default_embed_batch_size,
 )
 from trackers.segmenters.prompts import check_prompts, empty_prediction, resized_shape
 from trackers.segmenters.sam_lean_decoder import LeanMaskDecoder
@@ -56,7 +56,7 @@ def _as_float_tensor(value, name: str, device: torch.device) -> torch.Tensor:
     return tensor.to(device=device, dtype=torch.float32)
 
 
-class SamSegmenter(Segmenter):
+class SamSegmenter(BatchEncoderSegmenter):
     """SAM-family segmenter (SAM, HQ-SAM, Light HQ-SAM, MobileSAM) behind the `Segmenter` interface.
 
     Args:
@@ -138,23 +138,13 @@ class SamSegmenter(Segmenter):
         new_h, new_w = resized_shape(height, width, self.img_size)
         return np.array(Image.fromarray(frame).resize((new_w, new_h), Image.BILINEAR))
 
-    def embed(self, frame: np.ndarray) -> Embedding:
-        """Embed one (H, W, 3) uint8 RGB frame.
+    def embed_batch(self, frames: list[np.ndarray]) -> list[Embedding]:
+        """One image-encoder call on B (H, W, 3) uint8 RGB frames of one size -> B embeddings.
 
         ``Embedding.features`` is a dict: ``"image"`` (1, C, 64, 64) encoder output and ``"interm"``
         (the encoder's intermediate features for HQ decoders, else None). The lean decoder adds
         ``"tokens"`` (1, 4096, C), the same embedding as tokens, on its first call.
         """
-        return self._embed_batch(frame_batches([frame], 1)[0])[0]
-
-    def embed_many(self, frames: list[np.ndarray]) -> list[Embedding]:
-        """Embed T (H, W, 3) uint8 RGB frames of one size, ``embed_batch_size`` per encoder call; each
-        embedding is `embed` of its frame (up to float rounding), with features of batch size 1."""
-        return [embedding for batch in frame_batches(frames, self.embed_batch_size)
-                for embedding in self._embed_batch(batch)]
-
-    def _embed_batch(self, frames: list[np.ndarray]) -> list[Embedding]:
-        """One image-encoder call on B checked frames of one size -> B embeddings."""
         if getattr(self.sam, "image_format", "RGB") == "BGR":
             frames = [frame[..., ::-1] for frame in frames]
         resized = np.stack([self.resize_frame(np.ascontiguousarray(frame)) for frame in frames])

@@ -41,7 +41,7 @@ from trackers.checkpoints import (
 )
 from trackers.registry import forwards_options_to
 from trackers.segmenters.base import (
-    Embedding, Prediction, Segmenter, batch_item, default_embed_batch_size, frame_batches,
+    BatchEncoderSegmenter, Embedding, Prediction, batch_item, default_embed_batch_size,
 )
 from trackers.segmenters.prompts import check_prompts, empty_prediction
 
@@ -148,7 +148,7 @@ def load_sam2_checkpoint(module: torch.nn.Module, info: CheckpointInfo, path: st
     return path
 
 
-class Sam2Segmenter(Segmenter):
+class Sam2Segmenter(BatchEncoderSegmenter):
     """SAM 2 image model behind the `Segmenter` interface (see the module docstring).
 
     Args:
@@ -193,22 +193,12 @@ class Sam2Segmenter(Segmenter):
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
-    def embed(self, frame: np.ndarray) -> Embedding:
-        """Embed one (H, W, 3) uint8 RGB frame.
+    def embed_batch(self, frames: list[np.ndarray]) -> list[Embedding]:
+        """One ``forward_image`` call on B (H, W, 3) uint8 RGB frames of one size -> B embeddings.
 
         ``Embedding.features``: ``"image"`` (1, 256, 64, 64) and ``"high_res"`` [(1, 32, 256, 256),
         (1, 64, 128, 128)] for the real models.
         """
-        return self._embed_batch(frame_batches([frame], 1)[0])[0]
-
-    def embed_many(self, frames: list[np.ndarray]) -> list[Embedding]:
-        """Embed T (H, W, 3) uint8 RGB frames of one size, ``embed_batch_size`` per encoder call; each
-        embedding is `embed` of its frame (up to float rounding), with features of batch size 1."""
-        return [embedding for batch in frame_batches(frames, self.embed_batch_size)
-                for embedding in self._embed_batch(batch)]
-
-    def _embed_batch(self, frames: list[np.ndarray]) -> list[Embedding]:
-        """One ``forward_image`` call on B checked frames of one size -> B embeddings."""
         count = len(frames)
         with torch.inference_mode():
             # contiguous (B, 3, H, W), as SAM2ImagePredictor makes it: float rounding depends on the layout
