@@ -21,7 +21,7 @@ SEEDS ?=
 ARGS ?=
 JOBS ?= 2
 
-.PHONY: setup test test-slow test-all test-browser browser eval report compare bench submission checkpoints data demo interactive clean
+.PHONY: setup test test-slow test-all test-browser browser eval report compare bench bench-gpu bench-gpu-smoke test-gpu submission checkpoints data demo interactive clean
 
 setup: $(STAMP)
 
@@ -52,6 +52,10 @@ test-browser: $(STAMP) browser
 test-slow: $(STAMP)
 	$(PY) -m pytest -m "slow" -q || [ $$? -eq 5 ]
 
+# the CUDA tests (tests/test_gpu.py; skipped without a CUDA device)
+test-gpu: $(STAMP)
+	$(PY) -m pytest -m gpu -q
+
 test-all: $(STAMP)
 	$(PY) -m pytest -q
 
@@ -69,8 +73,17 @@ compare: $(STAMP)
 	$(if $(RUNS),,$(error give two or more run folders: make compare RUNS="outputs/A outputs/B"))
 	$(PY) -m experiments.compare $(RUNS) $(if $(OUT),--out $(OUT))
 
+# every CPU benchmark (scripts/bench_*.py but bench_gpu), e.g. bench_e2e: the whole make-eval path vs the reference
 bench: $(STAMP)
 	$(PY) -m scripts.bench
+
+# on a GPU machine (<= 5 min): full-size random SAM ViT-H / MobileSAM / SAM 2.1 + PIPS, fp32/bf16, compile [ARGS=...]
+bench-gpu: $(STAMP)
+	$(PY) -m scripts.bench_gpu $(ARGS)
+
+# the same script on CPU with tiny models and 3 frames (< 1 min): checks it before a GPU sees it
+bench-gpu-smoke: $(STAMP)
+	$(PY) -m scripts.bench_gpu --smoke
 
 # after a run: make submission DATASET=ytvos18 RUN=outputs/... [ROOT=...] [SPLIT=...] [OUT=...]
 submission: $(STAMP)

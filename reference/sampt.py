@@ -16,14 +16,16 @@ from trackers.segmenters.base import Segmenter
 
 def reference_segment_tracks(segmenter: Segmenter, frames: np.ndarray, tracks: np.ndarray, visible: np.ndarray,
                              num_positive: int, refinement_iterations: int = 12, iou_threshold: float = 0.7,
-                             other_objects_as_negatives: bool = True, return_logits: bool = False
-                             ) -> tuple[np.ndarray, np.ndarray]:
+                             other_objects_as_negatives: bool = True, return_logits: bool = False,
+                             first_frames: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """SAM on given trajectories, one object and one pass at a time.
 
     Args:
         frames: (T, H, W, 3) uint8; tracks: (T, M, P, 2) float pixel (x, y); visible: (T, M, P) bool.
         num_positive: the first ``num_positive`` points of each object are positive (two passes when
             there are negative points).
+        first_frames: (M,) int, SAM is not prompted for an object before its first frame (its points
+            still serve as the other objects' negatives); None: every object from frame 0.
 
     Returns:
         masks (M, T, H, W) bool (or with ``return_logits`` the float64 logits, -inf for no mask),
@@ -45,6 +47,8 @@ def reference_segment_tracks(segmenter: Segmenter, frames: np.ndarray, tracks: n
             return full, prediction.iou[0], prediction.low_res_logits
 
         for m in range(num_objects):
+            if first_frames is not None and t < first_frames[m]:
+                continue
             coords = tracks[t, m][visible[t, m]]
             labels = labels_own[visible[t, m]]
             if other_objects_as_negatives and num_objects > 1:

@@ -1,4 +1,7 @@
-"""`make bench`: runs every benchmark module `scripts/bench_*.py` (each has a `main()`) in one process."""
+"""`make bench`: runs every CPU benchmark module `scripts/bench_*.py` (each has a `main()`) in one process.
+
+`scripts/bench_gpu.py` needs a GPU and has its own target (`make bench-gpu`), so it is not run here.
+"""
 from __future__ import annotations
 
 import importlib
@@ -6,9 +9,12 @@ import pkgutil
 import sys
 from pathlib import Path
 
+GPU_ONLY = {"bench_gpu"}
+
 
 def main() -> int:
-    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)]) if m.name.startswith("bench_"))
+    names = sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+                   if m.name.startswith("bench_") and m.name not in GPU_ONLY)
     selected = sys.argv[1:] or names
     for name in selected:
         print(f"== {name} ==", flush=True)

@@ -114,6 +114,60 @@ class Segmenter(ABC):
         """(M, 1, 256, 256) low-res logits -> (M, H, W) float32 logits at the original frame size."""
 
 
+#: frames per image-encoder call on CUDA when ``embed_batch_size`` is not given
+CUDA_EMBED_BATCH_SIZE = 8
+
+
+def default_embed_batch_size(device: torch.device, embed_batch_size: int | None) -> int:
+    """``embed_batch_size`` checked (an integer >= 1), or the device's default for None."""
+    if embed_batch_size is None:
+        return CUDA_EMBED_BATCH_SIZE if device.type == "cuda" else 1
+    if isinstance(embed_batch_size, bool) or int(embed_batch_size) != embed_batch_size or embed_batch_size < 1:
+        raise ValueError(f"embed_batch_size must be an integer >= 1 (or null for the device default), "
+                         f"got {embed_batch_size!r}")
+    return int(embed_batch_size)
+
+
+def frame_batches(frames, batch_size: int) -> list[list[np.ndarray]]:
+    """Check (H, W, 3) uint8 RGB frames of one size and split them into lists of at most ``batch_size``."""
+    frames = [np.asarray(frame) for frame in frames]
+    for frame in frames:
+        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+            raise ValueError(f"embed expects (H, W, 3) uint8 RGB frames, got shape {frame.shape} dtype {frame.dtype}")
+        if frame.shape != frames[0].shape:
+            raise ValueError(f"embed_many needs frames of one size, got {frames[0].shape} and {frame.shape}")
+    return [frames[start:start + batch_size] for start in range(0, len(frames), batch_size)]
+
+
+def batch_item(value, index: int):
+    """Item ``index`` of a batched encoder output (a tensor, a list/tuple of tensors, or None), batch dim kept."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        return type(value)(batch_item(item, index) for item in value)
+    return value[index:index + 1]
+
+
+class BatchEncoderSegmenter(Segmenter):
+    """A segmenter whose image encoder takes a batch of frames: `embed` is one frame's batch and
+    `embed_many` splits the frames into batches of ``embed_batch_size``; backends implement `embed_batch`."""
+
+    def embed(self, frame: np.ndarray) -> Embedding:
+        """Embed one (H, W, 3) uint8 RGB frame (see the backend's `embed_batch` for the features)."""
+        return self.embed_batch(frame_batches([frame], 1)[0])[0]
+
+    def embed_many(self, frames: list[np.ndarray]) -> list[Embedding]:
+        """Embed T (H, W, 3) uint8 RGB frames of one size, ``embed_batch_size`` per encoder call; each
+        embedding is `embed` of its frame (up to float rounding), with features of batch size 1."""
+        return [embedding for batch in frame_batches(frames, self.embed_batch_size)
+                for embedding in self.embed_batch(batch)]
+
+    @abstractmethod
+    def embed_batch(self, frames: list[np.ndarray]) -> list[Embedding]:
+        """One image-encoder call on B checked (H, W, 3) uint8 RGB frames of one size -> B embeddings whose
+        features have batch size 1."""
+
+
 def build_segmenter(name: str, checkpoint: str | None = None, **options) -> Segmenter:
     """Build the segmenter ``name`` (see `SEGMENTERS`)."""
     if name not in SEGMENTERS:

@@ -7,6 +7,10 @@ encoder + SAM decoder): they share SAM's image pre-processing, prompt encoder an
   bilinear PIL resize `segment_anything.utils.transforms.ResizeLongestSide.apply_image` uses, normalise
   and pad (``sam.preprocess``), one image-encoder pass. Encoders that return ``(features, interm)``
   (HQ-SAM's ViT and the TinyViT) keep the intermediate features for the HQ decoder.
+- `embed_many`: the same for several frames of one size, ``embed_batch_size`` frames per image-encoder
+  call (the encoder dominates the cost on a GPU; on CUDA it defaults to
+  `trackers.segmenters.base.CUDA_EMBED_BATCH_SIZE`, elsewhere to 1). Each frame's embedding equals its `embed` up to float rounding (SAM's encoder treats the frames
+  of a batch independently).
 - `predict`: prompts given in original-frame pixels are scaled to the resized input exactly as
   ``ResizeLongestSide.apply_coords`` / ``apply_boxes`` do, then ONE prompt-encoder + mask-decoder call
   for all M prompts with ``multimask_output=False``. The result equals
@@ -30,7 +34,9 @@ from PIL import Image
 
 from trackers.checkpoints import require_checkpoint
 from trackers.registry import forwards_options_to
-from trackers.segmenters.base import Embedding, Prediction, Segmenter
+from trackers.segmenters.base import (
+    BatchEncoderSegmenter, Embedding, Prediction, batch_item, default_embed_batch_size,
+)
 from trackers.segmenters.prompts import check_prompts, empty_prediction, resized_shape
 from trackers.segmenters.sam_lean_decoder import LeanMaskDecoder
 from trackers.segmenters.sam_lean_decoder import supports as lean_decoder_supports
@@ -50,7 +56,7 @@ def _as_float_tensor(value, name: str, device: torch.device) -> torch.Tensor:
     return tensor.to(device=device, dtype=torch.float32)
 
 
-class SamSegmenter(Segmenter):
+class SamSegmenter(BatchEncoderSegmenter):
     """SAM-family segmenter (SAM, HQ-SAM, Light HQ-SAM, MobileSAM) behind the `Segmenter` interface.
 
     Args:
@@ -60,6 +66,8 @@ class SamSegmenter(Segmenter):
             results are float32 as the authors' evaluation, on any device).
             Outputs are always returned as float32.
         compile: ``torch.compile`` the image encoder (CUDA only).
+        embed_batch_size: frames per image-encoder call in `embed_many`; None: `base.CUDA_EMBED_BATCH_SIZE`
+            on CUDA, 1 elsewhere (on CPU a batch brings nothing and costs memory).
         hq_token_only: HQ decoders only. False (SAM-PT's setting: it calls HQ-SAM's ``predict_torch``
             with the default ``hq_token_only=False``) returns SAM's mask logits + the HQ-token logits;
             True returns the HQ-token logits alone. True with a plain SAM decoder raises ValueError.
@@ -79,6 +87,7 @@ class SamSegmenter(Segmenter):
         compile: bool = False,
         hq_token_only: bool = False,
         lean_decoder: bool | None = None,
+        embed_batch_size: int | None = None,
     ):
         for part in ("image_encoder", "prompt_encoder", "mask_decoder", "preprocess", "postprocess_masks"):
             if not hasattr(sam, part):
@@ -88,6 +97,7 @@ class SamSegmenter(Segmenter):
         self.device = torch.device(device) if device is not None else sam.pixel_mean.device
         self.sam = sam.to(self.device).eval()
         self.autocast_bf16 = bool(autocast_bf16)
+        self.embed_batch_size = default_embed_batch_size(self.device, embed_batch_size)
         decoder_params = inspect.signature(self.sam.mask_decoder.forward).parameters
         self.is_hq = "interm_embeddings" in decoder_params
         if hq_token_only and not self.is_hq:
@@ -128,30 +138,28 @@ class SamSegmenter(Segmenter):
         new_h, new_w = resized_shape(height, width, self.img_size)
         return np.array(Image.fromarray(frame).resize((new_w, new_h), Image.BILINEAR))
 
-    def embed(self, frame: np.ndarray) -> Embedding:
-        """Embed one (H, W, 3) uint8 RGB frame.
+    def embed_batch(self, frames: list[np.ndarray]) -> list[Embedding]:
+        """One image-encoder call on B (H, W, 3) uint8 RGB frames of one size -> B embeddings.
 
         ``Embedding.features`` is a dict: ``"image"`` (1, C, 64, 64) encoder output and ``"interm"``
         (the encoder's intermediate features for HQ decoders, else None). The lean decoder adds
         ``"tokens"`` (1, 4096, C), the same embedding as tokens, on its first call.
         """
-        frame = np.asarray(frame)
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"embed expects an (H, W, 3) uint8 RGB frame, got shape {frame.shape} dtype {frame.dtype}")
         if getattr(self.sam, "image_format", "RGB") == "BGR":
-            frame = frame[..., ::-1]
-        resized = self.resize_frame(np.ascontiguousarray(frame))
+            frames = [frame[..., ::-1] for frame in frames]
+        resized = np.stack([self.resize_frame(np.ascontiguousarray(frame)) for frame in frames])
         with torch.inference_mode():
-            image = torch.from_numpy(resized).to(self.device).permute(2, 0, 1)[None].float()
-            image = self.sam.preprocess(image)
+            # contiguous (B, 3, h, w), as SamPredictor makes it: the encoder's float rounding depends on the layout
+            images = torch.from_numpy(resized).to(self.device).permute(0, 3, 1, 2).contiguous().float()
+            images = self.sam.preprocess(images)
             with self._autocast():
-                output = self._encoder(image)
+                output = self._encoder(images)
         features, interm = (output[0], output[1]) if isinstance(output, (tuple, list)) else (output, None)
-        return Embedding(
-            features={"image": features, "interm": interm},
-            original_size=(int(frame.shape[0]), int(frame.shape[1])),
-            input_size=(int(resized.shape[0]), int(resized.shape[1])),
-        )
+        original_size = (int(frames[0].shape[0]), int(frames[0].shape[1]))
+        input_size = (int(resized.shape[1]), int(resized.shape[2]))
+        return [Embedding(features={"image": batch_item(features, i), "interm": batch_item(interm, i)},
+                          original_size=original_size, input_size=input_size)
+                for i in range(len(frames))]
 
     def to_input_coords(self, coords: torch.Tensor, original_size: tuple[int, int]) -> torch.Tensor:
         """(..., 2) pixel (x, y) in the original frame -> the same in the resized model input."""

@@ -6,6 +6,8 @@ The flow is ``SAM2ImagePredictor``'s (sam2 1.1.0):
   with antialias), scaled to [0, 1] and normalised with the ImageNet mean/std; ``forward_image`` (Hiera +
   FPN, with the decoder's ``conv_s0``/``conv_s1`` applied to the two high-resolution levels), then
   ``no_mem_embed`` is added to the lowest-resolution level (image mode, no memory).
+- `embed_many`: the same for several frames of one size, ``embed_batch_size`` frames per ``forward_image``
+  call (as `trackers.segmenters.sam.SamSegmenter.embed_many`; default: several on CUDA, 1 elsewhere).
 - `predict`: prompts in original-frame pixels are scaled by ``image_size / W`` and ``image_size / H``; a box
   becomes two leading points labelled 2 and 3; ONE prompt-encoder + mask-decoder call for all M prompts
   with the high-resolution features, ``multimask_output=False`` (the decoder then falls back to the best
@@ -39,7 +41,9 @@ from trackers.checkpoints import (
     CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
 )
 from trackers.registry import forwards_options_to
-from trackers.segmenters.base import Embedding, Prediction, Segmenter
+from trackers.segmenters.base import (
+    BatchEncoderSegmenter, Embedding, Prediction, batch_item, default_embed_batch_size,
+)
 from trackers.segmenters.prompts import check_prompts, empty_prediction
 
 SAM2_INSTALL_HINT = (
@@ -145,7 +149,7 @@ def load_sam2_checkpoint(module: torch.nn.Module, info: CheckpointInfo, path: st
     return path
 
 
-class Sam2Segmenter(Segmenter):
+class Sam2Segmenter(BatchEncoderSegmenter):
     """SAM 2 image model behind the `Segmenter` interface (see the module docstring).
 
     Args:
@@ -154,17 +158,21 @@ class Sam2Segmenter(Segmenter):
         autocast_bf16: bfloat16 autocast (a speed option, off by default: float32 as the authors run SAM).
             Outputs are float32.
         compile: ``torch.compile`` the image encoder (CUDA only).
+        embed_batch_size: frames per image-encoder call in `embed_many`; None: several on CUDA
+            (`trackers.segmenters.base.CUDA_EMBED_BATCH_SIZE`), 1 elsewhere.
 
     All returned tensors live on ``self.device``.
     """
 
-    def __init__(self, model: torch.nn.Module, device=None, autocast_bf16: bool = False, compile: bool = False):
+    def __init__(self, model: torch.nn.Module, device=None, autocast_bf16: bool = False, compile: bool = False,
+                 embed_batch_size: int | None = None):
         for part in ("forward_image", "sam_prompt_encoder", "sam_mask_decoder", "no_mem_embed"):
             if not hasattr(model, part):
                 raise TypeError(f"Sam2Segmenter needs a sam2 SAM2Base module; {type(model).__name__} has no {part!r}")
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.model = model.to(self.device).eval()
         self.autocast_bf16 = bool(autocast_bf16)
+        self.embed_batch_size = default_embed_batch_size(self.device, embed_batch_size)
         self.img_size = int(self.model.image_size)
         sizes = [self.img_size // 4, self.img_size // 8, self.img_size // 16]
         self._feature_sizes = [(s, s) for s in sizes]
@@ -186,36 +194,35 @@ class Sam2Segmenter(Segmenter):
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
-    def embed(self, frame: np.ndarray) -> Embedding:
-        """Embed one (H, W, 3) uint8 RGB frame.
+    def embed_batch(self, frames: list[np.ndarray]) -> list[Embedding]:
+        """One ``forward_image`` call on B (H, W, 3) uint8 RGB frames of one size -> B embeddings.
 
         ``Embedding.features``: ``"image"`` (1, 256, 64, 64) and ``"high_res"`` [(1, 32, 256, 256),
         (1, 64, 128, 128)] for the real models.
         """
-        frame = np.asarray(frame)
-        if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-            raise ValueError(f"embed expects an (H, W, 3) uint8 RGB frame, got shape {frame.shape} dtype {frame.dtype}")
+        count = len(frames)
         with torch.inference_mode():
-            image = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device).permute(2, 0, 1).float() / 255.0
+            # contiguous (B, 3, H, W), as SAM2ImagePredictor makes it: float rounding depends on the layout
+            images = torch.from_numpy(np.stack(frames)).to(self.device).permute(0, 3, 1, 2).contiguous().float() / 255.0
             size = (self.img_size, self.img_size)
-            image = F.interpolate(image[None], size, mode="bilinear", align_corners=False, antialias=True)
+            images = F.interpolate(images, size, mode="bilinear", align_corners=False, antialias=True)
             mean = torch.tensor(IMAGE_MEAN, device=self.device).view(1, 3, 1, 1)
             std = torch.tensor(IMAGE_STD, device=self.device).view(1, 3, 1, 1)
-            image = (image - mean) / std
+            images = (images - mean) / std
             with self._autocast():
-                backbone_out = self._forward_image(image)
+                backbone_out = self._forward_image(images)
                 _, vision_feats, _, _ = self.model._prepare_backbone_features(backbone_out)
                 if self.model.directly_add_no_mem_embed:
                     vision_feats[-1] = vision_feats[-1] + self.model.no_mem_embed
+            # (HW, B, C) per level -> (B, C, H, W), highest resolution first
             feats = [
-                feat.permute(1, 2, 0).reshape(1, -1, *size)
+                feat.permute(1, 2, 0).reshape(count, -1, *size)
                 for feat, size in zip(vision_feats[::-1], self._feature_sizes[::-1])
             ][::-1]
-        return Embedding(
-            features={"image": feats[-1], "high_res": feats[:-1]},
-            original_size=(int(frame.shape[0]), int(frame.shape[1])),
-            input_size=(self.img_size, self.img_size),
-        )
+        original_size = (int(frames[0].shape[0]), int(frames[0].shape[1]))
+        return [Embedding(features={"image": batch_item(feats[-1], i), "high_res": batch_item(feats[:-1], i)},
+                          original_size=original_size, input_size=(self.img_size, self.img_size))
+                for i in range(count)]
 
     def to_input_coords(self, coords: torch.Tensor, original_size: tuple[int, int]) -> torch.Tensor:
         """(..., 2) pixel (x, y) in the original frame -> the same in the square model input."""
