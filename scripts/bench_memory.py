@@ -55,18 +55,21 @@ def measure(root: Path, out_dir: Path, overrides: list[str]) -> dict:
     return predict_video(sampt, video, out_dir, longest_side=cfg.longest_side)
 
 
-def run_length(num_frames: int, overrides: list[str], height: int = HEIGHT, width: int = WIDTH,
-               num_objects: int = OBJECTS) -> dict:
-    """`measure` in a fresh subprocess (its own peak counter); returns its record."""
-    root = video_root(num_frames, height, width, num_objects)
+def measure_in_subprocess(root: Path, out_dir: Path, overrides: list[str]) -> dict:
+    """`measure` in a fresh subprocess (its own peak counter); returns num_frames, seconds, fps, peak_rss_bytes."""
+    command = [sys.executable, "-m", "scripts.bench_memory", "--measure", str(root), "--out", str(out_dir),
+               *[f"--override={o}" for o in overrides]]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
+    if done.returncode != 0:
+        raise RuntimeError(f"measuring {root} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run_length(num_frames: int, overrides: list[str]) -> dict:
+    """`measure_in_subprocess` on the cached synthetic video of ``num_frames`` frames."""
     with tempfile.TemporaryDirectory(prefix="bench_memory_") as tmp:
-        command = [sys.executable, "-m", "scripts.bench_memory", "--measure", str(root), "--out", tmp,
-                   *[f"--override={o}" for o in overrides]]
-        done = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
-                              env={**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
-        if done.returncode != 0:
-            raise RuntimeError(f"measuring {num_frames} frames failed:\n{done.stderr[-4000:]}")
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        return measure_in_subprocess(video_root(num_frames), Path(tmp), overrides)
 
 
 def main(argv: list[str] | None = None) -> None:
