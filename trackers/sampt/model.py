@@ -552,7 +552,8 @@ class SamPt:
     # ------------------------------------------------------------------------------- videos
     def prepare_video(self, frames, first_masks: Mapping[int, tuple[int, np.ndarray]],
                       video_name: str) -> SamPtVideoRun:
-        """Query points, tracking (and with reinit the whole SAM step); masks come from `label_maps`.
+        """Query points and tracking (with reinit: the pass, run while `label_maps` is iterated); masks come
+        from `label_maps`.
 
         Args:
             frames: (T, H, W, 3) uint8, a sequence of frames, or a `datasets.video.Video`.
