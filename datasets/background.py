@@ -1,62 +1,18 @@
-"""Work overlapped on one background thread through a bounded queue (decoding ahead, writing behind).
+"""Writing behind: calls run in order on one background thread through a bounded queue.
 
-Both keep memory bounded: at most ``depth`` items wait in the queue, the producer blocks when it is full.
-Order is kept (one worker thread), so what is read or written is exactly what the caller would have
-read or written itself; the first error of the worker is raised in the caller.
+Memory stays bounded: at most ``depth`` calls wait in the queue, the producer blocks when it is full.
+Order is kept (one worker thread), so what is written is exactly what the caller would have written
+itself; the first error of the worker is raised in the caller. Only for calls that share no state with
+the caller (writing a finished array to its own file); frames are not decoded ahead, since a frame
+source such as a video decoder is sequential and not thread-safe.
 """
 from __future__ import annotations
 
 import queue
 import threading
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable
 
-T = TypeVar("T")
 _DONE = object()
-
-
-def read_ahead(read: Callable[[int], T], indices: Iterable[int], depth: int = 2) -> Iterator[tuple[int, T]]:
-    """Yield ``(i, read(i))`` for ``indices`` in order, reading up to ``depth`` items ahead on a thread.
-
-    Closing the generator early stops the thread after its current read.
-    """
-    if depth < 1:
-        raise ValueError(f"depth must be >= 1, got {depth}")
-    items: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            for index in indices:
-                if not put((index, read(index), None)):
-                    return
-        except BaseException as error:  # noqa: BLE001 - handed to the caller
-            put((None, None, error))
-            return
-        put(_DONE)
-
-    thread = threading.Thread(target=work, name="read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = items.get()
-            if item is _DONE:
-                return
-            index, value, error = item
-            if error is not None:
-                raise error
-            yield index, value
-    finally:
-        stop.set()
-        thread.join()
 
 
 class WriteBehind:

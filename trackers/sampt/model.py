@@ -27,7 +27,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from datasets.background import read_ahead
 from datasets.frames import FrameSource, as_frame_source
 from trackers.sampt.knobs import DEFAULTS
 from trackers.sampt.mask_box import MaskBoxFinder, UpscalingBoxFinder, has_sam_geometry
@@ -81,13 +80,10 @@ class Clip:
         first = self.frame(start)
         return FrameSource(lambda t: first if t == 0 else self.frame(start + t), end - start, first.shape[:2])
 
-    def embeddings(self, ts: list[int], images: list[np.ndarray] | None = None) -> list[Embedding]:
-        """Embeddings of clip frames ``ts`` (missing ones in one `Segmenter.embed_many` call); ``images``:
-        the frames ``ts`` already read (else they are read here)."""
-        images = dict(zip(ts, images)) if images is not None else {}
+    def embeddings(self, ts: list[int]) -> list[Embedding]:
+        """Embeddings of clip frames ``ts`` (missing ones read and embedded in one `Segmenter.embed_many` call)."""
         missing = [t for t in ts if self.video_index(t) not in self._embeddings]
-        frames = [images[t] if t in images else self.frame(t) for t in missing]
-        fresh = dict(zip(missing, self._segmenter.embed_many(frames) if missing else []))
+        fresh = dict(zip(missing, self._segmenter.embed_many([self.frame(t) for t in missing]) if missing else []))
         if fresh:
             last = fresh[missing[-1]]
             self.size_embedding = Embedding(None, last.original_size, last.input_size)
@@ -490,17 +486,14 @@ class SamPt:
         """
         frames = range(len(clip)) if frames is None else frames
         batch = _int_at_least("segmenter.embed_batch_size", getattr(self.segmenter, "embed_batch_size", 1), 1)
-        actives = {t: [group.active(t) for group in groups] for t in frames}
-        needed_all = [t for t in frames if any(a.any() for a in actives[t])]
-        # frames are decoded one chunk ahead on a thread while this chunk is embedded and prompted
-        decoded = read_ahead(clip.frame, needed_all, depth=batch + 1)
+        # frames are read here, in order, on the caller's thread: sources such as a video decoder are
+        # sequential and not thread-safe (the caller may read the same frame again, e.g. to draw on it)
         for first in range(0, len(frames), batch):
             chunk = frames[first:first + batch]
-            needed = [t for t in chunk if any(a.any() for a in actives[t])]
-            images = [next(decoded)[1] for _ in needed]
-            embeddings = dict(zip(needed, clip.embeddings(needed, images))) if needed else {}
-            for t in chunk:
-                active = actives.pop(t)
+            actives = [[group.active(t) for group in groups] for t in chunk]
+            needed = [t for t, active in zip(chunk, actives) if any(a.any() for a in active)]
+            embeddings = dict(zip(needed, clip.embeddings(needed))) if needed else {}
+            for t, active in zip(chunk, actives):
                 embedding = embeddings.pop(t, None)
                 predictions = [
                     None if embedding is None or not on.any() else
