@@ -254,8 +254,47 @@ class _Rendered:
     truth: SyntheticVideo
 
 
-def _render_video(rng, name: str, num_frames: int, height: int, width: int, object_ids: list[int],
-                  late_start: int, crosser_leaves_frame: bool = True) -> _Rendered:
+@dataclass
+class _Scene:
+    """A video's drawn content: background, objects with their motion, sprites; frames are drawn on demand."""
+
+    name: str
+    background: np.ndarray = field(repr=False)  # (H, W, 3) float32
+    objects: list[SyntheticObject] = field(repr=False)
+    sprites: list[tuple[np.ndarray, np.ndarray]] = field(repr=False)  # (texture, alpha) per object
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.background.shape[:2]
+
+    def draw(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Frame t: (H, W, 3) uint8 RGB, (H, W) uint8 visible labels, (K, H, W) bool full masks."""
+        height, width = self.size
+        canvas = self.background.copy()
+        labels = np.zeros((height, width), dtype=np.uint8)
+        full = np.zeros((len(self.objects), height, width), dtype=bool)
+        for k, (obj, (texture, alpha)) in enumerate(zip(self.objects, self.sprites)):
+            if t < obj.first_frame:
+                continue
+            warp = dict(dsize=(width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            colour = cv2.warpAffine(texture, obj.affines[t], **warp)
+            weight = cv2.warpAffine(alpha, obj.affines[t], **warp)[..., None]
+            canvas = canvas * (1 - weight) + colour * weight
+            full[k] = weight[..., 0] > 0.5
+            labels[full[k]] = obj.id
+        return np.clip(np.rint(canvas), 0, 255).astype(np.uint8), labels, full
+
+    def first_masks_ok(self) -> bool:
+        """Every object is clearly visible on its first frame (a first mask that a reader will accept)."""
+        for k, obj in enumerate(self.objects):
+            _, labels, full = self.draw(obj.first_frame)
+            if int((labels == obj.id).sum()) < max(4, 0.5 * int(full[k].sum())):
+                return False
+        return True
+
+
+def _scene(rng, name: str, num_frames: int, height: int, width: int, object_ids: list[int],
+           late_start: int, crosser_leaves_frame: bool = True) -> _Scene:
     background = _background(rng, height, width)
     hue0 = rng.uniform(0, 1)
     sprites, objects = [], []
@@ -277,46 +316,40 @@ def _render_video(rng, name: str, num_frames: int, height: int, width: int, obje
         first = late_start if role == "crosser" else 0
         objects.append(SyntheticObject(id=object_id, first_frame=first, z=k, role=role, affines=affines))
         sprites.append((texture, alpha))
+    return _Scene(name, background, objects, sprites)
+
+
+def _render_video(scene: _Scene, num_frames: int) -> _Rendered:
+    height, width = scene.size
     frames = np.zeros((num_frames, height, width, 3), dtype=np.uint8)
     labels = np.zeros((num_frames, height, width), dtype=np.uint8)
-    full = np.zeros((len(objects), num_frames, height, width), dtype=bool)
+    full = np.zeros((len(scene.objects), num_frames, height, width), dtype=bool)
     for t in range(num_frames):
-        canvas = background.copy()
-        for k, (obj, (texture, alpha)) in enumerate(zip(objects, sprites)):
-            if t < obj.first_frame:
-                continue
-            warp = dict(dsize=(width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            colour = cv2.warpAffine(texture, obj.affines[t], **warp)
-            weight = cv2.warpAffine(alpha, obj.affines[t], **warp)[..., None]
-            canvas = canvas * (1 - weight) + colour * weight
-            full[k, t] = weight[..., 0] > 0.5
-            labels[t][full[k, t]] = obj.id
-        frames[t] = np.clip(np.rint(canvas), 0, 255).astype(np.uint8)
-    truth = SyntheticVideo(name=name, size=(height, width), objects=objects, labels=labels, full_masks=full)
+        frames[t], labels[t], full[:, t] = scene.draw(t)
+    truth = SyntheticVideo(name=scene.name, size=(height, width), objects=scene.objects, labels=labels,
+                           full_masks=full)
     return _Rendered(frames=frames, truth=truth)
 
 
-def _first_masks_ok(truth: SyntheticVideo) -> bool:
-    """Every object is clearly visible on its first frame (a first mask that a reader will accept)."""
-    for k, obj in enumerate(truth.objects):
-        full = int(truth.full_masks[k, obj.first_frame].sum())
-        visible = int(truth.visible_area(obj.id)[obj.first_frame])
-        if visible < max(4, 0.5 * full):
-            return False
-    return True
+def visible_scene(seed_sequence: np.random.SeedSequence, name: str, num_frames: int, height: int, width: int,
+                  object_ids: list[int], late_start: int, attempts: int = 30,
+                  crosser_leaves_frame: bool = True) -> _Scene:
+    """One video's scene; redrawn (from the same generator) until every first mask is clearly visible."""
+    rng = np.random.default_rng(seed_sequence)
+    for _ in range(attempts):
+        scene = _scene(rng, name, num_frames, height, width, object_ids, late_start, crosser_leaves_frame)
+        if scene.first_masks_ok():
+            return scene
+    raise RuntimeError(f"could not place {len(object_ids)} visible objects in a {width}x{height} video {name}; "
+                       "use fewer objects or larger frames")
 
 
 def render_video(seed_sequence: np.random.SeedSequence, name: str, num_frames: int, height: int, width: int,
                  object_ids: list[int], late_start: int, attempts: int = 30,
                  crosser_leaves_frame: bool = True) -> _Rendered:
-    """Render one video; redraws (from the same generator) until every first mask is clearly visible."""
-    rng = np.random.default_rng(seed_sequence)
-    for _ in range(attempts):
-        rendered = _render_video(rng, name, num_frames, height, width, object_ids, late_start, crosser_leaves_frame)
-        if _first_masks_ok(rendered.truth):
-            return rendered
-    raise RuntimeError(f"could not place {len(object_ids)} visible objects in a {width}x{height} video {name}; "
-                       "use fewer objects or larger frames")
+    """Render one video (frames and ground truth in memory); see `visible_scene`."""
+    return _render_video(visible_scene(seed_sequence, name, num_frames, height, width, object_ids, late_start,
+                                       attempts, crosser_leaves_frame), num_frames)
 
 
 # ------------------------------------------------------------------------------------------------ writers
@@ -519,6 +552,32 @@ def generate(
         _write_folder(root, split, items)
     return SyntheticInfo(root=root, layout=layout, split=split, params=params,
                          videos={item.truth.name: item.truth for item in items})
+
+
+def write_long_davis(root: str | Path, num_frames: int, height: int = 480, width: int = 854, num_objects: int = 3,
+                     seed: int = 0, split: str = "val", crosser_leaves_frame: bool = False) -> Path:
+    """One video ``synth-000`` in the DAVIS 2017 layout (480p), drawn and written frame by frame.
+
+    Memory does not grow with ``num_frames`` (only the objects' (T, 2, 3) motion is held), so videos of
+    thousands of frames can be written for memory benchmarks. The files equal those of
+    ``generate(root, "davis17", num_videos=1, ...)`` with the same parameters. Returns the DAVIS root.
+    """
+    if num_frames < 1 or num_objects < 1 or min(height, width) < 24:
+        raise ValueError("need num_frames, num_objects >= 1 and frames of at least 24x24 pixels")
+    root = Path(root)
+    if root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} is not empty; write into a new folder")
+    seeds = np.random.SeedSequence(seed).spawn(1)
+    scene = visible_scene(seeds[0], "synth-000", num_frames, height, width, list(range(1, num_objects + 1)), 0,
+                          crosser_leaves_frame=crosser_leaves_frame)
+    for t in range(num_frames):
+        frame, labels, _ = scene.draw(t)
+        write_frame(root / "JPEGImages" / "480p" / scene.name / f"{_name(t)}.jpg", frame, quality=95)
+        write_label_png(root / "Annotations" / "480p" / scene.name / f"{_name(t)}.png", labels)
+    path = root / "ImageSets" / "2017" / f"{split}.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(scene.name + "\n")
+    return root
 
 
 def embedded_default(cache_dir: str | Path) -> Path:

@@ -8,10 +8,12 @@ A VIS run writes ``tracks.json`` (per-frame RLE of every track, `save_video_trac
 from __future__ import annotations
 
 import json
+import logging
 import shutil
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -22,6 +24,8 @@ from datasets.rle import decode_rle, encode_rle
 MARKER = ".complete"
 TRACKS_FILE = "tracks.npz"
 VIS_TRACKS_FILE = "tracks.json"
+
+log = logging.getLogger("sampt")
 
 
 def write_json_atomic(path: str | Path, data) -> None:
@@ -73,6 +77,49 @@ def prepare_video_dir(video_dir: Path) -> Path:
 def mark_complete(video_dir: Path, config_hash: str, **info) -> None:
     """Write the completion marker last, atomically."""
     write_json_atomic(video_dir / MARKER, {"config_hash": config_hash, **info})
+
+
+def predict_resumably(videos: Sequence, predictions_dir: Path, config_hash: str, predict: Callable,
+                      skip: Callable | None = None, fail_fast: bool = False, marker: Callable | None = None,
+                      setup: Callable | None = None, desc: str = "videos", progress: bool = False) -> dict:
+    """The resumable per-video loop of every run: skip complete videos, record failures, go on.
+
+    For each video (anything with a ``name``): when ``predictions_dir/<name>`` is complete for
+    ``config_hash`` it is skipped (``skip(video, video_dir)`` is called when given); otherwise the folder
+    is emptied, ``predict(index, video, video_dir)`` writes it and returns its record, and the completion
+    marker (with ``marker(video)``'s fields, default the video name) is written last. A failing video's
+    traceback is recorded and the loop goes on, unless ``fail_fast``. ``setup()`` runs once, before the
+    first video that is not skipped, outside that recording (e.g. building the model: its errors stop the run).
+
+    Returns:
+        ``{"done": {video: record}, "skipped": [video], "failed": {video: traceback}}``.
+    """
+    from tqdm import tqdm
+
+    records: dict = {"done": {}, "skipped": [], "failed": {}}
+    for index, video in enumerate(tqdm(videos, desc=desc, unit="video", disable=not progress)):
+        video_dir = Path(predictions_dir) / video.name
+        if is_complete(video_dir, config_hash):
+            if skip is not None:
+                skip(video, video_dir)
+            records["skipped"].append(video.name)
+            log.info("%s: complete for config %s, skipped", video.name, config_hash)
+            continue
+        if setup is not None:
+            setup()
+            setup = None
+        try:
+            prepare_video_dir(video_dir)
+            info = predict(index, video, video_dir)
+            mark_complete(video_dir, config_hash, **(marker(video) if marker else {"video": video.name}))
+        except Exception as error:  # noqa: BLE001 - recorded per video, the run goes on
+            if fail_fast:
+                raise
+            records["failed"][video.name] = traceback.format_exc()
+            log.error("%s failed: %s", video.name, error)
+            continue
+        records["done"][video.name] = info
+    return records
 
 
 # ------------------------------------------------------------------------------ VIS tracks (tracks.json)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +14,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from datasets.background import WriteBehind
 from datasets.errors import DatasetError
 from datasets.png import write_label_png
 from datasets.registry import build_reader
 from datasets.video import Video
 from datasets.working_resolution import WorkingVideo
-from experiments.outputs import is_complete, mark_complete, prepare_video_dir, write_json_atomic, write_tracks
+from experiments.outputs import predict_resumably, write_json_atomic, write_tracks
 
 log = logging.getLogger("sampt")
 
@@ -130,8 +130,9 @@ def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progres
     SAM-PT works at the working resolution (`datasets.working_resolution.WorkingVideo`: frames resized so
     the longest side is ``longest_side``, first masks nearest-resized to it, query points chosen there);
     label maps are made at the annotation size (``video.size``) as the authors' evaluation makes them
-    (`trackers.sampt.model.SamPt.merge_frame`). Frames are decoded by the tracker once; masks are produced and
-    written frame by frame.
+    (`trackers.sampt.model.SamPt.merge_frame`). Frames are decoded on demand (by the tracker, then by the
+    frame loop) and dropped; label maps are produced and written frame by frame, so memory does not grow
+    with the video (tracks, visibility and per-object IoU are the only per-frame state kept).
     """
     start = time.perf_counter()
     if torch.cuda.is_available():
@@ -142,11 +143,12 @@ def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progres
     to_write = set(video.frames_to_write)
     frames = tqdm(run.label_maps(output_size=tuple(video.size)), total=video.num_frames, desc=video.name,
                   unit="frame", leave=False, disable=not progress or video.num_frames < LONG_VIDEO_FRAMES)
-    for t, labels in frames:
-        if t in to_write:
-            write_label_png(video_dir / f"{video.frame_names[t]}.png", labels)
-        if visualizer is not None:
-            visualizer.add(t, labels, run)
+    with WriteBehind() as writer:  # PNGs are encoded and written on a thread while the next frame is made
+        for t, labels in frames:
+            if t in to_write:
+                writer.submit(write_label_png, video_dir / f"{video.frame_names[t]}.png", labels)
+            if visualizer is not None:
+                visualizer.add(t, labels, run)
     if visualizer is not None:
         visualizer.close()
     seconds = time.perf_counter() - start
@@ -172,28 +174,18 @@ def predict_all(cfg: DictConfig, videos: list[Video], run_dir: Path, chash: str,
     Returns ``{"done": {video: info}, "skipped": [video], "failed": {video: traceback}}``. A failing
     video is recorded and the run goes on, unless ``fail_fast``.
     """
-    predictions = run_dir / "predictions"
-    sampt = None
-    records: dict = {"done": {}, "skipped": [], "failed": {}}
-    for index, video in enumerate(tqdm(videos, desc=f"seed {seed}", unit="video", disable=not cfg.logging.progress)):
-        video_dir = predictions / video.name
-        if is_complete(video_dir, chash):
-            records["skipped"].append(video.name)
-            log.info("%s: complete for config %s, skipped", video.name, chash)
-            continue
-        if sampt is None:  # built lazily: a fully resumed run needs no model
-            sampt = build_sampt(cfg, seed, resolve_device(cfg.device))
-        try:
-            prepare_video_dir(video_dir)
-            visualizer = make_visualizer(video, index) if make_visualizer else None
-            info = predict_video(sampt, video, video_dir, visualizer, progress=bool(cfg.logging.progress),
-                                 longest_side=cfg.longest_side)
-            mark_complete(video_dir, chash, video=video.name, seed=seed)
-            records["done"][video.name] = info
-            log.info("%s: %d frames in %.1f s (%.2f fps)", video.name, video.num_frames, info["seconds"], info["fps"])
-        except Exception as error:  # noqa: BLE001 - recorded per video, the run goes on
-            if cfg.fail_fast:
-                raise
-            records["failed"][video.name] = traceback.format_exc()
-            log.error("%s failed: %s", video.name, error)
-    return records
+    state = {}
+
+    def setup() -> None:  # built lazily: a fully resumed run needs no model
+        state["sampt"] = build_sampt(cfg, seed, resolve_device(cfg.device))
+
+    def predict(index: int, video: Video, video_dir: Path) -> dict:
+        visualizer = make_visualizer(video, index) if make_visualizer else None
+        info = predict_video(state["sampt"], video, video_dir, visualizer, progress=bool(cfg.logging.progress),
+                             longest_side=cfg.longest_side)
+        log.info("%s: %d frames in %.1f s (%.2f fps)", video.name, video.num_frames, info["seconds"], info["fps"])
+        return info
+
+    return predict_resumably(videos, run_dir / "predictions", chash, predict, fail_fast=bool(cfg.fail_fast),
+                             marker=lambda video: {"video": video.name, "seed": seed}, setup=setup, desc=f"seed {seed}",
+                             progress=bool(cfg.logging.progress))

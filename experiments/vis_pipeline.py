@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import traceback
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,8 +39,7 @@ from PIL import Image
 
 from datasets.errors import DatasetError
 from datasets.rle import encode_rle
-from experiments.outputs import (RleMasks, UvoTrack, is_complete, load_video_tracks, mark_complete, prepare_video_dir,
-                                 save_video_tracks)
+from experiments.outputs import RleMasks, UvoTrack, load_video_tracks, predict_resumably, save_video_tracks
 from experiments.submission import write_uvo_results
 
 log = logging.getLogger("sampt")
@@ -90,10 +88,6 @@ class WorkingFrames:
         if self.size == self.original_size:
             return frame
         return np.asarray(Image.fromarray(frame).resize((self.size[1], self.size[0]), Image.BILINEAR))
-
-    def stack(self) -> np.ndarray:
-        """(T, h, w, 3) uint8, every frame."""
-        return np.stack([self.frame(t) for t in range(self.num_frames)])
 
 
 # ----------------------------------------------------------------------------------------- one video
@@ -159,8 +153,9 @@ def run_vis_video(sampt, proposer, video, masks_batch_size: int = 100, frame_sho
         one `UvoTrack` per proposal, in proposal order, masks at ``video.size`` (`RleMasks`, None where
         absent); [] when there is no proposal.
     """
-    from trackers.sampt.model import Clip
-    from trackers.sampt.prompting import FramePrediction
+    from datasets.frames import FrameSource
+    from trackers.sampt.model import Clip, PromptGroup
+    from trackers.sampt.reinit import ReinitPass
 
     if isinstance(masks_batch_size, bool) or int(masks_batch_size) != masks_batch_size or masks_batch_size < 1:
         raise ValueError(f"masks_batch_size must be an integer >= 1, got {masks_batch_size!r}")
@@ -184,33 +179,22 @@ def run_vis_video(sampt, proposer, video, masks_batch_size: int = 100, frame_sho
     from trackers.sampt.query_points import video_rng
 
     rngs = [video_rng(sampt.seed, f"{video.name}/batch-{b}") for b in range(len(batches))]
-    if sampt.use_point_reinit:
-        from trackers.sampt.reinit import run_reinit_pass
-
-        clips = [Clip(frames.frame, num_frames, sampt.segmenter) for _ in batches]
-        reinit = [run_reinit_pass(sampt, clip, query_points[batch], rng)
-                  for clip, batch, rng in zip(clips, batches, rngs)]
-        size_embedding = clips[0].size_embedding
-        tracked = None
-    else:
-        stacked = frames.stack()
-        tracked = [sampt.track_objects(stacked, query_points[batch], frames.frame) for batch in batches]
-        del stacked
     segmentations: list[list[dict | None]] = [[None] * num_frames for _ in range(count)]
     iou = np.full((num_frames, count), np.nan, np.float32)
-    tracked_frames = np.ones((num_frames, count), bool)
-    if tracked is None:  # reinit: a stopped track has no trajectory (NaN) on its later frames
-        for batch, clip in zip(batches, reinit):
-            tracked_frames[:, batch] = ~np.isnan(clip.tracks[:, :, 0, 0])
-    for t in range(num_frames):
-        embedding = size_embedding if tracked is None else sampt.segmenter.embed(frames.frame(t))
-        for b, batch in enumerate(batches):
-            if tracked is None:
-                clip = reinit[b]
-                prediction = FramePrediction(clip.low_res_logits[t], clip.has_mask[t], clip.predicted[t], clip.iou[t])
-            else:
-                tracks, visible = tracked[b]
-                prediction = sampt.segment_frame(embedding, tracks[t], visible[t], rngs[b], settings=settings)
+    passes = None
+    if sampt.use_point_reinit:  # each batch's reinit pass, streamed frame by frame in step
+        passes = [ReinitPass(sampt, Clip(frames.frame, num_frames, sampt.segmenter), query_points[batch], rng)
+                  for batch, rng in zip(batches, rngs)]
+        steps = ((t, passes[0].size_embedding, [frame for _, frame in per_batch])
+                 for t, per_batch in enumerate(zip(*(one.frames() for one in passes))))
+    else:
+        source = FrameSource(frames.frame, num_frames, frames.size)
+        groups = [PromptGroup(*sampt.track_objects(source, query_points[batch]), rng, settings=settings)
+                  for batch, rng in zip(batches, rngs)]
+        clip = Clip(frames.frame, num_frames, sampt.segmenter, keep_embeddings=False)
+        steps = ((step.t, step.embedding, step.predictions) for step in sampt.frame_loop(clip, groups))
+    for t, embedding, predictions in steps:
+        for batch, prediction in zip(batches, predictions):
             iou[t, batch] = np.where(prediction.predicted, prediction.iou, np.nan)
             chosen = np.flatnonzero(prediction.has_mask)
             if not len(chosen):
@@ -223,6 +207,10 @@ def run_vis_video(sampt, proposer, video, masks_batch_size: int = 100, frame_sho
             for row, k in enumerate(chosen):
                 if masks[row].any():
                     segmentations[batch[k]][t] = encode_rle(masks[row])
+    tracked_frames = np.ones((num_frames, count), bool)
+    if passes is not None:  # reinit: a stopped track has no trajectory (NaN) on its later frames
+        for batch, reinit in zip(batches, passes):
+            tracked_frames[:, batch] = ~np.isnan(reinit.tracks[:, :, 0, 0])
     scores = track_scores(iou, score_mode, tracked_frames)
     return [UvoTrack(video=video.name, score=float(scores[k]), masks=RleMasks(segmentations[k], frames.original_size))
             for k in range(count)]
@@ -253,40 +241,30 @@ def run_vis(videos: list, sampt, proposer, out_dir: str | Path, config_hash: str
         ``{"done": {video: info}, "skipped": [...], "failed": {video: traceback}, "no_proposals": [...],
         "results_json": path or None, "metrics": the 12 VIS numbers or None}``.
     """
-    from tqdm import tqdm
-
     if not videos:
         raise ValueError("run_vis got no video; check the split, `videos` and `limit_videos`")
     out_dir = Path(out_dir)
-    records: dict = {"done": {}, "skipped": [], "failed": {}, "no_proposals": [], "results_json": None,
-                     "metrics": None}
     all_tracks: dict[str, list[UvoTrack]] = {}
-    for video in tqdm(videos, desc="VIS", unit="video", disable=not progress):
-        video_dir = out_dir / "predictions" / video.name
-        if is_complete(video_dir, config_hash):
-            all_tracks[video.name] = load_video_tracks(video_dir, video)
-            records["skipped"].append(video.name)
-            continue
-        try:
-            prepare_video_dir(video_dir)
-            start = time.perf_counter()
-            if torch.cuda.is_available():
-                torch.cuda.reset_peak_memory_stats()
-            tracks = run_vis_video(sampt, proposer, video, masks_batch_size=masks_batch_size, **video_options)
-            seconds = time.perf_counter() - start
-            info = {"num_tracks": len(tracks), "seconds": seconds,
-                    "fps": video.num_frames / seconds if seconds > 0 else None,
-                    "peak_gpu_memory_bytes": torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None}
-            save_video_tracks(video_dir, video, tracks, **info)
-            mark_complete(video_dir, config_hash, video=video.name)
-        except Exception:  # noqa: BLE001 - recorded, the run goes on (unless fail_fast)
-            if fail_fast:
-                raise
-            records["failed"][video.name] = traceback.format_exc()
-            log.error("video %s failed:\n%s", video.name, records["failed"][video.name])
-            continue
+
+    def skip(video, video_dir: Path) -> None:
+        all_tracks[video.name] = load_video_tracks(video_dir, video)
+
+    def predict(index: int, video, video_dir: Path) -> dict:
+        start = time.perf_counter()
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        tracks = run_vis_video(sampt, proposer, video, masks_batch_size=masks_batch_size, **video_options)
+        seconds = time.perf_counter() - start
+        info = {"num_tracks": len(tracks), "seconds": seconds,
+                "fps": video.num_frames / seconds if seconds > 0 else None,
+                "peak_gpu_memory_bytes": torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None}
+        save_video_tracks(video_dir, video, tracks, **info)
         all_tracks[video.name] = tracks
-        records["done"][video.name] = info
+        return info
+
+    records = predict_resumably(videos, out_dir / "predictions", config_hash, predict, skip=skip,
+                                fail_fast=fail_fast, desc="VIS", progress=progress)
+    records.update({"no_proposals": [], "results_json": None, "metrics": None})
     records["no_proposals"] = [name for name, tracks in all_tracks.items() if not tracks]
     with_tracks = [video for video in videos if all_tracks.get(video.name)]
     if not with_tracks:

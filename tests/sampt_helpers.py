@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from datasets.frames import as_frame_source
 from trackers.point.base import PointTracker
 from trackers.segmenters.base import Embedding, Prediction, Segmenter
 
@@ -106,7 +107,8 @@ class ScriptedTracker(PointTracker):
 
     def track(self, frames, queries):
         queries = np.asarray(queries, np.float32)
-        self.calls.append((len(frames), len(queries), queries[:, 0].copy(), int(frames[0, 0, 0, 0])))
+        first = as_frame_source(frames).frame(0)  # frames may be a FrameSource (read on demand)
+        self.calls.append((len(frames), len(queries), queries[:, 0].copy(), int(first[0, 0, 0])))
         tracks = np.repeat(queries[None, :, 1:], len(frames), axis=0)
         return tracks.astype(np.float32), np.ones(tracks.shape[:2], bool)
 

@@ -162,3 +162,17 @@ def test_every_layout_reads_back_with_its_reader(tmp_path, layout):
         assert video.object_ids == ([1] if layout == "davis16" else [o.id for o in truth.objects])
         for obj in video.objects:
             assert video.first_mask(obj.id).any()
+
+
+def test_long_davis_writer_equals_generate(tmp_path):
+    """`write_long_davis` draws frame by frame and writes the same files as `generate` (one DAVIS video)."""
+    from datasets.synthetic import write_long_davis
+
+    generate(tmp_path / "a", "davis17", num_videos=1, num_frames=6, height=48, width=64, num_objects=3,
+             crosser_leaves_frame=False)
+    write_long_davis(tmp_path / "b", 6, 48, 64, 3)
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert len(files) == 13
+    for name in files:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

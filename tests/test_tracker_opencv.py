@@ -230,3 +230,21 @@ def test_bilinear_sample_is_exact_on_a_linear_field():
     points = np.array([[0.0, 0.0], [3.25, 4.5], [7.9, 5.99], [8.0, 6.0]], np.float32)
     expected = np.stack([2 * points[:, 0] + 1, 3 * points[:, 1] - points[:, 0]], axis=1)
     np.testing.assert_allclose(bilinear_sample(field, points), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", TRACKER_NAMES)
+def test_frames_are_read_on_demand_once_per_sweep(name, moving_object):
+    """A `FrameSource` input is read a frame at a time (each frame once per sweep that passes it: only the
+    step's two frames are held) and gives the same tracks as the (T, H, W, 3) array."""
+    from datasets.frames import FrameSource
+
+    frames, _, object_mask = moving_object
+    xy = points_inside(object_mask[5], 10, seed=1)
+    queries = np.concatenate([np.full((len(xy), 1), 5, np.float32), xy], axis=1)
+    reads = []
+    source = FrameSource(lambda t: reads.append(t) or frames[t], len(frames), frames.shape[1:3])
+    tracks, visible = build_point_tracker(name).track(source, queries)
+    expected_tracks, expected_visible = build_point_tracker(name).track(frames, queries)
+    np.testing.assert_array_equal(tracks, expected_tracks)
+    np.testing.assert_array_equal(visible, expected_visible)
+    assert reads == list(range(5, len(frames))) + list(range(5, -1, -1))

@@ -4,8 +4,10 @@ Both follow the `PointTracker` contract (see `trackers.point.base`): frames (T, 
 (N, 3) float (t, x, y) with any query frame t; they return tracks (T, N, 2) float32 pixel (x, y) and visible
 (T, N) bool. Pixel centres are at integer coordinates (x = column index, y = row index).
 
-How a video is tracked:
-  - Frames are converted to grey once (RGB -> grey).
+How a video is tracked (in memory that does not grow with the video):
+  - Frames are read from a `datasets.frames.FrameSource` when a step needs them and converted to grey
+    (RGB -> grey); only the two frames of the current step are held (`GreyFrames`), so a frame is decoded
+    once per sweep that passes it.
   - One forward sweep over frames t = min(query t) .. T-1 moves every point whose query frame is <= t one frame
     on (t -> t+1); one backward sweep over t = max(query t) .. 0 moves every point whose query frame is >= t
     one frame back (t -> t-1), i.e. the reversed sequence. Each step is one vectorised call for all moving
@@ -30,7 +32,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from trackers.point.base import PointTracker, check_track_inputs
+from datasets.frames import FrameSource
+from trackers.point.base import PointTracker, check_track_source
 
 #: A tracking step: (frame index a, frame index b, points (M, 2) float32 at frame a)
 #: -> (points (M, 2) float32 at frame b, ok (M,) bool whether the step is accepted).
@@ -43,9 +46,24 @@ DIS_PRESETS = {
 }
 
 
-def to_grey(frames: np.ndarray) -> list[np.ndarray]:
-    """(T, H, W, 3) uint8 RGB -> list of T (H, W) uint8 grey frames."""
-    return [cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY) for frame in frames]
+class GreyFrames:
+    """(H, W) uint8 grey frames of a `FrameSource`, converted on demand; holds the ``keep`` latest used.
+
+    A sweep moves one frame at a time, so two held frames (the step's a and b) decode each frame once.
+    """
+
+    def __init__(self, source: FrameSource, keep: int = 2):
+        self.source = source
+        self.keep = keep
+        self._held: dict[int, np.ndarray] = {}
+
+    def __call__(self, t: int) -> np.ndarray:
+        if t not in self._held:
+            if len(self._held) >= self.keep:
+                del self._held[next(iter(self._held))]
+            frame = np.ascontiguousarray(self.source.frame(t))
+            self._held[t] = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        return self._held[t]
 
 
 def inside_frame(points: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -200,22 +218,22 @@ class LucasKanadeTracker(PointTracker):
             minEigThreshold=self.min_eig_threshold)
         return moved.reshape(-1, 2).astype(np.float32), status.reshape(-1).astype(bool)
 
-    def track(self, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """See `PointTracker.track`: frames (T, H, W, 3) uint8, queries (N, 3) (t, x, y)
-        -> tracks (T, N, 2) float32, visible (T, N) bool."""
-        frames, queries = check_track_inputs(frames, queries)
+    def track(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """See `PointTracker.track`: frames (T, H, W, 3) uint8 or a `FrameSource` (read two at a time),
+        queries (N, 3) (t, x, y) -> tracks (T, N, 2) float32, visible (T, N) bool."""
+        source, queries = check_track_source(frames, queries)
         check_finite_queries(queries)
-        grey = to_grey(frames)
-        height, width = frames.shape[1:3]
+        grey = GreyFrames(source)
+        height, width = source.frame_size
 
         def step(a: int, b: int, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            moved, status_ab = self._lk(grey[a], grey[b], points)
-            returned, status_ba = self._lk(grey[b], grey[a], moved)
+            moved, status_ab = self._lk(grey(a), grey(b), points)
+            returned, status_ba = self._lk(grey(b), grey(a), moved)
             fb_error = np.linalg.norm(returned - points, axis=1)
             ok = status_ab & status_ba & (fb_error <= self.fb_threshold) & inside_frame(moved, height, width)
             return moved, ok
 
-        return track_both_directions(len(frames), queries, step)
+        return track_both_directions(source.num_frames, queries, step)
 
 
 class DenseFlowTracker(PointTracker):
@@ -261,18 +279,18 @@ class DenseFlowTracker(PointTracker):
             dis.setVariationalRefinementIterations(int(self.variational_refinement_iterations))
         return dis
 
-    def track(self, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """See `PointTracker.track`: frames (T, H, W, 3) uint8, queries (N, 3) (t, x, y)
-        -> tracks (T, N, 2) float32, visible (T, N) bool."""
-        frames, queries = check_track_inputs(frames, queries)
+    def track(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """See `PointTracker.track`: frames (T, H, W, 3) uint8 or a `FrameSource` (read two at a time),
+        queries (N, 3) (t, x, y) -> tracks (T, N, 2) float32, visible (T, N) bool."""
+        source, queries = check_track_source(frames, queries)
         check_finite_queries(queries)
-        grey = to_grey(frames)
-        height, width = frames.shape[1:3]
+        grey = GreyFrames(source)
+        height, width = source.frame_size
         dis = self._dis()
 
         def step(a: int, b: int, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            flow_ab = dis.calc(grey[a], grey[b], None)
-            flow_ba = dis.calc(grey[b], grey[a], None)
+            flow_ab = dis.calc(grey(a), grey(b), None)
+            flow_ba = dis.calc(grey(b), grey(a), None)
             displacement = bilinear_sample(flow_ab, points)
             moved = points + displacement
             back = bilinear_sample(flow_ba, moved)
@@ -280,4 +298,4 @@ class DenseFlowTracker(PointTracker):
             ok = (fb_error <= self.fb_threshold) & inside_frame(moved, height, width)
             return moved.astype(np.float32), ok
 
-        return track_both_directions(len(frames), queries, step)
+        return track_both_directions(source.num_frames, queries, step)

@@ -6,9 +6,11 @@ steps 2-4; Appendix A for reinit). Knob names are those of the authors' configur
 `trackers.sampt.knobs` (reinit, when on: variant A, horizon 8).
 
 Per video (`SamPt.segment_video`): query points are sampled from each object's first mask on its first
-frame, all objects' points are tracked through the whole clip (forward and backward), points within
-``border_margin`` of the image border count as not visible, SAM is prompted per frame (one `embed` per
-frame, decoder calls batched over objects, see `trackers.sampt.prompting`), and the objects' logits are
+frame, all objects' points are tracked through the whole clip (forward and backward; frames are read from
+a `datasets.frames.FrameSource` on demand), points within ``border_margin`` of the image border count as
+not visible, SAM is prompted per frame in `SamPt.frame_loop`, the one per-frame loop of VOS, VIS, the SAM
+step alone and reinit (frames embedded ``embed_batch_size`` at a time, decoder calls batched over objects,
+see `trackers.sampt.prompting`; nothing per frame is held but small arrays), and the objects' logits are
 merged into one label map per frame as the authors' evaluation does: softmax over the objects' logits
 and a zero background logit, then argmax; an object is background before its first frame and its given
 mask is used on its first frame. Recorded outputs of the authors' code back this: their label maps for a
@@ -25,11 +27,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from datasets.frames import as_frame_source
+from datasets.frames import FrameSource, as_frame_source
 from trackers.sampt.knobs import DEFAULTS
 from trackers.sampt.mask_box import MaskBoxFinder, UpscalingBoxFinder, has_sam_geometry
 from trackers.point.base import PointTracker
-from trackers.sampt.reinit import REINIT_TINY_MASK_RULES, REINIT_VARIANTS, ClipPrediction, merge_directions, run_reinit_pass
+from trackers.sampt.reinit import REINIT_TINY_MASK_RULES, REINIT_VARIANTS, ClipPrediction, ReinitPass, merge_directions
 from trackers.sampt.prompting import BATCHING_MODES, FramePrediction, PromptSettings, segment_frame
 from trackers.segmenters.base import Embedding, Segmenter
 
@@ -42,20 +44,24 @@ CERTAIN_LOGIT = 1e8
 
 # ----------------------------------------------------------------------------------------- frames
 class Clip:
-    """Frames of a video (or the video flipped in time) by clip-local index, with an embedding cache.
+    """Frames of a video (or the video flipped in time) by clip-local index, embedded on demand.
 
     Args:
-        frame_at: callable ``t -> (H, W, 3) uint8 RGB`` frame in video time.
+        frame_at: callable ``t -> (H, W, 3) uint8 RGB`` frame in video time (decoded when called).
         num_frames: T.
-        segmenter: embeds frames; each video frame is embedded at most once while it stays retained.
+        segmenter: embeds frames (`Segmenter.embed_many`).
         flipped: clip index t is video frame T - 1 - t.
+        keep_embeddings: cache embeddings until `retain` drops them (the reinit pass, whose windows
+            overlap); False: every embedding is handed out once and not held (one-pass frame loops).
     """
 
-    def __init__(self, frame_at, num_frames: int, segmenter: Segmenter, flipped: bool = False):
+    def __init__(self, frame_at, num_frames: int, segmenter: Segmenter, flipped: bool = False,
+                 keep_embeddings: bool = True):
         self._frame_at = frame_at
         self._num_frames = num_frames
         self._segmenter = segmenter
         self._flipped = flipped
+        self._keep = keep_embeddings
         self._embeddings: dict[int, Embedding] = {}
         #: sizes of the last embedded frame, as an `Embedding` without features (for `Segmenter.upscale`)
         self.size_embedding: Embedding | None = None
@@ -69,17 +75,24 @@ class Clip:
     def frame(self, t: int) -> np.ndarray:
         return self._frame_at(self.video_index(t))
 
-    def stack(self, start: int, end: int) -> np.ndarray:
-        """(end - start, H, W, 3) uint8 frames ``start ... end - 1`` (clip time)."""
-        return np.stack([self.frame(t) for t in range(start, end)])
+    def window(self, start: int, end: int) -> FrameSource:
+        """Clip frames ``start ... end - 1`` as a `FrameSource` (read on demand, window-local index)."""
+        first = self.frame(start)
+        return FrameSource(lambda t: first if t == 0 else self.frame(start + t), end - start, first.shape[:2])
+
+    def embeddings(self, ts: list[int]) -> list[Embedding]:
+        """Embeddings of clip frames ``ts`` (missing ones read and embedded in one `Segmenter.embed_many` call)."""
+        missing = [t for t in ts if self.video_index(t) not in self._embeddings]
+        fresh = dict(zip(missing, self._segmenter.embed_many([self.frame(t) for t in missing]) if missing else []))
+        if fresh:
+            last = fresh[missing[-1]]
+            self.size_embedding = Embedding(None, last.original_size, last.input_size)
+        if self._keep:
+            self._embeddings.update({self.video_index(t): e for t, e in fresh.items()})
+        return [fresh[t] if t in fresh else self._embeddings[self.video_index(t)] for t in ts]
 
     def embedding(self, t: int) -> Embedding:
-        key = self.video_index(t)
-        if key not in self._embeddings:
-            embedding = self._segmenter.embed(self.frame(t))
-            self._embeddings[key] = embedding
-            self.size_embedding = Embedding(None, embedding.original_size, embedding.input_size)
-        return self._embeddings[key]
+        return self.embeddings([t])[0]
 
     def retain(self, start: int, end: int) -> None:
         """Drop cached embeddings outside clip frames ``[start, end)``."""
@@ -87,6 +100,47 @@ class Clip:
         for key in list(self._embeddings):
             if key not in keep:
                 del self._embeddings[key]
+
+
+@dataclass
+class PromptGroup:
+    """Objects SAM is prompted for together on each frame of a `SamPt.frame_loop`.
+
+    Attributes:
+        tracks: (L, M, P, 2) float32 pixel (x, y); visible: (L, M, P) bool; row ``t - start`` is clip frame t.
+        rng: the group's random stream (prompt sampling).
+        first_frames: (M,) first frame of each object (inactive before it); None: all active from 0.
+        settings: prompt settings (None: the `SamPt`'s own).
+        start: clip frame of row 0 of ``tracks``.
+    """
+
+    tracks: np.ndarray
+    visible: np.ndarray
+    rng: np.random.Generator
+    first_frames: np.ndarray | None = None
+    settings: PromptSettings | None = None
+    start: int = 0
+
+    def active(self, t: int) -> np.ndarray:
+        """(M,) bool, the objects prompted on clip frame t."""
+        if self.first_frames is None:
+            return np.ones(self.tracks.shape[1], bool)
+        return np.asarray(self.first_frames) <= t
+
+
+@dataclass
+class LoopFrame:
+    """One frame of `SamPt.frame_loop`.
+
+    Attributes:
+        t: clip frame index.
+        embedding: the frame's embedding; None when no object of any group is active (not embedded).
+        predictions: per group, the `FramePrediction` of its M objects, or None when none is active.
+    """
+
+    t: int
+    embedding: Embedding | None
+    predictions: list[FramePrediction | None]
 
 
 def frame_reader(frames) -> tuple[Any, int, tuple[int, int]]:
@@ -140,29 +194,33 @@ class SamPtVideoRun:
     tracks: np.ndarray  # (T, M, P, 2)
     visible: np.ndarray  # (T, M, P)
     rng: np.random.Generator
-    reinit: ClipPrediction | None = None
-    size_embedding: Embedding | None = None  # with reinit: the frame sizes for `Segmenter.upscale`
+    reinit: ReinitPass | None = None
     iou: np.ndarray = field(default=None)
 
     def __post_init__(self):
         self.iou = np.full((self.num_frames, len(self.object_ids)), np.nan, np.float32)
 
     def label_maps(self, output_size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield (t, (H', W') uint8 label map) for t = 0 ... T - 1 (H', W' = ``output_size`` or the frame size)."""
+        """Yield (t, (H', W') uint8 label map) for t = 0 ... T - 1 (H', W' = ``output_size`` or the frame size).
+
+        Frames are read, embedded and prompted one at a time (`SamPt.frame_loop`; with reinit, the pass's
+        own stream, `trackers.sampt.reinit.ReinitPass.frames`); nothing per frame is kept but ``iou``.
+        """
         sampt = self.sampt
-        for t in range(self.num_frames):
+        if self.reinit is None:
+            clip = Clip(self.frame_at, self.num_frames, sampt.segmenter, keep_embeddings=False)
+            group = PromptGroup(self.tracks, self.visible, self.rng, first_frames=self.first_frames)
+            steps = ((step.t, step.embedding, step.predictions[0]) for step in sampt.frame_loop(clip, [group]))
+        else:
+            steps = ((t, self.reinit.size_embedding, frame) for t, frame in self.reinit.frames())
+        for t, embedding, frame in steps:
             active = self.first_frames <= t
-            if not active.any():
+            if frame is None or not active.any():
                 yield t, np.zeros(output_size or self.frame_size, np.uint8)
                 continue
-            if self.reinit is None:
-                embedding = sampt.segmenter.embed(self.frame_at(t))
-                frame = sampt.segment_frame(embedding, self.tracks[t], self.visible[t], self.rng, active=active)
-            else:
-                frame = FramePrediction(self.reinit.low_res_logits[t], self.reinit.has_mask[t] & active,
-                                        self.reinit.predicted[t] & active,
-                                        np.where(active, self.reinit.iou[t], np.nan).astype(np.float32))
-                embedding = self.size_embedding
+            if self.reinit is not None:
+                frame = FramePrediction(frame.low_res_logits, frame.has_mask & active, frame.predicted & active,
+                                        np.where(active, frame.iou, np.nan).astype(np.float32))
             self.iou[t] = np.where(frame.predicted, frame.iou, np.nan)
             yield t, sampt.merge_frame(embedding, frame, self.object_ids, self.first_frames, self.first_masks, t,
                                        output_size)
@@ -376,13 +434,13 @@ class SamPt:
                                        self.negative_point_selection_method, rng, video=video,
                                        object_id=object_id)
 
-    def track_objects(self, frames: np.ndarray, query_points: np.ndarray, frame_at=None
-                      ) -> tuple[np.ndarray, np.ndarray]:
+    def track_objects(self, frames, query_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Track M objects' points through ``frames``.
 
         Args:
-            frames: (T, H, W, 3) uint8; query_points: (M, P, 3) (t, x, y).
-            frame_at: ``t -> frame`` for patch filtering (defaults to indexing ``frames``).
+            frames: (T, H, W, 3) uint8 or a `datasets.frames.FrameSource` (anything `as_frame_source`
+                accepts): trackers that run in windows read it a window at a time.
+            query_points: (M, P, 3) (t, x, y).
 
         Returns:
             tracks (T, M, P, 2) float32, visible (T, M, P) bool: tracker visibility, then patch filtering
@@ -390,14 +448,15 @@ class SamPt:
         """
         num_objects, num_points, _ = query_points.shape
         queries = np.asarray(query_points, np.float32).reshape(-1, 3)
-        tracks, visible = self.point_tracker.track(frames, queries)
+        source = as_frame_source(frames)
+        tracks, visible = self.point_tracker.track(frames if isinstance(frames, np.ndarray) else source, queries)
         tracks = np.asarray(tracks, np.float32)
         visible = np.asarray(visible, bool)
-        num_frames, height, width = frames.shape[:3]
+        num_frames, (height, width) = source.num_frames, source.frame_size
         if self.use_patch_matching_filtering:
             from trackers.sampt.patch_similarity import filter_tracks
 
-            visible = filter_tracks(frame_at or (lambda t: frames[t]), num_frames, queries, tracks, visible,
+            visible = filter_tracks(source.frame, num_frames, queries, tracks, visible,
                                     self.patch_size, self.patch_similarity_threshold)
         visible = visible & self.inside_border(tracks, height, width)
         return (tracks.reshape(num_frames, num_objects, num_points, 2),
@@ -409,6 +468,40 @@ class SamPt:
         y = tracks[..., 1] / height
         margin = self.border_margin
         return (x >= margin) & (y >= margin) & (x <= 1 - margin) & (y <= 1 - margin)
+
+    # ------------------------------------------------------------------------------- the frame loop
+    def frame_loop(self, clip: Clip, groups: list[PromptGroup], frames: range | None = None) -> Iterator[LoopFrame]:
+        """SAM-PT's per-frame step, the one loop every caller uses: embed, prompt, refine, per group.
+
+        Frames are embedded ``segmenter.embed_batch_size`` at a time (`Segmenter.embed_many`); a frame
+        where no object of any group is active is not embedded. Each group is prompted with its own
+        trajectories, random stream and settings (`PromptGroup`). Callers differ only in what they do
+        with each yielded `LoopFrame` (merge into a label map, keep masks, encode tracks, choose reinit
+        frames); nothing is held between frames here.
+
+        Args:
+            clip: the frames (and, for the reinit pass, its embedding cache).
+            groups: the objects to prompt, in groups.
+            frames: clip frames to visit, in order (default: all).
+        """
+        frames = range(len(clip)) if frames is None else frames
+        batch = _int_at_least("segmenter.embed_batch_size", getattr(self.segmenter, "embed_batch_size", 1), 1)
+        # frames are read here, in order, on the caller's thread: sources such as a video decoder are
+        # sequential and not thread-safe (the caller may read the same frame again, e.g. to draw on it)
+        for first in range(0, len(frames), batch):
+            chunk = frames[first:first + batch]
+            actives = [[group.active(t) for group in groups] for t in chunk]
+            needed = [t for t, active in zip(chunk, actives) if any(a.any() for a in active)]
+            embeddings = dict(zip(needed, clip.embeddings(needed))) if needed else {}
+            for t, active in zip(chunk, actives):
+                embedding = embeddings.pop(t, None)
+                predictions = [
+                    None if embedding is None or not on.any() else
+                    self.segment_frame(embedding, group.tracks[t - group.start], group.visible[t - group.start],
+                                       group.rng, active=on, settings=group.settings)
+                    for group, on in zip(groups, active)
+                ]
+                yield LoopFrame(t, embedding, predictions)
 
     # ------------------------------------------------------------------------------- SAM step alone
     def segment_tracks(self, frames, tracks: np.ndarray, visible: np.ndarray, num_positive: int,
@@ -437,23 +530,23 @@ class SamPt:
         if num_positive > num_points:
             raise ValueError(f"num_positive={num_positive} exceeds the {num_points} points per object")
         rng = np.random.default_rng(self.seed) if rng is None else rng
-        settings = self.prompt_settings(num_positive, num_points)
+        group = PromptGroup(tracks, visible, rng, settings=self.prompt_settings(num_positive, num_points))
         masks = np.zeros((num_objects, num_frames, height, width), bool)
         iou = np.full((num_frames, num_objects), np.nan, np.float32)
-        for t in range(num_frames):
-            embedding = self.segmenter.embed(frame_at(t))
-            frame = self.segment_frame(embedding, tracks[t], visible[t], rng, settings=settings)
-            iou[t] = np.where(frame.predicted, frame.iou, np.nan)
+        for step in self.frame_loop(Clip(frame_at, num_frames, self.segmenter, keep_embeddings=False), [group]):
+            frame = step.predictions[0]
+            iou[step.t] = np.where(frame.predicted, frame.iou, np.nan)
             chosen = np.flatnonzero(frame.has_mask)
             if len(chosen):
-                logits = self.full_logits(embedding, frame.low_res_logits[torch.from_numpy(chosen)])
-                masks[chosen, t] = (logits > 0).numpy()
+                logits = self.full_logits(step.embedding, frame.low_res_logits[torch.from_numpy(chosen)])
+                masks[chosen, step.t] = (logits > 0).numpy()
         return masks, iou
 
     # ------------------------------------------------------------------------------- videos
     def prepare_video(self, frames, first_masks: Mapping[int, tuple[int, np.ndarray]],
                       video_name: str) -> SamPtVideoRun:
-        """Query points, tracking (and with reinit the whole SAM step); masks come from `label_maps`.
+        """Query points and tracking (with reinit: the pass, run while `label_maps` is iterated); masks come
+        from `label_maps`.
 
         Args:
             frames: (T, H, W, 3) uint8, a sequence of frames, or a `datasets.video.Video`.
@@ -488,14 +581,11 @@ class SamPt:
                         object_ids=object_ids, first_frames=first_frames, first_masks=masks,
                         query_points=query_points, rng=rng)
         if self.use_point_reinit:
-            clip = Clip(frame_at, num_frames, self.segmenter)
             # frames before an object's first frame are background, so only the forward pass is needed
-            prediction = run_reinit_pass(self, clip, query_points, rng)
-            return SamPtVideoRun(tracks=prediction.tracks, visible=prediction.visible, reinit=prediction,
-                                 size_embedding=clip.size_embedding, **run_args)
-        clip_frames = frames if isinstance(frames, np.ndarray) else np.stack([frame_at(t) for t in range(num_frames)])
-        tracks, visible = self.track_objects(clip_frames, query_points, frame_at)
-        del clip_frames
+            reinit = ReinitPass(self, Clip(frame_at, num_frames, self.segmenter), query_points, rng)
+            return SamPtVideoRun(tracks=reinit.tracks, visible=reinit.visible, reinit=reinit, **run_args)
+        source = frames if isinstance(frames, np.ndarray) else FrameSource(frame_at, num_frames, tuple(frame_size))
+        tracks, visible = self.track_objects(source, query_points)
         return SamPtVideoRun(tracks=tracks, visible=visible, **run_args)
 
     def run_from_tracks(self, frames, object_ids: list[int], first_frames, first_masks: list[np.ndarray],
@@ -527,7 +617,7 @@ class SamPt:
         Without reinit, all points are tracked over the whole clip and SAM runs frame by frame while the
         label maps are produced. With reinit, the reinit pass runs forward from the objects' first frames
         (the flipped pass of `segment_points_with_reinit` only concerns frames that are background here)
-        and keeps (T, M, 256, 256) low-res logits until the label maps are made.
+        while the label maps are produced; it holds one horizon of low-res logits.
 
         Returns:
             `SamPtVideoResult` with (T, H', W') uint8 label maps (H', W' = ``output_size`` or the frame size).
@@ -564,11 +654,11 @@ class SamPt:
         frame_at, num_frames, _ = frame_reader(frames)
         query_points = np.asarray(query_points, np.float32)
         rng = np.random.default_rng(self.seed) if rng is None else rng
-        forward = run_reinit_pass(self, Clip(frame_at, num_frames, self.segmenter), query_points, rng)
+        forward = ReinitPass(self, Clip(frame_at, num_frames, self.segmenter), query_points, rng).collect()
         flipped_queries = query_points.copy()
         flipped_queries[:, :, 0] = num_frames - 1 - query_points[:, :, 0]
-        backward = run_reinit_pass(self, Clip(frame_at, num_frames, self.segmenter, flipped=True),
-                                   flipped_queries, rng)
+        backward = ReinitPass(self, Clip(frame_at, num_frames, self.segmenter, flipped=True),
+                              flipped_queries, rng).collect()
         return merge_directions(forward, backward, query_points[:, 0, 0].astype(np.int64))
 
     # ------------------------------------------------------------------------------- merging

@@ -128,59 +128,102 @@ class ClipPrediction:
         )
 
 
-def run_reinit_pass(sampt, clip, query_points: np.ndarray, rng: np.random.Generator) -> ClipPrediction:
-    """One reinit pass over ``clip`` (a `trackers.sampt.model.Clip`, possibly flipped).
+class ReinitPass:
+    """One reinit pass over ``clip`` (a `trackers.sampt.model.Clip`, possibly flipped), streamed frame by frame.
+
+    Windows run in order of their start frame; once the window(s) starting at frame s are done, no later
+    window touches frames <= s (later windows start after s), so those frames are final and `frames`
+    yields them. Only the frames of the open windows (one horizon) keep low-res logits.
 
     Args:
-        sampt: the `trackers.sampt.model.SamPt` (its knobs, tracker, segmenter).
+        sampt: the `trackers.sampt.model.SamPt` (its knobs, tracker, segmenter, frame loop).
         clip: frames by clip-local index with an embedding cache.
         query_points: (M, P, 3) float (t, x, y) in clip-local time, positives first.
 
-    Returns:
-        `ClipPrediction` in clip-local time; frames before an object's query frame are not predicted.
+    Attributes:
+        tracks: (T, M, P, 2) float32 (NaN where the object was not tracked); visible: (T, M, P) bool.
+            Filled as the pass runs; complete once `frames` is exhausted.
     """
-    num_frames = len(clip)
-    num_objects, num_points, _ = query_points.shape
-    horizon, tracker_horizon = sampt.reinit_horizon, sampt.reinit_point_tracker_horizon
-    out = ClipPrediction.empty(num_frames, num_objects, num_points, sampt.segmenter.low_res_size)
-    current = np.asarray(query_points, np.float32).copy()
-    timesteps = current[:, 0, 0].astype(np.int64)
-    stopped = np.zeros(num_objects, bool)
-    first_start = int(timesteps.min()) if num_objects else num_frames
-    for start in range(first_start, num_frames):
-        tracked = np.flatnonzero((timesteps == start) & ~stopped)
-        if len(tracked) == 0:
-            continue
+
+    def __init__(self, sampt, clip, query_points: np.ndarray, rng: np.random.Generator):
+        self.sampt, self.clip, self.rng = sampt, clip, rng
+        self.query_points = np.asarray(query_points, np.float32)
+        num_objects, num_points, _ = self.query_points.shape
+        self.tracks = np.full((len(clip), num_objects, num_points, 2), np.nan, np.float32)
+        self.visible = np.zeros((len(clip), num_objects, num_points), bool)
+
+    @property
+    def size_embedding(self):
+        """The frame sizes as an `Embedding` without features (for `Segmenter.upscale`)."""
+        return self.clip.size_embedding
+
+    def _empty(self):
+        from trackers.sampt.prompting import FramePrediction
+
+        count, size = self.query_points.shape[0], self.sampt.segmenter.low_res_size
+        return FramePrediction(torch.zeros((count, 1, size, size)), np.zeros(count, bool), np.zeros(count, bool),
+                               np.full(count, np.nan, np.float32))
+
+    def frames(self):
+        """Yield (t, `FramePrediction` of the M objects) for clip frames t = 0 ... T - 1 in order; frames
+        before an object's query frame (or after it stopped) have no mask and are not predicted for it."""
+        num_frames = len(self.clip)
+        num_objects = self.query_points.shape[0]
+        need_areas = self.sampt.reinit_variant != "reinit-on-horizon-and-sync-masks"
+        current = self.query_points.copy()
+        timesteps = current[:, 0, 0].astype(np.int64)
+        stopped = np.zeros(num_objects, bool)
+        pending: dict[int, object] = {}  # frame -> FramePrediction of all objects, frames of open windows
+        done = 0  # frames < done are yielded
+        first_start = int(timesteps.min()) if num_objects else num_frames
+        for start in range(first_start, num_frames):
+            tracked = np.flatnonzero((timesteps == start) & ~stopped)
+            if len(tracked):
+                self._window(start, tracked, current, timesteps, stopped, pending, need_areas)
+            while done <= start:
+                yield done, pending.pop(done, None) or self._empty()
+                done += 1
+        while done < num_frames:
+            yield done, pending.pop(done, None) or self._empty()
+            done += 1
+
+    def _window(self, start: int, tracked: np.ndarray, current: np.ndarray, timesteps: np.ndarray,
+                stopped: np.ndarray, pending: dict, need_areas: bool) -> None:
+        """Track, segment and reinitialise the objects ``tracked`` from frame ``start``."""
+        from trackers.sampt.model import PromptGroup
+
+        sampt, clip, rng = self.sampt, self.clip, self.rng
+        num_frames = len(clip)
+        horizon, tracker_horizon = sampt.reinit_horizon, sampt.reinit_point_tracker_horizon
         end = min(start + horizon, num_frames)
         end_tracker = min(start + tracker_horizon, num_frames)
         clip.retain(start, end)
         queries = current[tracked].copy()
         queries[:, :, 0] -= start
-        tracks, visible = sampt.track_objects(clip.stack(start, end_tracker), queries,
-                                              frame_at=lambda t, s=start: clip.frame(s + t))
+        tracks, visible = sampt.track_objects(clip.window(start, end_tracker), queries)
         tracks, visible = tracks[:end - start], visible[:end - start]
         areas = np.zeros((end - start, len(tracked)), np.int64)
-        need_areas = sampt.reinit_variant != "reinit-on-horizon-and-sync-masks"
-        for offset in range(end - start):
-            t = start + offset
-            embedding = clip.embedding(t)
-            frame = sampt.segment_frame(embedding, tracks[offset], visible[offset], rng)
-            out.low_res_logits[t, tracked] = frame.low_res_logits
-            out.has_mask[t, tracked] = frame.has_mask
-            out.predicted[t, tracked] = frame.predicted
-            out.iou[t, tracked] = frame.iou
+        group = PromptGroup(tracks, visible, rng, start=start)
+        for step in sampt.frame_loop(clip, [group], range(start, end)):
+            frame = step.predictions[0]
+            merged = pending.get(step.t) or self._empty()
+            merged.low_res_logits[tracked] = frame.low_res_logits
+            merged.has_mask[tracked] = frame.has_mask
+            merged.predicted[tracked] = frame.predicted
+            merged.iou[tracked] = frame.iou
+            pending[step.t] = merged
             if need_areas:
-                areas[offset] = sampt.mask_areas(embedding, frame)
-        out.tracks[start:end, tracked] = tracks
-        out.visible[start:end, tracked] = visible
+                areas[step.t - start] = sampt.mask_areas(step.embedding, frame)
+        self.tracks[start:end, tracked] = tracks
+        self.visible[start:end, tracked] = visible
         if end == num_frames:
-            continue
+            return
         later = timesteps[timesteps > start]
         sync_offset = int(later.min()) - start - 1 if len(later) else None
         chosen = choose_reinit_offsets(sampt.reinit_variant, areas[1:].T, areas[0], horizon, sync_offset)
         if not need_areas:  # variant A chooses without areas: measure only the chosen frame
             t_chosen = start + 1 + int(chosen[0])
-            areas[1 + chosen[0]] = sampt.mask_areas(clip.embedding(t_chosen), _frame_of(out, t_chosen, tracked))
+            areas[1 + chosen[0]] = sampt.mask_areas(clip.embedding(t_chosen), _objects(pending[t_chosen], tracked))
         for k, obj in enumerate(tracked):
             t_new = start + 1 + int(chosen[k])
             area = areas[1 + chosen[k], k]
@@ -189,7 +232,7 @@ def run_reinit_pass(sampt, clip, query_points: np.ndarray, rng: np.random.Genera
                 stopped[obj] = True
                 timesteps[obj] = num_frames
                 continue
-            mask = sampt.full_mask(clip.embedding(t_new), out.low_res_logits[t_new, obj])
+            mask = sampt.full_mask(clip.embedding(t_new), pending[t_new].low_res_logits[obj])
             try:
                 current[obj] = _reinit_points(sampt, clip.frame(t_new), mask, t_new, rng)
             except EmptyMaskError as error:  # the mask covers the whole frame: no negative point to sample
@@ -198,7 +241,16 @@ def run_reinit_pass(sampt, clip, query_points: np.ndarray, rng: np.random.Genera
                 timesteps[obj] = num_frames
                 continue
             timesteps[obj] = t_new
-    return out
+
+    def collect(self) -> ClipPrediction:
+        """The whole pass as one `ClipPrediction` (holds (T, M, 1, 256, 256) logits: for short clips)."""
+        num_objects, num_points, _ = self.query_points.shape
+        out = ClipPrediction.empty(len(self.clip), num_objects, num_points, self.sampt.segmenter.low_res_size)
+        for t, frame in self.frames():
+            out.low_res_logits[t] = frame.low_res_logits
+            out.has_mask[t], out.predicted[t], out.iou[t] = frame.has_mask, frame.predicted, frame.iou
+        out.tracks[:], out.visible[:] = self.tracks, self.visible
+        return out
 
 
 def _reinit_points(sampt, frame: np.ndarray, mask: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
@@ -216,12 +268,12 @@ def _reinit_points(sampt, frame: np.ndarray, mask: np.ndarray, t: int, rng: np.r
     return np.concatenate([positives, negatives])
 
 
-def _frame_of(out: ClipPrediction, t: int, objects: np.ndarray):
-    """The stored `FramePrediction`-like view of frame ``t`` for ``objects``."""
+def _objects(frame, objects: np.ndarray):
+    """The `FramePrediction` of ``objects`` only."""
     from trackers.sampt.prompting import FramePrediction
 
-    return FramePrediction(out.low_res_logits[t, objects], out.has_mask[t, objects],
-                           out.predicted[t, objects], out.iou[t, objects])
+    return FramePrediction(frame.low_res_logits[objects], frame.has_mask[objects], frame.predicted[objects],
+                           frame.iou[objects])
 
 
 def merge_directions(forward: ClipPrediction, backward: ClipPrediction, first_frames: np.ndarray) -> ClipPrediction:
