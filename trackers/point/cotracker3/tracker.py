@@ -32,7 +32,8 @@ Memory: frames are read from a `FrameSource` and encoded in chunks of 16 (``ENCO
 16-frame window (each direction encodes its frames again), so its memory does not grow with the video. The
 offline tracker attends over all frames in one window by design: it holds every frame's features (about
 8.4 MB a frame at 384x512) and its transformer's activations grow with T too; it logs a warning above
-``OFFLINE_MAX_FRAMES`` frames (measured with ``scripts/tracker_memory.py``).
+``OFFLINE_MAX_FRAMES`` frames. That threshold is provisional: the offline tracker's memory per frame at its
+384x512 resolution is not measured yet (``python -m scripts.tracker_memory --trackers cotracker3_offline``).
 """
 from __future__ import annotations
 
