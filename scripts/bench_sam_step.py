@@ -73,6 +73,7 @@ class _Timed:
 
     def __init__(self, inner):
         self.inner, self.low_res_size = inner, inner.low_res_size
+        self.embed_batch_size = inner.embed_batch_size
         self.seconds = {"embed": 0.0, "predict": 0.0, "upscale": 0.0}
 
     def _timed(self, name, *args):
@@ -84,6 +85,13 @@ class _Timed:
 
     def embed(self, frame):
         return self._timed("embed", frame)
+
+    def embed_many(self, frames):
+        start = time.perf_counter()
+        try:
+            return self.inner.embed_many(frames)
+        finally:
+            self.seconds["embed"] += time.perf_counter() - start
 
     def predict(self, *args):
         return self._timed("predict", *args)
