@@ -173,7 +173,24 @@ def _positive(name: str, value: float) -> float:
     return value
 
 
-class LucasKanadeTracker(PointTracker):
+class ChainedGreyTracker(PointTracker):
+    """A weight-free tracker that moves points one frame at a time on grey frames (`track_both_directions`);
+    subclasses say how one step a -> b moves points (`make_step`)."""
+
+    def make_step(self, grey: GreyFrames, height: int, width: int):
+        """``step(a, b, points (M, 2)) -> (moved (M, 2) float32, ok (M,) bool)`` for one video."""
+        raise NotImplementedError
+
+    def track(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """See `PointTracker.track`: frames (T, H, W, 3) uint8 or a `FrameSource` (read two at a time),
+        queries (N, 3) (t, x, y) -> tracks (T, N, 2) float32, visible (T, N) bool."""
+        source, queries = check_track_source(frames, queries)
+        check_finite_queries(queries)
+        step = self.make_step(GreyFrames(source), *source.frame_size)
+        return track_both_directions(source.num_frames, queries, step)
+
+
+class LucasKanadeTracker(ChainedGreyTracker):
     """Pyramidal Lucas-Kanade (`cv2.calcOpticalFlowPyrLK`) chained frame to frame, with a forward-backward check.
 
     Args:
@@ -218,14 +235,7 @@ class LucasKanadeTracker(PointTracker):
             minEigThreshold=self.min_eig_threshold)
         return moved.reshape(-1, 2).astype(np.float32), status.reshape(-1).astype(bool)
 
-    def track(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """See `PointTracker.track`: frames (T, H, W, 3) uint8 or a `FrameSource` (read two at a time),
-        queries (N, 3) (t, x, y) -> tracks (T, N, 2) float32, visible (T, N) bool."""
-        source, queries = check_track_source(frames, queries)
-        check_finite_queries(queries)
-        grey = GreyFrames(source)
-        height, width = source.frame_size
-
+    def make_step(self, grey: GreyFrames, height: int, width: int):
         def step(a: int, b: int, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             moved, status_ab = self._lk(grey(a), grey(b), points)
             returned, status_ba = self._lk(grey(b), grey(a), moved)
@@ -233,10 +243,10 @@ class LucasKanadeTracker(PointTracker):
             ok = status_ab & status_ba & (fb_error <= self.fb_threshold) & inside_frame(moved, height, width)
             return moved, ok
 
-        return track_both_directions(source.num_frames, queries, step)
+        return step
 
 
-class DenseFlowTracker(PointTracker):
+class DenseFlowTracker(ChainedGreyTracker):
     """Points moved by chained dense optical flow (OpenCV DIS) sampled bilinearly, with a forward-backward check.
 
     For each step a -> b the flows a->b and b->a are computed on the grey frames; a point p moves to
@@ -279,13 +289,7 @@ class DenseFlowTracker(PointTracker):
             dis.setVariationalRefinementIterations(int(self.variational_refinement_iterations))
         return dis
 
-    def track(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """See `PointTracker.track`: frames (T, H, W, 3) uint8 or a `FrameSource` (read two at a time),
-        queries (N, 3) (t, x, y) -> tracks (T, N, 2) float32, visible (T, N) bool."""
-        source, queries = check_track_source(frames, queries)
-        check_finite_queries(queries)
-        grey = GreyFrames(source)
-        height, width = source.frame_size
+    def make_step(self, grey: GreyFrames, height: int, width: int):
         dis = self._dis()
 
         def step(a: int, b: int, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -298,4 +302,4 @@ class DenseFlowTracker(PointTracker):
             ok = (fb_error <= self.fb_threshold) & inside_frame(moved, height, width)
             return moved.astype(np.float32), ok
 
-        return track_both_directions(source.num_frames, queries, step)
+        return step
