@@ -8,11 +8,13 @@ into label maps at the annotation size, indexed PNGs), the plain way, without an
 - the SAM step is `reference.sampt.reference_segment_tracks`: one decoder call per object per pass, the
   full-resolution logits after every pass (the refinement box comes from them), and a float64
   (M, T, h, w) array of full-resolution logits for the whole clip, as the authors keep it;
-- the label maps of the whole clip are made from that array at the end, then all PNGs are written.
+- the label maps of the whole clip are made from that array at the end, then all PNGs are written;
+- PIPS is chained as SAM-PT's PIPS wrapper chains it (`reference.pips.ReferencePips`: every call encodes
+  its window's 8 frames, a query window is run twice, the first time for the query points' features).
 
-Query points and the point tracker are SAM-PT's own (`SamPt.select_query_points`, ``point_tracker.track``):
-the same random stream per video, so the label maps must equal ours. The stages are module-level
-functions so that a benchmark can time each one.
+Query points are SAM-PT's own (`SamPt.select_query_points`) and the point tracker is ``point_tracker`` (for
+PIPS, the same network run by `ReferencePips`): the same random stream per video and the same tracks, so the
+label maps must equal ours. The stages are module-level functions so that a benchmark can time each one.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ from datasets.png import write_label_png
 from datasets.video import Video
 from datasets.working_resolution import WorkingVideo
 from reference.sampt import reference_segment_tracks
+from reference.pips import ReferencePips
+from trackers.point.pips.tracker import PipsTracker
 
 #: logit of a given first mask ("certainly this object / certainly not"), as the authors' evaluation
 CERTAIN_LOGIT = 1e8
@@ -72,11 +76,21 @@ def choose_query_points(sampt, frames: np.ndarray, first_masks: dict, video_name
     return object_ids, first_frames, query_points
 
 
+def straightforward_tracker(tracker):
+    """The point tracker the reference path runs: `reference.pips.ReferencePips` over the same network and
+    settings for PIPS, ``tracker`` itself otherwise."""
+    if type(tracker) is not PipsTracker:
+        return tracker
+    return ReferencePips(tracker.net, tracker.iters, tracker.visibility_threshold,
+                         tracker.visibility_threshold_step, tracker.visible_threshold)
+
+
 def track_points(sampt, frames: np.ndarray, query_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Track every query point through all frames: (T, M, P, 2) float32 pixel (x, y), (T, M, P) bool visible
     (the tracker's visibility and the authors' border rule: not within ``border_margin`` of the border)."""
     num_objects, num_points, _ = query_points.shape
-    tracks, visible = sampt.point_tracker.track(frames, query_points.reshape(-1, 3).astype(np.float32))
+    tracker = straightforward_tracker(sampt.point_tracker)
+    tracks, visible = tracker.track(frames, query_points.reshape(-1, 3).astype(np.float32))
     tracks = np.asarray(tracks, np.float32)
     height, width = frames.shape[1:3]
     x, y, margin = tracks[..., 0] / width, tracks[..., 1] / height, sampt.border_margin

@@ -7,13 +7,14 @@
   `random_pips` is PIPS with damped random weights (as the authors-eval fixture), `shift_iou` raises a
   random SAM's predicted IoU so that its masks pass the 0.7 threshold as real SAM's do;
 - `StageTimer` and `timed_stages`: exclusive wall time per stage of `experiments.pipeline.predict_video`
-  (decode, query points, point tracking, SAM encoder, SAM decoder, upscaling, prompting, merge, PNG
-  writing), measured by wrapping those functions for the duration of a run; time inside a nested timed
-  call counts for the inner stage only, so the stages add up to at most the whole.
+  (decode, query points, point tracking, the point tracker's frame encoder, SAM encoder, SAM decoder,
+  upscaling, prompting, merge, PNG writing), measured by wrapping those functions for the duration of a
+  run; time inside a nested timed call counts for the inner stage only (per thread: see `StageTimer`).
 """
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -27,8 +28,8 @@ PIPS_SEED = 1234
 SAM_IOU_BIAS = 0.8
 
 #: stage names in display order; "other" is the rest of the wall time
-STAGES = ("decode", "query points", "point tracking", "SAM encoder", "SAM decoder", "upscale", "prompting",
-          "merge", "PNG writing")
+STAGES = ("decode", "query points", "point tracking", "tracker encoder", "SAM encoder", "SAM decoder", "upscale",
+          "prompting", "merge", "PNG writing")
 
 
 def compose_eval(*overrides: str):
@@ -95,6 +96,10 @@ def build_model(cfg, segmenter, tracker, seed: int = 0):
 class StageTimer:
     """Exclusive wall seconds and call counts per stage name (nested stages are subtracted from outer ones).
 
+    Nesting is tracked per thread: a stage run on a background thread (PNG writing behind) counts in full for
+    its own name and is not subtracted from the caller's stage; stages on two threads at once may then add
+    up to more than the wall time (``other`` in `table` goes negative by the overlap).
+
     Args:
         sync: called before each clock reading (``torch.cuda.synchronize`` on a GPU, whose work is
             asynchronous: without it a stage's kernels would be charged to whichever stage waits for them).
@@ -104,23 +109,26 @@ class StageTimer:
         self.sync = sync or (lambda: None)
         self.seconds: dict[str, float] = defaultdict(float)
         self.calls: dict[str, int] = defaultdict(int)
-        self._inner: list[float] = []
+        self._local = threading.local()  # each thread's stack of nested stages
+        self._lock = threading.Lock()
 
     @contextlib.contextmanager
     def stage(self, name: str):
+        inner_stack = self._local.__dict__.setdefault("inner", [])
         self.sync()
         start = time.perf_counter()
-        self._inner.append(0.0)
+        inner_stack.append(0.0)
         try:
             yield
         finally:
             self.sync()
             elapsed = time.perf_counter() - start
-            inner = self._inner.pop()
-            self.seconds[name] += elapsed - inner
-            self.calls[name] += 1
-            if self._inner:
-                self._inner[-1] += elapsed
+            inner = inner_stack.pop()
+            with self._lock:
+                self.seconds[name] += elapsed - inner
+                self.calls[name] += 1
+            if inner_stack:
+                inner_stack[-1] += elapsed
 
     def wrap(self, function, name: str):
         """``function`` timed as stage ``name`` (a plain function: binds as a method when set on a class)."""
@@ -143,12 +151,14 @@ def _targets(sampt) -> list[tuple[object, str, str]]:
     import experiments.pipeline
     import reference.pipeline
     from datasets.working_resolution import WorkingVideo
+    from trackers.point.pips.net import PipsNet
 
     segmenter = sampt.segmenter
     return [
         (WorkingVideo, "frame", "decode"),
         (sampt, "select_query_points", "query points"),
         (sampt.point_tracker, "track", "point tracking"),
+        (PipsNet, "encode", "tracker encoder"),  # PIPS's frame encoder, in both paths
         (segmenter, "embed", "SAM encoder"),
         (segmenter, "embed_many", "SAM encoder"),
         (segmenter, "predict", "SAM decoder"),
@@ -158,6 +168,7 @@ def _targets(sampt) -> list[tuple[object, str, str]]:
         (experiments.pipeline, "write_label_png", "PNG writing"),
         # the straightforward path's own stages (reference.pipeline)
         (reference.pipeline, "decode_frames", "decode"),
+        (reference.pipeline, "track_points", "point tracking"),
         (reference.pipeline, "sam_logits", "prompting"),
         (reference.pipeline, "merge_labels", "merge"),
         (reference.pipeline, "write_pngs", "PNG writing"),

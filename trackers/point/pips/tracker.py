@@ -120,6 +120,7 @@ class PipsTracker(PointTracker):
                              f"tracker asked for window={window}, stride={stride}")
         self.net = net.to(self.device).eval()
         self.stride, self.window, self.iters = stride, window, iters
+        self.visibility_threshold, self.visibility_threshold_step = visibility_threshold, visibility_threshold_step
         self.visible_threshold = visible_threshold
         self.encoder_chunk, self.point_chunk = encoder_chunk, point_chunk
         self._thresholds = _chain_thresholds(visibility_threshold, visibility_threshold_step, self.device)
