@@ -1,16 +1,24 @@
-"""Writing behind: calls run in order on one background thread through a bounded queue.
+"""Background threads of the per-frame loop: writing behind (`WriteBehind`) and reading ahead (`ReadAhead`).
 
-Memory stays bounded: at most ``depth`` calls wait in the queue, the producer blocks when it is full.
-Order is kept (one worker thread), so what is written is exactly what the caller would have written
-itself; the first error of the worker is raised in the caller. Only for calls that share no state with
-the caller (writing a finished array to its own file); frames are not decoded ahead, since a frame
-source such as a video decoder is sequential and not thread-safe.
+Memory stays bounded: at most ``depth`` calls wait to be written, at most ``depth`` frames are read ahead.
+Order is kept (one worker thread each), so what is written or read is exactly what the caller would have
+written or read itself; the first error of a worker is raised in the caller.
+
+- `WriteBehind` is for calls that share no state with the caller (merge a frame's finished predictions
+  into a label map and write it to its own file).
+- `ReadAhead` decodes the next frames while the caller works on this one. A frame source such as a video
+  decoder is sequential and not thread-safe, so its reads are serialised (`serialized`): the worker and
+  any other reader of the same source (the point tracker, an overlay drawing a frame again) never enter it
+  at once.
 """
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from typing import Callable
+
+import numpy as np
 
 _DONE = object()
 
@@ -64,4 +72,94 @@ class WriteBehind:
             self._jobs.put(_DONE)
             self._thread.join()
             return
+        self.close()
+
+
+def serialized(read: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]:
+    """``read`` behind a lock: calls from several threads run one at a time (returns ``read`` if already so)."""
+    if getattr(read, "serialized", False):
+        return read
+    lock = threading.Lock()
+
+    @functools.wraps(read)
+    def locked(t: int) -> np.ndarray:
+        with lock:
+            return read(t)
+
+    locked.serialized = True
+    return locked
+
+
+class ReadAhead:
+    """``read(t)`` for the frames a caller asks for in increasing order, read on a thread up to ``depth`` ahead.
+
+    Call the object as ``read``: a frame the worker has read (or is reading) is handed over, any other (asked
+    again, or out of order) is read on the caller's thread. Frames the caller skips are dropped; the worker
+    goes on from the caller's latest frame, so it reads at most ``depth`` frames nobody asks for. Use as a
+    context manager (or call `close`), which stops the worker.
+
+    Args:
+        read: ``t -> (H, W, 3) uint8`` frame (made `serialized`: the caller's own reads share its lock).
+        num_frames: T.
+        depth: frames read ahead of the caller's latest at most.
+    """
+
+    def __init__(self, read: Callable[[int], np.ndarray], num_frames: int, depth: int = 4):
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        self.read, self.num_frames, self.depth = serialized(read), num_frames, depth
+        self._ready: dict[int, np.ndarray | BaseException] = {}
+        self._reading: int | None = None  # the frame the worker is reading now
+        self._next = 0  # the next frame the worker reads
+        self._wanted = 0  # one past the caller's latest frame
+        self._stop = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._work, name="read-ahead", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                while not self._stop and (self._next >= self.num_frames or self._next >= self._wanted + self.depth):
+                    self._changed.wait()
+                if self._stop:
+                    return
+                t = self._reading = self._next
+                self._next += 1
+            try:
+                frame = self.read(t)
+            except BaseException as error:  # noqa: BLE001 - raised in the caller if it asks for this frame
+                frame = error
+            with self._changed:
+                self._ready[t] = frame
+                self._reading = None
+                self._changed.notify_all()
+
+    def __call__(self, t: int) -> np.ndarray:
+        with self._changed:
+            self._wanted = max(self._wanted, t + 1)
+            self._next = max(self._next, t + 1) if t >= self._next else self._next
+            self._changed.notify_all()
+            while self._reading == t:
+                self._changed.wait()
+            frame = self._ready.pop(t, None)
+            for old in [k for k in self._ready if k < t]:  # skipped by the caller
+                del self._ready[old]
+        if frame is None:
+            return self.read(t)
+        if isinstance(frame, BaseException):
+            raise frame
+        return frame
+
+    def close(self) -> None:
+        with self._changed:
+            self._stop = True
+            self._ready.clear()
+            self._changed.notify_all()
+        self._thread.join()
+
+    def __enter__(self) -> "ReadAhead":
+        return self
+
+    def __exit__(self, *exc) -> None:
         self.close()

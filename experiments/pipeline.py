@@ -123,6 +123,10 @@ def peak_rss_bytes() -> int | None:
     return None
 
 
+def _merge_and_write(path: Path, merge) -> None:
+    write_label_png(path, merge())
+
+
 def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progress: bool = False,
                   longest_side: int | None = None) -> dict:
     """Run SAM-PT on one video, write its label maps into ``video_dir``; returns timing and scores.
@@ -141,14 +145,21 @@ def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progres
     source = WorkingVideo(video, longest_side)
     run = sampt.prepare_video(source, source.first_masks(), video.name)
     to_write = set(video.frames_to_write)
-    frames = tqdm(run.label_maps(output_size=tuple(video.size)), total=video.num_frames, desc=video.name,
+    frames = tqdm(run.merges(output_size=tuple(video.size)), total=video.num_frames, desc=video.name,
                   unit="frame", leave=False, disable=not progress or video.num_frames < LONG_VIDEO_FRAMES)
-    with WriteBehind() as writer:  # PNGs are encoded and written on a thread while the next frame is made
-        for t, labels in frames:
+    # label maps are merged, encoded and written on a thread while the next frame is embedded and prompted;
+    # frames nobody writes or draws are not merged
+    with WriteBehind() as writer:
+        for t, merge in frames:
+            path = video_dir / f"{video.frame_names[t]}.png"
+            if visualizer is None:
+                if t in to_write:
+                    writer.submit(_merge_and_write, path, merge)
+                continue
+            labels = merge()
             if t in to_write:
-                writer.submit(write_label_png, video_dir / f"{video.frame_names[t]}.png", labels)
-            if visualizer is not None:
-                visualizer.add(t, labels, run)
+                writer.submit(write_label_png, path, labels)
+            visualizer.add(t, labels, run)
     if visualizer is not None:
         visualizer.close()
     seconds = time.perf_counter() - start

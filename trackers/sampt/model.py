@@ -19,14 +19,17 @@ synthetic video (``tests/test_authors_eval_path.py``) and their SAM step on give
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from datasets.background import ReadAhead, serialized
 from datasets.frames import FrameSource, as_frame_source
 from trackers.sampt.knobs import DEFAULTS
 from trackers.sampt.mask_box import MaskBoxFinder, UpscalingBoxFinder, has_sam_geometry
@@ -144,9 +147,11 @@ class LoopFrame:
 
 
 def frame_reader(frames) -> tuple[Any, int, tuple[int, int]]:
-    """(frame_at: t -> (H, W, 3) uint8, T, (H, W)) of anything `datasets.frames.as_frame_source` accepts."""
+    """(frame_at: t -> (H, W, 3) uint8, T, (H, W)) of anything `datasets.frames.as_frame_source` accepts;
+    ``frame_at`` is `datasets.background.serialized`: every reader of the video (the point tracker, the frame
+    loop's read-ahead thread, an overlay) may call it from any thread."""
     source = as_frame_source(frames)
-    return source.frame, source.num_frames, source.frame_size
+    return serialized(source.frame), source.num_frames, source.frame_size
 
 
 # ----------------------------------------------------------------------------------------- results
@@ -201,29 +206,39 @@ class SamPtVideoRun:
         self.iou = np.full((self.num_frames, len(self.object_ids)), np.nan, np.float32)
 
     def label_maps(self, output_size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield (t, (H', W') uint8 label map) for t = 0 ... T - 1 (H', W' = ``output_size`` or the frame size).
+        """Yield (t, (H', W') uint8 label map) for t = 0 ... T - 1 (H', W' = ``output_size`` or the frame size):
+        `merges` with each merge run at once."""
+        return ((t, merge()) for t, merge in self.merges(output_size))
 
-        Frames are read, embedded and prompted one at a time (`SamPt.frame_loop`; with reinit, the pass's
-        own stream, `trackers.sampt.reinit.ReinitPass.frames`); nothing per frame is kept but ``iou``.
+    def merges(self, output_size: tuple[int, int] | None = None) -> Iterator[tuple[int, Callable[[], np.ndarray]]]:
+        """Yield (t, merge) for t = 0 ... T - 1: calling ``merge()`` makes frame t's (H', W') uint8 label map.
+
+        Frames are read, embedded and prompted one at a time (`SamPt.frame_loop`, the next frames decoded
+        ahead on a thread, `datasets.background.ReadAhead`; with reinit, the pass's own stream,
+        `trackers.sampt.reinit.ReinitPass.frames`); nothing per frame is kept but ``iou``. A merge holds
+        only its own frame's predictions, so a caller may run it later or on another thread (upscaling and
+        merging a frame while the next is embedded) or not at all (a frame nobody writes).
         """
         sampt = self.sampt
-        if self.reinit is None:
-            clip = Clip(self.frame_at, self.num_frames, sampt.segmenter, keep_embeddings=False)
-            group = PromptGroup(self.tracks, self.visible, self.rng, first_frames=self.first_frames)
-            steps = ((step.t, step.embedding, step.predictions[0]) for step in sampt.frame_loop(clip, [group]))
-        else:
-            steps = ((t, self.reinit.size_embedding, frame) for t, frame in self.reinit.frames())
-        for t, embedding, frame in steps:
-            active = self.first_frames <= t
-            if frame is None or not active.any():
-                yield t, np.zeros(output_size or self.frame_size, np.uint8)
-                continue
-            if self.reinit is not None:
-                frame = FramePrediction(frame.low_res_logits, frame.has_mask & active, frame.predicted & active,
-                                        np.where(active, frame.iou, np.nan).astype(np.float32))
-            self.iou[t] = np.where(frame.predicted, frame.iou, np.nan)
-            yield t, sampt.merge_frame(embedding, frame, self.object_ids, self.first_frames, self.first_masks, t,
-                                       output_size)
+        with contextlib.ExitStack() as stack:
+            if self.reinit is None:
+                ahead = stack.enter_context(ReadAhead(self.frame_at, self.num_frames))
+                clip = Clip(ahead, self.num_frames, sampt.segmenter, keep_embeddings=False)
+                group = PromptGroup(self.tracks, self.visible, self.rng, first_frames=self.first_frames)
+                steps = ((step.t, step.embedding, step.predictions[0]) for step in sampt.frame_loop(clip, [group]))
+            else:
+                steps = ((t, self.reinit.size_embedding, frame) for t, frame in self.reinit.frames())
+            for t, embedding, frame in steps:
+                active = self.first_frames <= t
+                if frame is None or not active.any():
+                    yield t, functools.partial(np.zeros, output_size or self.frame_size, np.uint8)
+                    continue
+                if self.reinit is not None:
+                    frame = FramePrediction(frame.low_res_logits, frame.has_mask & active, frame.predicted & active,
+                                            np.where(active, frame.iou, np.nan).astype(np.float32))
+                self.iou[t] = np.where(frame.predicted, frame.iou, np.nan)
+                yield t, functools.partial(sampt.merge_frame, embedding, frame, self.object_ids, self.first_frames,
+                                           self.first_masks, t, output_size)
 
     @property
     def scores(self) -> dict[int, float]:
@@ -486,8 +501,7 @@ class SamPt:
         """
         frames = range(len(clip)) if frames is None else frames
         batch = _int_at_least("segmenter.embed_batch_size", getattr(self.segmenter, "embed_batch_size", 1), 1)
-        # frames are read here, in order, on the caller's thread: sources such as a video decoder are
-        # sequential and not thread-safe (the caller may read the same frame again, e.g. to draw on it)
+        # frames are read in order (``clip``'s reader may read them ahead on a thread: `SamPtVideoRun.merges`)
         for first in range(0, len(frames), batch):
             chunk = frames[first:first + batch]
             actives = [[group.active(t) for group in groups] for t in chunk]
