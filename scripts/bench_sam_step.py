@@ -32,6 +32,7 @@ import os
 import sys
 import time
 import tracemalloc
+from queue import Empty
 
 import numpy as np
 
@@ -39,17 +40,17 @@ NUM_FRAMES, HEIGHT, WIDTH, NUM_OBJECTS = 50, 480, 854, 5
 NUM_POSITIVE, NUM_NEGATIVE = 8, 1
 
 
-def _video():
-    """(frames (T, H, W, 3) uint8, tracks (T, M, P, 2), visible (T, M, P), first masks, ids)."""
+def _video(num_frames: int = NUM_FRAMES):
+    """(frames (T, H, W, 3) uint8, tracks (T, M, P, 2), visible (T, M, P), first masks, ids); T = num_frames."""
     from datasets.synthetic import render_video
 
-    rendered = render_video(np.random.SeedSequence(7), "bench", NUM_FRAMES, HEIGHT, WIDTH,
+    rendered = render_video(np.random.SeedSequence(7), "bench", num_frames, HEIGHT, WIDTH,
                             list(range(1, NUM_OBJECTS + 1)), late_start=0)
     truth, frames = rendered.truth, rendered.frames
     rng = np.random.default_rng(0)
     points = NUM_POSITIVE + NUM_NEGATIVE
-    tracks = np.zeros((NUM_FRAMES, NUM_OBJECTS, points, 2), np.float32)
-    visible = np.zeros((NUM_FRAMES, NUM_OBJECTS, points), bool)
+    tracks = np.zeros((num_frames, NUM_OBJECTS, points, 2), np.float32)
+    visible = np.zeros((num_frames, NUM_OBJECTS, points), bool)
     first_masks = []
     for k, obj in enumerate(truth.objects):
         mask = truth.labels[0] == obj.id
@@ -59,7 +60,7 @@ def _video():
         by, bx = np.nonzero(~mask)
         neg = rng.choice(len(bx), NUM_NEGATIVE, replace=False)
         xy0 = np.concatenate([np.stack([xs[pick], ys[pick]], 1), np.stack([bx[neg], by[neg]], 1)]).astype(np.float64)
-        for t in range(NUM_FRAMES):
+        for t in range(num_frames):
             xy = truth.point_motion(obj.id, 0, xy0[:NUM_POSITIVE], t)
             tracks[t, k, :NUM_POSITIVE] = xy
             tracks[t, k, NUM_POSITIVE:] = xy0[NUM_POSITIVE:]  # negatives stay on the background
@@ -148,12 +149,12 @@ def _rss_kib(field: str) -> int:
 METHODS = {"ours": _ours, "ours-stock-decoder": _ours, "reference": _reference}
 
 
-def _time_all(timed_frames: int, repeats: int, threads: int, queue) -> None:
+def _time_all(timed_frames: int, repeats: int, threads: int, num_frames: int, queue) -> None:
     """Seconds per frame of every method, alternated ``repeats`` times in one process (best of each)."""
     import torch
 
     torch.set_num_threads(threads)
-    frames, tracks, visible, first_masks, ids = _video()
+    frames, tracks, visible, first_masks, ids = _video(num_frames)
     segmenters = {method: _segmenter(method) for method in METHODS}
     sub = slice(0, timed_frames)
     result = {}
@@ -169,13 +170,13 @@ def _time_all(timed_frames: int, repeats: int, threads: int, queue) -> None:
     queue.put(result)
 
 
-def _memory(method: str, queue) -> None:
+def _memory(method: str, num_frames: int, queue) -> None:
     """Peak memory added by one method's SAM step over the whole clip, in a fresh process."""
     import torch
 
     torch.set_num_threads(1)
     run = METHODS[method]
-    frames, tracks, visible, first_masks, ids = _video()
+    frames, tracks, visible, first_masks, ids = _video(num_frames)
     segmenter = _segmenter(method)
     run(segmenter, frames[:1], tracks[:1], visible[:1], first_masks, ids, 0)  # warm-up
     with open("/proc/self/clear_refs", "w") as clear:
@@ -195,7 +196,14 @@ def _in_process(target, *args):
     queue = context.Queue()
     process = context.Process(target=target, args=args + (queue,))
     process.start()
-    result = queue.get()
+    while True:  # a child that dies before putting its result must not leave us waiting forever
+        try:
+            result = queue.get(timeout=1.0)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise RuntimeError(f"benchmark process {target.__name__}{args} died with exit code "
+                                   f"{process.exitcode} before reporting (its traceback is above)") from None
     process.join()
     if process.exitcode != 0:
         raise RuntimeError(f"benchmark process {target.__name__}{args} failed with exit code {process.exitcode}")
@@ -211,6 +219,7 @@ def _line(name: str, result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=NUM_FRAMES, help="frames of the clip (memory is measured on all)")
     parser.add_argument("--timed-frames", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2, help="alternating timing rounds (best of each)")
     parser.add_argument("--threads", type=int, nargs="+", default=None,
@@ -218,11 +227,11 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args([] if argv is None else argv)
     threads = args.threads or sorted({1, os.cpu_count() or 1})
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    speed = {n: _in_process(_time_all, args.timed_frames, args.repeats, n) for n in threads}
-    memory = {method: _in_process(_memory, method) for method in ("ours", "reference")}
+    speed = {n: _in_process(_time_all, args.timed_frames, args.repeats, n, args.frames) for n in threads}
+    memory = {method: _in_process(_memory, method, args.frames) for method in ("ours", "reference")}
     agreement = float((memory["ours"].pop("labels") == memory["reference"].pop("labels")).mean())
     summary = {
-        "video": f"{NUM_FRAMES} frames {HEIGHT}x{WIDTH}, {NUM_OBJECTS} objects, tiny SAM",
+        "video": f"{args.frames} frames {HEIGHT}x{WIDTH}, {NUM_OBJECTS} objects, tiny SAM",
         "speed": {str(n): {**timings, "speedup": timings["reference"]["seconds_per_frame"] / timings["ours"]["seconds_per_frame"]}
                   for n, timings in speed.items()},
         "memory": memory,

@@ -14,8 +14,8 @@ NUM_FRAMES, HEIGHT, WIDTH, NUM_POINTS = 50, 480, 854, 64
 
 def synthetic_video(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(T, H, W, 3) uint8 frames and (N, 3) queries (t, x, y) on the moving object: half on frame 0, half on
-    frame 10, so both sweep directions run (the flow tracker computes 2 DIS flows per frame pair a sweep needs,
-    here 49 + 10 pairs)."""
+    frame 10 (the last if earlier), so both sweep directions run (the flow tracker computes 2 DIS flows per
+    frame pair a sweep needs, here 49 + 10 pairs)."""
     rng = np.random.default_rng(seed)
     background = cv2.GaussianBlur(rng.random((HEIGHT, WIDTH)).astype(np.float32), (0, 0), 4.0)
     background = cv2.normalize(background, None, 40, 200, cv2.NORM_MINMAX)
@@ -32,7 +32,7 @@ def synthetic_video(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         frames.append(np.repeat(np.clip(image + 0.5, 0, 255).astype(np.uint8)[..., None], 3, axis=2))
         affines.append(affine)
     queries = []
-    for t in (0, 10):
+    for t in (0, min(10, NUM_FRAMES - 1)):
         local = rng.uniform(20, size - 20, (NUM_POINTS // 2, 2))
         xy = local @ affines[t][:, :2].T + affines[t][:, 2]
         queries.append(np.concatenate([np.full((len(xy), 1), t), xy], axis=1))
