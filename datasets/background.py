@@ -93,10 +93,12 @@ def serialized(read: Callable[[int], np.ndarray]) -> Callable[[int], np.ndarray]
 class ReadAhead:
     """``read(t)`` for the frames a caller asks for in increasing order, read on a thread up to ``depth`` ahead.
 
-    Call the object as ``read``: a frame the worker has read (or is reading) is handed over, any other (asked
-    again, or out of order) is read on the caller's thread. Frames the caller skips are dropped; the worker
-    goes on from the caller's latest frame, so it reads at most ``depth`` frames nobody asks for. Use as a
-    context manager (or call `close`), which stops the worker.
+    Call the object as ``read``: a frame the worker has read (or is reading) is handed over, the last
+    ``depth`` frames handed over are kept and handed over again when asked again (an overlay drawing the
+    frame just segmented: a sequential decoder, already past it, would restart from the first frame), any
+    other is read on the caller's thread. Frames the caller skips are dropped; the worker goes on from the
+    caller's latest frame, so it reads at most ``depth`` frames nobody asks for. At most 2 * ``depth``
+    frames are held. Use as a context manager (or call `close`), which stops the worker.
 
     Args:
         read: ``t -> (H, W, 3) uint8`` frame (made `serialized`: the caller's own reads share its lock).
@@ -109,6 +111,7 @@ class ReadAhead:
             raise ValueError(f"depth must be >= 1, got {depth}")
         self.read, self.num_frames, self.depth = serialized(read), num_frames, depth
         self._ready: dict[int, np.ndarray | BaseException] = {}
+        self._recent: dict[int, np.ndarray] = {}  # the last frames handed over, oldest first
         self._reading: int | None = None  # the frame the worker is reading now
         self._next = 0  # the next frame the worker reads
         self._wanted = 0  # one past the caller's latest frame
@@ -145,16 +148,24 @@ class ReadAhead:
             frame = self._ready.pop(t, None)
             for old in [k for k in self._ready if k < t]:  # skipped by the caller
                 del self._ready[old]
+            if frame is None:
+                frame = self._recent.get(t)
         if frame is None:
-            return self.read(t)
+            frame = self.read(t)
         if isinstance(frame, BaseException):
             raise frame
+        with self._changed:
+            self._recent.pop(t, None)
+            self._recent[t] = frame
+            while len(self._recent) > self.depth:
+                del self._recent[next(iter(self._recent))]
         return frame
 
     def close(self) -> None:
         with self._changed:
             self._stop = True
             self._ready.clear()
+            self._recent.clear()
             self._changed.notify_all()
         self._thread.join()
 

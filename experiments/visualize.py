@@ -102,7 +102,7 @@ class OverlayVideoWriter(VideoFileWriter):
 
     def add(self, t: int, labels: np.ndarray, run) -> None:
         """Add frame ``t`` of a `trackers.sampt.model.SamPtVideoRun` with its (H', W') label map."""
-        frame = overlay(run.frame_at(t), labels)
+        frame = overlay(run.frame(t), labels)
         tracks, visible = run.tracks[t], run.visible[t]  # (M, P, 2), (M, P)
         num_objects, num_points = visible.shape
         num_positive = self.num_positive if self.num_positive is not None else run.sampt.positive_points_per_mask

@@ -95,6 +95,17 @@ def test_read_ahead_skips_reads_again_and_stays_within_depth():
     assert len(source.reads) <= 3 * len(wanted)  # each ask reads at most itself and 2 ahead
 
 
+def test_read_ahead_hands_a_frame_just_handed_over_again_without_reading_it():
+    """An overlay draws the frame just segmented: a sequential decoder already past it must not restart."""
+    source = Source()
+    with ReadAhead(source, 20, depth=3) as read:
+        for t in range(20):
+            assert (read(t) == t).all()
+            for again in range(max(t - 2, 0), t + 1):  # the last depth frames handed over
+                assert (read(again) == again).all()
+    assert sorted(source.reads) == list(range(20))
+
+
 def test_read_ahead_never_enters_the_source_twice_at_once():
     """A sequential decoder (PyAV) must not be entered by the worker and another reader (the point tracker,
     an overlay) at the same time: every reader of the source goes through the same `serialized` reader."""

@@ -154,6 +154,10 @@ def frame_reader(frames) -> tuple[Any, int, tuple[int, int]]:
     return serialized(source.frame), source.num_frames, source.frame_size
 
 
+#: frames the frame loop reads ahead of the one it embeds (`SamPtVideoRun.merges`)
+READ_AHEAD_FRAMES = 4
+
+
 # ----------------------------------------------------------------------------------------- results
 @dataclass
 class SamPtVideoResult:
@@ -204,6 +208,12 @@ class SamPtVideoRun:
 
     def __post_init__(self):
         self.iou = np.full((self.num_frames, len(self.object_ids)), np.nan, np.float32)
+        self._ahead: ReadAhead | None = None
+
+    def frame(self, t: int) -> np.ndarray:
+        """Frame ``t`` (H, W, 3) uint8, for a caller drawing on what `merges` just yielded: while the frame loop
+        runs, from its read-ahead (which keeps the frames it just handed over), else from ``frame_at``."""
+        return (self._ahead or self.frame_at)(t)
 
     def label_maps(self, output_size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (t, (H', W') uint8 label map) for t = 0 ... T - 1 (H', W' = ``output_size`` or the frame size):
@@ -222,8 +232,11 @@ class SamPtVideoRun:
         sampt = self.sampt
         with contextlib.ExitStack() as stack:
             if self.reinit is None:
-                ahead = stack.enter_context(ReadAhead(self.frame_at, self.num_frames))
-                clip = Clip(ahead, self.num_frames, sampt.segmenter, keep_embeddings=False)
+                # ahead (and kept for `frame`) at least as many frames as one embedding batch reads at once
+                depth = max(READ_AHEAD_FRAMES, getattr(sampt.segmenter, "embed_batch_size", 1))
+                self._ahead = stack.enter_context(ReadAhead(self.frame_at, self.num_frames, depth))
+                stack.callback(setattr, self, "_ahead", None)
+                clip = Clip(self._ahead, self.num_frames, sampt.segmenter, keep_embeddings=False)
                 group = PromptGroup(self.tracks, self.visible, self.rng, first_frames=self.first_frames)
                 steps = ((step.t, step.embedding, step.predictions[0]) for step in sampt.frame_loop(clip, [group]))
             else:

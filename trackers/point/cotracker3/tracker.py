@@ -31,9 +31,12 @@ Memory: frames are read from a `FrameSource` and encoded in chunks of 16 (``ENCO
 `trackers.point.windows.WindowFeatures`). The online tracker holds only the chunks under its current
 16-frame window (each direction encodes its frames again), so its memory does not grow with the video. The
 offline tracker attends over all frames in one window by design: it holds every frame's features (about
-8.4 MB a frame at 384x512) and its transformer's activations grow with T too; it logs a warning above
-``OFFLINE_MAX_FRAMES`` frames. That threshold is provisional: the offline tracker's memory per frame at its
-384x512 resolution is not measured yet (``python -m scripts.tracker_memory --trackers cotracker3_offline``).
+8.4 MB a frame at 384x512) and its time attention grows with T squared. Measured with
+``python -m scripts.tracker_memory --trackers cotracker3_offline --lengths 16 48 96`` (random weights, 20
+query points and the 6x6 support grid, one thread; frames are resized to 384x512 whatever their size),
+tracking adds 1.21, 1.45 and 2.03 GiB: about 7.5 MiB a frame from 16 to 48 frames, 11.9 from 48 to 96, so
+about 3 GiB at 150 frames and, extrapolated, about 7 GiB at 300. It logs a warning above
+``OFFLINE_MAX_FRAMES`` = 150 frames.
 """
 from __future__ import annotations
 
@@ -67,7 +70,7 @@ ONLINE_CHECKPOINT = register(CheckpointInfo(
 
 DEFAULT_RESOLUTION = (384, 512)
 #: offline CoTracker3 warns above this many frames: its memory grows with T (see the module docstring)
-OFFLINE_MAX_FRAMES = 300
+OFFLINE_MAX_FRAMES = 150
 
 
 def support_grid(size: int, height: int, width: int) -> torch.Tensor:
