@@ -226,7 +226,7 @@ class SamPtVideoRun:
         Frames are read, embedded and prompted one at a time (`SamPt.frame_loop`, the next frames decoded
         ahead on a thread, `datasets.background.ReadAhead`; with reinit, the pass's own stream,
         `trackers.sampt.reinit.ReinitPass.frames`); nothing per frame is kept but ``iou``. A merge holds
-        only its own frame's predictions, so a caller may run it later or on another thread (upscaling and
+        only its own frame's predictions and sizes (not its image features), so a caller may run it later or on another thread (upscaling and
         merging a frame while the next is embedded) or not at all (a frame nobody writes).
         """
         sampt = self.sampt
@@ -250,7 +250,8 @@ class SamPtVideoRun:
                     frame = FramePrediction(frame.low_res_logits, frame.has_mask & active, frame.predicted & active,
                                             np.where(active, frame.iou, np.nan).astype(np.float32))
                 self.iou[t] = np.where(frame.predicted, frame.iou, np.nan)
-                yield t, functools.partial(sampt.merge_frame, embedding, frame, self.object_ids, self.first_frames,
+                sizes = Embedding(None, embedding.original_size, embedding.input_size)  # the features can go
+                yield t, functools.partial(sampt.merge_frame, sizes, frame, self.object_ids, self.first_frames,
                                            self.first_masks, t, output_size)
 
     @property
