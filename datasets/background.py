@@ -141,7 +141,7 @@ class ReadAhead:
     def __call__(self, t: int) -> np.ndarray:
         with self._changed:
             self._wanted = max(self._wanted, t + 1)
-            self._next = max(self._next, t + 1) if t >= self._next else self._next
+            self._next = max(self._next, t + 1)  # a frame the worker has not reached: it goes on after it
             self._changed.notify_all()
             while self._reading == t:
                 self._changed.wait()
