@@ -25,3 +25,13 @@ def counting_source(frames: np.ndarray) -> tuple[FrameSource, dict]:
         return image
 
     return FrameSource(frame, len(frames), tuple(frames.shape[1:3])), stats
+
+
+def track_source_and_array(tracker, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Track ``queries`` through ``frames`` read on demand from a `counting_source` and again from the array;
+    asserts both give bit-identical output and returns (tracks, visible, the source's counters)."""
+    source, stats = counting_source(frames)
+    tracks, visible = tracker.track(source, queries)
+    expected_tracks, expected_visible = tracker.track(frames, queries)
+    assert np.array_equal(tracks, expected_tracks) and np.array_equal(visible, expected_visible)
+    return tracks, visible, stats

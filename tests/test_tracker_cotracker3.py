@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from frame_counting import counting_source
+from frame_counting import track_source_and_array
 from trackers.checkpoints import CHECKPOINTS, CheckpointError
 from trackers.point.cotracker3.tracker import CoTracker3OfflineTracker, CoTracker3OnlineTracker, support_grid
 from trackers.point.cotracker3.net import (
@@ -350,10 +350,7 @@ def test_online_frame_source_equals_array_and_is_read_a_chunk_at_a_time(online):
     tracker = with_options(online, iters=1, support_grid_size=0)
     frames = moving_texture(26, 32, 48)
     queries = np.array([[0, 10.0, 10.0], [20, 20.0, 15.0]], np.float32)
-    source, stats = counting_source(frames)
-    tracks, visible = tracker.track(source, queries)
-    expected_tracks, expected_visible = tracker.track(frames, queries)
-    assert np.array_equal(tracks, expected_tracks) and np.array_equal(visible, expected_visible)
+    _, _, stats = track_source_and_array(tracker, frames, queries)
     assert stats["most_alive"] <= 16
 
 
@@ -361,9 +358,6 @@ def test_offline_frame_source_equals_array_and_long_videos_warn(offline, monkeyp
     tracker = with_options(offline, iters=1, support_grid_size=0, max_frames=4)
     frames = moving_texture(5, 32, 48)
     queries = np.array([[0, 10.0, 10.0], [3, 20.0, 15.0]], np.float32)
-    source, _ = counting_source(frames)
     with caplog.at_level(logging.WARNING, logger="trackers.point.windows"):
-        tracks, visible = tracker.track(source, queries)
-    expected_tracks, expected_visible = tracker.track(frames, queries)
-    assert np.array_equal(tracks, expected_tracks) and np.array_equal(visible, expected_visible)
+        track_source_and_array(tracker, frames, queries)
     assert "cotracker3_offline holds the whole video" in caplog.text and "5 frames is above the 4" in caplog.text
