@@ -124,11 +124,32 @@ TRACKERS.update({
         damping=(("torch_pips_mixer.linear_1.", 1.0),), bias={"torch_cost_volume_track_mods.occ_out.bias": 0.7},
         probe=TAPIR_PROBE),
 })
+#: TAPIR on a clip longer than its windows: 260 frames, with our tracker in windows of 224 frames ([0, 224),
+#: [32, 256), [64, 260), keeping [0, 128), [128, 160), [160, 260); the temporal reach is 96 frames) against the
+#: official model on the whole clip. At 64x64 (official ``TAPIR(initial_resolution=(64, 64))`` on frames resized
+#: to 64x64; refinement then at 64x64 too) so that 260 frames take seconds; otherwise `tapir`'s settings.
+TAPIR_LONG_RESOLUTION = (64, 64)
+TAPIR_LONG_CLIP = dict(CLIP, num_frames=260, bounce=True)
+#: `QUERIES` moved to frames 0, 130 (a middle window's core) and 259 (the last)
+TAPIR_LONG_QUERIES = np.concatenate([np.array([[0], [0], [130], [130], [259], [259]], np.float32), QUERIES[:, 1:]],
+                                    axis=1)
+TRACKERS["tapir_long"] = dict(
+    TRACKERS["tapir"], tracker="tapir", checkpoint="tapir_long/tapir_checkpoint_panning.pt",
+    clip=TAPIR_LONG_CLIP, queries=TAPIR_LONG_QUERIES,
+    official=dict(resolution=TAPIR_LONG_RESOLUTION, initial_resolution=TAPIR_LONG_RESOLUTION),
+    options=dict(resolution=TAPIR_LONG_RESOLUTION, initial_resolution=TAPIR_LONG_RESOLUTION, window_frames=224))
 
 
-def synthetic_clip(num_frames: int, height: int, width: int, seed: int) -> np.ndarray:
+def _bounce(t: int, period: int) -> int:
+    """t for t <= period, then back down to 0, up again...: a triangle wave, so that long clips stay on the canvas."""
+    phase = t % (2 * period)
+    return phase if phase <= period else 2 * period - phase
+
+
+def synthetic_clip(num_frames: int, height: int, width: int, seed: int, bounce: bool = False) -> np.ndarray:
     """(T, H, W, 3) uint8: a smooth random texture panning by (1, 2) px per frame with a brighter textured
-    square moving by (-3, 2) px per frame over it."""
+    square moving by (-3, 2) px per frame over it; with ``bounce`` both turn back every 16 frames (clips
+    of any length; without it the canvas ends after 32 frames)."""
     import cv2
 
     rng = np.random.default_rng(seed)
@@ -137,6 +158,7 @@ def synthetic_clip(num_frames: int, height: int, width: int, seed: int) -> np.nd
     patch = cv2.GaussianBlur(rng.uniform(0, 255, (24, 24, 3)).astype(np.float32), (0, 0), 1.0)
     frames = []
     for t in range(num_frames):
+        t = _bounce(t, 16) if bounce else t
         frame = canvas[t:t + height, 2 * t:2 * t + width].copy()
         y, x = 40 - 3 * t + 30, 20 + 2 * t
         frame[y:y + 24, x:x + 24] = np.clip(patch * 0.3 + 160, 0, 255)
@@ -397,13 +419,14 @@ class _TapirModel(_OfficialRunner):
     coordinates (centres at +0.5) of the resized video, (y + 0.5) * 256 / H, and tracks come back as
     x * W / 256 - 0.5."""
 
-    resolution = (256, 256)
-
-    def __init__(self, checkpoint: Path, pyramid_level: int, extra_convs: bool):
+    def __init__(self, checkpoint: Path, pyramid_level: int, extra_convs: bool, resolution=(256, 256),
+                 initial_resolution=(256, 256)):
         import torch
         from tapnet.torch import tapir_model
 
-        self.model = tapir_model.TAPIR(pyramid_level=pyramid_level, extra_convs=extra_convs)
+        self.resolution = tuple(resolution)
+        self.model = tapir_model.TAPIR(pyramid_level=pyramid_level, extra_convs=extra_convs,
+                                       initial_resolution=tuple(initial_resolution))
         self.model.load_state_dict(torch.load(checkpoint, map_location="cpu"))
 
     def track(self, video, queries):
@@ -427,6 +450,8 @@ OFFICIAL_RUNNERS = {
     "cotracker3_online": _CoTrackerOnlinePredictor,
     "tapir": lambda checkpoint: _TapirModel(checkpoint, pyramid_level=0, extra_convs=False),
     "bootstapir": lambda checkpoint: _TapirModel(checkpoint, pyramid_level=1, extra_convs=True),
+    "tapir_long": lambda checkpoint: _TapirModel(checkpoint, pyramid_level=0, extra_convs=False,
+                                                 **TRACKERS["tapir_long"]["official"]),
 }
 
 

@@ -8,7 +8,6 @@ tests fast, most use a 64x64 cost-volume resolution (`initial_resolution`); the 
 """
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -148,17 +147,30 @@ def test_shapes_determinism_query_frames_and_chunking(bootstapir):
 
 
 class _EchoNet(torch.nn.Module):
-    """Stands in for TapirNet: every frame's track is the query position; fixed logits."""
+    """Stands in for TapirNet's parts the tracker calls: every frame's track is the query position; fixed logits;
+    records the video it encodes and the query points it estimates with."""
+
+    feature_chunk_size = 10
 
     def __init__(self, occlusion: float, expected_dist: float):
         super().__init__()
         self.logits = (occlusion, expected_dist)
         self.seen = {}
 
-    def forward(self, video, query_points, refinement_resolutions=None):
-        self.seen = {"video": video, "query_points": query_points}
+    def temporal_reach(self, num_refinement_resolutions):
+        return 0
+
+    def encode_resolutions(self, video, resolutions):
+        self.seen["video"] = video
+        return [(video, video) for _ in resolutions]
+
+    def query_features(self, grids, query_points, size):
+        return None
+
+    def estimate(self, grids, query_features, query_points, size, resolutions):
+        self.seen["query_points"] = query_points
         batch, num_points = query_points.shape[:2]
-        frames = video.shape[1]
+        frames = grids[0][0].shape[1]
         tracks = query_points[:, :, None, [2, 1]].expand(batch, num_points, frames, 2)
         full = torch.ones(batch, num_points, frames)
         return {"tracks": tracks, "occlusion": full * self.logits[0], "expected_dist": full * self.logits[1]}
@@ -214,6 +226,34 @@ def test_tapir_runs_with_refinement_at_two_resolutions(tapir_checkpoint):
 
 # ------------------------------------------------------------------------------------------------ building blocks
 
+def test_temporal_reach_is_where_a_frame_stops_mattering():
+    """Changing one frame's features changes the outputs of frames within `temporal_reach` of it and leaves every
+    other frame's outputs bit-identical (two refinement passes: 2 x 24 = 48 frames), which is what makes the
+    windows exact; the change does reach (nearly) that far, so the reach is not generous either."""
+    torch.manual_seed(0)
+    model = TapirNet(pyramid_level=1, extra_convs=True, num_pips_iter=2, initial_resolution=(32, 32)).eval()
+    video = torch.rand(1, 110, 32, 32, 3) * 2 - 1
+    queries = torch.tensor([[[0, 10.0, 12.0], [60, 20.0, 5.0]]])
+    resolutions = model.resolutions((32, 32))
+    reach = model.temporal_reach(len(resolutions) - 1)
+    assert resolutions == [(32, 32), (32, 32)] and reach == 48
+    with torch.no_grad():
+        grids = model.encode_resolutions(video, resolutions)
+        features = model.query_features(grids, queries, (32, 32))
+        before = model.estimate(grids, features, queries, (32, 32), resolutions)
+        for grid in grids[0]:  # both resolutions share these tensors
+            grid[:, 50] += torch.randn_like(grid[:, 50])
+        after = model.estimate(grids, features, queries, (32, 32), resolutions)
+    changed = torch.zeros(110, dtype=torch.bool)
+    for key in before:
+        difference = (after[key] - before[key]).abs()
+        changed |= difference.reshape(1, 2, 110, -1).amax(dim=(0, 1, 3)) > 0
+    frames = torch.nonzero(changed).flatten()
+    assert frames.min() >= 50 - reach and frames.max() <= 50 + reach
+    assert frames.min() <= 50 - reach + 4 and frames.max() >= 50 + reach - 4
+
+
+
 def test_default_refinement_resolutions_are_log_spaced_multiples_of_8():
     assert default_refinement_resolutions((256, 256)) == [(256, 256)]
     assert default_refinement_resolutions((128, 128)) == [(256, 256)]
@@ -250,15 +290,61 @@ def test_query_features_are_taken_at_the_query_frame_and_position():
     np.testing.assert_allclose(features[0].numpy(), [[1.0, -1.0], [0.0, 0.0]], atol=1e-6)
 
 
-def test_frame_source_equals_array_and_long_videos_warn(bootstapir, monkeypatch, caplog):
-    """TAPIR needs the whole clip (no windows): a `FrameSource` gives the same output, and a video above
-    `MAX_FRAMES` logs that memory grows with the length."""
+def smooth_video(num_frames: int, height: int, width: int) -> np.ndarray:
+    """(T, H, W, 3) uint8: a blurred random texture panning by (1, 1) px per frame (points have something to
+    follow)."""
+    rng = np.random.default_rng(7)
+    texture = rng.integers(0, 256, (height + num_frames, width + num_frames, 3)).astype(np.float32)
+    texture = (texture + np.roll(texture, 1, 0) + np.roll(texture, 1, 1) + np.roll(texture, 1, (0, 1))) / 4
+    return np.stack([texture[t:t + height, t:t + width] for t in range(num_frames)]).round().astype(np.uint8)
+
+
+class _RecordingWindowFeatures(tapir_tracker.WindowFeatures):
+    instances = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instances.append(self)
+
+
+def test_windows_give_the_whole_video_result_in_bounded_memory(bootstapir_checkpoint, monkeypatch):
+    """One refinement pass (temporal reach 24 frames): windows of 56 frames over 70 ([0, 56), [8, 64), [16, 70),
+    keeping [0, 32), [32, 40), [40, 70)) must give the one-window result, reading and encoding each frame about
+    once and holding at most a window's features."""
+    options = dict(FAST, num_pips_iter=1)
+    whole = BootsTapirTracker(bootstapir_checkpoint, **options, window_frames=1000)
+    windowed = BootsTapirTracker(bootstapir_checkpoint, **options, window_frames=56)
+    frames = smooth_video(70, 40, 56)
+    queries = np.array([[0, 10.0, 20.0], [0, 40.5, 12.0], [35, 30.0, 25.0], [69, 20.0, 30.0], [50, 5.0, 35.0]],
+                       np.float32)
+    expected = whole.predict(frames, queries)
+    monkeypatch.setattr(tapir_tracker, "WindowFeatures", _RecordingWindowFeatures)
+    _RecordingWindowFeatures.instances = []
+    source, stats = counting_source(frames)
+    got = windowed.predict(source, queries)
+    for key in expected:
+        np.testing.assert_allclose(got[key], expected[key], rtol=0, atol=1e-4, err_msg=key)
+    assert np.abs(expected["tracks"] - expected["tracks"][:1]).max() > 5  # the points do move
+    (features,) = _RecordingWindowFeatures.instances
+    assert features.most_frames_held <= 56 + 2 * 9
+    # each frame once, plus the chunks of query frames 50 and 69, read for their features before their window
+    assert features.frames_encoded <= 70 + 2 * 10 and stats["reads"] == features.frames_encoded
+
+
+def test_window_frames_must_exceed_twice_the_reach(tapir_checkpoint):
+    assert TapirTracker(tapir_checkpoint, **FAST).window_frames == 2 * 96 + tapir_tracker.DEFAULT_KEPT_FRAMES
+    assert TapirTracker(tapir_checkpoint, **FAST, num_pips_iter=2).window_frames == 2 * 48 + 96
+    with pytest.raises(ValueError, match=r"window_frames must be an integer above 192 .*reach of 96 frames.*got 192"):
+        TapirTracker(tapir_checkpoint, **FAST, window_frames=192)
+    with pytest.raises(ValueError, match=r"above 384 .*2 refinement resolution"):
+        TapirTracker(tapir_checkpoint, device="cpu", resolution=(64, 96), initial_resolution=(64, 64),
+                     window_frames=300)
+
+
+def test_frame_source_equals_array(bootstapir):
     frames = random_video(3, 48, 80)
     queries = np.array([[0, 10.0, 20.0], [2, 70.5, 40.25]], np.float32)
     source, _ = counting_source(frames)
     expected = bootstapir.track(frames, queries)
-    monkeypatch.setattr(tapir_tracker, "MAX_FRAMES", 2)
-    with caplog.at_level(logging.WARNING, logger="trackers.point.windows"):
-        tracks, visible = bootstapir.track(source, queries)
+    tracks, visible = bootstapir.track(source, queries)
     assert np.array_equal(tracks, expected[0]) and np.array_equal(visible, expected[1])
-    assert "bootstapir holds the whole video" in caplog.text and "3 frames is above the 2" in caplog.text

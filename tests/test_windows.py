@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from frame_counting import counting_source
-from trackers.point.windows import WindowFeatures, warn_long_video
+from trackers.point.windows import HaloWindow, WindowFeatures, halo_windows, warn_long_video
 
 
 def _encode(frames: torch.Tensor) -> list[torch.Tensor]:
@@ -39,3 +39,26 @@ def test_long_video_warning(caplog):
         assert not caplog.records
         warn_long_video("tapir", 11, 10, "reason")
     assert "tapir holds the whole video" in caplog.text and "11 frames is above the 10" in caplog.text
+
+
+@pytest.mark.parametrize("num_frames, window, halo", [(1, 3, 1), (10, 30, 4), (30, 30, 4), (31, 30, 4),
+                                                      (100, 11, 5), (257, 40, 12), (1000, 288, 96)])
+def test_halo_windows_cover_the_video_once_and_keep_only_frames_the_halo_away_from_window_ends(
+        num_frames, window, halo):
+    windows = halo_windows(num_frames, window, halo)
+    assert windows[0].core_start == 0 and windows[-1].core_end == num_frames
+    assert all(a.core_end == b.core_start for a, b in zip(windows, windows[1:]))  # a partition, in order
+    for w in windows:
+        assert 0 <= w.start <= w.core_start < w.core_end <= w.end <= num_frames and w.end - w.start <= window
+        assert w.start == 0 or w.core_start - w.start >= halo
+        assert w.end == num_frames or w.end - w.core_end >= halo
+    if num_frames <= window:
+        assert windows == [HaloWindow(0, num_frames, 0, num_frames)]
+    else:  # no more windows than needed: every window but the last is full
+        assert all(w.end - w.start == window for w in windows[:-1])
+
+
+def test_halo_windows_need_a_window_longer_than_both_halos():
+    with pytest.raises(ValueError, match="a window of 10 frames leaves no frame 5 frames from both of its ends; "
+                                         "it must be longer than 10 frames"):
+        halo_windows(50, 10, 5)

@@ -3,13 +3,15 @@
 Trackers that chain windows over a video (PIPS, PIPS++, CoTracker3 online) ask `WindowFeatures` for the
 features of one window's frames at a time; it encodes the frames in fixed chunks of the video and keeps only
 the chunks the latest window touched, so memory is bounded by the window (plus a chunk at each end), not by
-the video's length. Trackers that must see the whole video at once (offline CoTracker3, TAPIR) call
-`warn_long_video` instead.
+the video's length. TAPIR, whose every layer but the refinement's temporal convolutions works frame by frame,
+runs in `halo_windows`: overlapping windows whose outputs are kept only where the convolutions' reach stays
+inside the window, so the result equals the whole-video one. Trackers that must see the whole video at once
+(offline CoTracker3) call `warn_long_video` instead.
 """
 from __future__ import annotations
 
 import logging
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import torch
 
@@ -79,6 +81,40 @@ class WindowFeatures:
                 out[positions.to(out.device)] = part[(index[positions] - key * self.chunk).to(out.device)]
             levels.append(out)
         return levels
+
+
+class HaloWindow(NamedTuple):
+    """Frames ``[start, end)`` go into the network; its outputs for frames ``[core_start, core_end)`` are kept."""
+
+    start: int
+    end: int
+    core_start: int
+    core_end: int
+
+
+def halo_windows(num_frames: int, window: int, halo: int) -> list[HaloWindow]:
+    """Windows of at most ``window`` consecutive frames whose cores partition ``[0, num_frames)``, each core with
+    ``halo`` input frames on both sides (fewer only where the video ends there).
+
+    A network whose output at frame t depends only on frames ``[t - halo, t + halo]`` (and on the zero padding
+    at the video's ends) gives the same outputs on each core as on the whole video. One window when the video
+    fits; otherwise the first core is ``window - halo`` frames, the middle ones ``window - 2 * halo``, and
+    frames in the overlaps are fed to the network more than once.
+
+    Raises:
+        ValueError when ``window <= 2 * halo`` (no frame would be far enough from both ends).
+    """
+    if halo < 0 or window <= 2 * halo:
+        raise ValueError(f"a window of {window} frames leaves no frame {halo} frames from both of its ends; "
+                         f"it must be longer than {2 * halo} frames")
+    windows, core_start = [], 0
+    while core_start < num_frames:
+        start = max(0, core_start - halo)
+        end = min(num_frames, start + window)
+        core_end = end if end == num_frames else end - halo
+        windows.append(HaloWindow(start, end, core_start, core_end))
+        core_start = core_end
+    return windows
 
 
 def warn_long_video(tracker: str, num_frames: int, limit: int, why: str) -> None:

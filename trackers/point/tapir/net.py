@@ -378,42 +378,75 @@ class TapirNet(nn.Module):
         return (points + out[..., :2] * to_initial, occlusion + out[..., 2], expected_dist + out[..., 3],
                 features + out[..., 4:])
 
-    # -- full pass --------------------------------------------------------------------------------------------
-    def forward(self, video: torch.Tensor, query_points: torch.Tensor,
-                refinement_resolutions: list[tuple[int, int]] | None = None) -> dict[str, torch.Tensor]:
-        """Track query points through a video.
-
-        Args:
-            video: (B, T, H, W, 3) float in [-1, 1]; H and W multiples of 8.
-            query_points: (B, N, 3) float (t, y, x) in raster units of the video (pixel centres at +0.5).
-            refinement_resolutions: (h, w) resolutions for the refinement, multiples of 8; None: log-spaced from
-                256x256 to the video size (`default_refinement_resolutions`).
-
-        Returns:
-            tracks (B, N, T, 2) (x, y) in raster units of the video, occlusion (B, N, T) and expected_dist
-            (B, N, T) logits (higher = more likely occluded / far from the truth).
-        """
-        _, frames, height, width, _ = video.shape
+    # -- full pass, and its parts for running in windows ------------------------------------------------------
+    def resolutions(self, size: tuple[int, int], refinement_resolutions: list[tuple[int, int]] | None = None
+                    ) -> list[tuple[int, int]]:
+        """[initial resolution] + the refinement resolutions (None: log-spaced from the initial one to ``size``,
+        `default_refinement_resolutions`), each (h, w) checked to be multiples of 8."""
         if refinement_resolutions is None:
-            refinement_resolutions = default_refinement_resolutions((height, width), self.initial_resolution)
+            refinement_resolutions = default_refinement_resolutions(tuple(size), self.initial_resolution)
         resolutions = [self.initial_resolution] + [tuple(r) for r in refinement_resolutions]
         for resolution in resolutions:
             if resolution[0] % 8 or resolution[1] % 8:
                 raise ValueError(f"TAPIR resolutions must be multiples of 8, got {resolution}")
+        return resolutions
+
+    def temporal_reach(self, num_refinement_resolutions: int) -> int:
+        """How many frames away a frame's output can feel another frame: each mixer block's two depthwise
+        temporal convolutions reach ``kernel // 2`` frames each, a mixer pass runs every block, and there are
+        ``num_pips_iter`` passes per refinement resolution, chained (the cost-volume estimate, the encoder and
+        everything else work frame by frame). With the official settings: 12 * 2 * 1 * 4 = 96 frames per
+        refinement resolution. Outputs at least this far from both ends of a window therefore equal the
+        whole-video outputs (the zero padding at the window's ends does not reach them)."""
+        per_pass = sum(2 * (block.mlp1_up.kernel_size[0] // 2) for block in self.torch_pips_mixer.blocks)
+        return per_pass * self.num_pips_iter * num_refinement_resolutions
+
+    def encode_resolutions(self, video: torch.Tensor, resolutions: list[tuple[int, int]]
+                           ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(B, T, H, W, 3) in [-1, 1] -> per resolution the (hires, lowres) features of `encode` (a resolution
+        equal to the one before reuses its features)."""
         grids, previous = [], None
         for resolution in resolutions:
             grids.append(grids[-1] if resolution == previous else self.encode(video, resolution))
             previous = resolution
-        query_features = []  # per resolution: (hires (B, N, 128), lowres (B, N, 256))
+        return grids
+
+    def query_features(self, grids: list[tuple[torch.Tensor, torch.Tensor]], query_points: torch.Tensor,
+                       size: tuple[int, int]) -> list[list[torch.Tensor]]:
+        """Per resolution [(B, N, 128) hires, (B, N, 256) lowres] features of the (B, N, 3) (t, y, x) queries,
+        in raster units of a (H, W) = ``size`` video whose frame t is frame t of ``grids``."""
+        height, width = size
+        features = []
         for hires, lowres in grids:
             per_grid = []
             for grid in (hires, lowres):
-                scale = torch.tensor([1.0, grid.shape[2] / height, grid.shape[3] / width], device=video.device)
+                scale = torch.tensor([1.0, grid.shape[2] / height, grid.shape[3] / width], device=grid.device)
                 per_grid.append(sample_query_features(grid, query_points * scale))
-            query_features.append(per_grid)
+            features.append(per_grid)
+        return features
+
+    def estimate(self, grids: list[tuple[torch.Tensor, torch.Tensor]], query_features: list[list[torch.Tensor]],
+                 query_points: torch.Tensor, size: tuple[int, int], resolutions: list[tuple[int, int]]
+                 ) -> dict[str, torch.Tensor]:
+        """Tracks through the frames of ``grids`` (from `encode_resolutions` with ``resolutions``).
+
+        Args:
+            grids: per resolution (hires (B, T, ...), lowres (B, T, ...)).
+            query_features: from `query_features` (possibly of other frames than ``grids``).
+            query_points: (B, N, 3) (t, y, x) in raster units of the (H, W) = ``size`` video, t counted from the
+                first frame of ``grids``; only used to put each point at its query position on its query frame
+                (a t outside the frames changes nothing).
+            size: (H, W) of the video the coordinates refer to.
+            resolutions: those of ``grids``.
+
+        Returns:
+            see `forward`, for the T frames of ``grids``.
+        """
+        height, width = size
         initial_h, initial_w = self.initial_resolution
-        to_initial = torch.tensor([1.0, initial_h / height, initial_w / width], device=video.device)
-        to_video = torch.tensor([width / initial_w, height / initial_h], device=video.device)
+        device = query_points.device
+        to_initial = torch.tensor([1.0, initial_h / height, initial_w / width], device=device)
+        to_video = torch.tensor([width / initial_w, height / initial_h], device=device)
         pyramids = []
         for hires, lowres in grids[1:]:
             pyramid = [hires, lowres]
@@ -444,3 +477,23 @@ class TapirNet(nn.Module):
             for index, key in enumerate(("tracks", "occlusion", "expected_dist")):
                 outputs[key].append(torch.stack([final[index] for final in finals]).mean(0))
         return {key: torch.cat(value, dim=1) for key, value in outputs.items()}
+
+    def forward(self, video: torch.Tensor, query_points: torch.Tensor,
+                refinement_resolutions: list[tuple[int, int]] | None = None) -> dict[str, torch.Tensor]:
+        """Track query points through a whole video at once.
+
+        Args:
+            video: (B, T, H, W, 3) float in [-1, 1]; H and W multiples of 8.
+            query_points: (B, N, 3) float (t, y, x) in raster units of the video (pixel centres at +0.5).
+            refinement_resolutions: (h, w) resolutions for the refinement, multiples of 8; None: log-spaced from
+                256x256 to the video size (`default_refinement_resolutions`).
+
+        Returns:
+            tracks (B, N, T, 2) (x, y) in raster units of the video, occlusion (B, N, T) and expected_dist
+            (B, N, T) logits (higher = more likely occluded / far from the truth).
+        """
+        size = tuple(video.shape[2:4])
+        resolutions = self.resolutions(size, refinement_resolutions)
+        grids = self.encode_resolutions(video, resolutions)
+        features = self.query_features(grids, query_points, size)
+        return self.estimate(grids, features, query_points, size, resolutions)

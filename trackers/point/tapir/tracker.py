@@ -9,7 +9,7 @@ TAPIR; the official files are plain state_dicts loaded strictly:
   - `bootstapir_checkpoint_v2.pt`: BootsTAPIR, ``pyramid_level=1`` with extra convs (218 keys, 54.7M).
 The JAX `.npy` releases are not supported (use the `.pt` files).
 
-How a video is tracked (one pass over the whole video, both directions at once; no chaining):
+How a video is tracked (both directions at once, no chaining):
   - frames are resized to ``resolution`` (default 256x256, as the official colab and SAM-PT do; bilinear with
     antialiasing) and scaled to [-1, 1]; refinement runs at ``refinement_resolutions`` (default: log-spaced from
     256x256 up to ``resolution``, i.e. only 256x256 by default);
@@ -22,13 +22,16 @@ How a video is tracked (one pass over the whole video, both directions at once; 
   - on its query frame a point is reported at its query position and visible (the network's refinement moves it
     slightly, and the `PointTracker` contract fixes it there).
 
-Memory grows with the video, by design: the global cost volume and the refinement's temporal convolutions
-(non-causal, in both TAPIR and BootsTAPIR v2) see the whole clip, so running in windows would change the
-numbers. The frames are read from a `FrameSource` 16 at a time and only their resized copy is kept, but the
-features of every frame are held: measured with ``scripts/tracker_memory.py`` (random weights, 16 and 48
-frames, one thread), tracking adds about 5.2 MiB a frame (TAPIR) and 9.7 MiB a frame (BootsTAPIR) whatever
-the input size (frames are resized to 256x256), i.e. about 1.5 and 2.8 GiB at 300 frames; `track` logs a
-warning above ``MAX_FRAMES`` frames.
+Memory does not grow with the video: it runs in overlapping windows of at most ``window_frames`` frames
+(`trackers.point.windows.halo_windows`) and gives the whole-video result. Every part of TAPIR works frame by
+frame (encoder, cost volume, the refinement's sampling and channel mixing) except the refinement's depthwise
+temporal convolutions, whose reach is finite: 12 blocks x 2 convolutions x 1 frame x 4 iterations = 96 frames
+per refinement resolution (`TapirNet.temporal_reach`). So a window's outputs are kept only for frames at least
+that far from its ends (or at the video's ends), and equal the official whole-video outputs
+(`tests/test_official_trackers.py`, `tapir_long`). The query features are taken once, from the query frames.
+Frames are read and encoded `WindowFeatures` chunk by chunk, each once; only a window's features are held
+(about 3 MiB a frame at 256x256). A video of up to ``window_frames`` frames is one window; beyond that the
+refinement runs again on the overlaps (a middle window keeps ``window_frames - 2 * 96`` of its frames).
 """
 from __future__ import annotations
 
@@ -45,16 +48,16 @@ from trackers.point.opencv import check_finite_queries
 from datasets.frames import FrameSource, as_frame_source
 from trackers.point.base import PointTracker, check_track_source
 from trackers.point.tapir.net import TapirNet
-from trackers.point.windows import warn_long_video
+from trackers.point.windows import WindowFeatures, halo_windows
 
 TAPIR_PANNING = register(CheckpointInfo(
     "tapir", "tapir_checkpoint_panning.pt", "https://storage.googleapis.com/dm-tapnet/tapir_checkpoint_panning.pt"))
 BOOTSTAPIR_V2 = register(CheckpointInfo(
     "bootstapir", "bootstapir_checkpoint_v2.pt",
     "https://storage.googleapis.com/dm-tapnet/bootstap/bootstapir_checkpoint_v2.pt"))
-#: the trackers warn above this many frames: they hold every frame's features, ~1.5 GiB (TAPIR) and ~2.8 GiB
-#: (BootsTAPIR) at 300 frames (see the module docstring)
-MAX_FRAMES = 300
+#: frames a middle window keeps when ``window_frames`` is None: windows are then twice the temporal reach plus
+#: this (288 frames with the default settings: every DAVIS and YouTube-VOS video is one window)
+DEFAULT_KEPT_FRAMES = 96
 
 
 def load_tapir_checkpoint(model: TapirNet, path: str | Path) -> None:
@@ -95,6 +98,9 @@ class _TapirTrackerBase(PointTracker):
         feature_chunk_size: frames encoded at once (memory only).
         initial_resolution: (h, w) of the global cost volume; keep 256x256 (the checkpoints' training size),
             smaller values only serve fast tests.
+        window_frames: the most frames run through the network at once (memory only: results do not depend on
+            it); must exceed twice the refinement's temporal reach (`TapirNet.temporal_reach`: 2 x 96 = 192 with
+            the defaults); None: that plus `DEFAULT_KEPT_FRAMES` (288 with the defaults).
     """
 
     needs_checkpoint = True
@@ -106,7 +112,7 @@ class _TapirTrackerBase(PointTracker):
                  resolution: tuple[int, int] = (256, 256), refinement_resolutions: list | None = None,
                  visibility_threshold: float = 0.5, softmax_temperature: float = 20.0, num_pips_iter: int = 4,
                  query_chunk_size: int = 64, feature_chunk_size: int = 10,
-                 initial_resolution: tuple[int, int] = (256, 256)):
+                 initial_resolution: tuple[int, int] = (256, 256), window_frames: int | None = None):
         self.resolution = _resolution(resolution, "resolution")
         self.refinement_resolutions = None if refinement_resolutions is None else [
             _resolution(r, "refinement_resolutions entries") for r in refinement_resolutions]
@@ -128,18 +134,32 @@ class _TapirTrackerBase(PointTracker):
                               initial_resolution=initial_resolution)
         load_tapir_checkpoint(self.model, path)
         self.model.eval().to(self.device)
+        self.resolutions = self.model.resolutions(self.resolution, self.refinement_resolutions)
+        reach = self.model.temporal_reach(len(self.resolutions) - 1)
+        if window_frames is None:
+            window_frames = 2 * reach + DEFAULT_KEPT_FRAMES
+        if int(window_frames) != window_frames or window_frames <= 2 * reach:
+            raise ValueError(
+                f"window_frames must be an integer above {2 * reach} (twice the refinement's temporal reach of "
+                f"{reach} frames with num_pips_iter={num_pips_iter} and {len(self.resolutions) - 1} refinement "
+                f"resolution(s), see TapirNet.temporal_reach), got {window_frames!r}; null picks {2 * reach} + "
+                f"{DEFAULT_KEPT_FRAMES}")
+        self.window_frames = int(window_frames)
 
-    def _prepare_video(self, source: FrameSource) -> torch.Tensor:
-        """Frames read 16 at a time -> (1, T, h, w, 3) float in [-1, 1] at ``resolution`` on the device."""
-        resized = []
-        for start in range(0, source.num_frames, 16):
-            frames = source.window(start, min(start + 16, source.num_frames))
-            chunk = torch.from_numpy(frames).to(self.device).permute(0, 3, 1, 2).float()
-            if tuple(chunk.shape[-2:]) != self.resolution:
-                chunk = F.interpolate(chunk, size=self.resolution, mode="bilinear", align_corners=False, antialias=True)
-            resized.append(chunk)
-        video = torch.cat(resized).permute(0, 2, 3, 1)
-        return (video / 255.0 * 2.0 - 1.0)[None]
+    def _encode(self, frames: torch.Tensor) -> list[torch.Tensor]:
+        """(S, H, W, 3) uint8 frames -> per refinement-chain resolution its hires and lowres features, flattened
+        [hires_0 (S, ...), lowres_0 (S, ...), hires_1, ...]: the frames resized to ``resolution`` (bilinear,
+        antialiased) and scaled to [-1, 1], then `TapirNet.encode_resolutions`."""
+        chunk = frames.to(self.device).permute(0, 3, 1, 2).float()
+        if tuple(chunk.shape[-2:]) != self.resolution:
+            chunk = F.interpolate(chunk, size=self.resolution, mode="bilinear", align_corners=False, antialias=True)
+        video = (chunk.permute(0, 2, 3, 1) / 255.0 * 2.0 - 1.0)[None]
+        return [grid[0] for pair in self.model.encode_resolutions(video, self.resolutions) for grid in pair]
+
+    @staticmethod
+    def _grids(levels: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """`_encode`'s flat list of (S, ...) features -> per resolution (hires (1, S, ...), lowres (1, S, ...))."""
+        return [(levels[i][None], levels[i + 1][None]) for i in range(0, len(levels), 2)]
 
     @torch.inference_mode()
     def predict(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> dict[str, np.ndarray]:
@@ -155,29 +175,45 @@ class _TapirTrackerBase(PointTracker):
         source = as_frame_source(frames)
         height, width = source.frame_size
         model_height, model_width = self.resolution
-        video = self._prepare_video(source)
+        num_frames, num_points = source.num_frames, len(queries)
         query_tyx = torch.stack([
             torch.from_numpy(queries[:, 0]),
             (torch.from_numpy(queries[:, 2]) + 0.5) * model_height / height,
             (torch.from_numpy(queries[:, 1]) + 0.5) * model_width / width,
         ], dim=-1).float().to(self.device)[None]
-        out = self.model(video, query_tyx, refinement_resolutions=self.refinement_resolutions)
+        if num_points == 0:
+            return {"tracks": np.zeros((num_frames, 0, 2), np.float32),
+                    "occlusion": np.zeros((num_frames, 0), np.float32),
+                    "expected_dist": np.zeros((num_frames, 0), np.float32)}
+        features = WindowFeatures(source, self._encode, chunk=self.model.feature_chunk_size)
+        # the query features, from the query frames only (t renumbered within them)
+        query_frames, query_index = torch.unique(query_tyx[0, :, 0].round().long(), return_inverse=True)
+        at_query_frames = query_tyx.clone()
+        at_query_frames[0, :, 0] = query_index.float()
+        query_features = self.model.query_features(self._grids(features(query_frames.cpu())), at_query_frames,
+                                                   self.resolution)
+        out = {"tracks": np.zeros((num_frames, num_points, 2), np.float32),
+               "occlusion": np.zeros((num_frames, num_points), np.float32),
+               "expected_dist": np.zeros((num_frames, num_points), np.float32)}
         scale = torch.tensor([width / model_width, height / model_height], device=self.device)
-        tracks = out["tracks"][0] * scale - 0.5
-        return {"tracks": tracks.permute(1, 0, 2).float().cpu().numpy(),
-                "occlusion": out["occlusion"][0].T.float().cpu().numpy(),
-                "expected_dist": out["expected_dist"][0].T.float().cpu().numpy()}
+        reach = self.model.temporal_reach(len(self.resolutions) - 1)
+        for window in halo_windows(num_frames, self.window_frames, reach):
+            grids = self._grids(features(torch.arange(window.start, window.end)))
+            local = query_tyx - torch.tensor([float(window.start), 0.0, 0.0], device=self.device)
+            result = self.model.estimate(grids, query_features, local, self.resolution, self.resolutions)
+            core = slice(window.core_start - window.start, window.core_end - window.start)
+            kept = slice(window.core_start, window.core_end)
+            out["tracks"][kept] = (result["tracks"][0, :, core] * scale - 0.5).permute(1, 0, 2).float().cpu().numpy()
+            for key in ("occlusion", "expected_dist"):
+                out[key][kept] = result[key][0, :, core].T.float().cpu().numpy()
+            del grids, result  # before the next window's features are assembled: one window's copy at a time
+        return out
 
     def track(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """See `PointTracker.track`: frames (T, H, W, 3) uint8 or a `FrameSource`, queries (N, 3) (t, x, y)
         -> tracks (T, N, 2) float32, visible (T, N) bool."""
         source, queries = check_track_source(frames, queries)
         check_finite_queries(queries)
-        num_frames = source.num_frames
-        if len(queries) == 0:
-            return np.zeros((num_frames, 0, 2), np.float32), np.zeros((num_frames, 0), bool)
-        warn_long_video(self.info.key, num_frames, MAX_FRAMES,
-                        "its cost volume and temporal refinement see the whole clip")
         out = self.predict(source, queries)
         probability = (1 - _sigmoid(out["occlusion"])) * (1 - _sigmoid(out["expected_dist"]))
         visible = probability > self.visibility_threshold
