@@ -299,7 +299,7 @@ def smooth_video(num_frames: int, height: int, width: int) -> np.ndarray:
     return np.stack([texture[t:t + height, t:t + width] for t in range(num_frames)]).round().astype(np.uint8)
 
 
-class _RecordingWindowFeatures(tapir_tracker.WindowFeatures):
+class _RecordingSlidingFeatures(tapir_tracker.SlidingFeatures):
     instances = []
 
     def __init__(self, *args, **kwargs):
@@ -309,8 +309,8 @@ class _RecordingWindowFeatures(tapir_tracker.WindowFeatures):
 
 def test_windows_give_the_whole_video_result_in_bounded_memory(bootstapir_checkpoint, monkeypatch):
     """One refinement pass (temporal reach 24 frames): windows of 56 frames over 70 ([0, 56), [8, 64), [16, 70),
-    keeping [0, 32), [32, 40), [40, 70)) must give the one-window result, reading and encoding each frame about
-    once and holding at most a window's features."""
+    keeping [0, 32), [32, 40), [40, 70)) must give the one-window result, encoding each frame once and holding
+    at most a window's features (plus a chunk encoded ahead)."""
     options = dict(FAST, num_pips_iter=1)
     whole = BootsTapirTracker(bootstapir_checkpoint, **options, window_frames=1000)
     windowed = BootsTapirTracker(bootstapir_checkpoint, **options, window_frames=56)
@@ -318,17 +318,17 @@ def test_windows_give_the_whole_video_result_in_bounded_memory(bootstapir_checkp
     queries = np.array([[0, 10.0, 20.0], [0, 40.5, 12.0], [35, 30.0, 25.0], [69, 20.0, 30.0], [50, 5.0, 35.0]],
                        np.float32)
     expected = whole.predict(frames, queries)
-    monkeypatch.setattr(tapir_tracker, "WindowFeatures", _RecordingWindowFeatures)
-    _RecordingWindowFeatures.instances = []
+    monkeypatch.setattr(tapir_tracker, "SlidingFeatures", _RecordingSlidingFeatures)
+    _RecordingSlidingFeatures.instances = []
     source, stats = counting_source(frames)
     got = windowed.predict(source, queries)
     for key in expected:
         np.testing.assert_allclose(got[key], expected[key], rtol=0, atol=1e-4, err_msg=key)
     assert np.abs(expected["tracks"] - expected["tracks"][:1]).max() > 5  # the points do move
-    (features,) = _RecordingWindowFeatures.instances
-    assert features.most_frames_held <= 56 + 2 * 9
-    # each frame once, plus the chunks of query frames 50 and 69, read for their features before their window
-    assert features.frames_encoded <= 70 + 2 * 10 and stats["reads"] == features.frames_encoded
+    (features,) = _RecordingSlidingFeatures.instances
+    assert features.most_frames_held <= 56 + 9
+    # each frame once, and the 4 query frames once more for the query features
+    assert features.frames_encoded == 70 and stats["reads"] == 70 + 4
 
 
 def test_window_frames_must_exceed_twice_the_reach(tapir_checkpoint):

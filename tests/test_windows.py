@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from frame_counting import counting_source
-from trackers.point.windows import HaloWindow, WindowFeatures, halo_windows, warn_long_video
+from trackers.point.windows import HaloWindow, SlidingFeatures, WindowFeatures, halo_windows, warn_long_video
 
 
 def _encode(frames: torch.Tensor) -> list[torch.Tensor]:
@@ -62,3 +62,28 @@ def test_halo_windows_need_a_window_longer_than_both_halos():
     with pytest.raises(ValueError, match="a window of 10 frames leaves no frame 5 frames from both of its ends; "
                                          "it must be longer than 10 frames"):
         halo_windows(50, 10, 5)
+
+
+def test_sliding_features_equal_window_features_encode_each_frame_once_and_hold_one_window():
+    frames = np.random.default_rng(1).integers(0, 256, (61, 4, 6, 3), dtype=np.uint8)
+    source, stats = counting_source(frames)
+    reference = WindowFeatures(counting_source(frames)[0], _encode, chunk=5)
+    sliding = SlidingFeatures(source, _encode, chunk=5)
+    windows = halo_windows(61, 17, 4)
+    assert len(windows) > 3
+    for window in windows:
+        index = torch.arange(window.start, window.end)
+        for got, expected in zip(sliding(window.start, window.end), reference(index)):
+            assert torch.equal(got, expected)
+        assert sliding.most_frames_held <= 17 + 4
+    assert sliding.frames_encoded == 61 and stats["reads"] == 61
+    # a window past everything held starts again at its chunk; going back is refused
+    jumped = SlidingFeatures(counting_source(frames)[0], _encode, chunk=5)
+    jumped(0, 4)
+    for got, expected in zip(jumped(32, 40), reference(torch.arange(32, 40))):
+        assert torch.equal(got, expected)
+    assert jumped.frames_encoded == 5 + 10
+    with pytest.raises(IndexError, match=r"window \[31, 40\) .*starts before the previous window's start 32"):
+        jumped(31, 40)
+    with pytest.raises(IndexError, match="outside the video's 61 frames"):
+        jumped(40, 62)

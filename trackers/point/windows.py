@@ -5,7 +5,8 @@ features of one window's frames at a time; it encodes the frames in fixed chunks
 the chunks the latest window touched, so memory is bounded by the window (plus a chunk at each end), not by
 the video's length. TAPIR, whose every layer but the refinement's temporal convolutions works frame by frame,
 runs in `halo_windows`: overlapping windows whose outputs are kept only where the convolutions' reach stays
-inside the window, so the result equals the whole-video one. Trackers that must see the whole video at once
+inside the window, so the result equals the whole-video one; its windows only move forward, so it holds their
+features in one tensor per level (`SlidingFeatures`). Trackers that must see the whole video at once
 (offline CoTracker3) call `warn_long_video` instead.
 """
 from __future__ import annotations
@@ -81,6 +82,62 @@ class WindowFeatures:
                 out[positions.to(out.device)] = part[(index[positions] - key * self.chunk).to(out.device)]
             levels.append(out)
         return levels
+
+
+class SlidingFeatures:
+    """Per-frame features of windows that only move forward (e.g. `halo_windows`), held in one tensor per level.
+
+    Each frame is read and encoded once, in chunks of ``chunk`` frames from frame 0 (the batches of
+    `WindowFeatures`, so the features are bit-identical to it); calling the object with a window's
+    ``[start, end)`` drops the frames before ``start`` and encodes up to ``end``. It holds the window plus at
+    most ``chunk - 1`` frames encoded ahead, as one contiguous tensor per level: the window's features are
+    views of it, not a second copy (which `WindowFeatures` must assemble for windows in any order).
+
+    Args:
+        source: the video.
+        encode: see `EncodeFn` (the result may live on any device).
+        chunk: frames per ``encode`` call.
+
+    Attributes:
+        frames_encoded: frames encoded so far; most_frames_held: the most frames of features held at once.
+    """
+
+    def __init__(self, source: FrameSource, encode: EncodeFn, chunk: int):
+        if chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {chunk}")
+        self.source, self.encode, self.chunk = source, encode, chunk
+        self._levels: list[torch.Tensor] = []
+        self._start = self._end = 0  # frames [_start, _end) are held
+        self._last_start = 0
+        self.frames_encoded = 0
+        self.most_frames_held = 0
+
+    def __call__(self, start: int, end: int) -> list[torch.Tensor]:
+        """Per level the (end - start, ...) features of frames ``[start, end)``, views of the held tensors.
+
+        Raises:
+            IndexError when the window is empty, outside the video, or starts before the previous one."""
+        if not 0 <= start < end <= self.source.num_frames or start < self._last_start:
+            raise IndexError(f"window [{start}, {end}) is empty, outside the video's {self.source.num_frames} "
+                             f"frames or starts before the previous window's start {self._last_start}")
+        self._last_start = start
+        if start < self._end:  # keep the held frames from start on
+            kept, base, next_frame = [level[start - self._start:] for level in self._levels], start, self._end
+        else:  # nothing held is needed: start again at start's chunk
+            kept, base = [], start // self.chunk * self.chunk
+            next_frame = base
+        parts = []
+        while next_frame < end:
+            chunk_end = min(next_frame + self.chunk, self.source.num_frames)
+            frames = torch.from_numpy(self.source.window(next_frame, chunk_end)).contiguous()
+            parts.append(self.encode(frames))
+            self.frames_encoded += chunk_end - next_frame
+            next_frame = chunk_end
+        if parts:  # one tensor per level again; the old ones go once their kept frames are copied
+            self._levels = [torch.cat(kept[i:i + 1] + [part[i] for part in parts]) for i in range(len(parts[0]))]
+            self._start, self._end = base, next_frame
+        self.most_frames_held = max(self.most_frames_held, self._end - self._start)
+        return [level[start - self._start:end - self._start] for level in self._levels]
 
 
 class HaloWindow(NamedTuple):

@@ -28,10 +28,16 @@ frame (encoder, cost volume, the refinement's sampling and channel mixing) excep
 temporal convolutions, whose reach is finite: 12 blocks x 2 convolutions x 1 frame x 4 iterations = 96 frames
 per refinement resolution (`TapirNet.temporal_reach`). So a window's outputs are kept only for frames at least
 that far from its ends (or at the video's ends), and equal the official whole-video outputs
-(`tests/test_official_trackers.py`, `tapir_long`). The query features are taken once, from the query frames.
-Frames are read and encoded `WindowFeatures` chunk by chunk, each once; only a window's features are held
-(about 3 MiB a frame at 256x256). A video of up to ``window_frames`` frames is one window; beyond that the
-refinement runs again on the overlaps (a middle window keeps ``window_frames - 2 * 96`` of its frames).
+(`tests/test_official_trackers.py`, `tapir_long`). The query features are taken once, from the query frames
+(encoded on their own). A video of up to ``window_frames`` frames is one window.
+
+Frames are read and encoded once (`SlidingFeatures`); only a window's features are held. Measured with
+``scripts/tracker_memory.py`` (TAPIR, random weights, 20 points, 256x256, one thread): tracking adds 0.8 GiB at
+96 frames, 2.3 GiB at 288 and 2.3 GiB at 600 (holding the whole video, it added 2.4 GiB at 288 frames and grew
+by 8.6 MiB a frame). The price is time on long videos only: the refinement runs again on the overlaps (a
+middle window keeps ``window_frames - 2 * 96`` of its frames). With 20 points a frame costs about 0.44 s of
+encoder and 0.15 s of cost volume and refinement, so a 600-frame video (five windows, 1368 frames refined)
+should take about 1.3x the whole-video time; a larger ``window_frames`` trades memory for less of it.
 """
 from __future__ import annotations
 
@@ -48,7 +54,7 @@ from trackers.point.opencv import check_finite_queries
 from datasets.frames import FrameSource, as_frame_source
 from trackers.point.base import PointTracker, check_track_source
 from trackers.point.tapir.net import TapirNet
-from trackers.point.windows import WindowFeatures, halo_windows
+from trackers.point.windows import SlidingFeatures, halo_windows
 
 TAPIR_PANNING = register(CheckpointInfo(
     "tapir", "tapir_checkpoint_panning.pt", "https://storage.googleapis.com/dm-tapnet/tapir_checkpoint_panning.pt"))
@@ -135,6 +141,12 @@ class _TapirTrackerBase(PointTracker):
         load_tapir_checkpoint(self.model, path)
         self.model.eval().to(self.device)
         self.resolutions = self.model.resolutions(self.resolution, self.refinement_resolutions)
+        # features are encoded (and held) once per run of equal resolutions
+        self._distinct_resolutions, self._resolution_slots = [], []
+        for resolution in self.resolutions:
+            if not self._distinct_resolutions or resolution != self._distinct_resolutions[-1]:
+                self._distinct_resolutions.append(resolution)
+            self._resolution_slots.append(len(self._distinct_resolutions) - 1)
         reach = self.model.temporal_reach(len(self.resolutions) - 1)
         if window_frames is None:
             window_frames = 2 * reach + DEFAULT_KEPT_FRAMES
@@ -147,19 +159,20 @@ class _TapirTrackerBase(PointTracker):
         self.window_frames = int(window_frames)
 
     def _encode(self, frames: torch.Tensor) -> list[torch.Tensor]:
-        """(S, H, W, 3) uint8 frames -> per refinement-chain resolution its hires and lowres features, flattened
-        [hires_0 (S, ...), lowres_0 (S, ...), hires_1, ...]: the frames resized to ``resolution`` (bilinear,
-        antialiased) and scaled to [-1, 1], then `TapirNet.encode_resolutions`."""
+        """(S, H, W, 3) uint8 frames -> [hires (S, ...), lowres (S, ...)] features at each distinct resolution of
+        ``resolutions``, in order: the frames resized to ``resolution`` (bilinear, antialiased) and scaled to
+        [-1, 1], then `TapirNet.encode` (through `encode_resolutions`)."""
         chunk = frames.to(self.device).permute(0, 3, 1, 2).float()
         if tuple(chunk.shape[-2:]) != self.resolution:
             chunk = F.interpolate(chunk, size=self.resolution, mode="bilinear", align_corners=False, antialias=True)
         video = (chunk.permute(0, 2, 3, 1) / 255.0 * 2.0 - 1.0)[None]
-        return [grid[0] for pair in self.model.encode_resolutions(video, self.resolutions) for grid in pair]
+        grids = self.model.encode_resolutions(video, self._distinct_resolutions)
+        return [grid[0] for pair in grids for grid in pair]
 
-    @staticmethod
-    def _grids(levels: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """`_encode`'s flat list of (S, ...) features -> per resolution (hires (1, S, ...), lowres (1, S, ...))."""
-        return [(levels[i][None], levels[i + 1][None]) for i in range(0, len(levels), 2)]
+    def _grids(self, levels: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """`_encode`'s list -> per entry of ``resolutions`` (hires (1, S, ...), lowres (1, S, ...)) (a resolution
+        equal to the one before shares its tensors, as in `TapirNet.encode_resolutions`)."""
+        return [(levels[2 * i][None], levels[2 * i + 1][None]) for i in self._resolution_slots]
 
     @torch.inference_mode()
     def predict(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> dict[str, np.ndarray]:
@@ -185,20 +198,15 @@ class _TapirTrackerBase(PointTracker):
             return {"tracks": np.zeros((num_frames, 0, 2), np.float32),
                     "occlusion": np.zeros((num_frames, 0), np.float32),
                     "expected_dist": np.zeros((num_frames, 0), np.float32)}
-        features = WindowFeatures(source, self._encode, chunk=self.model.feature_chunk_size)
-        # the query features, from the query frames only (t renumbered within them)
-        query_frames, query_index = torch.unique(query_tyx[0, :, 0].round().long(), return_inverse=True)
-        at_query_frames = query_tyx.clone()
-        at_query_frames[0, :, 0] = query_index.float()
-        query_features = self.model.query_features(self._grids(features(query_frames.cpu())), at_query_frames,
-                                                   self.resolution)
+        query_features = self._query_features(source, query_tyx)
+        features = SlidingFeatures(source, self._encode, chunk=self.model.feature_chunk_size)
         out = {"tracks": np.zeros((num_frames, num_points, 2), np.float32),
                "occlusion": np.zeros((num_frames, num_points), np.float32),
                "expected_dist": np.zeros((num_frames, num_points), np.float32)}
         scale = torch.tensor([width / model_width, height / model_height], device=self.device)
         reach = self.model.temporal_reach(len(self.resolutions) - 1)
         for window in halo_windows(num_frames, self.window_frames, reach):
-            grids = self._grids(features(torch.arange(window.start, window.end)))
+            grids = self._grids(features(window.start, window.end))
             local = query_tyx - torch.tensor([float(window.start), 0.0, 0.0], device=self.device)
             result = self.model.estimate(grids, query_features, local, self.resolution, self.resolutions)
             core = slice(window.core_start - window.start, window.core_end - window.start)
@@ -208,6 +216,18 @@ class _TapirTrackerBase(PointTracker):
                 out[key][kept] = result[key][0, :, core].T.float().cpu().numpy()
             del grids, result  # before the next window's features are assembled: one window's copy at a time
         return out
+
+    def _query_features(self, source: FrameSource, query_tyx: torch.Tensor) -> list[list[torch.Tensor]]:
+        """`TapirNet.query_features` of the (1, N, 3) (t, y, x) queries, from their frames alone (encoded
+        together, ``feature_chunk_size`` at a time)."""
+        query_frames, query_index = torch.unique(query_tyx[0, :, 0].round().long().cpu(), return_inverse=True)
+        step = self.model.feature_chunk_size
+        parts = [self._encode(torch.from_numpy(np.stack([source.frame(int(t)) for t in query_frames[i:i + step]])))
+                 for i in range(0, len(query_frames), step)]
+        levels = [torch.cat([part[i] for part in parts]) for i in range(len(parts[0]))]
+        at_query_frames = query_tyx.clone()
+        at_query_frames[0, :, 0] = query_index.to(query_tyx.device).float()  # t counted within the query frames
+        return self.model.query_features(self._grids(levels), at_query_frames, self.resolution)
 
     def track(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """See `PointTracker.track`: frames (T, H, W, 3) uint8 or a `FrameSource`, queries (N, 3) (t, x, y)
