@@ -157,9 +157,6 @@ class _EchoNet(torch.nn.Module):
         self.logits = (occlusion, expected_dist)
         self.seen = {}
 
-    def temporal_reach(self, num_refinement_resolutions):
-        return 0
-
     def encode_resolutions(self, video, resolutions):
         self.seen["video"] = video
         return [(video, video) for _ in resolutions]

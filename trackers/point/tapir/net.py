@@ -227,6 +227,18 @@ def soft_argmax(heatmaps: torch.Tensor, radius: float = 5.0) -> torch.Tensor:
     return (weights[..., None] * centres).sum(-2) / total
 
 
+def resolution_runs(resolutions: list[tuple[int, int]]) -> tuple[list[tuple[int, int]], list[int]]:
+    """The resolutions to encode at and, per entry of ``resolutions``, the index of its features among them:
+    a resolution equal to the one before it shares its features (e.g. the default [initial 256x256, refinement
+    256x256] is encoded once)."""
+    distinct, slots = [], []
+    for resolution in resolutions:
+        if not distinct or tuple(resolution) != distinct[-1]:
+            distinct.append(tuple(resolution))
+        slots.append(len(distinct) - 1)
+    return distinct, slots
+
+
 def default_refinement_resolutions(size: tuple[int, int], initial: tuple[int, int] = INITIAL_RESOLUTION
                                    ) -> list[tuple[int, int]]:
     """Log-spaced (h, w) resolutions from ``initial`` up to ``size`` (rounded down to multiples of 8), one level
@@ -404,12 +416,10 @@ class TapirNet(nn.Module):
     def encode_resolutions(self, video: torch.Tensor, resolutions: list[tuple[int, int]]
                            ) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """(B, T, H, W, 3) in [-1, 1] -> per resolution the (hires, lowres) features of `encode` (a resolution
-        equal to the one before reuses its features)."""
-        grids, previous = [], None
-        for resolution in resolutions:
-            grids.append(grids[-1] if resolution == previous else self.encode(video, resolution))
-            previous = resolution
-        return grids
+        equal to the one before shares its features: `resolution_runs`)."""
+        distinct, slots = resolution_runs(resolutions)
+        encoded = [self.encode(video, resolution) for resolution in distinct]
+        return [encoded[slot] for slot in slots]
 
     def query_features(self, grids: list[tuple[torch.Tensor, torch.Tensor]], query_points: torch.Tensor,
                        size: tuple[int, int]) -> list[list[torch.Tensor]]:

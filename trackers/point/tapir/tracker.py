@@ -54,7 +54,7 @@ from trackers.checkpoints import (
 from trackers.point.opencv import check_finite_queries
 from datasets.frames import FrameSource, as_frame_source
 from trackers.point.base import PointTracker, check_track_source
-from trackers.point.tapir.net import TapirNet
+from trackers.point.tapir.net import TapirNet, resolution_runs
 from trackers.point.windows import SlidingFeatures, halo_windows
 
 TAPIR_PANNING = register(CheckpointInfo(
@@ -143,12 +143,8 @@ class _TapirTrackerBase(PointTracker):
         self.model.eval().to(self.device)
         self.resolutions = self.model.resolutions(self.resolution, self.refinement_resolutions)
         # features are encoded (and held) once per run of equal resolutions
-        self._distinct_resolutions, self._resolution_slots = [], []
-        for resolution in self.resolutions:
-            if not self._distinct_resolutions or resolution != self._distinct_resolutions[-1]:
-                self._distinct_resolutions.append(resolution)
-            self._resolution_slots.append(len(self._distinct_resolutions) - 1)
-        reach = self.model.temporal_reach(len(self.resolutions) - 1)
+        self._distinct_resolutions, self._resolution_slots = resolution_runs(self.resolutions)
+        self.reach = reach = self.model.temporal_reach(len(self.resolutions) - 1)
         if window_frames is None:
             window_frames = 2 * reach + DEFAULT_KEPT_FRAMES
         if int(window_frames) != window_frames or window_frames <= 2 * reach:
@@ -195,18 +191,15 @@ class _TapirTrackerBase(PointTracker):
             (torch.from_numpy(queries[:, 2]) + 0.5) * model_height / height,
             (torch.from_numpy(queries[:, 1]) + 0.5) * model_width / width,
         ], dim=-1).float().to(self.device)[None]
-        if num_points == 0:
-            return {"tracks": np.zeros((num_frames, 0, 2), np.float32),
-                    "occlusion": np.zeros((num_frames, 0), np.float32),
-                    "expected_dist": np.zeros((num_frames, 0), np.float32)}
-        query_features = self._query_features(source, query_tyx)
-        features = SlidingFeatures(source, self._encode, chunk=self.model.feature_chunk_size)
         out = {"tracks": np.zeros((num_frames, num_points, 2), np.float32),
                "occlusion": np.zeros((num_frames, num_points), np.float32),
                "expected_dist": np.zeros((num_frames, num_points), np.float32)}
+        if num_points == 0:
+            return out
+        query_features = self._query_features(source, query_tyx)
+        features = SlidingFeatures(source, self._encode, chunk=self.model.feature_chunk_size)
         scale = torch.tensor([width / model_width, height / model_height], device=self.device)
-        reach = self.model.temporal_reach(len(self.resolutions) - 1)
-        for window in halo_windows(num_frames, self.window_frames, reach):
+        for window in halo_windows(num_frames, self.window_frames, self.reach):
             grids = self._grids(features(window.start, window.end))
             local = query_tyx - torch.tensor([float(window.start), 0.0, 0.0], device=self.device)
             result = self.model.estimate(grids, query_features, local, self.resolution, self.resolutions)
