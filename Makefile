@@ -52,7 +52,7 @@ test-browser: $(STAMP) browser
 test-slow: $(STAMP)
 	$(PY) -m pytest -m "slow" -q || [ $$? -eq 5 ]
 
-# the CUDA tests (tests/test_gpu.py; skipped without a CUDA device)
+# the CUDA tests (tests/trackers/sampt/test_gpu.py; skipped without a CUDA device)
 test-gpu: $(STAMP)
 	$(PY) -m pytest -m gpu -q
 
@@ -66,12 +66,12 @@ eval: $(STAMP)
 # the HTML report of a run (also written at the end of every run): make report RUN=outputs/<date>/<time>
 report: $(STAMP)
 	$(if $(RUN),,$(error give the run folder: make report RUN=outputs/<date>/<time>))
-	$(PY) -m experiments.report $(RUN)
+	$(PY) -m experiments.reports.report $(RUN)
 
 # compare runs (the first is the reference): make compare RUNS="A B [C ...]" [OUT=dir]
 compare: $(STAMP)
 	$(if $(RUNS),,$(error give two or more run folders: make compare RUNS="outputs/A outputs/B"))
-	$(PY) -m experiments.compare $(RUNS) $(if $(OUT),--out $(OUT))
+	$(PY) -m experiments.reports.compare $(RUNS) $(if $(OUT),--out $(OUT))
 
 # every CPU benchmark (scripts/bench_*.py but bench_gpu), e.g. bench_e2e: the whole make-eval path vs the reference
 bench: $(STAMP)
@@ -79,31 +79,31 @@ bench: $(STAMP)
 
 # on a GPU machine (<= 5 min): full-size random SAM ViT-H / MobileSAM / SAM 2.1 + PIPS, fp32/bf16, compile [ARGS=...]
 bench-gpu: $(STAMP)
-	$(PY) -m scripts.bench_gpu $(ARGS)
+	$(PY) -m scripts.bench.gpu $(ARGS)
 
 # the same script on CPU with tiny models and 3 frames (< 1 min): checks it before a GPU sees it
 bench-gpu-smoke: $(STAMP)
-	$(PY) -m scripts.bench_gpu --smoke
+	$(PY) -m scripts.bench.gpu --smoke
 
 # after a run: make submission DATASET=ytvos18 RUN=outputs/... [ROOT=...] [SPLIT=...] [OUT=...]
 submission: $(STAMP)
-	$(PY) -m experiments.submission --dataset $(DATASET) --run $(RUN) $(if $(ROOT),--root $(ROOT)) $(if $(SPLIT),--split $(SPLIT)) $(if $(OUT),--out $(OUT))
+	$(PY) -m experiments.tools.submission --dataset $(DATASET) --run $(RUN) $(if $(ROOT),--root $(ROOT)) $(if $(SPLIT),--split $(SPLIT)) $(if $(OUT),--out $(OUT))
 
 # official checkpoint files with resume and md5 check: make checkpoints MODEL=sam_vit_h (no MODEL: list them)
 checkpoints: $(STAMP)
-	$(PY) -m experiments.download checkpoints $(if $(MODEL),--model $(MODEL),--list) $(if $(CHECKPOINT_DIR),--dir $(CHECKPOINT_DIR))
+	$(PY) -m experiments.tools.download checkpoints $(if $(MODEL),--model $(MODEL),--list) $(if $(CHECKPOINT_DIR),--dir $(CHECKPOINT_DIR))
 
 # official dataset archives: make data DATASET=davis17
 data: $(STAMP)
-	$(PY) -m experiments.download data --dataset $(DATASET) $(if $(DATA_ROOT),--dir $(DATA_ROOT))
+	$(PY) -m experiments.tools.download data --dataset $(DATASET) $(if $(DATA_ROOT),--dir $(DATA_ROOT))
 
 # SAM-PT demo on any video: make demo VIDEO=clip.mp4|frames_dir POINTS=points.txt [SEGMENTER=sam_vit_h CHECKPOINT_SEGMENTER=...] [TRACKER=pips CHECKPOINT_TRACKER=...] [OUT=outputs/demo] [ARGS=...]
 demo: $(STAMP)
-	$(PY) -m experiments.demo --video $(VIDEO) $(if $(POINTS),--points $(POINTS)) $(if $(TRACKER),--tracker $(TRACKER)) $(if $(SEGMENTER),--segmenter $(SEGMENTER)) $(if $(CHECKPOINT_TRACKER),--checkpoint-tracker $(CHECKPOINT_TRACKER)) $(if $(CHECKPOINT_SEGMENTER),--checkpoint-segmenter $(CHECKPOINT_SEGMENTER)) $(if $(OUT),--out $(OUT)) $(if $(CHECKPOINT_DIR),--checkpoint-dir $(CHECKPOINT_DIR)) $(ARGS)
+	$(PY) -m experiments.apps.demo --video $(VIDEO) $(if $(POINTS),--points $(POINTS)) $(if $(TRACKER),--tracker $(TRACKER)) $(if $(SEGMENTER),--segmenter $(SEGMENTER)) $(if $(CHECKPOINT_TRACKER),--checkpoint-tracker $(CHECKPOINT_TRACKER)) $(if $(CHECKPOINT_SEGMENTER),--checkpoint-segmenter $(CHECKPOINT_SEGMENTER)) $(if $(OUT),--out $(OUT)) $(if $(CHECKPOINT_DIR),--checkpoint-dir $(CHECKPOINT_DIR)) $(ARGS)
 
 # simulated interactive point correction: make interactive DATASET=davis17 ROOT=data/DAVIS [SPLIT=val] [ARGS="--online --threshold 0.95 --videos camel"]
 interactive: $(STAMP)
-	$(PY) -m experiments.interactive --dataset $(DATASET) --root $(ROOT) $(if $(SPLIT),--split $(SPLIT)) $(if $(OUT),--out $(OUT)) $(ARGS)
+	$(PY) -m experiments.apps.interactive --dataset $(DATASET) --root $(ROOT) $(if $(SPLIT),--split $(SPLIT)) $(if $(OUT),--out $(OUT)) $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info

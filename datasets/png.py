@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from datasets.errors import DatasetError
-from datasets.files import atomic_write
+from infra.files import atomic_write
 
 
 def davis_palette() -> np.ndarray:

@@ -2,7 +2,7 @@
 
 Numerically identical to the official DAVIS 2017 evaluator (davisvideochallenge/davis2017-evaluation,
 semi-supervised task; see ``docs/protocol.md`` sections 1.4-1.6; the official numbers on real DAVIS masks are
-recorded in ``tests/fixtures/official_davis`` and ``tests/test_official_davis.py`` requires every
+recorded in ``tests/fixtures/official_davis`` and ``tests/evaluation/test_official_davis.py`` requires every
 per-frame, per-object and global value to 1e-12), but built for streaming: one frame at a
 time, boolean masks only, and every per-object computation restricted to the bounding box of the union
 of the ground-truth and predicted masks (pixels outside it cannot change J, the boundary maps or the

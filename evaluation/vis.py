@@ -10,7 +10,7 @@ Python: :func:`evaluate_vis` (gt json path or dict, results json path or list) -
 
 Behaviour (``docs/protocol.md`` section 5), equal to the official YouTube-VIS cocoapi evaluator run as the
 UVO script runs it (every detection's category set to 1, ``useCats`` off) and, with UVO's one GT category,
-as SAM-PT runs it (``useCats`` on) (``tests/test_official_vis.py`` compares all 12 numbers with its recorded
+as SAM-PT runs it (``useCats`` on) (``tests/evaluation/test_official_vis.py`` compares all 12 numbers with its recorded
 output to 1e-12, ``tests/fixtures/official_vis``); metric details in `evaluation.vis_metrics`.
 
 * Ground truth: a YouTube-VIS json (``videos`` with ``id, height, width, length`` (or ``file_names``),
@@ -45,7 +45,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from datasets.errors import DatasetError
-from datasets.files import atomic_write_text
+from infra.files import atomic_write_text
 from datasets.rle import encode_rle, segmentation_rle
 from evaluation.vis_metrics import STAT_NAMES, VideoTracks, evaluate_tracks, precision_recall, track_area
 

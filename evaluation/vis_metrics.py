@@ -2,7 +2,7 @@
 
 Equal (to floating-point rounding) to the official YouTube-VIS cocoapi evaluator run the UVO way: every
 detection gets category 1, ``useCats`` off, ground truth pooled over the GT category list
-(``tests/test_official_vis.py``: all 12 numbers of SAM-PT's copy of the evaluator, recorded on two seeded
+(``tests/evaluation/test_official_vis.py``: all 12 numbers of SAM-PT's copy of the evaluator, recorded on two seeded
 pairs, to 1e-12).
 
 Pipeline (one `VideoTracks` per video, videos in increasing video id order):

@@ -8,7 +8,7 @@ Command line::
 Python: :func:`evaluate_vos` on a list of `datasets.video.Video` objects, returning a `VosResult`.
 
 Behaviour (``docs/protocol.md`` sections 1, 1.8, 4), equal to the official DAVIS 2017 evaluator
-(semi-supervised task) to floating-point rounding (``tests/test_official_davis.py`` compares with its
+(semi-supervised task) to floating-point rounding (``tests/evaluation/test_official_davis.py`` compares with its
 recorded output, ``tests/fixtures/official_davis``; the DAVIS 2016 and MOSE rules below follow the
 protocol notes and share that code, but no output of their official tools is recorded):
 
@@ -50,7 +50,7 @@ from typing import Sequence
 import numpy as np
 
 from datasets.errors import DatasetError
-from datasets.files import atomic_write_text
+from infra.files import atomic_write_text
 from datasets.png import read_label_png
 from datasets.video import Video
 from evaluation.davis_metrics import BOUND_TH, boundary_radius, frame_scores, object_statistics

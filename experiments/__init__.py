@@ -8,6 +8,6 @@ if not OmegaConf.has_resolver("or_default"):
 if not OmegaConf.has_resolver("if_set"):
     OmegaConf.register_new_resolver("if_set", lambda value, then: None if value is None else then)
 
-from experiments.schema import register as _register_schema  # noqa: E402
+from experiments.run.schema import register as _register_schema  # noqa: E402
 
 _register_schema()

@@ -4,7 +4,7 @@ It mirrors the structure (and hence the cost) of the official DAVIS 2017 evaluat
 loaded into float64 arrays, split into an (objects, T, H, W) one-hot stack, and every object and frame is
 scored on full-resolution arrays with a disk structuring element rebuilt (by ``skimage``) on every call.
 It exists as an independent check of :mod:`evaluation.davis_metrics` (tests compare the two on random
-and real masks; ``tests/test_official_davis.py`` compares it with the official evaluator's recorded
+and real masks; ``tests/evaluation/test_official_davis.py`` compares it with the official evaluator's recorded
 output) and as the baseline of ``make bench``. Do not use it for real evaluations.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""A straightforward SAM-PT video path, kept as the baseline of `scripts/bench_e2e.py` and as a test oracle.
+"""A straightforward SAM-PT video path, kept as the baseline of `scripts/bench/e2e.py` and as a test oracle.
 
-It does what `experiments.pipeline.predict_video` does for one video (SAM-PT's evaluation path, paper
+It does what `experiments.run.vos.predict_video` does for one video (SAM-PT's evaluation path, paper
 Sec. 3.2 and 4.1: frames at the working resolution, query points, point tracking, the SAM step, the merge
 into label maps at the annotation size, indexed PNGs), the plain way, without any of our economies:
 
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from datasets.png import write_label_png
 from datasets.video import Video
-from datasets.working_resolution import WorkingVideo
+from infra.resolution import WorkingVideo
 from reference.sampt import reference_segment_tracks
 from reference.pips import ReferencePips
 from trackers.point.pips.tracker import PipsTracker

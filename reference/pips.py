@@ -17,14 +17,14 @@ step by step and without our economies:
 - the same on the time-reversed video gives the frames before each query; visible = sigmoid(logit) > 0.5.
 
 `trackers.point.pips.tracker.PipsTracker` (each frame encoded once per direction, the jump found without a
-search) must give the same tracks: ``tests/test_reference_pips.py``.
+search) must give the same tracks: ``tests/trackers/point/test_reference_pips.py``.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from datasets.frames import as_frame_source
+from infra.frames import as_frame_source
 from trackers.point.pips.net import LATENT_DIM, PipsNet
 
 

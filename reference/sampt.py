@@ -1,4 +1,4 @@
-"""A straightforward SAM step, kept as the baseline of `scripts/bench_sam_step.py` and as a test oracle.
+"""A straightforward SAM step, kept as the baseline of `scripts/bench/sam_step.py` and as a test oracle.
 
 It prompts SAM the way the authors' ``SamPt._apply_sam_to_trajectories`` does, without any of
 `trackers.sampt.model`'s economies: one decoder call per object per pass, the full-resolution logits computed

@@ -1,4 +1,4 @@
-"""Straightforward pair-by-pair spatio-temporal IoU (the baseline of ``scripts/bench_vis.py`` and a test
+"""Straightforward pair-by-pair spatio-temporal IoU (the baseline of ``scripts/bench/vis.py`` and a test
 oracle for `evaluation.vis_metrics.spatiotemporal_ious`): one pycocotools ``merge``/``area`` per pair and
 frame, in plain Python loops."""
 from __future__ import annotations

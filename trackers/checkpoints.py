@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from datasets.files import md5sum
+from infra.files import md5sum
 
 DEFAULT_CHECKPOINT_DIR = Path("checkpoints")
 

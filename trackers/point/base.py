@@ -9,7 +9,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from datasets.frames import FrameSource, as_frame_source
+from infra.frames import FrameSource, as_frame_source
 from trackers.registry import check_options, load_entry
 
 # name -> "module:Class". Modules are imported only when their tracker is built, so a tracker's
@@ -42,7 +42,7 @@ class PointTracker(ABC):
         """Track ``queries`` through ``frames``.
 
         Args:
-            frames: (T, H, W, 3) uint8 RGB video, or a `datasets.frames.FrameSource` (anything
+            frames: (T, H, W, 3) uint8 RGB video, or a `infra.frames.FrameSource` (anything
                 `as_frame_source` accepts). Trackers that run in windows read only the frames of the current
                 window (`check_track_source`); the others read them all (`check_track_inputs`).
             queries: (N, 3) float (t, x, y): the frame index t (any frame) and pixel position (x, y) of

@@ -5,7 +5,7 @@ Both follow the `PointTracker` contract (see `trackers.point.base`): frames (T, 
 (T, N) bool. Pixel centres are at integer coordinates (x = column index, y = row index).
 
 How a video is tracked (in memory that does not grow with the video):
-  - Frames are read from a `datasets.frames.FrameSource` when a step needs them and converted to grey
+  - Frames are read from a `infra.frames.FrameSource` when a step needs them and converted to grey
     (RGB -> grey); only the two frames of the current step are held (`GreyFrames`), so a frame is decoded
     once per sweep that passes it.
   - One forward sweep over frames t = min(query t) .. T-1 moves every point whose query frame is <= t one frame
@@ -32,7 +32,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from datasets.frames import FrameSource
+from infra.frames import FrameSource
 from trackers.point.base import PointTracker, check_track_source
 
 #: A tracking step: (frame index a, frame index b, points (M, 2) float32 at frame a)

@@ -16,7 +16,7 @@ from typing import Callable, NamedTuple, Sequence
 
 import torch
 
-from datasets.frames import FrameSource
+from infra.frames import FrameSource
 
 logger = logging.getLogger(__name__)
 

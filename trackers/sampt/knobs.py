@@ -1,7 +1,7 @@
 """SAM-PT's knobs and their defaults, written once.
 
 `SamPtKnobs` is the one place the default values live: `trackers.sampt.model.SamPt` takes its keyword
-defaults from `DEFAULTS`, the Hydra schema (`experiments.schema.ModelSchema`) is this dataclass, and
+defaults from `DEFAULTS`, the Hydra schema (`experiments.run.schema.ModelSchema`) is this dataclass, and
 ``configs/model/sampt.yaml`` repeats the values for people reading configs (a test checks all three agree).
 
 Names are those of the authors' configuration (SysCV/sam-pt ``configs/model/sam_pt.yaml``); the values are

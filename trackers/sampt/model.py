@@ -7,15 +7,15 @@ steps 2-4; Appendix A for reinit). Knob names are those of the authors' configur
 
 Per video (`SamPt.segment_video`): query points are sampled from each object's first mask on its first
 frame, all objects' points are tracked through the whole clip (forward and backward; frames are read from
-a `datasets.frames.FrameSource` on demand), points within ``border_margin`` of the image border count as
+a `infra.frames.FrameSource` on demand), points within ``border_margin`` of the image border count as
 not visible, SAM is prompted per frame in `SamPt.frame_loop`, the one per-frame loop of VOS, VIS, the SAM
 step alone and reinit (frames embedded ``embed_batch_size`` at a time, decoder calls batched over objects,
 see `trackers.sampt.prompting`; nothing per frame is held but small arrays), and the objects' logits are
 merged into one label map per frame as the authors' evaluation does: softmax over the objects' logits
 and a zero background logit, then argmax; an object is background before its first frame and its given
 mask is used on its first frame. Recorded outputs of the authors' code back this: their label maps for a
-synthetic video (``tests/test_authors_eval_path.py``) and their SAM step on given trajectories
-(``tests/test_official_sam_step.py``).
+synthetic video (``tests/experiments/run/test_authors_eval_path.py``) and their SAM step on given trajectories
+(``tests/trackers/sampt/test_official_sam_step.py``).
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from datasets.background import ReadAhead, serialized
-from datasets.frames import FrameSource, as_frame_source
+from infra.background import ReadAhead, serialized
+from infra.frames import FrameSource, as_frame_source
 from trackers.sampt.knobs import DEFAULTS
 from trackers.sampt.mask_box import MaskBoxFinder, UpscalingBoxFinder, has_sam_geometry
 from trackers.point.base import PointTracker
@@ -147,8 +147,8 @@ class LoopFrame:
 
 
 def frame_reader(frames) -> tuple[Any, int, tuple[int, int]]:
-    """(frame_at: t -> (H, W, 3) uint8, T, (H, W)) of anything `datasets.frames.as_frame_source` accepts;
-    ``frame_at`` is `datasets.background.serialized`: every reader of the video (the point tracker, the frame
+    """(frame_at: t -> (H, W, 3) uint8, T, (H, W)) of anything `infra.frames.as_frame_source` accepts;
+    ``frame_at`` is `infra.background.serialized`: every reader of the video (the point tracker, the frame
     loop's read-ahead thread, an overlay) may call it from any thread."""
     source = as_frame_source(frames)
     return serialized(source.frame), source.num_frames, source.frame_size
@@ -224,7 +224,7 @@ class SamPtVideoRun:
         """Yield (t, merge) for t = 0 ... T - 1: calling ``merge()`` makes frame t's (H', W') uint8 label map.
 
         Frames are read, embedded and prompted one at a time (`SamPt.frame_loop`, the next frames decoded
-        ahead on a thread, `datasets.background.ReadAhead`; with reinit, the pass's own stream,
+        ahead on a thread, `infra.background.ReadAhead`; with reinit, the pass's own stream,
         `trackers.sampt.reinit.ReinitPass.frames`); nothing per frame is kept but ``iou``. A merge holds
         only its own frame's predictions and sizes (not its image features), so a caller may run it later or on another thread (upscaling and
         merging a frame while the next is embedded) or not at all (a frame nobody writes).
@@ -467,7 +467,7 @@ class SamPt:
         """Track M objects' points through ``frames``.
 
         Args:
-            frames: (T, H, W, 3) uint8 or a `datasets.frames.FrameSource` (anything `as_frame_source`
+            frames: (T, H, W, 3) uint8 or a `infra.frames.FrameSource` (anything `as_frame_source`
                 accepts): trackers that run in windows read it a window at a time.
             query_points: (M, P, 3) (t, x, y).
 
@@ -536,7 +536,7 @@ class SamPt:
                        rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
         """SAM step alone on given trajectories: equal to SAM-PT's ``SamPt._apply_sam_to_trajectories`` with the
         same knobs (on a tiny random SAM: IoUs to 1e-5, masks on every pixel with SAM's decoder and up to 16
-        of 7.1M pixels with the lean one; ``tests/test_official_sam_step.py``).
+        of 7.1M pixels with the lean one; ``tests/trackers/sampt/test_official_sam_step.py``).
 
         Args:
             frames: (T, H, W, 3) uint8 (or anything `frame_reader` accepts).

@@ -14,7 +14,7 @@ For one frame and M objects, given each object's tracked points and visibilities
 Objects are batched into one `Segmenter.predict` call per pass. SAM's decoder attends over all prompt
 tokens, so padding a prompt changes its result; with ``batching="by-prompt-length"`` (default) objects
 are grouped by prompt length (one call per distinct length, usually one) and each result equals an
-unbatched call (SAM-PT's own per-object calls are recorded: ``tests/test_official_sam_step.py``);
+unbatched call (SAM-PT's own per-object calls are recorded: ``tests/trackers/sampt/test_official_sam_step.py``);
 ``batching="padded"`` pads with ignored points (label -1) into exactly one call, which changes the results.
 """
 from __future__ import annotations

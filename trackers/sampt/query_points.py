@@ -6,7 +6,7 @@ Follows the SAM-PT paper (Sec. 3.2, step 1 "Query Points Selection", Fig. 3) and
     authors' code uses scikit-learn-extra's `KMedoids` defaults, i.e. the "alternate" (k-means-style)
     algorithm started from the "heuristic" init (the K points with the smallest summed distance to all
     others); `kmedoids_method="alternate"` (default) reproduces that (`alternate_kmedoids`; the same medoids
-    as scikit-learn-extra on real masks, `tests/test_official_kmedoids.py`), and
+    as scikit-learn-extra on real masks, `tests/trackers/sampt/test_official_kmedoids.py`), and
     `kmedoids_method="fasterpam"` uses the `kmedoids` package's FasterPAM (BUILD init), which finds
     lower-cost medoids.
   - `shi-tomasi`: Shi-Tomasi corners (`cv2.goodFeaturesToTrack`, quality 0.001, block and gradient size 3) of
@@ -152,7 +152,7 @@ def alternate_kmedoids(distances: np.ndarray, num_clusters: int, max_iter: int =
     but a different order in 93 of 141 DAVIS masks, and the order changes the result through ties); given
     the same initial order, this function returned the same medoids as scikit-learn-extra 0.3.0 in 141 of
     141 cases (recorded on real DAVIS masks from fixed starting medoids in ``tests/fixtures/official_kmedoids``;
-    ``tests/test_official_kmedoids.py``). (The `kmedoids` package's `alternating` differs in its details and
+    ``tests/trackers/sampt/test_official_kmedoids.py``). (The `kmedoids` package's `alternating` differs in its details and
     agreed in only 15 of 45.)
 
     Args:

@@ -26,7 +26,7 @@ paper's rule instead (Appendix A: a mask of <= 25 px stops the object: empty mas
 clip). Either way a mask covering the whole frame (no negative point to sample) stops the object. Variant
 D's sync bonus is applied only when the next query frame lies inside the horizon (their code indexes past
 the end otherwise). These rules are read from their code; no output of the authors' reinit is recorded and
-compared (the SAM step it calls is: ``tests/test_official_sam_step.py``).
+compared (the SAM step it calls is: ``tests/trackers/sampt/test_official_sam_step.py``).
 """
 from __future__ import annotations
 

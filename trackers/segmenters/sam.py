@@ -14,7 +14,7 @@ encoder + SAM decoder): they share SAM's image pre-processing, prompt encoder an
 - `predict`: prompts given in original-frame pixels are scaled to the resized input exactly as
   ``ResizeLongestSide.apply_coords`` / ``apply_boxes`` do, then ONE prompt-encoder + mask-decoder call
   for all M prompts with ``multimask_output=False``. The result equals
-  ``SamPredictor.predict_torch(...)`` for the same prompts (see tests/test_segmenters.py). Plain SAM
+  ``SamPredictor.predict_torch(...)`` for the same prompts (see tests/trackers/segmenters/test_segmenters.py). Plain SAM
   decoders (SAM, MobileSAM) run through `LeanMaskDecoder` by default: the same function with the work
   laid out for many calls per frame (same results up to float32 rounding, ~1.5x faster on CPU).
 - `upscale`: ``sam.postprocess_masks`` (remove padding, resize to the original frame).

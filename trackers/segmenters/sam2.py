@@ -20,7 +20,7 @@ padding), unlike SAM's padded frame; they are only meant for `upscale` and ``mas
 ``Prediction.low_res_logits`` are the decoder's raw logits (so `upscale` equals the predictor's
 full-resolution logits exactly); ``mask_input`` is clamped to [-32, 32] as the predictor clamps the
 low-res logits it hands back for re-prompting, so feeding ours back equals feeding the predictor's
-(``tests/test_segmenters.py``, ``test_sam2_equals_sam2_image_predictor``, runs the installed ``sam2``).
+(``tests/trackers/segmenters/test_segmenters.py``, ``test_sam2_equals_sam2_image_predictor``, runs the installed ``sam2``).
 
 The ``sam2`` package is optional: its PyPI sdist builds a CUDA extension by default (and, with build
 isolation, pulls its own torch). Install it with ``pip install wheel iopath && SAM2_BUILD_CUDA=0 pip

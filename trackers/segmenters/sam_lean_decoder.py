@@ -17,7 +17,7 @@ the work is laid out:
 - only the single-mask output (mask token 0) is multiplied out to 256x256.
 
 Every tensor operation is the stock decoder's, reassociated; results equal the stock decoder up to
-float32 rounding (|logit difference| ~1e-6; tests/test_sam_lean_decoder.py). Only the plain SAM
+float32 rounding (|logit difference| ~1e-6; tests/trackers/segmenters/test_sam_lean_decoder.py). Only the plain SAM
 decoder (SAM ViT-B/L/H, MobileSAM) is supported: `supports` says whether a module qualifies; HQ-SAM's
 decoder (an extra HQ token and feature fusion) runs through its own ``forward``.
 """

@@ -212,7 +212,7 @@ def online_window_starts(num_frames: int, window_len: int) -> list[int]:
 def track_online(net: CoTracker3Net, features: Callable[[torch.Tensor], list[torch.Tensor]], num_frames: int,
                  queries: torch.Tensor, iters: int = 6) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The online pass, equal to feeding the official online model window by window
-    (`tests/test_official_trackers.py`).
+    (`tests/trackers/point/test_official_trackers.py`).
 
     Windows of S = ``net.window_len`` frames start every S/2 frames (a short last window is padded by
     repeating its last frame). In the window starting at ``start``:

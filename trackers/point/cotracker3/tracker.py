@@ -24,7 +24,7 @@ All query points go through the network together in one call per direction; ever
 ``device`` (default: CUDA when available).
 
 On the same random weights, both trackers give the official predictors' tracks (to 1e-3 px) and visibility:
-`tests/test_official_trackers.py` (offline: the official predictor with ``backward_tracking=True``; online:
+`tests/trackers/point/test_official_trackers.py` (offline: the official predictor with ``backward_tracking=True``; online:
 the official predictor on the video and on the time-reversed video, combined as in step 4).
 
 Memory: frames are read from a `FrameSource` and encoded in chunks of 16 (``ENCODER_CHUNK``;
@@ -32,7 +32,7 @@ Memory: frames are read from a `FrameSource` and encoded in chunks of 16 (``ENCO
 16-frame window (each direction encodes its frames again), so its memory does not grow with the video. The
 offline tracker attends over all frames in one window by design: it holds every frame's features (about
 8.4 MB a frame at 384x512) and its time attention grows with T squared. Measured with
-``python -m scripts.tracker_memory --trackers cotracker3_offline --lengths 16 48 96`` (random weights, 20
+``python -m scripts.bench.tracker_memory --trackers cotracker3_offline --lengths 16 48 96`` (random weights, 20
 query points and the 6x6 support grid, one thread; frames are resized to 384x512 whatever their size),
 tracking adds 1.21, 1.45 and 2.03 GiB: about 7.5 MiB a frame from 16 to 48 frames, 11.9 from 48 to 96, so
 about 3 GiB at 150 frames and, extrapolated, about 7 GiB at 300. It logs a warning above
@@ -53,7 +53,7 @@ from trackers.checkpoints import (
 from trackers.point.cotracker3.net import (
     ENCODER_CHUNK, OFFLINE_WINDOW, ONLINE_WINDOW, CoTracker3Net, track_offline, track_online,
 )
-from datasets.frames import FrameSource
+from infra.frames import FrameSource
 from trackers.point.base import PointTracker, check_track_source
 from trackers.point.windows import FeaturesFn, WindowFeatures, warn_long_video
 

@@ -11,7 +11,7 @@ resolution they are given):
   * a point is visible where sigmoid(logit) > 0.5, and is its query position and visible at its query frame.
 
 Equal to SAM-PT's ``PipsPointTracker`` (tracks to 1e-3 px, same visibility) on the same random weights:
-``tests/test_official_trackers.py`` compares with its recorded output (``tests/fixtures/official_trackers``).
+``tests/trackers/point/test_official_trackers.py`` compares with its recorded output (``tests/fixtures/official_trackers``).
 
 All query points (of all objects) whose current frame is the same share one network call; the loop runs over
 frames, never over points. Frames are read on demand from a `FrameSource` and encoded in chunks of
@@ -32,7 +32,7 @@ from trackers.checkpoints import (
     CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
 )
 from trackers.point.pips.net import CORR_LEVELS, PipsNet, feature_pyramid, sample_features_clamped
-from datasets.frames import FrameSource
+from infra.frames import FrameSource
 from trackers.point.base import PointTracker, check_track_source
 from trackers.point.windows import FeaturesFn, WindowFeatures
 

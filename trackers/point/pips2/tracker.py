@@ -21,7 +21,7 @@ whose chain comes back to them (the price of not keeping every frame's features)
 bit-identical to encoding the whole video at once.
 
 On a recorded clip with random weights and 4-frame windows, the tracks equal those of SAM-PT's
-`PipsPlusPlusPointTracker` to 1e-3 px (`tests/test_official_trackers.py`). Two differences in SAM-PT's
+`PipsPlusPlusPointTracker` to 1e-3 px (`tests/trackers/point/test_official_trackers.py`). Two differences in SAM-PT's
 wrapper are not reproduced: it fails (shape assertion) for queries on the last frame, and with queries on
 several frames it reads each point from its group by the wrong index; ours tracks both.
 """
@@ -43,7 +43,7 @@ from trackers.checkpoints import (
 )
 from trackers.point.pips2.net import Pips2Net
 from trackers.point.pips.net import CORR_LEVELS, feature_pyramid
-from datasets.frames import FrameSource
+from infra.frames import FrameSource
 from trackers.point.base import PointTracker, check_track_source
 from trackers.point.windows import FeaturesFn, WindowFeatures
 

@@ -35,7 +35,7 @@ video. A pair between the earliest and the latest query frame is needed by both 
     versus x <= W - 1).
 With the "sampt" chaining, 32 iterations and no padding beyond SAM-PT's (sides >= 128 px), the tracks equal the
 official tracker's on a recorded clip with random weights to 1e-3 px, visibility identical
-(`tests/test_official_trackers.py`).
+(`tests/trackers/point/test_official_trackers.py`).
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ from trackers.checkpoints import (
     CheckpointError, CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
 )
 from trackers.point.opencv import bilinear_sample, check_finite_queries, inside_frame, track_both_directions
-from datasets.frames import FrameSource
+from infra.frames import FrameSource
 from trackers.point.base import PointTracker, check_track_source
 
 PRINCETON_MODELS_ZIP = "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip"

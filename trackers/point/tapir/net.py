@@ -1,7 +1,7 @@
 """The TAPIR / BootsTAPIR network (inference only), written for the official PyTorch checkpoints of
 google-deepmind/tapnet (`tapnet/torch` at commit c2cbab8). On the same random weights, the `tapir` and
 `bootstapir` trackers give the official model's tracks to 1e-3 px and its visibility:
-`tests/test_official_trackers.py`.
+`tests/trackers/point/test_official_trackers.py`.
 
 Module and parameter names follow the official state_dict layout so its files load strictly:
   - `resnet_torch`: a pre-activation ResNet (ResNet-18 layout, channels 64/128/256/256, strides 1/2/2/1) with

@@ -1,7 +1,7 @@
 """TAPIR (`tapir`) and BootsTAPIR (`bootstapir`) point trackers on the official PyTorch checkpoints.
 
 On the same random weights both give the official `tapnet/torch` TAPIR's tracks (to 1e-3 px) and visibility,
-run as described below: `tests/test_official_trackers.py`.
+run as described below: `tests/trackers/point/test_official_trackers.py`.
 
 The network is our own implementation (`trackers.point.tapir.net.TapirNet`) of google-deepmind/tapnet's `tapnet/torch`
 TAPIR; the official files are plain state_dicts loaded strictly:
@@ -28,11 +28,11 @@ frame (encoder, cost volume, the refinement's sampling and channel mixing) excep
 temporal convolutions, whose reach is finite: 12 blocks x 2 convolutions x 1 frame x 4 iterations = 96 frames
 per refinement resolution (`TapirNet.temporal_reach`). So a window's outputs are kept only for frames at least
 that far from its ends (or at the video's ends), and equal the official whole-video outputs
-(`tests/test_official_trackers.py`, `tapir_long`). The query features are taken once, from the query frames
+(`tests/trackers/point/test_official_trackers.py`, `tapir_long`). The query features are taken once, from the query frames
 (encoded on their own). A video of up to ``window_frames`` frames is one window.
 
 Frames are read and encoded once (`SlidingFeatures`); only a window's features are held. Measured with
-``scripts/tracker_memory.py`` (TAPIR, random weights, 20 points, 256x256, one thread): tracking adds 0.8 GiB at
+``scripts/bench/tracker_memory.py`` (TAPIR, random weights, 20 points, 256x256, one thread): tracking adds 0.8 GiB at
 96 frames, 2.3 GiB at 288 and 2.3 GiB at 600 (holding the whole video, it added 2.4 GiB at 288 frames and grew
 by 8.6 MiB a frame). The price is time on long videos only: the refinement runs again on the overlaps (a
 middle window keeps ``window_frames - 2 * 96`` of its frames): on that 600-frame video (five windows, 1368 frames
@@ -52,7 +52,7 @@ from trackers.checkpoints import (
     CheckpointInfo, load_state_dict_strict, read_state_dict, register, require_checkpoint,
 )
 from trackers.point.opencv import check_finite_queries
-from datasets.frames import FrameSource, as_frame_source
+from infra.frames import FrameSource, as_frame_source
 from trackers.point.base import PointTracker, check_track_source
 from trackers.point.tapir.net import TapirNet, resolution_runs
 from trackers.point.windows import SlidingFeatures, halo_windows

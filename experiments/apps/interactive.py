@@ -1,0 +1,547 @@
+"""Simulated interactive point-based video segmentation (the authors' ``SamPtInteractive`` protocol).
+
+SysCV/sam-pt ``sam_pt/modeling/sam_pt_interactive.py`` (run by ``sam_pt/vos_eval/eval.py`` with
+``simulate_interactive_point_correction=true``), reimplemented from a reading of their code (no output of
+theirs is recorded and compared); one object at a time, as the authors run it:
+
+1. The object's query points (one positive point by default) are sampled from its first ground-truth mask
+   and tracked through the whole video (forward and backward); they count as interactions.
+2. A simulated annotator walks the frames in order. On each frame the segmenter is prompted with the
+   frame's visible points (positives only, then all points with the first pass's logits when there are
+   negatives, then the refinement passes; no predicted-IoU threshold; no mask without a positive point) and
+   the mask's IoU (J, 1 when both masks are empty) with the ground truth is compared with the threshold.
+3. Below the threshold, while the budgets allow (``interactions_max`` in all, ``interactions_max_per_frame``
+   per visit of a frame), one correction per interaction, in this order (`choose_correction`):
+   remove the first visible negative point that lies on the object (it is hidden from this frame on),
+   else the first visible positive point that lies off the object (likewise), else add a point: positive
+   in the false-negative region if it is larger than the false-positive region, else negative in the
+   false-positive region, at the first k-medoid (k = min(3, region size)) of the region's largest DBSCAN
+   cluster (`error_region_point`). An added point is tracked from this frame onward (invisible before).
+   The frame is left when its IoU reaches the threshold or its per-frame budget is spent.
+4. Online mode uses one threshold; offline mode sweeps `OFFLINE_THRESHOLDS` in order, restarting at frame
+   0 with the points so far after each complete pass. Every completed pass is kept; at the end the result
+   is the final points, or the completed pass with the best mean IoU if that is higher.
+5. The baseline without tracking (``disable_point_tracking``): no query points, threshold 1.0, budget
+   ``interactions_max_per_frame`` per frame; each added point exists on its frame only.
+
+After every interaction the mean IoU over all frames is recomputed ("overall" before/after, as the
+authors do; per-frame results are cached by prompt, so only frames whose prompt changed are segmented
+again). Per object the history of interactions and the IoU-vs-interactions curve are returned.
+
+CLI: ``python -m experiments.apps.interactive --dataset davis17 --root R --split val --out DIR`` writes
+``DIR/<video>/interactive.json`` and ``DIR/<video>/iou_vs_interactions.png`` (and ``--mp4`` overlays).
+Deviations, stated: DBSCAN is our own (scipy KD-tree) implementation with the authors' parameters; the
+boundary F is our DAVIS `evaluation.davis_metrics.mask_scores`.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
+
+from evaluation.davis_metrics import boundary_radius, mask_scores
+from trackers.sampt.query_points import alternate_kmedoids
+
+LOG = logging.getLogger(__name__)
+
+#: the authors' offline sweep (``SamPtInteractive.offline_interactive_iou_thresholds``)
+OFFLINE_THRESHOLDS = (0.10, 0.20, 0.30, 0.40, 0.50, 0.60, 0.65, 0.70, 0.75, 0.80, 0.85, 0.88, 0.90, 0.92, 0.95)
+
+
+# ----------------------------------------------------------------------------------------- annotator
+def dbscan_labels(points: np.ndarray, eps: float, min_samples: int) -> np.ndarray:
+    """DBSCAN cluster label of each (n, d) point, -1 for noise (scikit-learn's definition: a core point has
+    at least ``min_samples`` points, itself included, within ``eps``; clusters are the connected core points
+    plus the non-core points within ``eps`` of one, each given to its nearest core point's cluster)."""
+    n = len(points)
+    if n == 0:
+        return np.zeros(0, np.int64)
+    tree = cKDTree(points)
+    pairs = tree.query_pairs(eps, output_type="ndarray")
+    degree = np.bincount(pairs.ravel(), minlength=n) + 1
+    core = degree >= min_samples
+    labels = np.full(n, -1, np.int64)
+    core_pairs = pairs[core[pairs[:, 0]] & core[pairs[:, 1]]]
+    core_index = np.flatnonzero(core)
+    if len(core_index) == 0:
+        return labels
+    position = np.full(n, -1, np.int64)
+    position[core_index] = np.arange(len(core_index))
+    graph = coo_matrix((np.ones(len(core_pairs)), (position[core_pairs[:, 0]], position[core_pairs[:, 1]])),
+                       shape=(len(core_index), len(core_index)))
+    _, components = connected_components(graph, directed=False)
+    labels[core_index] = components
+    border = np.flatnonzero(~core)
+    if len(border):
+        distance, nearest = cKDTree(points[core_index]).query(points[border], distance_upper_bound=eps * (1 + 1e-9))
+        reached = np.isfinite(distance)
+        labels[border[reached]] = components[nearest[reached]]
+    return labels
+
+
+def error_region_point(mask: np.ndarray, rng: np.random.Generator, dbscan_points: int = 18000,
+                       min_cluster_points: int = 180, kmedoid_points: int = 720) -> np.ndarray:
+    """Where the annotator clicks in an error region: (2,) float32 (x, y).
+
+    As the authors' ``extract_largest_cluster_points``: DBSCAN (eps = 2.4 H W / ``dbscan_points``,
+    min_samples 10) on a random subset of at most ``dbscan_points`` pixels of the (H, W) bool ``mask``;
+    the largest cluster (the whole mask if there is no cluster or it has fewer than ``min_cluster_points``
+    pixels); K-medoids (K = min(3, pixels in the mask)) of at most ``kmedoid_points`` of its pixels; the
+    first medoid.
+    """
+    pixels = np.argwhere(mask).astype(np.float64)  # (n, 2) (y, x)
+    if len(pixels) == 0:
+        raise ValueError("error_region_point: the error region is empty")
+    subset = pixels[rng.permutation(len(pixels))[:dbscan_points]]
+    eps = 2.4 * mask.shape[0] * mask.shape[1] / dbscan_points
+    labels = dbscan_labels(subset, eps, 10)
+    clustered = labels[labels >= 0]
+    if len(clustered) == 0:
+        cluster = pixels
+    else:
+        counts = np.bincount(clustered)
+        cluster = subset[labels == int(np.argmax(counts))]
+        if len(cluster) < min_cluster_points:
+            cluster = pixels
+    cluster = cluster[rng.permutation(len(cluster))[:kmedoid_points]]
+    k = min(3, len(pixels), len(cluster))
+    medoids = alternate_kmedoids(cdist(cluster, cluster), k)
+    y, x = cluster[medoids[0]]
+    return np.array([x, y], np.float32)
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One annotator action on one frame.
+
+    Attributes:
+        action: "remove" or "add"; kind: "positive" or "negative" (the point's label).
+        point: index of the removed point, or the index the added point gets (N).
+        xy: (2,) float32 (x, y) of an added point (None for removals).
+    """
+
+    action: str
+    kind: str
+    point: int
+    xy: np.ndarray | None = None
+
+
+def choose_correction(pred: np.ndarray, gt: np.ndarray, points: np.ndarray, visible: np.ndarray,
+                      labels: np.ndarray, rng: np.random.Generator) -> Correction:
+    """The annotator's next correction on a frame whose mask is not good enough.
+
+    Args:
+        pred, gt: (H, W) bool predicted and ground-truth masks.
+        points: (N, 2) float (x, y) of all points on this frame; visible: (N,) bool; labels: (N,) 1/0.
+
+    Returns:
+        remove the first visible negative point on the object (gt), else the first visible positive point
+        off the object, else add a point in the larger of the false-negative / false-positive regions (ties:
+        false positive) at `error_region_point`.
+    """
+    height, width = gt.shape
+    wrong_negative, wrong_positive = None, None
+    for index in np.flatnonzero(visible):
+        x, y = np.rint(points[index]).astype(np.int64)
+        on_object = bool(gt[min(max(y, 0), height - 1), min(max(x, 0), width - 1)])
+        if labels[index] == 1 and not on_object and wrong_positive is None:
+            wrong_positive = int(index)
+        if labels[index] != 1 and on_object and wrong_negative is None:
+            wrong_negative = int(index)
+    if wrong_negative is not None:
+        return Correction("remove", "negative", wrong_negative)
+    if wrong_positive is not None:
+        return Correction("remove", "positive", wrong_positive)
+    false_negative = gt & ~pred
+    false_positive = pred & ~gt
+    if false_negative.sum() > false_positive.sum():
+        return Correction("add", "positive", len(labels), error_region_point(false_negative, rng))
+    if not false_positive.any():
+        raise ValueError("choose_correction: the mask equals the ground truth; there is nothing to correct")
+    return Correction("add", "negative", len(labels), error_region_point(false_positive, rng))
+
+
+# ----------------------------------------------------------------------------------------- segmenting
+class FramePrompter:
+    """Prompts the segmenter of a `trackers.sampt.model.SamPt` with one object's points on one frame.
+
+    Embeddings are cached per frame (as the authors cache SAM's encoder output); frame scores are cached by
+    (frame, prompt), so a full pass only segments frames whose prompt changed.
+    """
+
+    def __init__(self, sampt, frame_at, gt: np.ndarray, rng: np.random.Generator):
+        self.sampt = sampt
+        self.frame_at = frame_at
+        self.gt = gt
+        self.rng = rng
+        self.radius = boundary_radius(gt.shape[1:])
+        self._embeddings: dict[int, object] = {}
+        self._scores: dict[tuple, tuple[float, float, float]] = {}
+
+    def predict(self, t: int, coords: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
+        """(K, 2) points with (K,) labels on frame t -> ((H, W) bool mask, predicted IoU; 0 without a positive)."""
+        height, width = self.gt.shape[1:]
+        if len(coords) == 0 or not (labels == 1).any():
+            return np.zeros((height, width), bool), 0.0
+        if t not in self._embeddings:
+            self._embeddings[t] = self.sampt.segmenter.embed(self.frame_at(t))
+        embedding = self._embeddings[t]
+        order = np.argsort(labels != 1, kind="stable")  # positives first (the decoder is order-invariant)
+        num_positive = int((labels == 1).sum())
+        settings = dataclasses.replace(self.sampt.prompt_settings(num_positive, len(coords)), iou_threshold=0.0,
+                                       other_objects_as_negatives=False, empty_mask_without_positive_point=True)
+        frame = self.sampt.segment_frame(embedding, np.asarray(coords, np.float32)[order][None],
+                                         np.ones((1, len(coords)), bool), self.rng, settings=settings)
+        if not frame.has_mask[0]:
+            return np.zeros((height, width), bool), float(np.nan_to_num(frame.iou[0]))
+        return self.sampt.full_mask(embedding, frame.low_res_logits[0]), float(frame.iou[0])
+
+    def scores(self, t: int, coords: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = None
+               ) -> tuple[float, float, float]:
+        """(J, F, predicted IoU) of the prompt on frame t against the ground truth (cached)."""
+        key = (t, np.asarray(coords, np.float32).tobytes(), np.asarray(labels, np.int64).tobytes())
+        if key not in self._scores:
+            score = None
+            if mask is None:
+                mask, score = self.predict(t, coords, labels)
+            j, f = mask_scores(self.gt[t], mask, self.radius)
+            self._scores[key] = (j, f, score)
+        return self._scores[key]
+
+
+@dataclass
+class PointSet:
+    """One object's points: tracks (T, N, 2) float32 (x, y), visible (T, N) bool, labels (N,) int64 (1/0)."""
+
+    tracks: np.ndarray
+    visible: np.ndarray
+    labels: np.ndarray
+
+    def on_frame(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.tracks[t][self.visible[t]], self.labels[self.visible[t]]
+
+    def copy(self) -> "PointSet":
+        return PointSet(self.tracks.copy(), self.visible.copy(), self.labels.copy())
+
+
+@dataclass
+class InteractiveSettings:
+    """The protocol's knobs (the authors' ``SamPtInteractive`` arguments and defaults)."""
+
+    interactions_max: int = 300
+    interactions_max_per_frame: int = 3
+    online: bool = False
+    online_iou_threshold: float = 0.9
+    offline_iou_thresholds: tuple[float, ...] = OFFLINE_THRESHOLDS
+    disable_point_tracking: bool = False
+
+    def __post_init__(self):
+        for name in ("interactions_max", "interactions_max_per_frame"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not 0 < self.online_iou_threshold <= 1:
+            raise ValueError(f"online_iou_threshold must be in (0, 1], got {self.online_iou_threshold}")
+
+
+@dataclass
+class InteractiveResult:
+    """One object's simulation.
+
+    Attributes:
+        history: one dict per interaction (action, type, frame, point, iou before/after on the frame,
+            interactions_left before it, threshold, overall (mean over frames) IoU / F / J&F before/after).
+        passes: completed passes over the video: threshold, mean IoU / F, interactions used.
+        frame_ious: (T,) J of the final result per frame; final_iou: their mean.
+        interactions_used: query points plus corrections.
+        points: the final `PointSet`.
+    """
+
+    history: list[dict]
+    passes: list[dict]
+    frame_ious: np.ndarray
+    final_iou: float
+    interactions_used: int
+    points: PointSet = field(repr=False)
+
+
+def _full_pass(prompter: FramePrompter, points: PointSet, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    scores = np.array([prompter.scores(t, *points.on_frame(t))[:2] for t in range(num_frames)])
+    return scores[:, 0], scores[:, 1]
+
+
+def simulate_object(sampt, frames: np.ndarray, gt: np.ndarray, query_points: np.ndarray,
+                    settings: InteractiveSettings, rng: np.random.Generator) -> InteractiveResult:
+    """Run the protocol (module docstring) for one object.
+
+    Args:
+        sampt: a `trackers.sampt.model.SamPt` (its tracker, segmenter and prompting knobs).
+        frames: (T, H, W, 3) uint8.
+        gt: (T, H, W) bool ground-truth masks of the object (empty where it is absent).
+        query_points: (P, 3) float (t, x, y) query points, the first ``sampt.positive_points_per_mask``
+            positive (ignored with ``disable_point_tracking``).
+    """
+    num_frames = len(frames)
+    if gt.shape != frames.shape[:3]:
+        raise ValueError(f"gt masks {gt.shape} must match the frames {frames.shape[:3]}")
+    prompter = FramePrompter(sampt, lambda t: frames[t], gt, rng)
+    thresholds = ([settings.online_iou_threshold] if settings.online else list(settings.offline_iou_thresholds))
+    interactions_max = settings.interactions_max
+    if settings.disable_point_tracking:
+        thresholds = [1.0]
+        interactions_max = settings.interactions_max_per_frame * num_frames
+        points = PointSet(np.zeros((num_frames, 1, 2), np.float32), np.zeros((num_frames, 1), bool),
+                          np.ones(1, np.int64))
+        interactions_left = interactions_max
+    else:
+        query_points = np.asarray(query_points, np.float32)
+        tracks, visible = sampt.track_objects(frames, query_points[None])
+        labels = (np.arange(len(query_points)) < sampt.positive_points_per_mask).astype(np.int64)
+        points = PointSet(tracks[:, 0], visible[:, 0], labels)
+        interactions_left = interactions_max - len(query_points)
+
+    def overall(current: PointSet) -> tuple[float, float]:
+        if settings.disable_point_tracking:
+            return None
+        j, f = _full_pass(prompter, current, num_frames)
+        return float(j.mean()), float(f.mean())
+
+    history: list[dict] = []
+    passes: list[dict] = []
+    saved: list[PointSet] = []
+    threshold = thresholds.pop(0)
+    frame_idx, frame_interactions = 0, 0
+    pass_j: list[float] = []
+    pass_f: list[float] = []
+    prev = overall(points) or tuple(float(v.mean()) for v in _full_pass(prompter, points, num_frames))
+    while interactions_left > 0:
+        if frame_idx == num_frames:
+            passes.append({"threshold": threshold, "mean_iou": float(np.mean(pass_j)),
+                           "mean_boundary": float(np.mean(pass_f)),
+                           "interactions_used": interactions_max - interactions_left, "frame_ious": list(pass_j)})
+            saved.append(points.copy())
+            if not thresholds:
+                break
+            threshold = thresholds.pop(0)
+            frame_idx, frame_interactions, pass_j, pass_f = 0, 0, [], []
+        coords, labels = points.on_frame(frame_idx)
+        mask, _ = prompter.predict(frame_idx, coords, labels)
+        j, f, _ = prompter.scores(frame_idx, coords, labels, mask)
+        if j >= threshold:
+            frame_idx, frame_interactions = frame_idx + 1, 0
+            pass_j.append(j)
+            pass_f.append(f)
+            continue
+        correction = choose_correction(mask, gt[frame_idx], points.tracks[frame_idx], points.visible[frame_idx],
+                                       points.labels, rng)
+        points = apply_correction(sampt, frames, points, frame_idx, correction, settings.disable_point_tracking)
+        j_after, f_after, _ = prompter.scores(frame_idx, *points.on_frame(frame_idx))
+        after = overall(points) or prev
+        history.append({
+            "action": correction.action, "type": correction.kind, "frame": frame_idx, "point": correction.point,
+            "xy": None if correction.xy is None else correction.xy.tolist(),
+            "iou_before": j, "iou_after": j_after, "boundary_before": f, "boundary_after": f_after,
+            "interactions_left": interactions_left, "threshold": threshold,
+            "overall_iou_before": prev[0], "overall_iou_after": after[0],
+            "overall_boundary_before": prev[1], "overall_boundary_after": after[1],
+            "jf_before": (prev[0] + prev[1]) / 2, "jf_after": (after[0] + after[1]) / 2,
+        })
+        interactions_left -= 1
+        frame_interactions += 1
+        prev = after
+        if j_after >= threshold or frame_interactions >= settings.interactions_max_per_frame:
+            frame_idx, frame_interactions = frame_idx + 1, 0
+            pass_j.append(j_after)
+            pass_f.append(f_after)
+
+    frame_j, _ = _full_pass(prompter, points, num_frames)
+    if passes:
+        best = int(np.argmax([p["mean_iou"] for p in passes]))
+        if passes[best]["mean_iou"] > frame_j.mean():
+            points = saved[best]
+            frame_j, _ = _full_pass(prompter, points, num_frames)
+    return InteractiveResult(history=history, passes=passes, frame_ious=frame_j, final_iou=float(frame_j.mean()),
+                             interactions_used=interactions_max - interactions_left, points=points)
+
+
+def apply_correction(sampt, frames: np.ndarray, points: PointSet, t: int, correction: Correction,
+                     disable_point_tracking: bool = False) -> PointSet:
+    """The `PointSet` after ``correction`` on frame t: a removed point is hidden from frame t on; an added
+    point is tracked from frame t onward (on frame t only without tracking), invisible before."""
+    points = points.copy()
+    if correction.action == "remove":
+        points.visible[t:, correction.point] = False
+        return points
+    num_frames = len(frames)
+    new_tracks = np.zeros((num_frames, 1, 2), np.float32)
+    new_visible = np.zeros((num_frames, 1), bool)
+    if not disable_point_tracking:
+        query = np.array([[[0.0, *correction.xy]]], np.float32)
+        tracks, visible = sampt.track_objects(frames[t:], query)
+        new_tracks[t:] = tracks[:, 0]
+        new_visible[t:] = visible[:, 0]
+    new_tracks[t, 0] = correction.xy
+    new_visible[t, 0] = True
+    label = 1 if correction.kind == "positive" else 0
+    return PointSet(np.concatenate([points.tracks, new_tracks], axis=1),
+                    np.concatenate([points.visible, new_visible], axis=1),
+                    np.concatenate([points.labels, [label]]).astype(np.int64))
+
+
+# ----------------------------------------------------------------------------------------- outputs
+def iou_curve(result: InteractiveResult, num_query_points: int) -> dict:
+    """IoU vs number of interactions: the authors' overall-IoU history lists, with the interaction count."""
+    thresholds = [entry["threshold"] for entry in result.history]
+    achieved = [max([0.0] + [v for v in thresholds[:i + 1] if v < thresholds[i]]) for i in range(len(thresholds))]
+    after = [entry["overall_iou_after"] for entry in result.history]
+    return {
+        "interactions": [num_query_points + i + 1 for i in range(len(result.history))],
+        "threshold": thresholds,
+        "achieved_threshold": achieved,
+        "before": [entry["overall_iou_before"] for entry in result.history],
+        "after": after,
+        "final": [max(a, b) for a, b in zip(achieved, after)],
+    }
+
+
+def plot_curves(path: Path, curves: dict[int, dict], title: str) -> None:
+    """PNG of overall IoU vs interactions, one line per object (plus its threshold when there is one)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    for obj, curve in curves.items():
+        line, = axis.plot(curve["interactions"], curve["after"], label=f"object {obj}: IoU after", linewidth=2)
+        axis.plot(curve["interactions"], curve["threshold"], linestyle=":", color=line.get_color(),
+                  label=f"object {obj}: threshold")
+    axis.set_xlabel("interactions (query points + corrections)")
+    axis.set_ylabel("mean IoU over frames")
+    axis.set_ylim(0, 1.02)
+    axis.set_title(title)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def write_overlay(path: Path, frames: np.ndarray, points: PointSet, prompter: FramePrompter,
+                  object_id: int, fps: int = 10) -> None:
+    """MP4 of the final masks with the visible points (positive circles, negative crosses)."""
+    from datasets.png import DAVIS_PALETTE
+    from experiments.visualize import VideoFileWriter, draw_points, overlay
+
+    with VideoFileWriter(path, fps) as writer:
+        for t in range(len(frames)):
+            coords, labels = points.on_frame(t)
+            mask, _ = prompter.predict(t, coords, labels)
+            image = overlay(frames[t], mask.astype(np.uint8) * object_id)
+            colours = np.repeat(DAVIS_PALETTE[[object_id]], len(coords), axis=0)
+            draw_points(image, coords, np.ones(len(coords), bool), labels == 1, colours)
+            writer.write(image)
+
+
+def simulate_video(sampt, video, settings: InteractiveSettings, out: Path | None = None, seed: int = 0,
+                   mp4: bool = False) -> dict:
+    """Run the protocol on every object of a `datasets.video.Video` with ground truth on every frame;
+    write ``out/<video>/interactive.json`` and ``iou_vs_interactions.png`` when ``out`` is given."""
+    from experiments.run.outputs import write_json_atomic
+    from trackers.sampt.query_points import video_rng
+
+    missing = [t for t in range(video.num_frames) if not video.has_annotation(t)]
+    if missing:
+        raise ValueError(f"video {video.name}: the interactive simulation needs ground truth on every frame; "
+                         f"frames {missing[:5]} have none (use a split with dense annotations, e.g. DAVIS val)")
+    frames = np.stack(list(video.iter_frames()))
+    labels = np.stack([video.annotation(t) for t in range(video.num_frames)])
+    if labels.shape[1:] != frames.shape[1:3]:
+        raise ValueError(f"video {video.name}: frames are {frames.shape[1:3]} but annotations {labels.shape[1:]}; "
+                         f"use frames at the annotation size")
+    rng = video_rng(seed, video.name)
+    objects, curves = [], {}
+    for obj in video.objects:
+        gt = labels == obj.id
+        query = sampt.select_query_points(frames[obj.first_frame], gt[obj.first_frame], obj.first_frame, rng,
+                                          video=video.name, object_id=obj.id)
+        result = simulate_object(sampt, frames, gt, query, settings, rng)
+        num_query = 0 if settings.disable_point_tracking else len(query)
+        curves[obj.id] = iou_curve(result, num_query)
+        objects.append({"id": obj.id, "first_frame": obj.first_frame, "query_points": query.tolist(),
+                        "final_iou": result.final_iou, "frame_ious": result.frame_ious.tolist(),
+                        "interactions_used": result.interactions_used, "passes": result.passes,
+                        "curve": curves[obj.id], "history": result.history})
+        LOG.info("%s object %d: final IoU %.3f after %d interactions", video.name, obj.id, result.final_iou,
+                 result.interactions_used)
+        if out is not None and mp4:
+            prompter = FramePrompter(sampt, lambda t: frames[t], gt, rng)
+            write_overlay(out / video.name / f"object_{obj.id}.mp4", frames, result.points, prompter, obj.id)
+    summary = {"video": video.name, "settings": dataclasses.asdict(settings),
+               "mean_final_iou": float(np.mean([o["final_iou"] for o in objects])), "objects": objects}
+    if out is not None:
+        write_json_atomic(out / video.name / "interactive.json", summary)
+        mode = ("per-frame SAM, no tracking" if settings.disable_point_tracking
+                else "online" if settings.online else "offline sweep")
+        plot_curves(out / video.name / "iou_vs_interactions.png", curves, f"{video.name} ({mode})")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sampt-interactive", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True, help="reader name (datasets.registry), e.g. davis17")
+    parser.add_argument("--root", required=True)
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--videos", nargs="*", help="only these videos")
+    parser.add_argument("--out", default="outputs/interactive")
+    parser.add_argument("--tracker", default="lk")
+    parser.add_argument("--segmenter", default="grabcut")
+    parser.add_argument("--checkpoint-tracker")
+    parser.add_argument("--checkpoint-segmenter")
+    parser.add_argument("--positive-points", type=int, default=1, help="query points per object (positive)")
+    parser.add_argument("--refinement-iterations", type=int, default=0, help="authors' interactive runs use 0")
+    parser.add_argument("--interactions-max", type=int, default=300)
+    parser.add_argument("--interactions-max-per-frame", type=int, default=3)
+    parser.add_argument("--online", action="store_true", help="one threshold (--threshold) instead of the sweep")
+    parser.add_argument("--threshold", type=float, default=0.9, help="online IoU threshold")
+    parser.add_argument("--disable-point-tracking", action="store_true", help="per-frame SAM baseline")
+    parser.add_argument("--mp4", action="store_true", help="write an overlay MP4 of each object's final masks")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from datasets.errors import DatasetError
+    from datasets.registry import build_reader
+    from trackers.checkpoints import CheckpointError
+    from trackers.point.base import build_point_tracker
+    from trackers.sampt.model import SamPt
+    from trackers.segmenters.base import build_segmenter
+
+    try:
+        settings = InteractiveSettings(args.interactions_max, args.interactions_max_per_frame, args.online,
+                                       args.threshold, disable_point_tracking=args.disable_point_tracking)
+        sampt = SamPt(build_point_tracker(args.tracker, args.checkpoint_tracker),
+                      build_segmenter(args.segmenter, args.checkpoint_segmenter),
+                      positive_points_per_mask=args.positive_points, negative_points_per_mask=0,
+                      iterative_refinement_iterations=args.refinement_iterations, seed=args.seed)
+        reader = build_reader(args.dataset, args.root, args.split)
+        names = args.videos or list(reader.sequences)
+        for name in names:
+            summary = simulate_video(sampt, reader.video(name), settings, Path(args.out), args.seed, args.mp4)
+            print(f"{name}: mean final IoU {summary['mean_final_iou']:.3f}")
+    except (ValueError, NotImplementedError, CheckpointError, DatasetError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

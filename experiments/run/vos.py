@@ -1,0 +1,202 @@
+"""One run of SAM-PT over a dataset: load videos, build the model, predict each video resumably.
+
+Predictions go to ``<run>/predictions/<video>/<frame>.png`` (indexed PNGs at annotation resolution,
+only the frames the dataset asks for), ``scores.json`` and, written last, the ``.complete`` marker.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from infra.background import WriteBehind
+from datasets.errors import DatasetError
+from datasets.png import write_label_png
+from datasets.registry import build_reader
+from datasets.video import Video
+from infra.resolution import WorkingVideo
+from experiments.run.outputs import predict_resumably, write_json_atomic, write_tracks
+
+log = logging.getLogger("sampt")
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> cuda when available else cpu; an explicit cuda device must exist."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={name} asked for but CUDA is not available here; use device=cpu or device=auto")
+    return device
+
+
+def dataset_root(cfg: DictConfig) -> Path:
+    """The dataset root; the synthetic default is generated (once, cached) on first use."""
+    root = Path(cfg.dataset.root)
+    if cfg.dataset.name == "synthetic":
+        from datasets.synthetic import embedded_default
+
+        return Path(embedded_default(root))
+    if not root.exists():
+        how = ("put your videos there (JPEGImages/<video>/, Annotations/<video>/) or pass dataset.root=..."
+               if cfg.dataset.name == "folder" else f"download it with `make data DATASET={cfg.dataset.name}`")
+        raise DatasetError(
+            f"dataset {cfg.dataset.name} not found at {root}\n"
+            f"  set DATA_ROOT (or paths.data_root=..., or dataset.root=...) to the folder that holds it, or {how}"
+        )
+    return root
+
+
+def select_videos(names: list[str], cfg: DictConfig) -> list[str]:
+    """Apply ``videos``, ``limit_videos`` and sharding (``shard`` of ``num_shards``: every n-th video)."""
+    if cfg.videos:
+        unknown = sorted(set(cfg.videos) - set(names))
+        if unknown:
+            raise DatasetError(f"videos not in split {cfg.dataset.split} of {cfg.dataset.name}: {unknown}")
+        wanted = set(cfg.videos)
+        names = [name for name in names if name in wanted]
+    if cfg.limit_videos:
+        names = names[: int(cfg.limit_videos)]
+    num_shards, shard = int(cfg.num_shards), int(cfg.shard)
+    if num_shards < 1 or not 0 <= shard < num_shards:
+        raise ValueError(f"shard={shard} num_shards={num_shards}: need num_shards >= 1 and 0 <= shard < num_shards")
+    return names[shard::num_shards]
+
+
+def load_videos(cfg: DictConfig) -> list[Video]:
+    """The run's videos (this shard's only when ``num_shards`` > 1)."""
+    options = OmegaConf.to_container(cfg.dataset.options, resolve=True) if cfg.dataset.get("options") else {}
+    reader = build_reader(cfg.dataset.reader, dataset_root(cfg), split=cfg.dataset.split, **options)
+    names = select_videos(list(reader.sequences), cfg)
+    return [reader.video(name) for name in names]
+
+
+def has_full_ground_truth(videos: list[Video]) -> bool:
+    """Whether every frame of every video has a ground-truth annotation (the split can be scored)."""
+    return bool(videos) and all(len(video.annotation_paths) == video.num_frames for video in videos)
+
+
+def build_sampt(cfg: DictConfig, seed: int, device: torch.device):
+    """SAM-PT from the config's tracker, segmenter and model knobs."""
+    from trackers.point.base import build_point_tracker
+    from trackers.sampt.model import SamPt
+    from trackers.segmenters.base import build_segmenter
+
+    tracker_options = OmegaConf.to_container(cfg.tracker.options, resolve=True) if cfg.tracker.options else {}
+    segmenter_options = OmegaConf.to_container(cfg.segmenter.options, resolve=True) if cfg.segmenter.options else {}
+    if cfg.tracker.checkpoint is not None:
+        tracker_options.setdefault("device", device)
+    if cfg.segmenter.checkpoint is not None:
+        segmenter_options.setdefault("device", device)
+    tracker = build_point_tracker(cfg.tracker.name, checkpoint=cfg.tracker.checkpoint, **tracker_options)
+    segmenter = build_segmenter(cfg.segmenter.name, checkpoint=cfg.segmenter.checkpoint, **segmenter_options)
+    return SamPt(tracker, segmenter, seed=seed, **OmegaConf.to_container(cfg.model, resolve=True))
+
+
+LONG_VIDEO_FRAMES = 100  # videos at least this long get a progress bar over frames
+
+
+def reset_peak_rss() -> bool:
+    """Reset the process's peak resident memory counter (Linux ``VmHWM``); False where unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_bytes() -> int | None:
+    """Peak resident memory of the process since the last `reset_peak_rss` (Linux), else None."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _merge_and_write(path: Path, merge) -> None:
+    write_label_png(path, merge())
+
+
+def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progress: bool = False,
+                  longest_side: int | None = None) -> dict:
+    """Run SAM-PT on one video, write its label maps into ``video_dir``; returns timing and scores.
+
+    SAM-PT works at the working resolution (`infra.resolution.WorkingVideo`: frames resized so
+    the longest side is ``longest_side``, first masks nearest-resized to it, query points chosen there);
+    label maps are made at the annotation size (``video.size``) as the authors' evaluation makes them
+    (`trackers.sampt.model.SamPt.merge_frame`). Frames are decoded on demand (by the tracker, then by the
+    frame loop) and dropped; label maps are produced and written frame by frame, so memory does not grow
+    with the video (tracks, visibility and per-object IoU are the only per-frame state kept).
+    """
+    start = time.perf_counter()
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    rss_reset = reset_peak_rss()
+    source = WorkingVideo(video, longest_side)
+    run = sampt.prepare_video(source, source.first_masks(), video.name)
+    to_write = set(video.frames_to_write)
+    frames = tqdm(run.merges(output_size=tuple(video.size)), total=video.num_frames, desc=video.name,
+                  unit="frame", leave=False, disable=not progress or video.num_frames < LONG_VIDEO_FRAMES)
+    # label maps are merged, encoded and written on a thread while the next frame is embedded and prompted;
+    # frames nobody writes or draws are not merged
+    with WriteBehind() as writer:
+        for t, merge in frames:
+            path = video_dir / f"{video.frame_names[t]}.png"
+            if visualizer is None:
+                if t in to_write:
+                    writer.submit(_merge_and_write, path, merge)
+                continue
+            labels = merge()
+            if t in to_write:
+                writer.submit(write_label_png, path, labels)
+            visualizer.add(t, labels, run)
+    if visualizer is not None:
+        visualizer.close()
+    seconds = time.perf_counter() - start
+    info = {
+        "video": video.name,
+        "num_frames": video.num_frames,
+        "seconds": seconds,
+        "fps": video.num_frames / seconds if seconds > 0 else None,
+        "working_size": list(source.frame_size),
+        "peak_gpu_memory_bytes": torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None,
+        "peak_rss_bytes": peak_rss_bytes() if rss_reset else None,
+        "object_scores": {str(k): v for k, v in run.scores.items()},
+    }
+    write_json_atomic(video_dir / "scores.json", info)
+    write_tracks(video_dir, run.tracks, run.visible, run.object_ids, source.frame_size)
+    return info
+
+
+def predict_all(cfg: DictConfig, videos: list[Video], run_dir: Path, chash: str, seed: int,
+                make_visualizer=None) -> dict:
+    """Predict every video not already complete for this config.
+
+    Returns ``{"done": {video: info}, "skipped": [video], "failed": {video: traceback}}``. A failing
+    video is recorded and the run goes on, unless ``fail_fast``.
+    """
+    state = {}
+
+    def setup() -> None:  # built lazily: a fully resumed run needs no model
+        state["sampt"] = build_sampt(cfg, seed, resolve_device(cfg.device))
+
+    def predict(index: int, video: Video, video_dir: Path) -> dict:
+        visualizer = make_visualizer(video, index) if make_visualizer else None
+        info = predict_video(state["sampt"], video, video_dir, visualizer, progress=bool(cfg.logging.progress),
+                             longest_side=cfg.longest_side)
+        log.info("%s: %d frames in %.1f s (%.2f fps)", video.name, video.num_frames, info["seconds"], info["fps"])
+        return info
+
+    return predict_resumably(videos, run_dir / "predictions", chash, predict, fail_fast=bool(cfg.fail_fast),
+                             marker=lambda video: {"video": video.name, "seed": seed}, setup=setup, desc=f"seed {seed}",
+                             progress=bool(cfg.logging.progress))

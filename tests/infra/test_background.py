@@ -1,0 +1,137 @@
+"""`infra.background`: `WriteBehind` runs calls in order on a thread, the first error reaching the caller;
+`ReadAhead` hands over frames read ahead on a thread, never entering the source from two threads at once."""
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from infra.background import ReadAhead, WriteBehind, serialized
+
+
+def test_calls_run_in_order_on_another_thread():
+    done, threads = [], set()
+
+    def record(value):
+        done.append(value)
+        threads.add(threading.get_ident())
+
+    with WriteBehind(depth=2) as writer:
+        for value in range(20):
+            writer.submit(record, value)
+    assert done == list(range(20))
+    assert threads and threading.get_ident() not in threads
+
+
+def test_the_first_error_is_raised_on_leaving_and_later_calls_are_skipped():
+    done = []
+
+    def fail(value):
+        raise OSError(f"disk full at {value}")
+
+    with pytest.raises(OSError, match="disk full at 1"):
+        with WriteBehind() as writer:
+            writer.submit(done.append, 0)
+            writer.submit(fail, 1)
+            writer.submit(done.append, 2)
+    assert done == [0]
+
+
+def test_an_error_of_the_caller_is_not_hidden():
+    with pytest.raises(KeyError):
+        with WriteBehind() as writer:
+            writer.submit(lambda: None)
+            raise KeyError("caller")
+
+
+class Source:
+    """Frame t is a (2, 2, 3) array filled with t; records reads, the most reads at once, and the reader's
+    thread; optionally slow, so that the worker and the caller overlap."""
+
+    def __init__(self, delay: float = 0.0, failing: int | None = None):
+        self.delay, self.failing = delay, failing
+        self.reads, self.threads = [], set()
+        self.inside = self.most_inside = 0
+        self._count = threading.Lock()
+
+    def __call__(self, t: int) -> np.ndarray:
+        with self._count:
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+        time.sleep(self.delay)
+        self.reads.append(t)
+        self.threads.add(threading.get_ident())
+        with self._count:
+            self.inside -= 1
+        if t == self.failing:
+            raise OSError(f"corrupt frame {t}")
+        return np.full((2, 2, 3), t, np.uint8)
+
+
+def test_read_ahead_hands_over_frames_read_on_a_thread_each_once():
+    source = Source()
+    with ReadAhead(source, 30, depth=3) as read:
+        for t in range(30):
+            deadline = time.monotonic() + 10
+            while t not in source.reads and time.monotonic() < deadline:  # the worker reads ahead by itself
+                time.sleep(0.001)
+            assert (read(t) == t).all()
+    assert source.reads == list(range(30))  # each frame read once, in order
+    assert threading.get_ident() not in source.threads  # all by the worker
+
+
+def test_read_ahead_skips_reads_again_and_stays_within_depth():
+    source = Source(delay=0.001)
+    wanted = [0, 1, 7, 8, 3, 9, 20, 29]  # skips, a frame asked again out of order, the last frame
+    with ReadAhead(source, 30, depth=2) as read:
+        latest = 0
+        for t in wanted:
+            assert (read(t) == t).all()
+            latest = max(latest, t)
+            time.sleep(0.01)
+            assert max(source.reads) <= latest + 2  # never more than depth frames past the caller's latest
+    assert source.reads.count(3) == 2  # read ahead once, asked again later: read again
+    assert source.reads.count(7) == 1 and source.reads.count(29) == 1
+    assert len(source.reads) <= 3 * len(wanted)  # each ask reads at most itself and 2 ahead
+
+
+def test_read_ahead_hands_a_frame_just_handed_over_again_without_reading_it():
+    """An overlay draws the frame just segmented: a sequential decoder already past it must not restart."""
+    source = Source()
+    with ReadAhead(source, 20, depth=3) as read:
+        for t in range(20):
+            assert (read(t) == t).all()
+            for again in range(max(t - 2, 0), t + 1):  # the last depth frames handed over
+                assert (read(again) == again).all()
+    assert sorted(source.reads) == list(range(20))
+
+
+def test_read_ahead_never_enters_the_source_twice_at_once():
+    """A sequential decoder (PyAV) must not be entered by the worker and another reader (the point tracker,
+    an overlay) at the same time: every reader of the source goes through the same `serialized` reader."""
+    source = Source(delay=0.001)
+    shared = serialized(source)
+    assert serialized(shared) is shared
+    with ReadAhead(shared, 40, depth=4) as read:
+        for t in range(40):
+            assert (read(t) == t).all()
+            assert (shared(max(t - 3, 0)) == max(t - 3, 0)).all()  # another reader of the same frames
+    assert source.most_inside == 1
+
+
+def test_read_ahead_raises_a_frames_error_when_that_frame_is_asked_for():
+    source = Source(failing=3)
+    with ReadAhead(source, 10, depth=4) as read:
+        assert (read(0) == 0).all() and (read(2) == 2).all()
+        with pytest.raises(OSError, match="corrupt frame 3"):
+            read(3)
+        assert (read(4) == 4).all()
+
+
+def test_read_ahead_close_stops_the_worker():
+    reader = ReadAhead(Source(), 1000, depth=2)
+    reader(0)
+    reader.close()
+    assert not reader._thread.is_alive()
+    with pytest.raises(ValueError, match="depth"):
+        ReadAhead(Source(), 3, depth=0)

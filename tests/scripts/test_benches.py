@@ -1,0 +1,32 @@
+"""The CPU benchmarks of `make bench` that no other test runs, on a few frames: they must run to the end
+(`bench_sam_step` once broke unnoticed when the frame loop changed), and their checks must hold."""
+from __future__ import annotations
+
+
+def test_bench_sam_step_runs_and_agrees_with_the_reference(capsys):
+    from scripts.bench.sam_step import main
+
+    summary = main(["--frames", "2", "--timed-frames", "1", "--repeats", "1", "--threads", "1"])
+    assert summary["label_agreement"] > 0.999
+    timings = summary["speed"]["1"]
+    assert {"ours", "reference", "speedup"} <= set(timings)
+    assert summary["memory"]["reference"]["tracemalloc_peak_mib"] > summary["memory"]["ours"]["tracemalloc_peak_mib"]
+    assert "speed-up of ours" in capsys.readouterr().out
+
+
+def test_bench_trackers_runs(monkeypatch, capsys):
+    import scripts.bench.trackers as bench
+
+    monkeypatch.setattr(bench, "NUM_FRAMES", 4)
+    bench.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("4 frames") and [line.split()[0] for line in lines[1:]] == ["lk", "flow"]
+
+
+def test_bench_segmenters_runs(monkeypatch, capsys):
+    import scripts.bench.segmenters as bench
+
+    monkeypatch.setattr(bench, "REPEATS", 1)
+    bench.main()
+    out = capsys.readouterr().out
+    assert "tiny SAM   embed" in out and "GrabCut    embed" in out
