@@ -1,11 +1,9 @@
 """Frames of an MP4 (or other container PyAV reads) or of a folder of images, decoded on demand.
 
-`VideoSource(path, longest_side=None)` never holds more than one decoded frame: ``frame(t)`` decodes
-forward from the current position (sequential access is cheap; asking for an earlier frame reopens the
-file and decodes from the start). No system ffmpeg is needed: containers are read with PyAV.
-Frames are (H, W, 3) uint8 RGB at the working size: the longest side resized to ``longest_side`` when
-given (the authors' demo ``longest_side_length``), with the same transform as the VOS runs
-(`infra.resolution`: SAM's rounding, PIL bilinear).
+`VideoSource(path)` never holds more than one decoded frame: ``frame(t)`` decodes forward from the current
+position (sequential access is cheap; asking for an earlier frame reopens the file and decodes from the
+start). No system ffmpeg is needed: containers are read with PyAV. Frames are (H, W, 3) uint8 RGB as stored;
+`infra.resolution.WorkingVideo` gives them at a working size (the demo: a 1024 long side, as the authors').
 """
 from __future__ import annotations
 
@@ -14,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from datasets.png import read_frame
-from infra.resolution import longest_side_shape, resize_frame
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -23,16 +20,15 @@ class VideoSource:
     """A video read lazily frame by frame.
 
     Attributes:
+        name: the file or folder name without suffix.
         num_frames: T.
-        original_size: (H, W) of the decoded frames.
-        frame_size: (h, w) of the frames `frame` returns (the working size).
-        scale: working size / original size (the factor applied to pixel coordinates).
+        frame_size: (H, W) of the decoded frames.
         fps: frames per second of the container (10 for image folders).
     """
 
-    def __init__(self, path: str | Path, longest_side: int | None = None):
+    def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.longest_side = longest_side
+        self.name = self.path.stem
         self._container = None
         self._decoder = None
         self._index = -1
@@ -50,10 +46,7 @@ class VideoSource:
             first = self._decode(0)
         else:
             raise FileNotFoundError(f"video not found: {self.path} (give an MP4 file or a folder of frames)")
-        self.original_size = tuple(first.shape[:2])
-        self.frame_size = (self.original_size if longest_side is None
-                           else longest_side_shape(*self.original_size, longest_side))
-        self.scale = self.frame_size[1] / self.original_size[1]
+        self.frame_size = tuple(first.shape[:2])
 
     # ------------------------------------------------------------------------------ container access
     def _open(self):
@@ -107,21 +100,14 @@ class VideoSource:
 
     # ------------------------------------------------------------------------------ frames
     def frame(self, t: int) -> np.ndarray:
-        """Frame ``t`` as (h, w, 3) uint8 RGB at the working size."""
+        """Frame ``t`` as (H, W, 3) uint8 RGB."""
         if not 0 <= t < self.num_frames:
             raise IndexError(f"frame {t} not in [0, {self.num_frames - 1}] of {self.path}")
-        if self._files is not None:
-            image = read_frame(self._files[t])
-        else:
-            image = self._decode(t)
-        if image.shape[:2] != self.original_size:
+        image = read_frame(self._files[t]) if self._files is not None else self._decode(t)
+        if image.shape[:2] != self.frame_size:
             raise ValueError(f"{self.path}: frame {t} is {image.shape[1]}x{image.shape[0]}, frame 0 is "
-                             f"{self.original_size[1]}x{self.original_size[0]}; all frames need one size")
-        return np.ascontiguousarray(resize_frame(image, self.frame_size))
-
-    def stack(self, start: int, end: int) -> np.ndarray:
-        """(end - start, h, w, 3) uint8 frames ``start ... end - 1``."""
-        return np.stack([self.frame(t) for t in range(start, end)])
+                             f"{self.frame_size[1]}x{self.frame_size[0]}; all frames need one size")
+        return np.ascontiguousarray(image)
 
     def __len__(self) -> int:
         return self.num_frames

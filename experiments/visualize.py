@@ -101,7 +101,7 @@ class OverlayVideoWriter(VideoFileWriter):
         self.num_positive = num_positive
 
     def add(self, t: int, labels: np.ndarray, run) -> None:
-        """Add frame ``t`` of a `trackers.sampt.model.SamPtVideoRun` with its (H', W') label map."""
+        """Add frame ``t`` of a `trackers.sampt.engine.VideoRun` with its (H', W') label map."""
         frame = overlay(run.frame(t), labels)
         tracks, visible = run.tracks[t], run.visible[t]  # (M, P, 2), (M, P)
         num_objects, num_points = visible.shape

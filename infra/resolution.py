@@ -12,7 +12,9 @@ This module holds that transform; nothing here imports torch:
   of a PIL image).
 - `resize_mask_nearest`: PyTorch's ``F.interpolate(mode="nearest")`` in numpy (the authors resize first
   masks and paste given masks with it), bit-identical to it (tested against torch).
-- `WorkingVideo`: a video (a `datasets.video.Video`) seen at the working size: ``frame(t)`` and ``first_mask(id)``.
+- `working_shape`: the working size by the long side (VOS, the demo) or by the short side (VIS: Detectron2's
+  ``ResizeShortestEdge``, `shortest_side_shape`).
+- `WorkingVideo`: a video seen at the working size: ``frame(t)`` and ``first_mask(id)``.
 """
 from __future__ import annotations
 
@@ -64,33 +66,68 @@ def resize_mask_nearest(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return mask[rows[:, None], cols[None, :]]
 
 
+def shortest_side_shape(height: int, width: int, short_side: int, max_size: int | None = 1333) -> tuple[int, int]:
+    """(h, w) after Detectron2's ``ResizeShortestEdge(short_side, max_size)`` (the authors' VIS test mapper):
+    the short side scaled to ``short_side``, then both shrunk so the long side is at most ``max_size``."""
+    scale = short_side / min(height, width)
+    new_h, new_w = height * scale, width * scale
+    if max_size is not None and max(new_h, new_w) > max_size:
+        shrink = max_size / max(new_h, new_w)
+        new_h, new_w = new_h * shrink, new_w * shrink
+    return int(new_h + 0.5), int(new_w + 0.5)
+
+
+def working_shape(height: int, width: int, longest_side: int | None = None, short_side: int | None = None,
+                  max_size: int | None = 1333) -> tuple[int, int]:
+    """The working (h, w) of (height, width) frames: the long side at ``longest_side`` (VOS, the demo: SAM's
+    rounding), or the short side at ``short_side`` with the long side at most ``max_size`` (VIS: Detectron2's
+    rounding), or (height, width) when neither is given."""
+    if longest_side is not None and short_side is not None:
+        raise ValueError(f"give a longest side ({longest_side}) or a short side ({short_side}), not both")
+    if longest_side is not None:
+        return longest_side_shape(height, width, longest_side)
+    if short_side is not None:
+        return shortest_side_shape(height, width, short_side, max_size)
+    return int(height), int(width)
+
+
 class WorkingVideo:
-    """A `Video` at the working resolution: what SAM-PT's query points, tracker and SAM see.
+    """A video at the working resolution: what SAM-PT's query points, tracker and SAM see. The one view every
+    run uses (VOS at a long side, VIS at a short side, the demo on a video file).
 
     Args:
-        video: the dataset's video (frames at their stored size, e.g. DAVIS Full-Resolution).
-        longest_side: the working size's longest side (the authors: 1024); None keeps the stored size.
+        video: has ``name``, ``num_frames``, ``frame_size`` (H, W) of its stored frames and ``frame(t)`` (a
+            `datasets.video.Video`, e.g. DAVIS Full-Resolution frames, or `datasets.video_file.VideoSource`);
+            `first_mask`/`first_masks` also need its ``objects`` and ``first_mask(id)``.
+        longest_side, short_side, max_size: the working size (`working_shape`); none: the stored size.
 
     Attributes:
-        num_frames: T; frame_size: (h, w) working size; source_size: (H, W) of the stored frames.
+        num_frames: T; frame_size: (h, w) working size; source_size: (H, W) of the stored frames; scale:
+            working width / stored width (the factor of pixel coordinates).
     """
 
-    def __init__(self, video, longest_side: int | None):
+    def __init__(self, video, longest_side: int | None = None, short_side: int | None = None,
+                 max_size: int | None = 1333):
         self.video = video
         self.name = video.name
         self.num_frames = video.num_frames
-        self.source_size = tuple(video.frame_size)
-        self.frame_size = (self.source_size if longest_side is None
-                           else longest_side_shape(*self.source_size, longest_side))
+        self.source_size = tuple(int(side) for side in video.frame_size)
+        self.frame_size = working_shape(*self.source_size, longest_side, short_side, max_size)
+        self.scale = self.frame_size[1] / self.source_size[1]
 
     def frame(self, t: int) -> np.ndarray:
-        """(h, w, 3) uint8 RGB frame ``t`` at the working size."""
-        return resize_frame(self.video.frame(t), self.frame_size)
+        """(h, w, 3) uint8 RGB frame ``t`` at the working size; `ValueError` when the stored frame's size is not
+        the video's."""
+        frame = self.video.frame(t)
+        if frame.shape[:2] != self.source_size:
+            raise ValueError(f"video {self.name}: frame {t} is {frame.shape[1]}x{frame.shape[0]}, the video's frames "
+                             f"are {self.source_size[1]}x{self.source_size[0]} (W x H); all frames need one size")
+        return resize_frame(frame, self.frame_size)
 
     def first_mask(self, object_id: int) -> np.ndarray:
         """(h, w) bool first mask of ``object_id`` (the video's first-mask source), nearest-resized."""
         return resize_mask_nearest(self.video.first_mask(object_id), self.frame_size)
 
     def first_masks(self) -> dict[int, tuple[int, np.ndarray]]:
-        """object id -> (first frame, (h, w) bool mask), the input of `trackers.sampt.model.SamPt.prepare_video`."""
+        """object id -> (first frame, (h, w) bool mask), as `trackers.sampt.engine.VideoObjects.from_masks` takes them."""
         return {obj.id: (obj.first_frame, self.first_mask(obj.id)) for obj in self.video.objects}

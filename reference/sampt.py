@@ -3,7 +3,7 @@
 It prompts SAM the way the authors' ``SamPt._apply_sam_to_trajectories`` does, without any of
 `trackers.sampt.model`'s economies: one decoder call per object per pass, the full-resolution logits computed
 after every pass (the box comes from them), and a float64 (M, T, H, W) array of full-resolution logits
-for the whole clip. Same prompts, same results as `trackers.sampt.model.SamPt.segment_tracks` (up to the
+for the whole clip. Same prompts, same results as `reference.runs.segment_tracks` (up to the
 float rounding of batched decoder calls).
 """
 from __future__ import annotations

@@ -19,24 +19,18 @@ Outputs in ``--out``: ``masks/<frame:05d>.png`` (indexed PNGs, DAVIS palette, at
 the working size), ``demo.json`` (tracks (T, M, P, 2) and visibility (T, M, P) in video pixels, the
 per-frame predicted IoU (T, M) with null where the segmenter was not prompted, per-object scores).
 
-Memory (long videos): frames are never all in memory. Tracking runs over chunks of ``--chunk-frames``
-frames (consecutive chunks share one frame): each chunk's frames are decoded, the tracker tracks the
-points that are still tracked (queried at the chunk's first frame at their last position) and the
-objects that start inside the chunk, and the chunk is dropped. The SAM step then streams the frames again
-one at a time, writing each mask and overlay frame as it goes. Peak memory is one chunk of frames
-(chunk x h x w x 3 bytes plus the tracker's working copies) plus the tracks themselves (T x M x P x 2
-floats, a few hundred kB for a 2-minute video), so it does not grow with the video's frame count beyond
-those small per-frame arrays. Approximations, stated: (1) tracking is forward only from each object's
-query frame (the authors track backward too, which only matters before the query frame where the mask
-is background anyway, except that those backward-tracked points then act as other objects' negative
-points: here they do not); (2) a point lost (not visible) at a chunk's last frame stays lost for the rest
-of the video. For `lk` both are exact with respect to its forward sweep: it steps frame pair by frame
-pair and never re-finds a lost point, so chunked tracking equals tracking the whole video at once
-(checked in tests/experiments/apps/test_demo.py). For window-based neural trackers (PIPS, CoTracker) a chunk boundary also
-cuts their temporal context and a point occluded at a boundary is not recovered later; use a large
-``--chunk-frames`` with them when memory allows. ``--longest-side`` sets the working resolution of both
-steps (default 1024, the authors' demo ``longest_side_length``; 0 keeps the video's size); masks are still
-written at the video's size.
+Models are built from the same Hydra configs as `make eval` (`configs/tracker/<name>.yaml`,
+`configs/segmenter/<name>.yaml`, the model's knobs of `configs/model/`), with the demo's choices as overrides.
+
+Memory (long videos): frames are never all in memory. `trackers.sampt.model.SamPt.run_video` tracks the points
+with the tracker's own windows (forward and backward from each object's query frame, as the authors' demo; a
+point tracked backward before its object's query frame still serves as the other objects' negative point)
+and then streams the frames again one at a time, writing each mask and overlay frame as it goes. Peak memory
+is one tracker window plus the tracks themselves (T x M x P x 2 floats). An MP4 is decoded forward only: tracking
+backward from a late query frame reopens it once per backward step (give a folder of frames for videos where
+objects start late). ``--longest-side`` sets the working
+resolution (default 1024, the authors' demo ``longest_side_length``; 0 keeps the video's size); masks are
+still written at the video's size.
 """
 from __future__ import annotations
 
@@ -50,10 +44,14 @@ from pathlib import Path
 import numpy as np
 
 from datasets.png import write_label_png
-from experiments.run.outputs import write_json_atomic
-from experiments.apps.points_file import PointsFileError, QueryPoints, points_from_arguments, read_points_file
 from datasets.video_file import VideoSource
+from experiments.apps.points_file import PointsFileError, QueryPoints, points_from_arguments, read_points_file
+from experiments.run.outputs import write_json_atomic
+from experiments.run.schema import compose_config, quoted
+from experiments.run.vos import build_sampt, resolve_device
+from infra.resolution import WorkingVideo
 from trackers.checkpoints import CheckpointError
+from trackers.sampt.engine import VideoObjects
 
 LOG = logging.getLogger(__name__)
 
@@ -63,24 +61,20 @@ AUTO_SEGMENTER = ("sam_vit_h", "grabcut")
 
 
 # ----------------------------------------------------------------------------------------- models
-#: official checkpoint file names of the auto choices (as registered in trackers.point.pips.tracker and
-#: trackers.segmenters.sam_models; kept here so that "auto" does not import the heavy model modules)
-AUTO_CHECKPOINT_FILES = {"pips": "model-000200000.pth", "sam_vit_h": "sam_vit_h_4b8939.pth"}
-
-
 def resolve_model(role: str, name: str, checkpoint: str | None, checkpoint_dir: str | Path = "checkpoints",
                   say=print) -> tuple[str, str | None]:
     """Pick the model for ``role`` ("tracker" or "segmenter"): (name, checkpoint path or None).
 
-    ``name`` "auto" takes the neural default when a checkpoint is given or found in ``checkpoint_dir``,
-    else the weight-free default, and says which through ``say``.
+    ``name`` "auto" takes the neural default when a checkpoint is given or found where its config
+    (``configs/<role>/<name>.yaml``) puts it under ``checkpoint_dir``, else the weight-free default, and says
+    which through ``say``.
     """
     if name != "auto":
         return name, checkpoint
     neural, weight_free = AUTO_TRACKER if role == "tracker" else AUTO_SEGMENTER
     if checkpoint is not None:
         return neural, checkpoint
-    path = Path(checkpoint_dir) / AUTO_CHECKPOINT_FILES[neural]
+    path = Path(compose_config(f"{role}={neural}", f"paths.checkpoint_dir={checkpoint_dir}")[role].checkpoint)
     if path.is_file():
         say(f"{role}: found the {neural} checkpoint {path}; using {neural}")
         return neural, str(path)
@@ -90,74 +84,20 @@ def resolve_model(role: str, name: str, checkpoint: str | None, checkpoint_dir: 
     return weight_free, None
 
 
-def build_sampt(tracker: str, segmenter: str, num_positive: int, num_points: int,
-                checkpoint_tracker: str | None = None, checkpoint_segmenter: str | None = None, **knobs):
-    """A `trackers.sampt.model.SamPt` for query points of ``num_points`` per object, the first ``num_positive``
-    positive (as the authors' demo sets the model's positive/negative points per mask)."""
-    from trackers.point.base import build_point_tracker
-    from trackers.sampt.model import SamPt
-    from trackers.segmenters.base import build_segmenter
-
-    return SamPt(build_point_tracker(tracker, checkpoint_tracker), build_segmenter(segmenter, checkpoint_segmenter),
-                 positive_points_per_mask=num_positive, negative_points_per_mask=num_points - num_positive,
-                 use_first_mask_on_query_frame=False, **knobs)
-
-
-# ----------------------------------------------------------------------------------------- tracking
-def track_streamed(point_tracker, source, query_points: np.ndarray, chunk_frames: int = 48
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Track query points forward through ``source`` one chunk of frames at a time (module docstring).
-
-    Args:
-        point_tracker: a `trackers.point.base.PointTracker`.
-        source: has ``num_frames`` and ``stack(start, end) -> (end - start, H, W, 3) uint8``.
-        query_points: (M, P, 3) float (t, x, y) in working pixels; an object's points share their t.
-        chunk_frames: frames per chunk (>= 2); consecutive chunks share one frame.
-
-    Returns:
-        tracks (T, M, P, 2) float32 and visible (T, M, P) bool. Before an object's query frame its points
-        hold their query position and are not visible; a lost point keeps its last position, not visible.
-    """
-    if int(chunk_frames) != chunk_frames or chunk_frames < 2:
-        raise ValueError(f"chunk_frames must be an integer >= 2, got {chunk_frames!r}")
-    query_points = np.asarray(query_points, np.float32)
-    num_objects, num_points, _ = query_points.shape
-    num_frames = int(source.num_frames)
-    first = query_points[:, 0, 0].astype(np.int64)
-    tracks = np.repeat(query_points[None, :, :, 1:3], num_frames, axis=0).astype(np.float32)
-    visible = np.zeros((num_frames, num_objects, num_points), bool)
-    position = query_points[:, :, 1:3].copy()
-    alive = np.zeros((num_objects, num_points), bool)
-    started = np.zeros(num_objects, bool)
-    start = 0
-    while True:
-        end = min(start + chunk_frames, num_frames)
-        starting = ~started & (first >= start) & (first < end)
-        was_started = started.copy()
-        carried = alive & was_started[:, None]
-        if starting.any() or carried.any():
-            local_t = np.where(started, 0, first - start)[:, None].repeat(num_points, 1)
-            queried = carried | starting[:, None]
-            queries = np.concatenate([local_t[..., None].astype(np.float32), position], axis=-1)[queried]
-            chunk_tracks, chunk_visible = point_tracker.track(source.stack(start, end), queries)
-            chunk_tracks = np.asarray(chunk_tracks, np.float32)
-            after_query = np.arange(end - start)[:, None] >= queries[None, :, 0]
-            rows = np.nonzero(queried)
-            window = tracks[start:end]  # views: writes go into tracks / visible
-            window_visible = visible[start:end]
-            window[:, rows[0], rows[1]] = np.where(after_query[..., None], chunk_tracks, window[:, rows[0], rows[1]])
-            window_visible[:, rows[0], rows[1]] = np.asarray(chunk_visible, bool) & after_query
-            started |= starting
-        # points of started objects not tracked in this chunk (lost earlier) keep their last position
-        lost = was_started[:, None] & ~alive
-        if lost.any():
-            tracks[start + 1:end][:, lost] = position[lost]
-        position = tracks[end - 1].copy()
-        alive = visible[end - 1] & started[:, None]
-        if end == num_frames:
-            break
-        start = end - 1
-    return tracks, visible
+def demo_config(tracker: str, segmenter: str, query: QueryPoints, checkpoint_tracker: str | None = None,
+                checkpoint_segmenter: str | None = None, checkpoint_dir: str | Path = "checkpoints",
+                seed: int = 72, refinement_iterations: int = 12):
+    """The run config of the demo: `configs/eval.yaml` with the chosen tracker and segmenter, and SAM-PT's
+    points per mask set from the query points (the first K of each object positive, as the authors' demo)."""
+    num_points = query.points.shape[1]
+    overrides = [f"tracker={tracker}", f"segmenter={segmenter}", f"paths.checkpoint_dir={quoted(checkpoint_dir)}",
+                 f"model.positive_points_per_mask={query.num_positive}",
+                 f"model.negative_points_per_mask={num_points - query.num_positive}",
+                 f"model.iterative_refinement_iterations={refinement_iterations}", f"seed={seed}"]
+    for role, path in (("tracker", checkpoint_tracker), ("segmenter", checkpoint_segmenter)):
+        if path is not None:
+            overrides.append(f"{role}.checkpoint={quoted(path)}")
+    return compose_config(*overrides)
 
 
 # ----------------------------------------------------------------------------------------- demo
@@ -170,38 +110,63 @@ def json_floats(values: np.ndarray, decimals: int = 4):
 def run_demo(video: str | Path, query: QueryPoints, out: str | Path, tracker: str = "auto",
              segmenter: str = "auto", checkpoint_tracker: str | None = None,
              checkpoint_segmenter: str | None = None, checkpoint_dir: str | Path = "checkpoints",
-             chunk_frames: int = 48, longest_side: int | None = 1024, overlay: bool = True, seed: int = 72,
-             say=print, **knobs) -> dict:
+             longest_side: int | None = 1024, overlay: bool = True, seed: int = 72,
+             refinement_iterations: int = 12, say=print) -> dict:
     """Segment the objects given by ``query`` (points in video pixels) through ``video``; write ``out``.
 
     Returns:
         the summary written to ``out/demo.json`` (without the per-frame arrays).
     """
-    from experiments.visualize import OverlayVideoWriter
-
     out = Path(out)
-    source = VideoSource(video, longest_side)
-    query.check_video(source.num_frames, source.original_size, source=str(video))
+    source = VideoSource(video)
+    query.check_video(source.num_frames, source.frame_size, source=str(video))
     tracker, checkpoint_tracker = resolve_model("tracker", tracker, checkpoint_tracker, checkpoint_dir, say)
     segmenter, checkpoint_segmenter = resolve_model("segmenter", segmenter, checkpoint_segmenter, checkpoint_dir, say)
-    num_objects, num_points, _ = query.points.shape
-    sampt = build_sampt(tracker, segmenter, query.num_positive, num_points, checkpoint_tracker,
-                        checkpoint_segmenter, seed=seed, **knobs)
-    working_points = query.points.copy()
-    working_points[..., 1:3] *= source.scale
-    say(f"{source.path}: {source.num_frames} frames {source.original_size[1]}x{source.original_size[0]} "
-        f"(working {source.frame_size[1]}x{source.frame_size[0]}), {num_objects} object(s) x {num_points} "
+    cfg = demo_config(tracker, segmenter, query, checkpoint_tracker, checkpoint_segmenter, checkpoint_dir, seed,
+                      refinement_iterations)
+    sampt = build_sampt(cfg, seed, resolve_device(cfg.device))
+    working = WorkingVideo(source, longest_side)
+    points = query.points.copy()
+    points[..., 1:3] *= working.scale
+    num_objects, num_points, _ = points.shape
+    say(f"{source.path}: {source.num_frames} frames {source.frame_size[1]}x{source.frame_size[0]} "
+        f"(working {working.frame_size[1]}x{working.frame_size[0]}), {num_objects} object(s) x {num_points} "
         f"point(s) ({query.num_positive} positive); tracker {tracker}, segmenter {segmenter}")
     started = time.perf_counter()
-    tracks, visible = track_streamed(sampt.point_tracker, source, working_points, chunk_frames)
-    visible &= sampt.inside_border(tracks, *source.frame_size)
+    objects = VideoObjects(list(range(1, num_objects + 1)), query.first_frames, query_points=points)
+    run = sampt.run_video(working, objects, source.name)
     tracking_s = time.perf_counter() - started
+    started = time.perf_counter()
+    try:
+        masks_dir = write_masks(run, out, source, query.num_positive, overlay, say)
+    finally:
+        source.close()
+    summary = {
+        "video": str(video), "num_frames": source.num_frames, "fps": source.fps,
+        "frame_size": list(source.frame_size), "working_size": list(working.frame_size),
+        "tracker": tracker, "segmenter": segmenter,
+        "weight_free": tracker == AUTO_TRACKER[1] and segmenter == AUTO_SEGMENTER[1],
+        "num_positive": query.num_positive,
+        "objects": [{"id": obj, "first_frame": int(query.first_frames[k]), "query_points": query.points[k, :, 1:3].tolist(),
+                     "score": None if np.isnan(run.scores[obj]) else round(float(run.scores[obj]), 4)}
+                    for k, obj in enumerate(run.object_ids)],
+        "seconds": {"tracking": round(tracking_s, 3), "segmentation": round(time.perf_counter() - started, 3)},
+    }
+    write_json_atomic(out / "demo.json", {
+        **summary,
+        "tracks": json_floats(run.tracks / working.scale, 2),  # (T, M, P, 2) video pixels
+        "visible": run.visible.tolist(),  # (T, M, P)
+        "iou": json_floats(run.iou),  # (T, M) predicted IoU per frame
+    })
+    say(f"wrote {source.num_frames} masks to {masks_dir}, {'overlay.mp4, ' if overlay else ''}demo.json in {out}")
+    return summary
 
-    object_ids = list(range(1, num_objects + 1))
-    first_frames = query.first_frames
-    empty = [np.zeros(source.frame_size, bool)] * num_objects  # no given mask (nothing is pasted)
-    run = sampt.run_from_tracks(source, object_ids, first_frames, empty, tracks, visible,
-                                video_name=Path(video).stem)
+
+def write_masks(run, out: Path, source: VideoSource, num_positive: int, overlay: bool, say=print) -> Path:
+    """Iterate ``run`` (a `trackers.sampt.engine.VideoRun`): ``out/masks/<t:05d>.png`` at the video's size
+    (a previous run's masks there are removed first) and, with ``overlay``, ``out/overlay.mp4``."""
+    from experiments.visualize import OverlayVideoWriter
+
     masks_dir = out / "masks"
     stale = sorted(masks_dir.glob("*.png")) if masks_dir.is_dir() else []
     if stale:  # a previous run's masks (maybe of a longer video) must not survive next to the new ones
@@ -210,45 +175,16 @@ def run_demo(video: str | Path, query: QueryPoints, out: str | Path, tracker: st
             path.unlink()
     masks_dir.mkdir(parents=True, exist_ok=True)
     writer = OverlayVideoWriter(out / "overlay.mp4", fps=max(1, round(source.fps)),
-                                num_positive=query.num_positive) if overlay else None
-    started = time.perf_counter()
+                                num_positive=num_positive) if overlay else None
     try:
-        for t, labels in run.label_maps(source.original_size):
+        for t, labels in run.label_maps(source.frame_size):
             write_label_png(masks_dir / f"{t:05d}.png", labels)
             if writer is not None:
                 writer.add(t, labels, run)
     finally:
         if writer is not None:
             writer.close()
-        source.close()
-    segmentation_s = time.perf_counter() - started
-
-    scores = run.scores
-    summary = {
-        "video": str(video),
-        "num_frames": source.num_frames,
-        "fps": source.fps,
-        "frame_size": list(source.original_size),
-        "working_size": list(source.frame_size),
-        "tracker": tracker,
-        "segmenter": segmenter,
-        "weight_free": tracker == AUTO_TRACKER[1] and segmenter == AUTO_SEGMENTER[1],
-        "chunk_frames": chunk_frames,
-        "num_positive": query.num_positive,
-        "objects": [{"id": obj, "first_frame": int(first_frames[k]),
-                     "query_points": query.points[k, :, 1:3].tolist(),
-                     "score": None if np.isnan(scores[obj]) else round(float(scores[obj]), 4)}
-                    for k, obj in enumerate(object_ids)],
-        "seconds": {"tracking": round(tracking_s, 3), "segmentation": round(segmentation_s, 3)},
-    }
-    write_json_atomic(out / "demo.json", {
-        **summary,
-        "tracks": json_floats(tracks / source.scale, 2),  # (T, M, P, 2) video pixels
-        "visible": visible.tolist(),  # (T, M, P)
-        "iou": json_floats(run.iou),  # (T, M) predicted IoU per frame
-    })
-    say(f"wrote {source.num_frames} masks to {masks_dir}, {'overlay.mp4, ' if overlay else ''}demo.json in {out}")
-    return summary
+    return masks_dir
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -268,7 +204,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--checkpoint-segmenter", help="checkpoint file of the segmenter")
     parser.add_argument("--checkpoint-dir", default=os.environ.get("CHECKPOINT_DIR", "checkpoints"),
                         help="where auto looks for checkpoints (default: $CHECKPOINT_DIR or checkpoints)")
-    parser.add_argument("--chunk-frames", type=int, default=48, help="frames tracked at once (memory bound)")
     parser.add_argument("--longest-side", type=int, default=1024,
                         help="working resolution: longest side in pixels (default 1024, the authors' demo; "
                              "0 = the video's own size)")
@@ -292,9 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             query = points_from_arguments(args.point, args.num_positive)
         run_demo(args.video, query, args.out, tracker=args.tracker, segmenter=args.segmenter,
                  checkpoint_tracker=args.checkpoint_tracker, checkpoint_segmenter=args.checkpoint_segmenter,
-                 checkpoint_dir=args.checkpoint_dir, chunk_frames=args.chunk_frames,
-                 longest_side=args.longest_side or None, overlay=not args.no_overlay, seed=args.seed,
-                 iterative_refinement_iterations=args.refinement_iterations)
+                 checkpoint_dir=args.checkpoint_dir, longest_side=args.longest_side or None,
+                 overlay=not args.no_overlay, seed=args.seed, refinement_iterations=args.refinement_iterations)
     except (PointsFileError, FileNotFoundError, ValueError, NotImplementedError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

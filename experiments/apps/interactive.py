@@ -49,6 +49,7 @@ from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from evaluation.davis_metrics import boundary_radius, mask_scores
+from trackers.sampt.engine import Clip, VideoObjects
 from trackers.sampt.query_points import alternate_kmedoids
 
 LOG = logging.getLogger(__name__)
@@ -172,19 +173,22 @@ def choose_correction(pred: np.ndarray, gt: np.ndarray, points: np.ndarray, visi
 
 # ----------------------------------------------------------------------------------------- segmenting
 class FramePrompter:
-    """Prompts the segmenter of a `trackers.sampt.model.SamPt` with one object's points on one frame.
+    """Prompts SAM-PT's segmenter with one object's points on one frame, through the engine
+    (`trackers.sampt.model.SamPt.run_video` on given points, that frame only), with the model's knobs: the
+    authors' interactive runs prompt without an IoU threshold, without other objects' points and with no
+    mask without a positive point (``configs/model/sampt_interactive.yaml``).
 
-    Embeddings are cached per frame (as the authors cache SAM's encoder output); frame scores are cached by
-    (frame, prompt), so a full pass only segments frames whose prompt changed.
+    Embeddings are cached per frame (a `trackers.sampt.engine.Clip` that keeps them, as the authors cache
+    SAM's encoder output); frame scores are cached by (frame, prompt), so a full pass only segments frames
+    whose prompt changed.
     """
 
     def __init__(self, sampt, frame_at, gt: np.ndarray, rng: np.random.Generator):
         self.sampt = sampt
-        self.frame_at = frame_at
         self.gt = gt
         self.rng = rng
         self.radius = boundary_radius(gt.shape[1:])
-        self._embeddings: dict[int, object] = {}
+        self.clip = Clip(frame_at, len(gt), sampt.segmenter, keep_embeddings=True)
         self._scores: dict[tuple, tuple[float, float, float]] = {}
 
     def predict(self, t: int, coords: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, float]:
@@ -192,18 +196,17 @@ class FramePrompter:
         height, width = self.gt.shape[1:]
         if len(coords) == 0 or not (labels == 1).any():
             return np.zeros((height, width), bool), 0.0
-        if t not in self._embeddings:
-            self._embeddings[t] = self.sampt.segmenter.embed(self.frame_at(t))
-        embedding = self._embeddings[t]
         order = np.argsort(labels != 1, kind="stable")  # positives first (the decoder is order-invariant)
-        num_positive = int((labels == 1).sum())
-        settings = dataclasses.replace(self.sampt.prompt_settings(num_positive, len(coords)), iou_threshold=0.0,
-                                       other_objects_as_negatives=False, empty_mask_without_positive_point=True)
-        frame = self.sampt.segment_frame(embedding, np.asarray(coords, np.float32)[order][None],
-                                         np.ones((1, len(coords)), bool), self.rng, settings=settings)
-        if not frame.has_mask[0]:
-            return np.zeros((height, width), bool), float(np.nan_to_num(frame.iou[0]))
-        return self.sampt.full_mask(embedding, frame.low_res_logits[0]), float(frame.iou[0])
+        tracks = np.zeros((len(self.gt), 1, len(coords), 2), np.float32)
+        tracks[t, 0] = np.asarray(coords, np.float32)[order]
+        visible = np.zeros(tracks.shape[:3], bool)
+        visible[t] = True
+        objects = VideoObjects([1], np.zeros(1, np.int64), tracks=tracks, visible=visible,
+                               num_positive=int((labels == 1).sum()))
+        run = self.sampt.run_video(self.clip, objects, rngs=[self.rng])
+        (_, chosen, logits), = run.object_logits(frames=[t])
+        mask = (logits[0] > 0).numpy() if len(chosen) else np.zeros((height, width), bool)
+        return mask, float(np.nan_to_num(run.iou[t, 0]))
 
     def scores(self, t: int, coords: np.ndarray, labels: np.ndarray, mask: np.ndarray | None = None
                ) -> tuple[float, float, float]:
@@ -279,6 +282,39 @@ def _full_pass(prompter: FramePrompter, points: PointSet, num_frames: int) -> tu
     return scores[:, 0], scores[:, 1]
 
 
+@dataclass
+class _Walk:
+    """Where the simulated annotator is: the pass's threshold, the frame, the interactions spent on this visit
+    of it, and the per-frame J and F of the pass so far."""
+
+    threshold: float
+    frame: int = 0
+    frame_interactions: int = 0
+    pass_j: list = field(default_factory=list)
+    pass_f: list = field(default_factory=list)
+
+    def leave_frame(self, j: float, f: float) -> None:
+        self.frame, self.frame_interactions = self.frame + 1, 0
+        self.pass_j.append(j)
+        self.pass_f.append(f)
+
+
+def _starting_points(sampt, frames: np.ndarray, query_points: np.ndarray, settings: InteractiveSettings
+                     ) -> tuple[PointSet, int, int]:
+    """(the points before any correction, interactions budget, interactions left)."""
+    num_frames = len(frames)
+    if settings.disable_point_tracking:
+        budget = settings.interactions_max_per_frame * num_frames
+        points = PointSet(np.zeros((num_frames, 1, 2), np.float32), np.zeros((num_frames, 1), bool),
+                          np.ones(1, np.int64))
+        return points, budget, budget
+    query_points = np.asarray(query_points, np.float32)
+    tracks, visible = sampt.track_objects(frames, query_points[None])
+    labels = (np.arange(len(query_points)) < sampt.positive_points_per_mask).astype(np.int64)
+    return PointSet(tracks[:, 0], visible[:, 0], labels), settings.interactions_max, \
+        settings.interactions_max - len(query_points)
+
+
 def simulate_object(sampt, frames: np.ndarray, gt: np.ndarray, query_points: np.ndarray,
                     settings: InteractiveSettings, rng: np.random.Generator) -> InteractiveResult:
     """Run the protocol (module docstring) for one object.
@@ -294,83 +330,75 @@ def simulate_object(sampt, frames: np.ndarray, gt: np.ndarray, query_points: np.
     if gt.shape != frames.shape[:3]:
         raise ValueError(f"gt masks {gt.shape} must match the frames {frames.shape[:3]}")
     prompter = FramePrompter(sampt, lambda t: frames[t], gt, rng)
-    thresholds = ([settings.online_iou_threshold] if settings.online else list(settings.offline_iou_thresholds))
-    interactions_max = settings.interactions_max
-    if settings.disable_point_tracking:
-        thresholds = [1.0]
-        interactions_max = settings.interactions_max_per_frame * num_frames
-        points = PointSet(np.zeros((num_frames, 1, 2), np.float32), np.zeros((num_frames, 1), bool),
-                          np.ones(1, np.int64))
-        interactions_left = interactions_max
-    else:
-        query_points = np.asarray(query_points, np.float32)
-        tracks, visible = sampt.track_objects(frames, query_points[None])
-        labels = (np.arange(len(query_points)) < sampt.positive_points_per_mask).astype(np.int64)
-        points = PointSet(tracks[:, 0], visible[:, 0], labels)
-        interactions_left = interactions_max - len(query_points)
+    thresholds = [1.0] if settings.disable_point_tracking else (
+        [settings.online_iou_threshold] if settings.online else list(settings.offline_iou_thresholds))
+    points, budget, left = _starting_points(sampt, frames, query_points, settings)
 
-    def overall(current: PointSet) -> tuple[float, float]:
+    def overall(current: PointSet) -> tuple[float, float] | None:
         if settings.disable_point_tracking:
             return None
         j, f = _full_pass(prompter, current, num_frames)
         return float(j.mean()), float(f.mean())
 
-    history: list[dict] = []
-    passes: list[dict] = []
-    saved: list[PointSet] = []
-    threshold = thresholds.pop(0)
-    frame_idx, frame_interactions = 0, 0
-    pass_j: list[float] = []
-    pass_f: list[float] = []
+    history, passes, saved = [], [], []
+    walk = _Walk(thresholds.pop(0))
     prev = overall(points) or tuple(float(v.mean()) for v in _full_pass(prompter, points, num_frames))
-    while interactions_left > 0:
-        if frame_idx == num_frames:
-            passes.append({"threshold": threshold, "mean_iou": float(np.mean(pass_j)),
-                           "mean_boundary": float(np.mean(pass_f)),
-                           "interactions_used": interactions_max - interactions_left, "frame_ious": list(pass_j)})
+    while left > 0:
+        if walk.frame == num_frames:
+            passes.append({"threshold": walk.threshold, "mean_iou": float(np.mean(walk.pass_j)),
+                           "mean_boundary": float(np.mean(walk.pass_f)), "interactions_used": budget - left,
+                           "frame_ious": list(walk.pass_j)})
             saved.append(points.copy())
             if not thresholds:
                 break
-            threshold = thresholds.pop(0)
-            frame_idx, frame_interactions, pass_j, pass_f = 0, 0, [], []
-        coords, labels = points.on_frame(frame_idx)
-        mask, _ = prompter.predict(frame_idx, coords, labels)
-        j, f, _ = prompter.scores(frame_idx, coords, labels, mask)
-        if j >= threshold:
-            frame_idx, frame_interactions = frame_idx + 1, 0
-            pass_j.append(j)
-            pass_f.append(f)
+            walk = _Walk(thresholds.pop(0))
+        coords, labels = points.on_frame(walk.frame)
+        mask, _ = prompter.predict(walk.frame, coords, labels)
+        j, f, _ = prompter.scores(walk.frame, coords, labels, mask)
+        if j >= walk.threshold:
+            walk.leave_frame(j, f)
             continue
-        correction = choose_correction(mask, gt[frame_idx], points.tracks[frame_idx], points.visible[frame_idx],
+        correction = choose_correction(mask, gt[walk.frame], points.tracks[walk.frame], points.visible[walk.frame],
                                        points.labels, rng)
-        points = apply_correction(sampt, frames, points, frame_idx, correction, settings.disable_point_tracking)
-        j_after, f_after, _ = prompter.scores(frame_idx, *points.on_frame(frame_idx))
+        points = apply_correction(sampt, frames, points, walk.frame, correction, settings.disable_point_tracking)
+        j_after, f_after, _ = prompter.scores(walk.frame, *points.on_frame(walk.frame))
         after = overall(points) or prev
-        history.append({
-            "action": correction.action, "type": correction.kind, "frame": frame_idx, "point": correction.point,
-            "xy": None if correction.xy is None else correction.xy.tolist(),
-            "iou_before": j, "iou_after": j_after, "boundary_before": f, "boundary_after": f_after,
-            "interactions_left": interactions_left, "threshold": threshold,
-            "overall_iou_before": prev[0], "overall_iou_after": after[0],
-            "overall_boundary_before": prev[1], "overall_boundary_after": after[1],
-            "jf_before": (prev[0] + prev[1]) / 2, "jf_after": (after[0] + after[1]) / 2,
-        })
-        interactions_left -= 1
-        frame_interactions += 1
+        history.append(_history_entry(correction, walk, (j, f), (j_after, f_after), prev, after, left))
+        left -= 1
+        walk.frame_interactions += 1
         prev = after
-        if j_after >= threshold or frame_interactions >= settings.interactions_max_per_frame:
-            frame_idx, frame_interactions = frame_idx + 1, 0
-            pass_j.append(j_after)
-            pass_f.append(f_after)
+        if j_after >= walk.threshold or walk.frame_interactions >= settings.interactions_max_per_frame:
+            walk.leave_frame(j_after, f_after)
+    points, frame_j = _best_points(prompter, points, passes, saved, num_frames)
+    return InteractiveResult(history=history, passes=passes, frame_ious=frame_j, final_iou=float(frame_j.mean()),
+                             interactions_used=budget - left, points=points)
 
+
+def _history_entry(correction: Correction, walk: _Walk, before: tuple, after: tuple, overall_before: tuple,
+                   overall_after: tuple, interactions_left: int) -> dict:
+    """One interaction as the history records it (frame J/F and overall IoU/F before and after)."""
+    return {
+        "action": correction.action, "type": correction.kind, "frame": walk.frame, "point": correction.point,
+        "xy": None if correction.xy is None else correction.xy.tolist(),
+        "iou_before": before[0], "iou_after": after[0], "boundary_before": before[1], "boundary_after": after[1],
+        "interactions_left": interactions_left, "threshold": walk.threshold,
+        "overall_iou_before": overall_before[0], "overall_iou_after": overall_after[0],
+        "overall_boundary_before": overall_before[1], "overall_boundary_after": overall_after[1],
+        "jf_before": (overall_before[0] + overall_before[1]) / 2, "jf_after": (overall_after[0] + overall_after[1]) / 2,
+    }
+
+
+def _best_points(prompter: FramePrompter, points: PointSet, passes: list[dict], saved: list[PointSet],
+                 num_frames: int) -> tuple[PointSet, np.ndarray]:
+    """The final points, or the completed pass's points with the best mean IoU if that is higher; with their
+    (T,) per-frame J."""
     frame_j, _ = _full_pass(prompter, points, num_frames)
     if passes:
         best = int(np.argmax([p["mean_iou"] for p in passes]))
         if passes[best]["mean_iou"] > frame_j.mean():
             points = saved[best]
             frame_j, _ = _full_pass(prompter, points, num_frames)
-    return InteractiveResult(history=history, passes=passes, frame_ious=frame_j, final_iou=float(frame_j.mean()),
-                             interactions_used=interactions_max - interactions_left, points=points)
+    return points, frame_j
 
 
 def apply_correction(sampt, frames: np.ndarray, points: PointSet, t: int, correction: Correction,
@@ -496,6 +524,21 @@ def simulate_video(sampt, video, settings: InteractiveSettings, out: Path | None
     return summary
 
 
+def interactive_sampt(args: argparse.Namespace):
+    """SAM-PT from the configs (`configs/eval.yaml` with ``model=sampt_interactive``) and the command line."""
+    from experiments.run.schema import compose_config, quoted
+    from experiments.run.vos import build_sampt, resolve_device
+
+    overrides = ["model=sampt_interactive", f"tracker={args.tracker}", f"segmenter={args.segmenter}",
+                 f"model.positive_points_per_mask={args.positive_points}",
+                 f"model.iterative_refinement_iterations={args.refinement_iterations}", f"seed={args.seed}"]
+    for role, path in (("tracker", args.checkpoint_tracker), ("segmenter", args.checkpoint_segmenter)):
+        if path is not None:
+            overrides.append(f"{role}.checkpoint={quoted(path)}")
+    cfg = compose_config(*overrides)
+    return build_sampt(cfg, args.seed, resolve_device(cfg.device))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sampt-interactive", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True, help="reader name (datasets.registry), e.g. davis17")
@@ -521,17 +564,11 @@ def main(argv: list[str] | None = None) -> int:
     from datasets.errors import DatasetError
     from datasets.registry import build_reader
     from trackers.checkpoints import CheckpointError
-    from trackers.point.base import build_point_tracker
-    from trackers.sampt.model import SamPt
-    from trackers.segmenters.base import build_segmenter
 
     try:
         settings = InteractiveSettings(args.interactions_max, args.interactions_max_per_frame, args.online,
                                        args.threshold, disable_point_tracking=args.disable_point_tracking)
-        sampt = SamPt(build_point_tracker(args.tracker, args.checkpoint_tracker),
-                      build_segmenter(args.segmenter, args.checkpoint_segmenter),
-                      positive_points_per_mask=args.positive_points, negative_points_per_mask=0,
-                      iterative_refinement_iterations=args.refinement_iterations, seed=args.seed)
+        sampt = interactive_sampt(args)
         reader = build_reader(args.dataset, args.root, args.split)
         names = args.videos or list(reader.sequences)
         for name in names:

@@ -26,13 +26,11 @@ from omegaconf import DictConfig, OmegaConf
 from datasets.errors import DatasetError
 from experiments.run.outputs import is_complete, write_json_atomic
 from experiments.run.vos import has_full_ground_truth, load_videos, predict_all
+from experiments.run.schema import CONFIGS
 from experiments.run.provenance import config_hash, git_commit, package_versions
 from experiments.run.summary import summarize_seeds, summary_table, write_summary
 
 log = logging.getLogger("sampt")
-
-#: the Hydra configs (the repository's configs/ folder)
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 RESULTS_SCHEMA_VERSION = 1
 MODES = ("run", "merge")

@@ -9,6 +9,7 @@ constructors, which list the valid ones.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -103,3 +104,25 @@ class EvalSchema:
 
 def register() -> None:
     ConfigStore.instance().store(name="eval_schema", node=EvalSchema)
+
+
+#: the Hydra configs (the repository's configs/ folder)
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def compose_config(*overrides: str):
+    """`configs/eval.yaml` composed with ``overrides`` (Hydra override strings, as on the command line of
+    ``python -m experiments.run``): how every entry point that is not the Hydra app itself (the demo, the
+    interactive protocol, benchmarks) builds its run from the same configs."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        return compose("eval", overrides=list(overrides))
+
+
+def quoted(value) -> str:
+    """``value`` as a Hydra override value that may hold any path character (single-quoted)."""
+    text = str(value)
+    if "'" in text:
+        raise ValueError(f"values with a single quote cannot be passed to the configs: {text}")
+    return f"'{text}'"

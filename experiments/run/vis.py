@@ -6,7 +6,9 @@ As the authors' VIS evaluation (SysCV/sam-pt ``sam_pt/modeling/vis_to_vos_adapte
 1. proposals on the first frame (`trackers.sampt.proposals`; SAM's automatic mask generator, up to 100 masks);
 2. every proposal is an object for SAM-PT: query points are sampled from its mask, tracked through the
    video, and SAM is prompted per frame with them; objects run in batches of ``masks_batch_size``
-   (point-tracker calls and decoder calls), other objects' positive points are NOT negatives;
+   (point-tracker calls and decoder calls); other objects' positive points serve as negatives within a
+   batch only when the model's ``add_other_objects_positive_points_as_negative_points`` is on (the UVO
+   presets turn it off, as the authors' VIS runs);
 3. every object keeps its own mask on every frame (tracks may overlap; no label-map merge), SAM's mask
    on the first frame too (the proposal is not pasted there, as in the authors' VIS code);
 4. the track score is the mean of SAM's predicted IoUs (`SCORE_MODES`).
@@ -29,18 +31,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from PIL import Image
 
-from datasets.errors import DatasetError
 from datasets.rle import encode_rle
 from experiments.run.outputs import RleMasks, UvoTrack, load_video_tracks, predict_resumably, save_video_tracks
 from experiments.tools.submission import write_uvo_results
+from infra.resolution import WorkingVideo
+from trackers.sampt.engine import VideoObjects
+from trackers.sampt.knobs import int_at_least
+from trackers.sampt.query_points import EmptyMaskError, video_rng
 
 log = logging.getLogger("sampt")
 
@@ -51,43 +53,6 @@ log = logging.getLogger("sampt")
 SCORE_MODES = ("mean-all-frames", "mean-predicted")
 NOT_PROMPTED_SCORE = -1e6
 RESULTS_FILE = "uvo_results.json"
-
-
-# ----------------------------------------------------------------------------------------- frames
-def working_size(height: int, width: int, short_side: int | None, max_size: int | None = 1333) -> tuple[int, int]:
-    """(h, w) after Detectron2's ``ResizeShortestEdge(short_side, max_size)``; (height, width) when None."""
-    if short_side is None:
-        return height, width
-    scale = short_side / min(height, width)
-    new_h, new_w = height * scale, width * scale
-    if max_size is not None and max(new_h, new_w) > max_size:
-        shrink = max_size / max(new_h, new_w)
-        new_h, new_w = new_h * shrink, new_w * shrink
-    return int(new_h + 0.5), int(new_w + 0.5)
-
-
-class WorkingFrames:
-    """A video's frames at the working size (resized with PIL bilinear when it differs), by index.
-
-    Attributes:
-        num_frames: T; size: (h, w) working size; original_size: (H, W) of the annotations.
-    """
-
-    def __init__(self, video, short_side: int | None = None, max_size: int | None = 1333):
-        self.video = video
-        self.num_frames = int(video.num_frames)
-        self.original_size = tuple(int(s) for s in video.size)
-        self.size = working_size(*self.original_size, short_side, max_size)
-
-    def frame(self, t: int) -> np.ndarray:
-        """(h, w, 3) uint8 RGB frame t."""
-        frame = self.video.frame(t)
-        if frame.shape[:2] != self.original_size:
-            raise DatasetError(f"video {self.video.name}: frame {t} is {frame.shape[:2]}, annotations are "
-                               f"{self.original_size} (H, W)")
-        if self.size == self.original_size:
-            return frame
-        return np.asarray(Image.fromarray(frame).resize((self.size[1], self.size[0]), Image.BILINEAR))
 
 
 # ----------------------------------------------------------------------------------------- one video
@@ -120,8 +85,6 @@ def track_scores(iou: np.ndarray, mode: str = "mean-all-frames", tracked: np.nda
 
 def _query_points(sampt, frame: np.ndarray, masks: np.ndarray, video_name: str) -> tuple[np.ndarray, list[int]]:
     """(N', P, 3) query points on frame 0, one random stream per proposal; returns them and the kept indices."""
-    from trackers.sampt.query_points import EmptyMaskError, video_rng
-
     points, kept = [], []
     for k, mask in enumerate(masks):
         rng = video_rng(sampt.seed, f"{video_name}/proposal-{k}")
@@ -135,85 +98,59 @@ def _query_points(sampt, frame: np.ndarray, masks: np.ndarray, video_name: str) 
 
 
 def run_vis_video(sampt, proposer, video, masks_batch_size: int = 100, frame_short_side: int | None = None,
-                  frame_max_size: int | None = 1333, other_objects_as_negatives: bool | None = False,
-                  score_mode: str = "mean-all-frames") -> list[UvoTrack]:
-    """SAM-PT tracks of every first-frame proposal of ``video``.
+                  frame_max_size: int | None = 1333, score_mode: str = "mean-all-frames") -> list[UvoTrack]:
+    """SAM-PT tracks of every first-frame proposal of ``video`` (`trackers.sampt.model.SamPt.run_video`).
 
     Args:
-        sampt: a `trackers.sampt.model.SamPt` (its tracker, segmenter and knobs; reinit is supported).
+        sampt: a `trackers.sampt.model.SamPt` (its tracker, segmenter and knobs; reinit is supported; other
+            objects' points are negatives within a batch when its
+            ``add_other_objects_positive_points_as_negative_points`` is on: the paper's VIS presets turn it off).
         proposer: a `trackers.sampt.proposals.Proposer`.
         video: a `datasets.video.Video` (for UVO a `datasets.uvo.UvoVideo`).
         masks_batch_size: objects per point-tracker call and per decoder call (the authors: 100).
         frame_short_side, frame_max_size: working frame size (see the module docstring); None: as stored.
-        other_objects_as_negatives: override of SAM-PT's knob (the paper's VIS runs: False); None keeps
-            SAM-PT's own setting. With reinit it must equal SAM-PT's setting.
         score_mode: one of `SCORE_MODES`.
 
     Returns:
         one `UvoTrack` per proposal, in proposal order, masks at ``video.size`` (`RleMasks`, None where
         absent); [] when there is no proposal.
     """
-    from infra.frames import FrameSource
-    from trackers.sampt.model import Clip, PromptGroup
-    from trackers.sampt.reinit import ReinitPass
-
-    if isinstance(masks_batch_size, bool) or int(masks_batch_size) != masks_batch_size or masks_batch_size < 1:
-        raise ValueError(f"masks_batch_size must be an integer >= 1, got {masks_batch_size!r}")
+    int_at_least("masks_batch_size", masks_batch_size, 1)
     if score_mode not in SCORE_MODES:
         raise ValueError(f"score_mode={score_mode!r} is not valid; valid: {', '.join(SCORE_MODES)}")
-    settings = sampt.prompt_settings()
-    if other_objects_as_negatives is not None:
-        if sampt.use_point_reinit and bool(other_objects_as_negatives) != settings.other_objects_as_negatives:
-            raise ValueError("with use_point_reinit the other-objects-as-negatives setting comes from SAM-PT: set "
-                             "model.add_other_objects_positive_points_as_negative_points instead")
-        settings = replace(settings, other_objects_as_negatives=bool(other_objects_as_negatives))
-    frames = WorkingFrames(video, frame_short_side, frame_max_size)
+    frames = WorkingVideo(video, short_side=frame_short_side, max_size=frame_max_size)
+    objects = _proposal_objects(sampt, proposer, frames, video, int(masks_batch_size))
+    if objects is None:
+        return []
+    rngs = [video_rng(sampt.seed, f"{video.name}/batch-{b}") for b in range(len(objects.batches))]
+    run = sampt.run_video(frames, objects, video.name, rngs=rngs)
+    size = tuple(video.size)
+    segmentations: list[list[dict | None]] = [[None] * frames.num_frames for _ in range(len(objects))]
+    for t, chosen, logits in run.object_logits(size):
+        for row, k in enumerate(chosen):
+            mask = (logits[row] > 0).numpy()
+            if mask.any():
+                segmentations[k][t] = encode_rle(mask)
+    # reinit: a stopped track has no trajectory (NaN) on its later frames, which do not count
+    tracked_frames = ~np.isnan(run.tracks[:, :, 0, 0])
+    scores = track_scores(run.iou, score_mode, tracked_frames)
+    return [UvoTrack(video=video.name, score=float(scores[k]), masks=RleMasks(segmentations[k], size))
+            for k in range(len(objects))]
+
+
+def _proposal_objects(sampt, proposer, frames: WorkingVideo, video, batch_size: int) -> VideoObjects | None:
+    """The proposals of frame 0 as `VideoObjects` (query points sampled per proposal, batches of
+    ``batch_size``); None when there is none."""
     first = frames.frame(0)
     proposals = proposer.propose(first, video=video)
     query_points, kept = _query_points(sampt, first, proposals.masks, video.name)
     if not kept:
         log.warning("video %s: no proposal on the first frame; no track", video.name)
-        return []
-    num_frames, count = frames.num_frames, len(kept)
-    batches = [np.arange(start, min(start + masks_batch_size, count)) for start in range(0, count, masks_batch_size)]
-    from trackers.sampt.query_points import video_rng
-
-    rngs = [video_rng(sampt.seed, f"{video.name}/batch-{b}") for b in range(len(batches))]
-    segmentations: list[list[dict | None]] = [[None] * num_frames for _ in range(count)]
-    iou = np.full((num_frames, count), np.nan, np.float32)
-    passes = None
-    if sampt.use_point_reinit:  # each batch's reinit pass, streamed frame by frame in step
-        passes = [ReinitPass(sampt, Clip(frames.frame, num_frames, sampt.segmenter), query_points[batch], rng)
-                  for batch, rng in zip(batches, rngs)]
-        steps = ((t, passes[0].size_embedding, [frame for _, frame in per_batch])
-                 for t, per_batch in enumerate(zip(*(one.frames() for one in passes))))
-    else:
-        source = FrameSource(frames.frame, num_frames, frames.size)
-        groups = [PromptGroup(*sampt.track_objects(source, query_points[batch]), rng, settings=settings)
-                  for batch, rng in zip(batches, rngs)]
-        clip = Clip(frames.frame, num_frames, sampt.segmenter, keep_embeddings=False)
-        steps = ((step.t, step.embedding, step.predictions) for step in sampt.frame_loop(clip, groups))
-    for t, embedding, predictions in steps:
-        for batch, prediction in zip(batches, predictions):
-            iou[t, batch] = np.where(prediction.predicted, prediction.iou, np.nan)
-            chosen = np.flatnonzero(prediction.has_mask)
-            if not len(chosen):
-                continue
-            logits = sampt.full_logits(embedding, prediction.low_res_logits[torch.from_numpy(chosen)])
-            if tuple(logits.shape[-2:]) != frames.original_size:
-                logits = F.interpolate(logits[:, None], frames.original_size, mode="bilinear",
-                                       align_corners=False)[:, 0]
-            masks = (logits > 0).numpy()
-            for row, k in enumerate(chosen):
-                if masks[row].any():
-                    segmentations[batch[k]][t] = encode_rle(masks[row])
-    tracked_frames = np.ones((num_frames, count), bool)
-    if passes is not None:  # reinit: a stopped track has no trajectory (NaN) on its later frames
-        for batch, reinit in zip(batches, passes):
-            tracked_frames[:, batch] = ~np.isnan(reinit.tracks[:, :, 0, 0])
-    scores = track_scores(iou, score_mode, tracked_frames)
-    return [UvoTrack(video=video.name, score=float(scores[k]), masks=RleMasks(segmentations[k], frames.original_size))
-            for k in range(count)]
+        return None
+    count = len(kept)
+    batches = [np.arange(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
+    return VideoObjects(list(range(1, count + 1)), np.zeros(count, np.int64), query_points=query_points,
+                        batches=batches)
 
 
 # ----------------------------------------------------------------------------------------- files
@@ -235,7 +172,7 @@ def run_vis(videos: list, sampt, proposer, out_dir: str | Path, config_hash: str
         config_hash: recorded in each video's completion marker; another hash redoes the video.
         evaluate: score with `evaluation.vis.evaluate_vis` when the ground truth has annotations and no
             video failed (the ground truth is restricted to ``videos``).
-        video_options: passed to `run_vis_video` (frame_short_side, other_objects_as_negatives, score_mode ...).
+        video_options: passed to `run_vis_video` (frame_short_side, frame_max_size, score_mode).
 
     Returns:
         ``{"done": {video: info}, "skipped": [...], "failed": {video: traceback}, "no_proposals": [...],
@@ -307,7 +244,7 @@ def run_vis_dataset(cfg, run_dir: str | Path, chash: str) -> dict:
 
     Reads ``cfg.dataset`` (reader, root, split, options, ``synthetic`` (build `embedded_uvo` under root), and
     the ``vis`` block: ``proposer``, ``proposer_options``, ``masks_batch_size``, ``frame_short_side``,
-    ``frame_max_size``, ``other_objects_as_negatives`` (null: the model's knob), ``score_mode``),
+    ``frame_max_size``, ``score_mode``),
     ``cfg.model/tracker/segmenter`` (the paper's VIS knobs, no refinement, are in ``experiment=sampt_uvo``),
     ``cfg.seed``, ``cfg.device``, ``cfg.evaluate``, ``cfg.fail_fast``, ``cfg.logging.progress``, ``videos``,
     ``limit_videos`` and sharding (a shard is not scored). Returns `run_vis`'s record.
@@ -323,11 +260,6 @@ def run_vis_dataset(cfg, run_dir: str | Path, chash: str) -> dict:
     if cfg.get("longest_side") is not None:
         raise ValueError(f"longest_side={cfg.longest_side} applies to VOS runs; VIS runs work at the authors' "
                          f"Detectron2 size, dataset.vis.frame_short_side (set longest_side=null)")
-    other_negatives = vis.get("other_objects_as_negatives", False)
-    model_knob = cfg.model.get("add_other_objects_positive_points_as_negative_points")
-    if other_negatives is not None and model_knob is not None and bool(other_negatives) != bool(model_knob):
-        log.info("dataset.vis.other_objects_as_negatives=%s overrides model.add_other_objects_positive_points_"
-                    "as_negative_points=%s (set the vis knob to null to use the model's)", other_negatives, model_knob)
     videos = _load_uvo_videos(cfg)
     sampt = build_sampt(cfg, int(cfg.seed), resolve_device(cfg.device))
     options = OmegaConf.to_container(vis.proposer_options, resolve=True) if vis.get("proposer_options") else {}
@@ -338,5 +270,4 @@ def run_vis_dataset(cfg, run_dir: str | Path, chash: str) -> dict:
                    evaluate=bool(cfg.evaluate) and int(cfg.num_shards) == 1,
                    fail_fast=bool(cfg.fail_fast), progress=bool(cfg.logging.progress),
                    frame_short_side=vis.get("frame_short_side"), frame_max_size=vis.get("frame_max_size", 1333),
-                   other_objects_as_negatives=other_negatives,
                    score_mode=vis.get("score_mode", "mean-all-frames"))

@@ -21,6 +21,7 @@ from datasets.registry import build_reader
 from datasets.video import Video
 from infra.resolution import WorkingVideo
 from experiments.run.outputs import predict_resumably, write_json_atomic, write_tracks
+from trackers.sampt.engine import VideoObjects
 
 log = logging.getLogger("sampt")
 
@@ -143,7 +144,7 @@ def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progres
         torch.cuda.reset_peak_memory_stats()
     rss_reset = reset_peak_rss()
     source = WorkingVideo(video, longest_side)
-    run = sampt.prepare_video(source, source.first_masks(), video.name)
+    run = sampt.run_video(source, VideoObjects.from_masks(source.first_masks()), video.name)
     to_write = set(video.frames_to_write)
     frames = tqdm(run.merges(output_size=tuple(video.size)), total=video.num_frames, desc=video.name,
                   unit="frame", leave=False, disable=not progress or video.num_frames < LONG_VIDEO_FRAMES)

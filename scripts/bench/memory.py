@@ -46,13 +46,11 @@ def video_root(num_frames: int, height: int = HEIGHT, width: int = WIDTH, num_ob
 
 def measure(root: Path, out_dir: Path, overrides: list[str]) -> dict:
     """Run the embedded default's SAM-PT on the one video of the DAVIS root; `predict_video`'s record."""
-    from hydra import compose, initialize_config_dir
-
     from datasets.registry import build_reader
+    from experiments.run.schema import compose_config
     from experiments.run.vos import build_sampt, predict_video, resolve_device
 
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
-        cfg = compose("eval", overrides=["device=cpu", *overrides])
+    cfg = compose_config("device=cpu", *overrides)
     video = next(iter(build_reader("davis17", root, split="val")))
     sampt = build_sampt(cfg, int(cfg.seed), resolve_device(cfg.device))
     out_dir.mkdir(parents=True, exist_ok=True)

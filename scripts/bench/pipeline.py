@@ -22,24 +22,12 @@ from unittest import mock
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[2]
-CONFIGS = REPO / "configs"
 PIPS_SEED = 1234
 SAM_IOU_BIAS = 0.8
 
 #: stage names in display order; "other" is the rest of the wall time
 STAGES = ("decode", "query points", "point tracking", "tracker encoder", "SAM encoder", "SAM decoder", "upscale",
           "prompting", "merge", "PNG writing")
-
-
-def compose_eval(*overrides: str):
-    """`configs/eval.yaml` composed with ``overrides`` (as ``make eval ARGS=...``), resolved."""
-    from hydra import compose, initialize_config_dir
-
-    import experiments  # noqa: F401  (registers the resolvers configs/eval.yaml uses)
-
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose("eval", overrides=list(overrides))
 
 
 def synthetic_davis_video(root: Path, num_frames: int, height: int = 480, width: int = 854, num_objects: int = 5,
@@ -50,13 +38,14 @@ def synthetic_davis_video(root: Path, num_frames: int, height: int = 480, width:
     and the `datasets.video.Video` (``height`` x ``width`` annotations, 2x Full-Resolution frames).
     """
     from datasets.synthetic import generate
+    from experiments.run.schema import compose_config
     from experiments.run.vos import load_videos
 
     davis = Path(root) / "DAVIS"
     if not (davis / "ImageSets" / "2017" / "val.txt").is_file():
         generate(davis, "davis17", num_videos=1, num_frames=num_frames, height=height, width=width,
                  num_objects=num_objects, seed=seed, full_resolution=True)
-    cfg = compose_eval("experiment=sampt", f"dataset.root={davis}", *overrides)
+    cfg = compose_config("experiment=sampt", f"dataset.root={davis}", *overrides)
     (video,) = load_videos(cfg)
     return cfg, video
 

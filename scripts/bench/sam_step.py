@@ -18,7 +18,7 @@ with ``MaskDecoder.forward``: what batching and the low-res refinement alone giv
   torch CPU allocations alike), plus tracemalloc's peak (numpy/Python allocations), with the refinement iterations off
   for that run to keep the benchmark short (refinement only adds per-pass temporaries of a few MB).
 
-Ours streams label maps frame by frame (what `SamPt.segment_video` does); the reference keeps the
+Ours streams label maps frame by frame (`SamPt.run_video`); the reference keeps the
 authors' float64 (M, T, H, W) logits for the whole clip and merges them at the end.
 
     python -m scripts.bench.sam_step [--timed-frames 2] [--repeats 2] [--threads 1 2]
@@ -114,10 +114,12 @@ def _segmenter(method: str):
 
 
 def _ours(segmenter, frames, tracks, visible, first_masks, ids, refinement: int) -> np.ndarray:
+    from trackers.sampt.engine import VideoObjects
     from trackers.sampt.model import SamPt
 
     sampt = SamPt(None, segmenter, iterative_refinement_iterations=refinement)
-    run = sampt.run_from_tracks(frames, ids, np.zeros(len(ids), np.int64), first_masks, tracks, visible, "bench")
+    objects = VideoObjects(list(ids), np.zeros(len(ids), np.int64), first_masks, tracks=tracks, visible=visible)
+    run = sampt.run_video(frames, objects, "bench")
     labels = np.zeros(frames.shape[:3], np.uint8)
     for t, label_map in run.label_maps():
         labels[t] = label_map

@@ -27,7 +27,7 @@ per-frame IoU predictions (-inf where SAM was not prompted) in ``sam_step.npz``.
     PYTHONPATH=. /path/to/venv/bin/python -m scripts.record.sam_step record --official /path/to/sam-pt \\
         --inputs /tmp/sam_step_inputs --out tests/fixtures/official_sam_step
 
-`tests/trackers/sampt/test_official_sam_step.py` regenerates the inputs, runs ``SamPt.segment_tracks`` and compares.
+`tests/trackers/sampt/test_official_sam_step.py` regenerates the inputs, runs `reference.runs.segment_tracks` (the SAM step through `SamPt.run_video`) and compares.
 """
 from __future__ import annotations
 

@@ -31,24 +31,17 @@ compared (the SAM step it calls is: ``tests/trackers/sampt/test_official_sam_ste
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from trackers.sampt.query_points import EmptyMaskError
+from trackers.sampt.engine import PromptGroup, frame_loop
+from trackers.sampt.knobs import REINIT_VARIANTS
+from trackers.sampt.prompting import FramePrediction
+from trackers.sampt.query_points import EmptyMaskError, query_points_for_object
 
-REINIT_VARIANTS = (
-    "reinit-on-horizon-and-sync-masks",
-    "reinit-at-median-of-area-diff",
-    "reinit-on-similar-mask-area",
-    "reinit-on-similar-mask-area-and-sync-masks",
-)
 #: masks with at most this many pixels are not reinitialised from (paper, Appendix A)
 MAX_INVALID_MASK_AREA = 25
-#: what a reinit mask of <= 25 px does: "authors" (their code: re-sampled; empty -> positives at (0, 0)),
-#: "stop" (the paper: the object stops)
-REINIT_TINY_MASK_RULES = ("authors", "stop")
 #: relative-area-difference stand-in for a frame without a usable mask (variant D, as the authors)
 MISSING_AREA_DIFF = 720.0
 #: bonus subtracted for the frame that syncs with the next object's query frame (variant D, as the authors)
@@ -99,44 +92,15 @@ def choose_reinit_offsets(variant: str, areas: np.ndarray, start_areas: np.ndarr
     raise ValueError(f"unknown reinit variant {variant!r}; valid variants: {', '.join(REINIT_VARIANTS)}")
 
 
-@dataclass
-class ClipPrediction:
-    """Per-frame SAM output over a clip for M objects (one reinit pass, or the merge of two).
-
-    Attributes:
-        low_res_logits: (T, M, 1, 256, 256) float32 (zeros where ``has_mask`` is False).
-        has_mask: (T, M) bool; predicted: (T, M) bool (SAM prompted); iou: (T, M) float32 (NaN if not).
-        tracks: (T, M, P, 2) float32 (NaN where the object was not tracked); visible: (T, M, P) bool.
-    """
-
-    low_res_logits: torch.Tensor
-    has_mask: np.ndarray
-    predicted: np.ndarray
-    iou: np.ndarray
-    tracks: np.ndarray
-    visible: np.ndarray
-
-    @classmethod
-    def empty(cls, num_frames: int, num_objects: int, num_points: int, low_res_size: int) -> "ClipPrediction":
-        return cls(
-            low_res_logits=torch.zeros((num_frames, num_objects, 1, low_res_size, low_res_size)),
-            has_mask=np.zeros((num_frames, num_objects), bool),
-            predicted=np.zeros((num_frames, num_objects), bool),
-            iou=np.full((num_frames, num_objects), np.nan, np.float32),
-            tracks=np.full((num_frames, num_objects, num_points, 2), np.nan, np.float32),
-            visible=np.zeros((num_frames, num_objects, num_points), bool),
-        )
-
-
 class ReinitPass:
-    """One reinit pass over ``clip`` (a `trackers.sampt.model.Clip`, possibly flipped), streamed frame by frame.
+    """One reinit pass over ``clip`` (a `trackers.sampt.engine.Clip`, possibly flipped), streamed frame by frame.
 
     Windows run in order of their start frame; once the window(s) starting at frame s are done, no later
     window touches frames <= s (later windows start after s), so those frames are final and `frames`
     yields them. Only the frames of the open windows (one horizon) keep low-res logits.
 
     Args:
-        sampt: the `trackers.sampt.model.SamPt` (its knobs, tracker, segmenter, frame loop).
+        sampt: the `trackers.sampt.model.SamPt` (its knobs, tracker, segmenter and prompting).
         clip: frames by clip-local index with an embedding cache.
         query_points: (M, P, 3) float (t, x, y) in clip-local time, positives first.
 
@@ -157,9 +121,7 @@ class ReinitPass:
         """The frame sizes as an `Embedding` without features (for `Segmenter.upscale`)."""
         return self.clip.size_embedding
 
-    def _empty(self):
-        from trackers.sampt.prompting import FramePrediction
-
+    def _empty(self) -> FramePrediction:
         count, size = self.query_points.shape[0], self.sampt.segmenter.low_res_size
         return FramePrediction(torch.zeros((count, 1, size, size)), np.zeros(count, bool), np.zeros(count, bool),
                                np.full(count, np.nan, np.float32))
@@ -190,8 +152,6 @@ class ReinitPass:
     def _window(self, start: int, tracked: np.ndarray, current: np.ndarray, timesteps: np.ndarray,
                 stopped: np.ndarray, pending: dict, need_areas: bool) -> None:
         """Track, segment and reinitialise the objects ``tracked`` from frame ``start``."""
-        from trackers.sampt.model import PromptGroup
-
         sampt, clip, rng = self.sampt, self.clip, self.rng
         num_frames = len(clip)
         horizon, tracker_horizon = sampt.reinit_horizon, sampt.reinit_point_tracker_horizon
@@ -204,7 +164,7 @@ class ReinitPass:
         tracks, visible = tracks[:end - start], visible[:end - start]
         areas = np.zeros((end - start, len(tracked)), np.int64)
         group = PromptGroup(tracks, visible, rng, start=start)
-        for step in sampt.frame_loop(clip, [group], range(start, end)):
+        for step in frame_loop(sampt, clip, [group], range(start, end)):
             frame = step.predictions[0]
             merged = pending.get(step.t) or self._empty()
             merged.low_res_logits[tracked] = frame.low_res_logits
@@ -242,24 +202,12 @@ class ReinitPass:
                 continue
             timesteps[obj] = t_new
 
-    def collect(self) -> ClipPrediction:
-        """The whole pass as one `ClipPrediction` (holds (T, M, 1, 256, 256) logits: for short clips)."""
-        num_objects, num_points, _ = self.query_points.shape
-        out = ClipPrediction.empty(len(self.clip), num_objects, num_points, self.sampt.segmenter.low_res_size)
-        for t, frame in self.frames():
-            out.low_res_logits[t] = frame.low_res_logits
-            out.has_mask[t], out.predicted[t], out.iou[t] = frame.has_mask, frame.predicted, frame.iou
-        out.tracks[:], out.visible[:] = self.tracks, self.visible
-        return out
-
 
 def _reinit_points(sampt, frame: np.ndarray, mask: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
     """(P, 3) new query points from the (H, W) bool reinit mask; an empty mask gives positive points at
     (0, 0) and negatives from the whole frame, as the authors' code (``reinit_tiny_masks="authors"``)."""
     if mask.any():
         return sampt.select_query_points(frame, mask, t, rng)
-    from trackers.sampt.query_points import query_points_for_object
-
     negatives = query_points_for_object(frame, mask, t, 0, sampt.negative_points_per_mask, "random",
                                         sampt.negative_point_selection_method, rng)
     positives = np.zeros((sampt.positive_points_per_mask, 3), np.float32)
@@ -268,32 +216,7 @@ def _reinit_points(sampt, frame: np.ndarray, mask: np.ndarray, t: int, rng: np.r
     return np.concatenate([positives, negatives])
 
 
-def _objects(frame, objects: np.ndarray):
+def _objects(frame: FramePrediction, objects: np.ndarray) -> FramePrediction:
     """The `FramePrediction` of ``objects`` only."""
-    from trackers.sampt.prompting import FramePrediction
-
     return FramePrediction(frame.low_res_logits[objects], frame.has_mask[objects], frame.predicted[objects],
                            frame.iou[objects])
-
-
-def merge_directions(forward: ClipPrediction, backward: ClipPrediction, first_frames: np.ndarray) -> ClipPrediction:
-    """Frames >= each object's query frame from ``forward``, earlier ones from ``backward`` (flipped back).
-
-    Args:
-        forward: pass on the video; backward: pass on the video flipped in time (clip-local, flipped).
-        first_frames: (M,) int64 query frame of each object (video time).
-    """
-    num_frames = forward.has_mask.shape[0]
-    flip = np.arange(num_frames)[::-1].copy()
-    merged = ClipPrediction(forward.low_res_logits.clone(), forward.has_mask.copy(), forward.predicted.copy(),
-                            forward.iou.copy(), forward.tracks.copy(), forward.visible.copy())
-    for obj, t0 in enumerate(first_frames):
-        earlier = np.arange(int(t0))
-        source = flip[earlier]
-        merged.low_res_logits[earlier, obj] = backward.low_res_logits[source, obj]
-        merged.has_mask[earlier, obj] = backward.has_mask[source, obj]
-        merged.predicted[earlier, obj] = backward.predicted[source, obj]
-        merged.iou[earlier, obj] = backward.iou[source, obj]
-        merged.tracks[earlier, obj] = backward.tracks[source, obj]
-        merged.visible[earlier, obj] = backward.visible[source, obj]
-    return merged

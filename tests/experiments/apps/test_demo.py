@@ -13,6 +13,7 @@ from datasets.synthetic import generate
 from experiments.apps import demo
 from experiments.apps.points_file import points_from_arguments, write_points_file, QueryPoints
 from datasets.video_file import VideoSource
+from infra.resolution import WorkingVideo
 from trackers.point.opencv import LucasKanadeTracker
 from trackers.segmenters.base import Embedding, Prediction, Segmenter
 
@@ -68,10 +69,10 @@ def centre_points(mask, count):
 def test_video_source_reads_mp4_and_folders(synthetic_clip, tmp_path):
     path, truth, frames = synthetic_clip
     source = VideoSource(path)
-    assert (source.num_frames, source.frame_size, source.fps) == (10, (120, 160), 10.0)
+    assert (source.num_frames, source.frame_size, source.fps, source.name) == (10, (120, 160), 10.0, "clip")
     assert np.abs(source.frame(7).astype(int) - frames[7]).mean() < 6  # lossy codec
     assert np.abs(source.frame(2).astype(int) - frames[2]).mean() < 6  # going back reopens the file
-    small = VideoSource(path, longest_side=80)
+    small = WorkingVideo(VideoSource(path), longest_side=80)
     assert small.frame(0).shape == (60, 80, 3) and small.scale == 0.5
     with pytest.raises(FileNotFoundError, match="video not found"):
         VideoSource(tmp_path / "absent.mp4")
@@ -85,6 +86,15 @@ def test_demo_on_synthetic_mp4(synthetic_clip, tmp_path, capsys, monkeypatch):
     opened = []
     open_container = demo.VideoSource._open
     monkeypatch.setattr(demo.VideoSource, "_open", lambda self: opened.append(1) or open_container(self))
+    write_masks, opened_while_writing = demo.write_masks, []
+
+    def counted_write_masks(*args, **kwargs):
+        before = len(opened)
+        result = write_masks(*args, **kwargs)
+        opened_while_writing.append(len(opened) - before)
+        return result
+
+    monkeypatch.setattr(demo, "write_masks", counted_write_masks)
     late = truth.object(2).first_frame
     assert late > 0
     query = QueryPoints(np.stack([
@@ -94,7 +104,7 @@ def test_demo_on_synthetic_mp4(synthetic_clip, tmp_path, capsys, monkeypatch):
     write_points_file(points_path, query)
     out = tmp_path / "out"
     assert demo.main(["--video", str(path), "--points", str(points_path), "--out", str(out),
-                      "--chunk-frames", "4", "--checkpoint-dir", str(tmp_path / "none"), "--longest-side", "0"]) == 0
+                      "--checkpoint-dir", str(tmp_path / "none"), "--longest-side", "0"]) == 0
     said = capsys.readouterr().out
     assert "weight-free tracker 'lk'" in said and "weight-free segmenter 'grabcut'" in said
 
@@ -104,7 +114,8 @@ def test_demo_on_synthetic_mp4(synthetic_clip, tmp_path, capsys, monkeypatch):
     data = json.loads((out / "demo.json").read_text())
     visible = np.asarray(data["visible"])  # (T, M, P)
     for k, obj in enumerate((1, 2)):
-        tracked = [t for t in range(10) if visible[t, k].any()]
+        first = truth.object(obj).first_frame
+        tracked = [t for t in range(first, 10) if visible[t, k].any()]
         assert truth.object(obj).first_frame in tracked
         ious = [((masks[t] == obj) & (truth.labels[t] == obj)).sum()
                 / ((masks[t] == obj) | (truth.labels[t] == obj)).sum() for t in tracked]
@@ -115,9 +126,11 @@ def test_demo_on_synthetic_mp4(synthetic_clip, tmp_path, capsys, monkeypatch):
     reader = imageio.get_reader(out / "overlay.mp4")
     assert reader.count_frames() == 10
     reader.close()
-    # the overlay draws each frame the frame loop read ahead: the decoder never restarts for it (3 opens
-    # here; drawing through the plain reader, behind the read-ahead, reopened the file for most frames: 9)
-    assert len(opened) <= 4, len(opened)
+    # the overlay draws each frame the frame loop read ahead: while masks are written the decoder restarts at
+    # most once, for frame 0 (drawing through the plain reader, behind the read-ahead, reopened the file for
+    # most frames). Tracking backward from object 2's query frame reopens it per backward step: an MP4 is
+    # decoded forward only.
+    assert opened_while_writing[0] <= 1, opened_while_writing
     assert data["weight_free"] and data["tracker"] == "lk" and data["segmenter"] == "grabcut"
     assert np.asarray(data["tracks"]).shape == (10, 2, 3, 2)
     assert np.asarray(data["visible"]).shape == (10, 2, 3)
@@ -172,12 +185,23 @@ def test_auto_models_use_a_found_checkpoint(tmp_path):
     assert demo.resolve_model("tracker", "raft", None, tmp_path, said.append) == ("raft", None)
 
 
-def test_auto_checkpoint_names_match_the_registry():
-    from trackers.point.pips.tracker import PIPS_CHECKPOINT
+def test_auto_finds_the_checkpoint_where_the_config_puts_it(tmp_path):
+    said = []
+    assert demo.resolve_model("tracker", "auto", None, tmp_path, said.append) == ("lk", None)
+    assert "model-000200000.pth" in said[0]  # configs/tracker/pips.yaml's file name, under the checkpoint dir
+    (tmp_path / "model-000200000.pth").write_bytes(b"")
+    assert demo.resolve_model("tracker", "auto", None, tmp_path, said.append) == (
+        "pips", str(tmp_path / "model-000200000.pth"))
+    assert demo.resolve_model("segmenter", "sam_vit_b", "x.pth", tmp_path) == ("sam_vit_b", "x.pth")
 
-    assert demo.AUTO_CHECKPOINT_FILES["pips"] == PIPS_CHECKPOINT.filename
-    # trackers.segmenters.sam_models takes ~10 s to import; its file name is checked by name instead
-    assert demo.AUTO_CHECKPOINT_FILES["sam_vit_h"].startswith("sam_vit_h_4b8939")
+
+def test_demo_models_come_from_the_configs():
+    query = points_from_arguments(["0;40,40 60,50 10,10"], num_positive=2)
+    cfg = demo.demo_config("lk", "grabcut", query, refinement_iterations=3, seed=5)
+    assert (cfg.tracker.name, cfg.segmenter.name, cfg.seed) == ("lk", "grabcut", 5)
+    assert cfg.tracker.options.win_size == 15  # configs/tracker/lk.yaml applies
+    assert (cfg.model.positive_points_per_mask, cfg.model.negative_points_per_mask,
+            cfg.model.iterative_refinement_iterations) == (2, 1, 3)
 
 
 class ArraySource:
@@ -195,44 +219,6 @@ class ArraySource:
 
     def stack(self, start, end):
         return np.stack([self.frame(t) for t in range(start, end)])
-
-
-def test_chunked_tracking_equals_whole_video_tracking_for_lk():
-    source = ArraySource(23)
-    tracker = LucasKanadeTracker()
-    queries = np.array([[[0, 30, 20], [0, 40, 30]], [[9, 20, 10], [9, 33, 33]], [[22, 25, 25], [22, 50, 9]]],
-                       np.float32)
-    whole_tracks, whole_visible = tracker.track(source.stack(0, 23), queries.reshape(-1, 3))
-    whole_tracks = whole_tracks.reshape(23, 3, 2, 2)
-    whole_visible = whole_visible.reshape(23, 3, 2)
-    for chunk in (2, 5, 23, 40):
-        tracks, visible = demo.track_streamed(tracker, source, queries, chunk)
-        after = np.arange(23)[:, None] >= queries[None, :, 0, 0]  # (T, M): forward part only
-        np.testing.assert_array_equal(visible, whole_visible & after[..., None])
-        np.testing.assert_allclose(tracks[after], whole_tracks[after], atol=1e-4)
-        assert visible[after].mean() > 0.9  # the texture moves rigidly: points are kept
-        np.testing.assert_array_equal(tracks[:9, 1], np.broadcast_to(queries[1, :, 1:], (9, 2, 2)))
-
-
-def test_lost_points_stay_lost_across_chunks():
-    class Forgetful:
-        """Loses point 0 on frame 2 of the video (video time)."""
-
-        def track(self, frames, queries):
-            tracks = np.repeat(queries[None, :, 1:], len(frames), 0)
-            visible = np.ones((len(frames), len(queries)), bool)
-            if len(frames) == 4 and forgetful_state["start"] == 0:
-                visible[2:, 0] = False
-                tracks[2:, 0] += 1
-            forgetful_state["start"] += len(frames) - 1
-            return tracks, visible
-
-    forgetful_state = {"start": 0}
-    source = ArraySource(10)
-    tracks, visible = demo.track_streamed(Forgetful(), source, np.array([[[0, 5, 5], [0, 9, 9]]], np.float32), 4)
-    assert visible[:2, 0, 0].all() and not visible[2:, 0, 0].any()
-    assert visible[:, 0, 1].all()
-    np.testing.assert_array_equal(tracks[3:, 0, 0], np.broadcast_to([6, 6], (7, 2)))  # last position kept
 
 
 class DiskSegmenter(Segmenter):
@@ -259,26 +245,29 @@ class DiskSegmenter(Segmenter):
 def test_peak_memory_does_not_grow_with_video_length(tmp_path, monkeypatch):
     from trackers.sampt.model import SamPt
 
-    def cheap_sampt(tracker, segmenter, num_positive, num_points, *args, **knobs):
-        return SamPt(LucasKanadeTracker(), DiskSegmenter(), positive_points_per_mask=num_positive,
-                     negative_points_per_mask=num_points - num_positive, use_first_mask_on_query_frame=False,
-                     iterative_refinement_iterations=0, seed=0)
+    def cheap_sampt(cfg, seed, device):
+        return SamPt(LucasKanadeTracker(), DiskSegmenter(), positive_points_per_mask=cfg.model.positive_points_per_mask,
+                     negative_points_per_mask=cfg.model.negative_points_per_mask, iterative_refinement_iterations=0,
+                     seed=0)
 
     monkeypatch.setattr(demo, "build_sampt", cheap_sampt)
     long_source = ArraySource(200, 96, 128)
     for count in (50, 200):
         write_mp4(tmp_path / f"clip{count}.mp4", [long_source.frame(t) for t in range(count)])
     query = points_from_arguments(["0;40,40 60,50"])
-    demo.run_demo(tmp_path / "clip50.mp4", query, tmp_path / "warm", chunk_frames=16, longest_side=None,
-                  say=lambda _: None)
+    # warm up with the same calls: one-time growth (imports, caches, Python's table of interned path names,
+    # which grows in steps of megabytes) is not the video's
+    for count in (50, 200):
+        demo.run_demo(tmp_path / f"clip{count}.mp4", query, tmp_path / f"out{count}", longest_side=None,
+                      say=lambda _: None)
     peaks = {}
     for count in (50, 200):
         tracemalloc.start()
-        demo.run_demo(tmp_path / f"clip{count}.mp4", query, tmp_path / f"out{count}", chunk_frames=16,
-                      longest_side=None, say=lambda _: None)
+        demo.run_demo(tmp_path / f"clip{count}.mp4", query, tmp_path / f"out{count}", longest_side=None,
+                      say=lambda _: None)
         peaks[count] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert len(list((tmp_path / f"out{count}" / "masks").glob("*.png"))) == count
-    one_chunk = 16 * 96 * 128 * 3
-    assert peaks[200] < peaks[50] + one_chunk / 2, peaks  # 4x the frames, (almost) the same peak
+    few_frames = 8 * 96 * 128 * 3
+    assert peaks[200] < peaks[50] + few_frames, peaks  # 4x the frames, (almost) the same peak
     assert peaks[200] < 200 * 96 * 128 * 3 / 2, peaks  # far below holding the frames

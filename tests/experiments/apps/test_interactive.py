@@ -97,8 +97,11 @@ def small_video(tmp_path_factory):
 
 
 def make_sampt(**knobs):
+    # the knobs of configs/model/sampt_interactive.yaml
     return SamPt(LucasKanadeTracker(), GrabCutSegmenter(), positive_points_per_mask=1, negative_points_per_mask=0,
-                 iterative_refinement_iterations=0, **knobs)
+                 iterative_refinement_iterations=0, sam_iou_threshold=0.0,
+                 add_other_objects_positive_points_as_negative_points=False, empty_mask_without_positive_point=True,
+                 **knobs)
 
 
 def test_apply_correction(small_video):

@@ -115,11 +115,11 @@ def test_synthetic_default_lives_in_the_cache_dir():
 
 
 # ------------------------------------------------------------------------------------------- model
-def sampt_knobs() -> dict[str, inspect.Parameter]:
-    from trackers.sampt.model import SamPt
+def sampt_knobs() -> dict[str, object]:
+    """knob name -> default: the fields of `trackers.sampt.knobs.SamPtKnobs`, what `SamPt` takes."""
+    from trackers.sampt.knobs import knob_defaults
 
-    params = inspect.signature(SamPt.__init__).parameters
-    return {n: p for n, p in params.items() if p.kind == p.KEYWORD_ONLY and n != "seed"}
+    return knob_defaults()
 
 
 def check_model(model: dict, where: str):
@@ -147,9 +147,9 @@ def test_paper_model_has_the_paper_values_and_sampt_defaults_elsewhere():
              "patch_size": 3, "use_point_reinit": False, "reinit_horizon": 8, "reinit_point_tracker_horizon": 8,
              "reinit_variant": "reinit-on-horizon-and-sync-masks"}
     assert {k: model[k] for k in paper} == paper
-    for name, param in sampt_knobs().items():
+    for name, default in sampt_knobs().items():
         if name not in paper:
-            assert model[name] == param.default, f"model.{name}={model[name]} but SamPt's default is {param.default}"
+            assert model[name] == default, f"model.{name}={model[name]} but SamPt's default is {default}"
 
 
 def test_reinit_and_authors_code_models():
@@ -434,12 +434,13 @@ def test_knob_defaults_are_written_once_and_every_view_agrees():
 
     from experiments.run.schema import ModelSchema
     from trackers.sampt.knobs import knob_defaults
+    from trackers.sampt.model import SamPt
 
     defaults = knob_defaults()
-    signature = {name: param.default for name, param in sampt_knobs().items()}
+    signature = {name: getattr(SamPt(None, None), name) for name in defaults}
     schema = {field.name: field.default for field in dataclasses.fields(ModelSchema)}
     yaml_values = OmegaConf.to_container(OmegaConf.load(CONFIGS / "model" / "sampt.yaml"))
-    assert signature == defaults, "SamPt's keyword defaults differ from trackers/sampt/knobs.py"
+    assert signature == defaults, "SamPt's default knobs differ from trackers/sampt/knobs.py"
     assert schema == defaults, "experiments.run.schema.ModelSchema differs from trackers/sampt/knobs.py"
     assert yaml_values == defaults, "configs/model/sampt.yaml differs from trackers/sampt/knobs.py"
     assert (defaults["reinit_variant"], defaults["reinit_horizon"], defaults["reinit_point_tracker_horizon"]) == (

@@ -11,6 +11,8 @@ import sys
 import pytest
 
 from datasets.synthetic import write_long_davis
+from reference.runs import collect_pass
+from trackers.sampt.engine import VideoObjects
 
 OVERRIDES = ["model.iterative_refinement_iterations=0", "segmenter.options.work_long_side=64"]
 ALLOWED_GROWTH_MIB = 25
@@ -50,12 +52,12 @@ def test_reinit_streams_frames_within_one_horizon():
     mask = np.zeros((48, 64), bool)
     mask[14:34, 20:44] = True
     frames = frames_with_ids(40)
-    run = sampt.prepare_video(frames, {1: (0, mask)}, "v")
+    run = sampt.run_video(frames, VideoObjects.from_masks({1: (0, mask)}), "v")
     labels = []
     for t, label_map in run.label_maps():
         assert segmenter.embeds <= t + horizon + 1, f"frame {t} yielded after {segmenter.embeds} embeddings"
         labels.append(label_map)
     assert segmenter.embeds == 40 and len(labels) == 40
-    collected = sampt.prepare_video(frames, {1: (0, mask)}, "v").reinit.collect()  # the same pass, held whole
+    collected = collect_pass(sampt.run_video(frames, VideoObjects.from_masks({1: (0, mask)}), "v").groups[0].reinit)  # the same pass, held whole
     np.testing.assert_array_equal((np.stack(labels) == 1).any(axis=(1, 2)), collected.has_mask[:, 0])
     assert collected.has_mask[:, 0].sum() > 30

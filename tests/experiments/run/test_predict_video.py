@@ -14,6 +14,7 @@ from infra.resolution import WorkingVideo
 from experiments.run.vos import predict_video
 from tests.fakes import DiskSegmenter, ScriptedTracker
 from trackers.sampt.model import SamPt
+from trackers.sampt.engine import VideoObjects
 
 
 def test_only_written_frames_are_merged_on_the_writer_thread_and_equal_the_serial_merge(tmp_path, monkeypatch):
@@ -48,7 +49,7 @@ def test_only_written_frames_are_merged_on_the_writer_thread_and_equal_the_seria
     assert threading.get_ident() in readers and set(readers) - {threading.get_ident()}
 
     source = WorkingVideo(sparse, None)
-    run = sampt().prepare_video(source, source.first_masks(), sparse.name)
+    run = sampt().run_video(source, VideoObjects.from_masks(source.first_masks()), sparse.name)
     serial = dict(run.label_maps(output_size=tuple(sparse.size)))
     for t in sparse.frames_to_write:
         np.testing.assert_array_equal(read_label_png(tmp_path / "sparse" / f"{sparse.frame_names[t]}.png"), serial[t])

@@ -18,8 +18,8 @@ from experiments.run.vis import (
     run_vis,
     run_vis_video,
     track_scores,
-    working_size,
 )
+from infra.resolution import working_shape
 from trackers.sampt.proposals import (
     FelzenszwalbProposer,
     GtFirstFrameProposer,
@@ -233,9 +233,12 @@ def test_track_scores_and_working_size():
     stopped = np.array([[True, True, False], [False, True, False]])  # reinit: frames after a stop do not count
     assert np.allclose(track_scores(iou, "mean-all-frames", stopped), [0.9, NOT_PROMPTED_SCORE, NOT_PROMPTED_SCORE])
     assert np.allclose(track_scores(iou, "mean-predicted", stopped), [0.9, 0.8, NOT_PROMPTED_SCORE])
-    assert working_size(480, 854, 360) == (360, 641)
-    assert working_size(480, 854, None) == (480, 854)
-    assert working_size(100, 2000, 360, 1333) == (67, 1333)
+    # Detectron2's ResizeShortestEdge(360, 1333), the authors' VIS frame size
+    assert working_shape(480, 854, short_side=360) == (360, 641)
+    assert working_shape(480, 854) == (480, 854)
+    assert working_shape(100, 2000, short_side=360, max_size=1333) == (67, 1333)
+    with pytest.raises(ValueError, match="not both"):
+        working_shape(480, 854, longest_side=1024, short_side=360)
 
 
 def test_run_vis_writes_valid_results_scores_and_resumes(uvo_videos, sampt, tmp_path):
@@ -320,7 +323,7 @@ def test_run_vis_dataset_from_hydra_config(tmp_path):
     assert (tmp_path / "run" / RESULTS_FILE).is_file()
 
 
-def test_reinit_tracks_and_other_negatives_guard(uvo_videos):
+def test_reinit_tracks(uvo_videos):
     from trackers.point.base import build_point_tracker
     from trackers.sampt.model import SamPt
     from trackers.segmenters.base import build_segmenter
@@ -332,5 +335,3 @@ def test_reinit_tracks_and_other_negatives_guard(uvo_videos):
     tracks = run_vis_video(reinit, build_proposer("gt-first-frame"), video, masks_batch_size=2)
     assert len(tracks) == 3 and all(len(t.masks) == video.num_frames for t in tracks)
     assert tracks[0].masks[0] is not None and np.isfinite([t.score for t in tracks]).all()
-    with pytest.raises(ValueError, match="use_point_reinit"):
-        run_vis_video(reinit, build_proposer("gt-first-frame"), video, other_objects_as_negatives=True)

@@ -14,6 +14,7 @@ import torch
 from tests.fakes import tiny_sam_segmenter
 from trackers.sampt.model import SamPt
 from trackers.segmenters.sam import SamSegmenter
+from reference.runs import segment_tracks
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
@@ -43,7 +44,7 @@ def _masks(device: str, bf16: bool = False) -> np.ndarray:
     base = tiny_sam_segmenter()
     segmenter = SamSegmenter.from_model(base.sam, device=device, autocast_bf16=bf16)
     frames, tracks, visible = _scene()
-    masks, _ = SamPt(None, segmenter).segment_tracks(frames, tracks, visible, 8)
+    masks, _ = segment_tracks(SamPt(None, segmenter), frames, tracks, visible, 8)
     return masks
 
 

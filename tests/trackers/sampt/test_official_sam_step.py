@@ -16,6 +16,7 @@ from scripts.record.sam_step import KNOBS, NUM_POSITIVE, SETTINGS, make_inputs, 
 from trackers.sampt.model import SamPt
 from trackers.segmenters.sam import SamSegmenter
 from tests.helpers import FIXTURES
+from reference.runs import segment_tracks
 
 FIXTURES = FIXTURES / "official_sam_step"
 IOU_ATOL = 1e-5
@@ -63,7 +64,7 @@ def test_segment_tracks_equals_official(inputs, official, setting, lean_decoder)
     official_masks, official_iou, official_scores = official[setting]
     segmenter = SamSegmenter.from_model(tiny_sam(), device="cpu", lean_decoder=lean_decoder)
     sampt = SamPt(None, segmenter, **dict(KNOBS, iterative_refinement_iterations=SETTINGS[setting]))
-    masks, iou = sampt.segment_tracks(inputs["frames"], inputs["tracks"], inputs["visible"], NUM_POSITIVE)
+    masks, iou = segment_tracks(sampt, inputs["frames"], inputs["tracks"], inputs["visible"], NUM_POSITIVE)
     np.testing.assert_array_equal(np.isnan(iou), ~np.isfinite(official_iou))
     np.testing.assert_allclose(iou[~np.isnan(iou)], official_iou[np.isfinite(official_iou)], rtol=0, atol=IOU_ATOL)
     # the authors' per-object score: mean IoU over the frames SAM was prompted for it

@@ -8,6 +8,7 @@ import torch
 from tests.fakes import DiskSegmenter, Recorder, ScriptedTracker, Unbatched, frames_with_ids, tiny_sam_segmenter
 from trackers.sampt.model import SamPt
 from reference.sampt import reference_segment_tracks
+from reference.runs import segment_tracks, segment_video
 
 
 def _points(num_objects=1, num_points=9, seed=0, height=48, width=64):
@@ -179,7 +180,7 @@ def test_segment_video_embeds_each_frame_once_and_late_objects_are_background_be
     sampt = SamPt(ScriptedTracker(), seg, iterative_refinement_iterations=1)
     frames = frames_with_ids(6)
     a, b = _square_masks()
-    result = sampt.segment_video(frames, {3: (0, a), 7: (2, b)}, "video")
+    result = segment_video(sampt, frames, {3: (0, a), 7: (2, b)}, "video")
     assert seg.embeds == 6
     assert result.labels.shape == (6, 48, 64) and result.labels.dtype == np.uint8
     assert set(np.unique(result.labels)) <= {0, 3, 7}
@@ -199,7 +200,7 @@ def test_segment_video_embeds_each_frame_once_and_late_objects_are_background_be
 def test_frames_before_every_object_are_not_embedded():
     seg = Recorder(DiskSegmenter(radius=5))
     a, _ = _square_masks()
-    result = SamPt(ScriptedTracker(), seg, iterative_refinement_iterations=0).segment_video(
+    result = segment_video(SamPt(ScriptedTracker(), seg, iterative_refinement_iterations=0), 
         frames_with_ids(5), {1: (3, a)}, "v")
     assert seg.embeds == 2 and not result.labels[:3].any()
 
@@ -226,7 +227,7 @@ def test_merge_is_softmax_against_zero_background_then_argmax():
 def test_same_seed_same_result_and_seed_changes_query_points():
     frames = frames_with_ids(3)
     a, b = _square_masks()
-    runs = [SamPt(ScriptedTracker(), DiskSegmenter(), seed=s, iterative_refinement_iterations=1).segment_video(
+    runs = [segment_video(SamPt(ScriptedTracker(), DiskSegmenter(), seed=s, iterative_refinement_iterations=1), 
         frames, {1: (0, a), 2: (0, b)}, "clip") for s in (5, 5, 6)]
     np.testing.assert_array_equal(runs[0].labels, runs[1].labels)
     np.testing.assert_array_equal(runs[0].query_points, runs[1].query_points)
@@ -238,13 +239,13 @@ def test_segment_video_rejects_bad_inputs():
     frames = frames_with_ids(3)
     a, _ = _square_masks()
     with pytest.raises(ValueError, match="first frame"):
-        sampt.segment_video(frames, {1: (5, a)}, "v")
+        segment_video(sampt, frames, {1: (5, a)}, "v")
     with pytest.raises(ValueError, match="mask is"):
-        sampt.segment_video(frames, {1: (0, a[:10])}, "v")
+        segment_video(sampt, frames, {1: (0, a[:10])}, "v")
     with pytest.raises(ValueError, match="1..255"):
-        sampt.segment_video(frames, {0: (0, a)}, "v")
+        segment_video(sampt, frames, {0: (0, a)}, "v")
     with pytest.raises(ValueError, match="no object"):
-        sampt.segment_video(frames, {}, "v")
+        segment_video(sampt, frames, {}, "v")
 
 
 # ------------------------------------------------------------------------------------------ tiny SAM
@@ -266,12 +267,12 @@ def test_segment_tracks_equals_the_straightforward_reference_on_tiny_sam(tiny_sa
     frames = frames_with_ids(2)
     tracks, visible = _random_tracks()
     seg = Unbatched(tiny_sam)
-    masks, iou = SamPt(None, seg, iterative_refinement_iterations=3).segment_tracks(frames, tracks, visible, 8)
+    masks, iou = segment_tracks(SamPt(None, seg, iterative_refinement_iterations=3), frames, tracks, visible, 8)
     ref_masks, ref_iou = reference_segment_tracks(tiny_sam, frames, tracks, visible, 8, refinement_iterations=3)
     assert masks.any()
     np.testing.assert_array_equal(masks, ref_masks)
     np.testing.assert_array_equal(iou, ref_iou)
-    batched, _ = SamPt(None, tiny_sam, iterative_refinement_iterations=3).segment_tracks(frames, tracks, visible, 8)
+    batched, _ = segment_tracks(SamPt(None, tiny_sam, iterative_refinement_iterations=3), frames, tracks, visible, 8)
     inter = (batched & ref_masks).sum()
     union = (batched | ref_masks).sum()
     assert inter / union > 0.999
@@ -281,14 +282,14 @@ def test_segment_tracks_is_deterministic_and_checks_shapes(tiny_sam):
     frames = frames_with_ids(2)
     tracks, visible = _random_tracks(num_objects=2)
     sampt = SamPt(None, tiny_sam, iterative_refinement_iterations=1, max_other_objects_positive_points=2, seed=1)
-    first = sampt.segment_tracks(frames, tracks, visible, 8)
-    second = sampt.segment_tracks(frames, tracks, visible, 8)
+    first = segment_tracks(sampt, frames, tracks, visible, 8)
+    second = segment_tracks(sampt, frames, tracks, visible, 8)
     np.testing.assert_array_equal(first[0], second[0])
     np.testing.assert_array_equal(first[1], second[1])
-    with pytest.raises(ValueError, match="visible must be"):
-        sampt.segment_tracks(frames, tracks, visible[:, :1], 8)
-    with pytest.raises(ValueError, match="exceeds"):
-        sampt.segment_tracks(frames, tracks, visible, 10)
+    with pytest.raises(ValueError, match=r"visible \(2, 1, 9\) must be \(T=2, M=2, P, 2\) / \(T, M, P\)"):
+        segment_tracks(sampt, frames, tracks, visible[:, :1], 8)
+    with pytest.raises(ValueError, match=r"num_positive=10 must be an integer in \[0, 9\]"):
+        segment_tracks(sampt, frames, tracks, visible, 10)
 
 
 def test_first_argmax_equals_torch_argmax_with_ties():

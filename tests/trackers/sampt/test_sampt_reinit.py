@@ -7,6 +7,7 @@ import pytest
 from tests.fakes import DiskSegmenter, Recorder, ScriptedTracker, frames_with_ids
 from trackers.sampt.reinit import REINIT_VARIANTS, choose_reinit_offsets
 from trackers.sampt.model import SamPt
+from reference.runs import segment_points_with_reinit, segment_video
 
 NAN = np.nan
 
@@ -60,7 +61,7 @@ def _reinit_sampt(variant, tracker, segmenter, horizon=4, tracker_horizon=6, **k
 def test_variant_a_reinitialises_on_the_horizon_and_embeds_each_frame_once():
     tracker, seg = ScriptedTracker(), Recorder(DiskSegmenter(radius=8))
     sampt = _reinit_sampt("reinit-on-horizon-and-sync-masks", tracker, seg)
-    result = sampt.segment_video(frames_with_ids(10), {1: (0, _square())}, "v")
+    result = segment_video(sampt, frames_with_ids(10), {1: (0, _square())}, "v")
     # (clip length, first frame of the clip): starts 0, 0 + 1 + (4 - 2) = 3, 6; tracker horizon 6
     assert [(c[0], c[3]) for c in tracker.calls] == [(6, 0), (6, 3), (4, 6)]
     assert all((c[2] == 0).all() for c in tracker.calls)
@@ -72,7 +73,7 @@ def test_variant_a_reinitialises_on_the_horizon_and_embeds_each_frame_once():
 def test_every_variant_runs_within_its_horizons(variant):
     tracker, seg = ScriptedTracker(), Recorder(DiskSegmenter(radius=8))
     sampt = _reinit_sampt(variant, tracker, seg, horizon=4, tracker_horizon=5)
-    result = sampt.segment_video(frames_with_ids(12), {1: (0, _square()), 2: (1, np.roll(_square(), 20, 1))}, "v")
+    result = segment_video(sampt, frames_with_ids(12), {1: (0, _square()), 2: (1, np.roll(_square(), 20, 1))}, "v")
     starts = [c[3] for c in tracker.calls]
     assert starts[0] == 0 and all(length <= 5 for length, *_ in tracker.calls)
     for c in tracker.calls:
@@ -87,7 +88,7 @@ def test_with_the_papers_rule_an_empty_mask_at_the_reinit_frame_stops_the_object
     tracker = ScriptedTracker()
     seg = DiskSegmenter(radius=8, empty_from=2)
     sampt = _reinit_sampt("reinit-on-horizon-and-sync-masks", tracker, seg, reinit_tiny_masks="stop")
-    result = sampt.segment_video(frames_with_ids(10), {1: (0, _square())}, "v")
+    result = segment_video(sampt, frames_with_ids(10), {1: (0, _square())}, "v")
     assert len(tracker.calls) == 1  # reinit frame 3 has an empty mask: no further tracking
     assert (result.labels[1] == 1).any() and not (result.labels[2:] == 1).any()
     assert np.isnan(result.iou[4:, 0]).all()
@@ -105,7 +106,7 @@ def test_by_default_an_empty_reinit_mask_gives_positive_points_at_the_origin_as_
     tracker = RecordingTracker()
     seg = DiskSegmenter(radius=8, empty_from=2)
     sampt = _reinit_sampt("reinit-on-horizon-and-sync-masks", tracker, seg)
-    result = sampt.segment_video(frames_with_ids(10), {1: (0, _square())}, "v")
+    result = segment_video(sampt, frames_with_ids(10), {1: (0, _square())}, "v")
     assert [(c[0], c[3]) for c in tracker.calls] == [(6, 0), (6, 3), (4, 6)]  # not stopped
     again = tracker.queries[1]  # (P, 3) clip-local (t, x, y): 8 positives then 1 negative
     np.testing.assert_array_equal(again[:8], 0.0)
@@ -117,7 +118,7 @@ def test_reinit_runs_forward_and_on_the_flipped_video():
     tracker, seg = ScriptedTracker(), DiskSegmenter(radius=8)
     sampt = _reinit_sampt("reinit-on-horizon-and-sync-masks", tracker, seg)
     queries = np.array([[[4, 30, 20]] * 8 + [[4, 5, 5]]], np.float32)
-    out = sampt.segment_points_with_reinit(frames_with_ids(8), queries)
+    out = segment_points_with_reinit(sampt, frames_with_ids(8), queries)
     # (clip length, first video frame of the clip): forward from frame 4 to the end, then the flipped
     # video from frame 4 back (horizon 4: reinit at flipped frame 3 + 1 + 2 = 6, i.e. video frame 1)
     assert [(c[0], c[3]) for c in tracker.calls] == [(4, 4), (5, 4), (2, 1)]
@@ -128,6 +129,6 @@ def test_reinit_runs_forward_and_on_the_flipped_video():
 def test_a_mask_covering_the_whole_frame_stops_the_object():
     tracker = ScriptedTracker()
     sampt = _reinit_sampt("reinit-on-horizon-and-sync-masks", tracker, DiskSegmenter(radius=1000))
-    result = sampt.segment_video(frames_with_ids(10), {1: (0, _square())}, "v")
+    result = segment_video(sampt, frames_with_ids(10), {1: (0, _square())}, "v")
     assert len(tracker.calls) == 1  # no negative point can be sampled outside the reinit mask
     assert (result.labels[1:4] == 1).all() and not (result.labels[4:] == 1).any()
