@@ -10,7 +10,8 @@ Only numpy is imported at the top (the recorders import this module in the offic
 OpenCV, pycocotools and this repository's packages are imported where an input needs them.
 
 Sections: seeded random weights (damped PIPS, tiny SAM); official_trackers; official_sam_step; official_kmedoids;
-official_davis; official_vis; authors_eval.
+official_davis; official_vis; authors_eval; DAVIS roots and blob label maps (tests/evaluation/test_vos.py
+and the scoring benchmark `scripts/bench/eval.py`).
 """
 from __future__ import annotations
 
@@ -772,3 +773,70 @@ def make_authors_eval_inputs(out: Path) -> dict[str, Path]:
     tiny_sam = out / "tiny_sam.pt"
     torch.save(seeded_tiny_sam(AUTHORS_SAM_SEED, AUTHORS_SAM_IOU_BIAS).state_dict(), tiny_sam)
     return {"davis": davis, "d17_path": out / "DAVIS" / "2017", "pips": pips, "tiny_sam": tiny_sam}
+
+
+# ==== DAVIS roots from label PNGs, random blob label maps (tests/evaluation/test_vos.py, scripts/bench/eval.py)
+def build_davis_root(
+    gt_dir: Path, root: Path, sequences, split: str = "val", max_frames: int | None = None
+) -> Path:
+    """Arrange per-sequence label PNGs ``gt_dir/<seq>/*.png`` as a DAVIS 2017 root under ``root``.
+
+    ``Annotations/480p/<seq>/`` links to the PNGs (the first ``max_frames`` when given),
+    ``JPEGImages/480p/<seq>/`` links every frame to one black JPEG of the annotation size, and
+    ``ImageSets/2017/<split>.txt`` lists ``sequences``.
+    """
+    from datasets.png import read_label_png, write_frame
+
+    root = Path(root)
+    for seq in sequences:
+        pngs = sorted(Path(gt_dir, seq).glob("*.png"))[:max_frames]
+        if not pngs:
+            raise FileNotFoundError(f"no PNGs in {Path(gt_dir, seq)}")
+        height, width = read_label_png(pngs[0]).shape
+        dummy = root / "dummy" / f"{width}x{height}.jpg"
+        if not dummy.exists():
+            write_frame(dummy, np.zeros((height, width, 3), np.uint8))
+        ann = root / "Annotations" / "480p" / seq
+        img = root / "JPEGImages" / "480p" / seq
+        ann.mkdir(parents=True, exist_ok=True)
+        img.mkdir(parents=True, exist_ok=True)
+        for png in pngs:
+            (ann / png.name).symlink_to(png.resolve())
+            (img / f"{png.stem}.jpg").symlink_to(dummy.resolve())
+    sets = root / "ImageSets" / "2017"
+    sets.mkdir(parents=True, exist_ok=True)
+    (sets / f"{split}.txt").write_text("".join(f"{seq}\n" for seq in sequences))
+    return root
+
+
+def strip_extra_ids(pred_dir: Path, gt_root: Path, out_dir: Path, sequences) -> Path:
+    """Copy ``pred_dir/<seq>/<frame>.png`` for the frames of the DAVIS root ``gt_root``, setting ids above
+    the sequence's GT object count (largest id of its first GT frame, 255 excluded) to 0."""
+    from datasets.png import read_label_png, write_label_png
+
+    for seq in sequences:
+        ann = sorted((Path(gt_root) / "Annotations" / "480p" / seq).glob("*.png"))
+        first = read_label_png(ann[0])
+        count = int(first[first != 255].max(initial=0))
+        for png in ann:
+            labels = read_label_png(Path(pred_dir) / seq / png.name)
+            write_label_png(Path(out_dir) / seq / png.name, np.where(labels > count, 0, labels))
+    return Path(out_dir)
+
+
+def random_blob_labels(rng: np.random.Generator, shape, num_objects: int, frames: int, jitter: float) -> list:
+    """``frames`` (H, W) uint8 label maps of ``num_objects`` drifting elliptical blobs (ids 1..N)."""
+    height, width = shape
+    yy, xx = np.mgrid[0:height, 0:width]
+    centres = rng.uniform([0.2 * height, 0.2 * width], [0.8 * height, 0.8 * width], (num_objects, 2))
+    radii = rng.uniform(0.05, 0.2, (num_objects, 2)) * np.array([height, width])
+    velocity = rng.normal(0, 3, (num_objects, 2))
+    maps = []
+    for t in range(frames):
+        labels = np.zeros(shape, np.uint8)
+        for k in range(num_objects):
+            cy, cx = centres[k] + t * velocity[k] + rng.normal(0, jitter, 2)
+            ry, rx = radii[k] * (1 + rng.normal(0, 0.05 * jitter, 2))
+            labels[((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1] = k + 1
+        maps.append(labels)
+    return maps
