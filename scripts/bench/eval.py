@@ -15,74 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.png import read_label_png, write_frame, write_label_png
+from datasets.png import read_label_png, write_label_png
+from tests.inputs import build_davis_root, random_blob_labels, strip_extra_ids
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_RESULTS = REPO.parent / "shared" / "data" / "davis17_val_results"
 BENCH_SEQUENCES = ("bike-packing", "dogs-jump", "india", "judo", "pigs")
 BENCH_FRAMES = 40
-
-
-def build_davis_root(
-    gt_dir: Path, root: Path, sequences, split: str = "val", max_frames: int | None = None
-) -> Path:
-    """Arrange per-sequence label PNGs ``gt_dir/<seq>/*.png`` as a DAVIS 2017 root under ``root``.
-
-    ``Annotations/480p/<seq>/`` links to the PNGs (the first ``max_frames`` when given),
-    ``JPEGImages/480p/<seq>/`` links every frame to one black JPEG of the annotation size, and
-    ``ImageSets/2017/<split>.txt`` lists ``sequences``.
-    """
-    root = Path(root)
-    for seq in sequences:
-        pngs = sorted(Path(gt_dir, seq).glob("*.png"))[:max_frames]
-        if not pngs:
-            raise FileNotFoundError(f"no PNGs in {Path(gt_dir, seq)}")
-        height, width = read_label_png(pngs[0]).shape
-        dummy = root / "dummy" / f"{width}x{height}.jpg"
-        if not dummy.exists():
-            write_frame(dummy, np.zeros((height, width, 3), np.uint8))
-        ann = root / "Annotations" / "480p" / seq
-        img = root / "JPEGImages" / "480p" / seq
-        ann.mkdir(parents=True, exist_ok=True)
-        img.mkdir(parents=True, exist_ok=True)
-        for png in pngs:
-            (ann / png.name).symlink_to(png.resolve())
-            (img / f"{png.stem}.jpg").symlink_to(dummy.resolve())
-    sets = root / "ImageSets" / "2017"
-    sets.mkdir(parents=True, exist_ok=True)
-    (sets / f"{split}.txt").write_text("".join(f"{seq}\n" for seq in sequences))
-    return root
-
-
-def strip_extra_ids(pred_dir: Path, gt_root: Path, out_dir: Path, sequences) -> Path:
-    """Copy ``pred_dir/<seq>/<frame>.png`` for the frames of the DAVIS root ``gt_root``, setting ids above
-    the sequence's GT object count (largest id of its first GT frame, 255 excluded) to 0."""
-    for seq in sequences:
-        ann = sorted((Path(gt_root) / "Annotations" / "480p" / seq).glob("*.png"))
-        first = read_label_png(ann[0])
-        count = int(first[first != 255].max(initial=0))
-        for png in ann:
-            labels = read_label_png(Path(pred_dir) / seq / png.name)
-            write_label_png(Path(out_dir) / seq / png.name, np.where(labels > count, 0, labels))
-    return Path(out_dir)
-
-
-def random_blob_labels(rng: np.random.Generator, shape, num_objects: int, frames: int, jitter: float) -> list:
-    """``frames`` (H, W) uint8 label maps of ``num_objects`` drifting elliptical blobs (ids 1..N)."""
-    height, width = shape
-    yy, xx = np.mgrid[0:height, 0:width]
-    centres = rng.uniform([0.2 * height, 0.2 * width], [0.8 * height, 0.8 * width], (num_objects, 2))
-    radii = rng.uniform(0.05, 0.2, (num_objects, 2)) * np.array([height, width])
-    velocity = rng.normal(0, 3, (num_objects, 2))
-    maps = []
-    for t in range(frames):
-        labels = np.zeros(shape, np.uint8)
-        for k in range(num_objects):
-            cy, cx = centres[k] + t * velocity[k] + rng.normal(0, jitter, 2)
-            ry, rx = radii[k] * (1 + rng.normal(0, 0.05 * jitter, 2))
-            labels[((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1] = k + 1
-        maps.append(labels)
-    return maps
 
 
 def build_synthetic(root: Path, pred_dir: Path, videos: int = 5, frames: int = BENCH_FRAMES, seed: int = 0):

@@ -52,7 +52,7 @@ def synthetic_davis_video(root: Path, num_frames: int, height: int = 480, width:
 
 def random_pips(cfg, device, seed: int = PIPS_SEED):
     """`PipsTracker` with damped random weights and the config's tracker options, on ``device``."""
-    from scripts.record.common import damped_pips_state
+    from tests.inputs import damped_pips_state
     from trackers.point.pips.net import PipsNet
     from trackers.point.pips.tracker import PipsTracker
 

@@ -1,6 +1,6 @@
-"""Helpers shared by the scripts that record official outputs as test fixtures (``scripts/record_*.py``,
-``scripts/record/authors_eval.py``): the official commit, damped random PIPS weights, stand-ins for
-modules the official code imports but never calls."""
+"""Helpers shared by the scripts that record official outputs as test fixtures (``scripts/record/*.py``):
+the official commit, stand-ins for modules the official code imports but never calls, the command line.
+The inputs the recorders write (and the tests regenerate) are made in `tests.inputs`."""
 from __future__ import annotations
 
 import argparse
@@ -10,13 +10,9 @@ import sys
 import types
 from pathlib import Path
 
-#: (parameter name prefix, factor) of PIPS: the last layer of the update MLP, the feature and visibility
-#: heads. Random PIPS weights are chaotic (a 1e-7 change of one weight moves tracks by ~0.5 px); damped,
-#: the official tracker is stable to 1e-4 px under such a change.
 #: a `shared/data` folder beside the repository with real DAVIS masks (the OSVOS and RVOS results shipped with
 #: the official DAVIS 2017 evaluation package); override with --shared-data
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
-PIPS_DAMPING = (("delta_block.to_delta.15.", 0.05), ("ffeat_updater.0.", 0.05), ("vis_predictor.0.", 0.05))
 
 
 def official_commit(official: Path, commit: str | None = None) -> str:
@@ -25,33 +21,6 @@ def official_commit(official: Path, commit: str | None = None) -> str:
         return commit
     found = subprocess.run(["git", "-C", str(official), "rev-parse", "HEAD"], capture_output=True, text=True)
     return found.stdout.strip() or "unknown (not a git checkout: pass --commit)"
-
-
-def damp(state: dict, damping) -> dict:
-    """Scale the tensors whose names start with a prefix of ``damping`` ((prefix, factor), ...) in place;
-    every prefix must match exactly one weight and one bias."""
-    damped = 0
-    for name in state:
-        for prefix, factor in damping:
-            if name.startswith(prefix):
-                state[name] = state[name] * factor
-                damped += 1
-    if damped != 2 * len(damping):
-        raise RuntimeError(f"damping matched {damped} tensors, expected {2 * len(damping)}")
-    return state
-
-
-def damped_pips_state(seed: int, damping=PIPS_DAMPING) -> dict:
-    """A random `PipsNet` (window 8, stride 4) state dict drawn after ``torch.manual_seed(seed)``, scaled
-    by ``damping`` (`damp`); the global torch generator is left as it was."""
-    import torch
-
-    from trackers.point.pips.net import PipsNet
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        state = PipsNet(window=8, stride=4).state_dict()
-    return damp(state, damping)
 
 
 def install_stand_ins() -> None:

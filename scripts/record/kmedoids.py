@@ -7,9 +7,10 @@ that depends on the numpy version, so the recording fixes the starting medoids (
 runs every case twice: from our `heuristic_medoids` (the order `kmedoids_points` uses) and from seeded
 random starting medoids (more update steps).
 
-Inputs (`make_inputs`, deterministic): the OSVOS masks of `CASES` (official DAVIS 2017 evaluation package; ``shared/data`` beside the repository or ``--shared-data``), each subsampled
-with `kmedoids_sample` and ``np.random.default_rng(SEED + case)`` exactly as `kmedoids_points` does, and both
-starting medoid sets. Commands::
+Inputs (`tests.inputs.make_kmedoids_inputs`, shared with the test; deterministic): the OSVOS masks of
+`KMEDOIDS_CASES` (official DAVIS 2017 evaluation package; ``shared/data`` beside the repository or
+``--shared-data``), each subsampled with `kmedoids_sample` and ``np.random.default_rng(KMEDOIDS_SEED + case)``
+exactly as `kmedoids_points` does, and both starting medoid sets. This script keeps the fit (`record`). Commands::
 
     # 1. inputs (this repository's venv)
     .venv/bin/python -m scripts.record.kmedoids inputs --out /tmp/kmedoids_inputs.npz
@@ -17,7 +18,7 @@ starting medoid sets. Commands::
     /path/to/venv/bin/python -m scripts.record.kmedoids record --inputs /tmp/kmedoids_inputs.npz \\
         --out tests/fixtures/official_kmedoids
 
-`tests/trackers/sampt/test_official_kmedoids.py` regenerates the inputs and compares.
+`tests/trackers/sampt/test_official_kmedoids.py` regenerates the inputs (`tests.inputs`) and compares.
 """
 from __future__ import annotations
 
@@ -28,36 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from scripts.record.common import recording_parser
-
-#: (sequence, frame, object id, K): masks of 420 to 56229 pixels (one below the 1800-pixel subsample)
-CASES = (("blackswan", "00000", 1, 8), ("bike-packing", "00010", 2, 8), ("lab-coat", "00000", 4, 3),
-         ("dogs-jump", "00020", 1, 16), ("gold-fish", "00030", 5, 8), ("india", "00005", 2, 1),
-         ("kite-surf", "00010", 3, 12))
-SEED = 100
-
-
-def case_mask(shared_data: Path, case: tuple) -> np.ndarray:
-    """The (H, W) bool mask of one case."""
-    from datasets.png import read_label_png
-
-    sequence, frame, obj, _ = case
-    return read_label_png(Path(shared_data) / "davis17_val_results" / "osvos" / sequence / f"{frame}.png") == obj
-
-
-def make_inputs(shared_data: Path) -> dict[str, np.ndarray]:
-    """Per case ``i``: ``sample_i`` (n, 2) float64 (y, x), ``heuristic_i`` and ``random_i`` (K,) int64."""
-    from scipy.spatial.distance import cdist
-
-    from trackers.sampt.query_points import _mask_pixels, heuristic_medoids, kmedoids_sample
-
-    arrays = {}
-    for i, case in enumerate(CASES):
-        k = case[3]
-        sample = kmedoids_sample(_mask_pixels(case_mask(shared_data, case)), k, np.random.default_rng(SEED + i))
-        arrays[f"sample_{i}"] = sample
-        arrays[f"heuristic_{i}"] = heuristic_medoids(cdist(sample, sample), k)
-        arrays[f"random_{i}"] = np.random.default_rng(SEED + 1000 + i).permutation(len(sample))[:k].astype(np.int64)
-    return arrays
+from tests.inputs import KMEDOIDS_CASES, KMEDOIDS_SEED, make_kmedoids_inputs
 
 
 def record(inputs: Path, out: Path) -> dict:
@@ -67,7 +39,7 @@ def record(inputs: Path, out: Path) -> dict:
 
     data = np.load(inputs)
     result, summary = {}, {}
-    for i, case in enumerate(CASES):
+    for i, case in enumerate(KMEDOIDS_CASES):
         sample = data[f"sample_{i}"]
         for start in ("heuristic", "random"):
             init = data[f"{start}_{i}"]
@@ -80,8 +52,8 @@ def record(inputs: Path, out: Path) -> dict:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "kmedoids.npz", **result)
-    info = {"scikit-learn-extra": sklearn_extra.__version__, "numpy": np.__version__, "cases": CASES,
-            "seed": SEED, "fits": summary}
+    info = {"scikit-learn-extra": sklearn_extra.__version__, "numpy": np.__version__, "cases": KMEDOIDS_CASES,
+            "seed": KMEDOIDS_SEED, "fits": summary}
     (out / "recording.json").write_text(json.dumps(info, indent=1) + "\n")
     return info
 
@@ -92,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                                     "tests/fixtures/official_kmedoids", shared_data=True)
     args = parser.parse_args(argv)
     if args.command == "inputs":
-        np.savez(args.out, **make_inputs(args.shared_data))
+        np.savez(args.out, **make_kmedoids_inputs(args.shared_data))
     else:
         print(json.dumps(record(args.inputs, args.out), indent=1))
     return 0

@@ -13,7 +13,7 @@ import pytest
 from datasets.registry import build_reader
 from reference.davis_metrics import reference_sequence, reference_statistics
 from evaluation.vos import GLOBAL_COLUMNS, OBJECT_COLUMNS, evaluate_vos
-from scripts.record.davis import SEQUENCES, make_inputs
+from tests.inputs import DAVIS_SEQUENCES as SEQUENCES, make_davis_inputs as make_inputs
 from tests.helpers import FIXTURES
 
 FIXTURE = FIXTURES / "official_davis" / "davis17.json"

@@ -12,7 +12,7 @@ import pytest
 
 from evaluation.vis import evaluate_vis, main
 from evaluation.vis_metrics import STAT_NAMES
-from scripts.record.vis import PAIRS, make_inputs
+from tests.inputs import VIS_PAIRS as PAIRS, make_vis_inputs as make_inputs
 from tests.helpers import FIXTURES
 
 FIXTURES = FIXTURES / "official_vis"

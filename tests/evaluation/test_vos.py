@@ -13,7 +13,7 @@ from datasets.png import write_frame, write_label_png
 from datasets.registry import build_reader
 from reference.davis_metrics import reference_sequence, reference_statistics
 from evaluation.vos import GLOBAL_COLUMNS, OBJECT_COLUMNS, PredictionError, evaluate_vos, main
-from scripts.bench.eval import build_davis_root, random_blob_labels, strip_extra_ids
+from tests.inputs import build_davis_root, random_blob_labels, strip_extra_ids
 
 SHAPE = (24, 40)
 FRAMES = 7

@@ -13,7 +13,8 @@ import torch
 
 from datasets.davis import Davis17Reader
 from datasets.png import read_label_png, write_label_png
-from scripts.record.authors_eval import KNOBS, SAM_SEED, VIDEO_NAME, make_inputs
+from tests.inputs import AUTHORS_KNOBS as KNOBS, AUTHORS_SAM_SEED as SAM_SEED, AUTHORS_VIDEO_NAME as VIDEO_NAME
+from tests.inputs import make_authors_eval_inputs as make_inputs
 from tests.helpers import FIXTURES
 
 FIXTURE = FIXTURES / "authors_eval"

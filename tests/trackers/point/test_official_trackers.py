@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scripts.record.trackers import TRACKERS, make_inputs
+from tests.inputs import TRACKERS, make_tracker_inputs as make_inputs
 from trackers.point.base import build_point_tracker
 from tests.helpers import FIXTURES
 

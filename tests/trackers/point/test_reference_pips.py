@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from reference.pips import ReferencePips
-from scripts.record.trackers import make_inputs
+from tests.inputs import make_tracker_inputs as make_inputs
 from trackers.point.base import build_point_tracker
 from tests.helpers import FIXTURES
 

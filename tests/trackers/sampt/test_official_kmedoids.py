@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from scripts.record.kmedoids import CASES, SEED, case_mask, make_inputs
+from tests.inputs import KMEDOIDS_CASES as CASES, KMEDOIDS_SEED as SEED, kmedoids_case_mask as case_mask
+from tests.inputs import make_kmedoids_inputs as make_inputs
 from trackers.sampt.query_points import alternate_kmedoids, kmedoids_points
 from tests.helpers import FIXTURES
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scripts.record.sam_step import KNOBS, NUM_POSITIVE, SETTINGS, make_inputs, tiny_sam, unpack_masks
+from tests.inputs import SAM_STEP_KNOBS as KNOBS, SAM_STEP_POSITIVE as NUM_POSITIVE, SAM_STEP_SETTINGS as SETTINGS
+from tests.inputs import make_sam_step_inputs as make_inputs, sam_step_tiny_sam as tiny_sam, unpack_masks
 from trackers.sampt.model import SamPt
 from trackers.segmenters.sam import SamSegmenter
 from tests.helpers import FIXTURES

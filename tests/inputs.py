@@ -1,0 +1,842 @@
+"""The deterministic inputs that the tests and the official-output recorders (`scripts/record/`) share.
+
+One section per recorded fixture (``tests/fixtures/<name>``): its constants and case tables and the makers
+of its inputs (synthetic clips, seeded and damped state dicts, json pairs, DAVIS roots). A test regenerates
+a fixture's inputs with these makers and compares our code with the recorded official output; the recorder
+writes the same inputs (``python -m scripts.record.<name> inputs``) for the official code to run on. Any
+change here changes what the recorded numbers were computed on: the fixtures' tests then fail.
+
+Only numpy is imported at the top (the recorders import this module in the official code's venvs); torch,
+OpenCV, pycocotools and this repository's packages are imported where an input needs them.
+
+Sections: seeded random weights (damped PIPS, tiny SAM); official_trackers; official_sam_step; official_kmedoids;
+official_davis; official_vis; authors_eval; DAVIS roots and blob label maps (tests/evaluation/test_vos.py
+and the scoring benchmark `scripts/bench/eval.py`).
+"""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+# ==== seeded random weights: damped PIPS (official_trackers, authors_eval, the pipeline benchmarks), tiny SAM
+#: (parameter name prefix, factor) of PIPS: the last layer of the update MLP, the feature and visibility
+#: heads. Random PIPS weights are chaotic (a 1e-7 change of one weight moves tracks by ~0.5 px); damped,
+#: the official tracker is stable to 1e-4 px under such a change.
+PIPS_DAMPING = (("delta_block.to_delta.15.", 0.05), ("ffeat_updater.0.", 0.05), ("vis_predictor.0.", 0.05))
+
+
+def damp(state: dict, damping) -> dict:
+    """Scale the tensors whose names start with a prefix of ``damping`` ((prefix, factor), ...) in place;
+    every prefix must match exactly one weight and one bias."""
+    damped = 0
+    for name in state:
+        for prefix, factor in damping:
+            if name.startswith(prefix):
+                state[name] = state[name] * factor
+                damped += 1
+    if damped != 2 * len(damping):
+        raise RuntimeError(f"damping matched {damped} tensors, expected {2 * len(damping)}")
+    return state
+
+
+def damped_pips_state(seed: int, damping=PIPS_DAMPING) -> dict:
+    """A random `PipsNet` (window 8, stride 4) state dict drawn after ``torch.manual_seed(seed)``, scaled
+    by ``damping`` (`damp`); the global torch generator is left as it was."""
+    import torch
+
+    from trackers.point.pips.net import PipsNet
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        state = PipsNet(window=8, stride=4).state_dict()
+    return damp(state, damping)
+
+
+def seeded_tiny_sam(seed: int, iou_bias: float = 0.0, state_path: str | Path | None = None):
+    """A tiny random SAM (`build_tiny_sam(seed=seed)`, the real ``segment_anything`` modules) in eval mode, with
+    ``iou_bias`` added to the last bias of its IoU head (so that predicted IoUs straddle SAM-PT's 0.7
+    threshold), or, with ``state_path``, the same architecture loaded strictly from that state dict (no bias
+    added: the file holds it)."""
+    import torch
+
+    from trackers.segmenters.sam_models import build_tiny_sam
+
+    sam = build_tiny_sam(seed=seed)
+    if state_path is not None:
+        sam.load_state_dict(torch.load(state_path, map_location="cpu"), strict=True)
+    else:
+        with torch.no_grad():
+            sam.mask_decoder.iou_prediction_head.layers[-1].bias += iou_bias
+    return sam.eval()
+
+
+# ==== official_trackers: a panning clip, queries, seeded tracker weights (scripts/record/trackers.py)
+RAFT_KEYS = REPO / "reference" / "keys" / "raft_things_keys.txt"
+#: frames, height, width of the clip
+TRACKER_CLIP = dict(num_frames=10, height=96, width=128, seed=5)
+#: (t, x, y): on the first frame, a middle frame (both directions) and the last frame, one near a border
+TRACKER_QUERIES = np.array([[0, 30.0, 40.0], [0, 70.5, 52.25], [4, 64.0, 48.0], [4, 110.0, 20.0],
+                    [9, 50.0, 60.0], [9, 5.0, 90.0]], dtype=np.float32)
+TRACKER_PIPS_SEED = 2024
+#: the update heads damped as `PIPS_DAMPING`; the visibility head (which feeds only the chaining) amplified
+#: and its bias raised so that visibilities spread over 0.4..1: both the chaining thresholds (0.9, -0.02)
+#: and the 0.5 visibility cut decide something
+PIPS_SCALING = (*PIPS_DAMPING[:2], ("vis_predictor.0.", 4.0))
+PIPS_VIS_BIAS = 0.2
+#: the weight changed by 1e-7 in the sensitivity check: (name, index)
+PIPS_PROBE = ("delta_block.to_delta.0.weight", (0, 0))
+#: PIPS++ and RAFT need sides >= 128 px (their coarsest correlation level); sides that are not multiples of 8
+#: make RAFT pad (2 | 3 rows, 3 | 3 columns)
+LARGE_CLIP = dict(num_frames=10, height=131, width=146, seed=5)
+PIPS2_SEED = 2025
+#: the last layer of the update head (`DeltaBlock.dense`: per-frame position deltas), and a drift added to its
+#: bias (0.02 feature px per iteration): a 1e-7 change of `PIPS2_PROBE` moved the official tracks by 57 px
+#: undamped, damped by 0.05 by 0.34 px, by 0.01 by 6.4e-4 px (2.1e-4 px with the drift), by 0.002 with the
+#: drift by 1.9e-5 px
+PIPS2_DAMPING = (("delta_block.dense.", 0.002),)
+PIPS2_DRIFT_BIAS = 0.02
+#: SAM-PT's `PipsPlusPlusPointTracker` settings (configs/model/point_tracker/pips_plus_plus.yaml) except the
+#: window: 4 frames instead of 128, so that the 10-frame clip is tracked over chained windows
+PIPS2_OFFICIAL = dict(stride=8, max_sequence_length=4, iters=16, image_size=None)
+PIPS2_PROBE = ("delta_block.first_block_conv.conv.weight", (0, 0, 0))
+#: `TRACKER_QUERIES` with the last-frame queries moved to frame 6, so that a full 4-frame window follows them:
+#: SAM-PT's `PipsPlusPlusPointTracker.forward` returns T - 1 frames for a query on the last frame (it drops
+#: the query frame of the backward part and the forward part is empty) and `evaluate_batch`'s shape assertion
+#: fails; with fewer frames after the query the last window is short, and its result is not reproducible in
+#: float32 (the delta block's instance norms over 2 or 3 time steps: our float32 and float64 runs differed by
+#: 0.015 px (2 frames) and 0.003 px (3 frames) there, 3e-5 px elsewhere)
+PIPS2_QUERIES = np.where(TRACKER_QUERIES[:, :1] == TRACKER_CLIP["num_frames"] - 1, TRACKER_QUERIES - [3, 0, 0],
+                         TRACKER_QUERIES).astype(np.float32)
+RAFT_SEED = 2026
+#: the output convolution of the flow head (per-iteration flow update): not for stability (undamped, a 1e-7
+#: change of `RAFT_PROBE` moved the official tracks by 1.5e-5 px) but to keep the random flow small beside the drift
+RAFT_DAMPING = (("update_block.flow_head.conv2.", 0.05),)
+#: added to that convolution's bias: a drift of about (-4, -4) px per frame (32 updates of 1/8-resolution flow,
+#: upsampled x8), so that points leave the frame and SAM-PT's chaining (which keeps moving them) matters
+RAFT_DRIFT_BIAS = -0.0156
+RAFT_PROBE = ("model.update_block.flow_head.conv1.weight", (0, 0, 1, 1))
+TRACKERS = {
+    "pips": dict(seed=TRACKER_PIPS_SEED, damping=PIPS_SCALING, bias={"vis_predictor.0.bias": PIPS_VIS_BIAS},
+                 probe=PIPS_PROBE),
+    "pips2": dict(seed=PIPS2_SEED, damping=PIPS2_DAMPING, bias={"delta_block.dense.bias": PIPS2_DRIFT_BIAS},
+                  probe=PIPS2_PROBE, clip=LARGE_CLIP, queries=PIPS2_QUERIES, official=PIPS2_OFFICIAL,
+                  options=dict(window=PIPS2_OFFICIAL["max_sequence_length"]),
+                  one_call_per_query_frame=True),
+    "raft": dict(seed=RAFT_SEED, damping=RAFT_DAMPING, bias={"update_block.flow_head.conv2.bias": RAFT_DRIFT_BIAS},
+                 probe=RAFT_PROBE, clip=LARGE_CLIP,
+                 options=dict(iterations=32, fb_threshold=None, chaining="sampt")),
+}
+
+# ---- CoTracker3 (facebookresearch/co-tracker) and TAPIR / BootsTAPIR (google-deepmind/tapnet, tapnet/torch) ----
+#: CoTracker3's network runs at this (H, W) instead of the official (384, 512): at (384, 512) the official
+#: offline predictor took 195 s on the 10-frame clip (one CPU thread), too slow for a test. The official
+#: model takes it as its ``model_resolution`` argument; (64, 96) keeps the 4-level pyramid exact (multiples
+#: of 32) and has another aspect than the clip, so the x and y rescaling differ.
+COTRACKER3_RESOLUTION = (64, 96)
+#: the online tracker needs more than one 16-frame window: 18 frames give windows at frames 0 and 8
+ONLINE_CLIP = dict(TRACKER_CLIP, num_frames=18)
+#: `TRACKER_QUERIES` moved to frames 0, 9 (middle) and 17 (last) of `ONLINE_CLIP`
+ONLINE_QUERIES = np.concatenate([np.array([[0], [0], [9], [9], [17], [17]], np.float32), TRACKER_QUERIES[:, 1:]],
+                                axis=1)
+#: channel 2 of the PIPs mixer's input is the occlusion logit (channels 0-1, the position, are zeroed)
+TAPIR_PROBE = ("torch_pips_mixer.linear.weight", (0, 2))
+TRACKERS.update({
+    "cotracker3_offline": dict(
+        seed=2025, checkpoint="cotracker3/scaled_offline.pth", options={"model_resolution": COTRACKER3_RESOLUTION},
+        damping=(("updateformer.flow_head.", 1.0), ("updateformer.vis_conf_head.", 5.0)),
+        bias={"updateformer.vis_conf_head.bias": 0.3},
+        probe=("updateformer.input_transform.weight", (0, 0))),
+    "cotracker3_online": dict(
+        seed=2026, checkpoint="cotracker3/scaled_online.pth", options={"model_resolution": COTRACKER3_RESOLUTION},
+        clip=ONLINE_CLIP, queries=ONLINE_QUERIES,
+        damping=(("updateformer.flow_head.", 1.0), ("updateformer.vis_conf_head.", 5.0)),
+        bias={"updateformer.vis_conf_head.bias": 0.1},
+        probe=("updateformer.input_transform.weight", (0, 0))),
+    "tapir": dict(
+        seed=2027, checkpoint="tapir/tapir_checkpoint_panning.pt", options={},
+        damping=(("torch_pips_mixer.linear_1.", 1.0),), bias={},
+        probe=TAPIR_PROBE),
+    "bootstapir": dict(
+        seed=2028, checkpoint="tapir/bootstapir_checkpoint_v2.pt", options={},
+        damping=(("torch_pips_mixer.linear_1.", 1.0),), bias={"torch_cost_volume_track_mods.occ_out.bias": 0.7},
+        probe=TAPIR_PROBE),
+})
+#: TAPIR on a clip longer than its windows: 260 frames, with our tracker in windows of 224 frames ([0, 224),
+#: [32, 256), [64, 260), keeping [0, 128), [128, 160), [160, 260); the temporal reach is 96 frames) against the
+#: official model on the whole clip. At 64x64 (official ``TAPIR(initial_resolution=(64, 64))`` on frames resized
+#: to 64x64; refinement then at 64x64 too) so that 260 frames take seconds; otherwise `tapir`'s settings.
+TAPIR_LONG_RESOLUTION = (64, 64)
+TAPIR_LONG_CLIP = dict(TRACKER_CLIP, num_frames=260, bounce=True)
+#: `TRACKER_QUERIES` moved to frames 0, 130 (a middle window's core) and 259 (the last)
+TAPIR_LONG_QUERIES = np.concatenate([np.array([[0], [0], [130], [130], [259], [259]], np.float32),
+                                     TRACKER_QUERIES[:, 1:]], axis=1)
+TRACKERS["tapir_long"] = dict(
+    TRACKERS["tapir"], tracker="tapir", checkpoint="tapir_long/tapir_checkpoint_panning.pt",
+    clip=TAPIR_LONG_CLIP, queries=TAPIR_LONG_QUERIES,
+    official=dict(resolution=TAPIR_LONG_RESOLUTION, initial_resolution=TAPIR_LONG_RESOLUTION),
+    options=dict(resolution=TAPIR_LONG_RESOLUTION, initial_resolution=TAPIR_LONG_RESOLUTION, window_frames=224))
+
+
+def _bounce(t: int, period: int) -> int:
+    """t for t <= period, then back down to 0, up again...: a triangle wave, so that long clips stay on the canvas."""
+    phase = t % (2 * period)
+    return phase if phase <= period else 2 * period - phase
+
+
+def panning_clip(num_frames: int, height: int, width: int, seed: int, bounce: bool = False) -> np.ndarray:
+    """(T, H, W, 3) uint8: a smooth random texture panning by (1, 2) px per frame with a brighter textured
+    square moving by (-3, 2) px per frame over it; with ``bounce`` both turn back every 16 frames (clips
+    of any length; without it the canvas ends after 32 frames)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    canvas = cv2.GaussianBlur(rng.uniform(0, 255, (height + 64, width + 64, 3)).astype(np.float32), (0, 0), 2.0)
+    canvas = (canvas - canvas.min()) / (canvas.max() - canvas.min()) * 200
+    patch = cv2.GaussianBlur(rng.uniform(0, 255, (24, 24, 3)).astype(np.float32), (0, 0), 1.0)
+    frames = []
+    for t in range(num_frames):
+        t = _bounce(t, 16) if bounce else t
+        frame = canvas[t:t + height, 2 * t:2 * t + width].copy()
+        y, x = 40 - 3 * t + 30, 20 + 2 * t
+        frame[y:y + 24, x:x + 24] = np.clip(patch * 0.3 + 160, 0, 255)
+        frames.append(frame)
+    return np.clip(np.stack(frames), 0, 255).astype(np.uint8)
+
+
+def tracker_input_paths(tracker: str, out: Path) -> dict[str, Path]:
+    """Where `make_tracker_inputs` writes the clip and queries and the checkpoint of ``tracker``."""
+    if tracker not in TRACKERS:
+        raise ValueError(f"no recording for tracker {tracker!r}; valid: {', '.join(TRACKERS)}")
+    checkpoint = TRACKERS[tracker].get("checkpoint") or {"pips": "pips/model-000200000.pth",
+                                                          "pips2": "pips2/model-000200000.pth",
+                                                          "raft": "raft/raft-things.pth"}[tracker]
+    # one inputs file per tracker: the clips differ
+    return {"inputs": Path(out) / f"inputs_{tracker}.npz", "checkpoint": Path(out) / checkpoint}
+
+
+def make_tracker_inputs(tracker: str, out: Path) -> dict[str, Path]:
+    """Write the clip and queries (``inputs.npz``) and the checkpoint of ``tracker`` under ``out``."""
+    import torch
+
+    paths = tracker_input_paths(tracker, out)
+    paths["checkpoint"].parent.mkdir(parents=True, exist_ok=True)
+    settings = TRACKERS[tracker]
+    np.savez(paths["inputs"], frames=panning_clip(**settings.get("clip", TRACKER_CLIP)),
+             queries=settings.get("queries", TRACKER_QUERIES))
+    if tracker == "pips":
+        state = damped_pips_state(TRACKER_PIPS_SEED, PIPS_SCALING)
+        state["vis_predictor.0.bias"] += PIPS_VIS_BIAS
+        torch.save({"model_state_dict": state}, paths["checkpoint"])
+    elif tracker == "pips2":
+        state = damped_pips2_state(PIPS2_SEED, PIPS2_DAMPING)
+        state["delta_block.dense.bias"] += PIPS2_DRIFT_BIAS
+        torch.save({"model_state_dict": state}, paths["checkpoint"])
+    elif tracker == "raft":
+        state = damped_raft_princeton_state(RAFT_SEED, RAFT_DAMPING, TRACKERS["raft"]["bias"])
+        torch.save(state, paths["checkpoint"])
+    else:  # CoTracker3, TAPIR, BootsTAPIR
+        torch.save(seeded_tracker_state(tracker), paths["checkpoint"])
+    return paths
+
+
+def seeded_tracker_state(tracker: str) -> dict:
+    """The plain state dict (the official format) of the CoTracker3 or TAPIR ``tracker``: our network drawn
+    after ``torch.manual_seed(seed)`` (default initialisation), scaled by ``damping`` (`damp`) and with
+    ``bias`` added; the global torch generator is left as it was."""
+    import torch
+
+    settings = TRACKERS[tracker]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(settings["seed"])
+        if tracker.startswith("cotracker3"):
+            from trackers.point.cotracker3.net import OFFLINE_WINDOW, ONLINE_WINDOW, CoTracker3Net
+
+            net = CoTracker3Net(OFFLINE_WINDOW if tracker == "cotracker3_offline" else ONLINE_WINDOW)
+        else:
+            from trackers.point.tapir.net import TapirNet
+
+            net = TapirNet(pyramid_level=int(tracker == "bootstapir"), extra_convs=tracker == "bootstapir")
+        state = net.state_dict()
+    state = damp(state, settings["damping"])
+    for name, value in settings["bias"].items():
+        state[name] = state[name] + value
+    return state
+
+
+def damped_pips2_state(seed: int, damping) -> dict:
+    """A random `Pips2Net` (stride 8) state dict drawn after ``torch.manual_seed(seed)``, scaled by ``damping``;
+    the names are the official PIPS++ checkpoint's (`reference/keys/pips2_keys.txt`)."""
+    import torch
+
+    from trackers.point.pips2.net import Pips2Net
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        state = Pips2Net(stride=8).state_dict()
+    return damp(state, damping)
+
+
+def damped_raft_princeton_state(seed: int, damping, bias: dict[str, float]) -> dict:
+    """A random torchvision `raft_large` drawn after ``torch.manual_seed(seed)``, scaled by ``damping``, with
+    ``bias`` ({name: value}) added (torchvision names), written in the princeton-vl `raft-things.pth` layout
+    that SAM-PT loads: the DataParallel names of `reference/keys/raft_things_keys.txt` (`module.` prefix, each
+    residual block's `norm3` saved again beside `downsample.1`). `convert_princeton_state_dict` maps it back
+    exactly."""
+    import torch
+
+    from trackers.point.raft.tracker import build_raft, princeton_key_to_torchvision
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        state = damp(build_raft("raft_large").state_dict(), damping)
+    for name, value in bias.items():
+        state[name] = state[name] + value
+    lines = RAFT_KEYS.read_text().splitlines()
+    princeton = {}
+    for name in (line.split()[0] for line in lines if line.strip() and not line.startswith("#")):
+        short = name[len("module."):]
+        target = princeton_key_to_torchvision(short, "raft_large") or princeton_key_to_torchvision(
+            short.replace(".norm3.", ".downsample.1."), "raft_large")
+        princeton[name] = state[target].clone()
+    used = {princeton_key_to_torchvision(name[len("module."):], "raft_large") for name in princeton} - {None}
+    if used != set(state):
+        raise RuntimeError(f"{RAFT_KEYS} does not cover torchvision's raft_large: {sorted(set(state) ^ used)[:5]}")
+    return princeton
+
+
+# ==== official_sam_step: a 576x1024 clip, trajectories, a tiny SAM (scripts/record/sam_step.py)
+#: frames, height, width (the authors' working size for 16:9 videos), seed
+SAM_STEP_CLIP = dict(num_frames=4, height=576, width=1024, seed=3)
+SAM_STEP_OBJECTS = 3
+SAM_STEP_POSITIVE = 8
+SAM_STEP_NEGATIVE = 1
+SAM_STEP_TRACK_SEED = 8
+#: per frame: "random" (each point hidden with probability 0.3), "own-hidden" (object 0: none of its
+#: points visible), "one-negative" (only object 1's negative point visible)
+SAM_STEP_VISIBILITY = ("random", "random", "own-hidden", "one-negative")
+SAM_STEP_SAM_SEED = 2
+SAM_STEP_SAM_IOU_BIAS = 0.995
+#: the authors' values of the knobs of the SAM step (configs/model/sam_pt.yaml, paper Sec. 4.2)
+SAM_STEP_KNOBS = dict(positive_points_per_mask=SAM_STEP_POSITIVE, negative_points_per_mask=SAM_STEP_NEGATIVE,
+                      iterative_refinement_iterations=12, sam_iou_threshold=0.7,
+                      add_other_objects_positive_points_as_negative_points=True,
+                      max_other_objects_positive_points=None)
+#: recorded settings -> refinement iterations: SAM-PT's 12, and the authors' 3 of their HQ-SAM and MobileSAM
+#: variants (paper Sec. 4.2). The tiny SAM's refinement converges within ~4 passes, so only the 3-pass
+#: recording tells the number of passes and the first (positives-only) pass apart.
+SAM_STEP_SETTINGS = {"refine12": 12, "refine3": 3}
+
+
+def ellipse_clip(num_frames: int, height: int, width: int, seed: int) -> np.ndarray:
+    """(T, H, W, 3) uint8: a smooth random texture with `SAM_STEP_OBJECTS` coloured ellipses drifting over it."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    background = cv2.resize(rng.uniform(0, 255, (height // 32, width // 32, 3)).astype(np.float32), (width, height),
+                            interpolation=cv2.INTER_CUBIC)
+    colours = rng.uniform(0, 255, (SAM_STEP_OBJECTS, 3))
+    frames = []
+    for t in range(num_frames):
+        frame = np.clip(background * 0.6 + 40, 0, 255)
+        for k, centre in enumerate(ellipse_centres(t, height, width)):
+            cv2.ellipse(frame, (int(centre[0]), int(centre[1])), (110 - 20 * k, 70 + 10 * k), 15 * k, 0, 360,
+                        colours[k].tolist(), -1)
+        frames.append(frame)
+    return np.clip(np.stack(frames), 0, 255).astype(np.uint8)
+
+
+def ellipse_centres(t: int, height: int, width: int) -> np.ndarray:
+    """(M, 2) (x, y) centre of each ellipse on frame t."""
+    start = np.array([[0.25 * width, 0.35 * height], [0.55 * width, 0.6 * height], [0.8 * width, 0.3 * height]])
+    step = np.array([[12.0, 5.0], [-8.0, -6.0], [-10.0, 9.0]])
+    return start[:SAM_STEP_OBJECTS] + t * step[:SAM_STEP_OBJECTS]
+
+
+def sam_step_trajectories(num_frames: int, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tracks (T, M, P, 2) float32 pixel (x, y), positives near each ellipse's centre, the negative away
+    from it, all moving with it plus jitter; visible (T, M, P) bool after `SAM_STEP_VISIBILITY`."""
+    rng = np.random.default_rng(SAM_STEP_TRACK_SEED)
+    num_points = SAM_STEP_POSITIVE + SAM_STEP_NEGATIVE
+    offsets = np.concatenate([rng.uniform(-45, 45, (SAM_STEP_OBJECTS, SAM_STEP_POSITIVE, 2)),
+                              rng.uniform(130, 170, (SAM_STEP_OBJECTS, SAM_STEP_NEGATIVE, 2)) * rng.choice([-1, 1], (
+                                  SAM_STEP_OBJECTS, SAM_STEP_NEGATIVE, 2))], axis=1)
+    tracks = np.zeros((num_frames, SAM_STEP_OBJECTS, num_points, 2), np.float32)
+    visible = np.zeros((num_frames, SAM_STEP_OBJECTS, num_points), bool)
+    for t in range(num_frames):
+        centres = ellipse_centres(t, height, width)
+        points = centres[:, None, :] + offsets + rng.normal(0, 2.0, offsets.shape)
+        tracks[t] = np.clip(points, [0, 0], [width - 1, height - 1])
+        rule = SAM_STEP_VISIBILITY[t]
+        if rule == "random":
+            visible[t] = rng.random((SAM_STEP_OBJECTS, num_points)) > 0.3
+        elif rule == "own-hidden":
+            visible[t] = rng.random((SAM_STEP_OBJECTS, num_points)) > 0.3
+            visible[t, 0] = False
+        elif rule == "one-negative":
+            visible[t, 1, SAM_STEP_POSITIVE:] = True
+        else:
+            raise ValueError(rule)
+    return tracks, visible
+
+
+def sam_step_tiny_sam(state_path: str | Path | None = None):
+    """The tiny SAM of the recording: `seeded_tiny_sam` with `SAM_STEP_SAM_SEED` and `SAM_STEP_SAM_IOU_BIAS`,
+    or, with ``state_path``, the same architecture loaded strictly from that state dict."""
+    return seeded_tiny_sam(SAM_STEP_SAM_SEED, SAM_STEP_SAM_IOU_BIAS, state_path)
+
+
+def make_sam_step_inputs(out: Path) -> dict[str, Path]:
+    """Write ``inputs.npz`` (frames, tracks, visible) and ``tiny_sam.pt`` (`sam_step_tiny_sam`) under ``out``;
+    returns the paths."""
+    import torch
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    frames = ellipse_clip(**SAM_STEP_CLIP)
+    tracks, visible = sam_step_trajectories(SAM_STEP_CLIP["num_frames"], SAM_STEP_CLIP["height"],
+                                            SAM_STEP_CLIP["width"])
+    paths = {"inputs": out / "inputs.npz", "tiny_sam": out / "tiny_sam.pt"}
+    np.savez(paths["inputs"], frames=frames, tracks=tracks, visible=visible)
+    torch.save(sam_step_tiny_sam().state_dict(), paths["tiny_sam"])
+    return paths
+
+
+def pack_masks(masks: np.ndarray) -> np.ndarray:
+    """(M, T, H, W) bool -> uint8 bits (`unpack_masks` inverts it with the shape)."""
+    return np.packbits(masks.astype(bool).ravel())
+
+
+def unpack_masks(bits: np.ndarray, shape) -> np.ndarray:
+    """Inverse of `pack_masks`: (M, T, H, W) bool."""
+    return np.unpackbits(bits, count=int(np.prod(shape))).reshape(tuple(shape)).astype(bool)
+
+
+# ==== official_kmedoids: subsampled DAVIS masks and starting medoids (scripts/record/kmedoids.py)
+#: (sequence, frame, object id, K): masks of 420 to 56229 pixels (one below the 1800-pixel subsample)
+KMEDOIDS_CASES = (("blackswan", "00000", 1, 8), ("bike-packing", "00010", 2, 8), ("lab-coat", "00000", 4, 3),
+                  ("dogs-jump", "00020", 1, 16), ("gold-fish", "00030", 5, 8), ("india", "00005", 2, 1),
+                  ("kite-surf", "00010", 3, 12))
+KMEDOIDS_SEED = 100
+
+
+def kmedoids_case_mask(shared_data: Path, case: tuple) -> np.ndarray:
+    """The (H, W) bool mask of one case."""
+    from datasets.png import read_label_png
+
+    sequence, frame, obj, _ = case
+    return read_label_png(Path(shared_data) / "davis17_val_results" / "osvos" / sequence / f"{frame}.png") == obj
+
+
+def make_kmedoids_inputs(shared_data: Path) -> dict[str, np.ndarray]:
+    """Per case ``i``: ``sample_i`` (n, 2) float64 (y, x), ``heuristic_i`` and ``random_i`` (K,) int64."""
+    from scipy.spatial.distance import cdist
+
+    from trackers.sampt.query_points import _mask_pixels, heuristic_medoids, kmedoids_sample
+
+    arrays = {}
+    for i, case in enumerate(KMEDOIDS_CASES):
+        k = case[3]
+        pixels = _mask_pixels(kmedoids_case_mask(shared_data, case))
+        sample = kmedoids_sample(pixels, k, np.random.default_rng(KMEDOIDS_SEED + i))
+        arrays[f"sample_{i}"] = sample
+        arrays[f"heuristic_{i}"] = heuristic_medoids(cdist(sample, sample), k)
+        random_order = np.random.default_rng(KMEDOIDS_SEED + 1000 + i).permutation(len(sample))
+        arrays[f"random_{i}"] = random_order[:k].astype(np.int64)
+    return arrays
+
+
+# ==== official_davis: a DAVIS root of real masks and perturbed predictions (scripts/record/davis.py)
+#: sequence -> number of frames used (first n): 1 to 5 objects, widths 854, 910 and 1152
+DAVIS_SEQUENCES = {"bike-packing": 21, "blackswan": 9, "judo": 20, "kite-surf": 30, "lab-coat": 26,
+             "shooting": 13, "india": 18}
+DAVIS_VOID_SEQUENCE = "judo"
+#: this sequence's highest object id is never predicted
+DAVIS_UNPREDICTED_LAST = "kite-surf"
+#: (sequence, frame index): ids 1 and 2 swapped; all-empty prediction
+DAVIS_SWAPPED = ("bike-packing", 7)
+DAVIS_EMPTY = ("india", 5)
+DAVIS_SEED = 13
+
+
+def _shift(mask: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``mask`` moved by (dy, dx) pixels, zero-filled."""
+    out = np.zeros_like(mask)
+    height, width = mask.shape
+    out[max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \
+        mask[max(-dy, 0):height + min(-dy, 0), max(-dx, 0):width + min(-dx, 0)]
+    return out
+
+
+def perturb_labels(labels: np.ndarray, num_objects: int, rng: np.random.Generator) -> np.ndarray:
+    """A perturbed copy of one (H, W) label map (ids 1..num_objects); objects painted in id order."""
+    import cv2
+
+    out = np.zeros_like(labels)
+    height, width = labels.shape
+    for obj in range(1, num_objects + 1):
+        mask = (labels == obj).astype(np.uint8)
+        action = rng.random()
+        if action < 0.1:
+            continue  # dropped
+        if not mask.any():
+            if action < 0.4:  # a false positive where the object is absent
+                y, x = rng.integers(0, height - 20), rng.integers(0, width - 30)
+                out[y:y + rng.integers(3, 20), x:x + rng.integers(3, 30)] = obj
+            continue
+        if action < 0.2:  # pushed towards the nearest border until it touches it
+            ys, xs = np.nonzero(mask)
+            dy = -int(ys.min()) if ys.min() < height - 1 - ys.max() else height - 1 - int(ys.max())
+            dx = -int(xs.min()) if xs.min() < width - 1 - xs.max() else width - 1 - int(xs.max())
+            mask = _shift(mask, dy, dx)
+        else:
+            mask = _shift(mask, int(rng.integers(-6, 7)), int(rng.integers(-6, 7)))
+        size = int(rng.integers(1, 5)) * 2 + 1
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+        mask = cv2.dilate(mask, kernel) if rng.random() < 0.5 else cv2.erode(mask, kernel)
+        out[mask > 0] = obj
+    return out
+
+
+def make_davis_inputs(shared_data: Path, out: Path) -> dict[str, Path]:
+    """Write the DAVIS root (``out/DAVIS``) and the predictions (``out/pred``); returns both paths."""
+    from datasets.png import read_label_png, write_frame, write_label_png
+
+    source = Path(shared_data) / "davis17_val_results" / "osvos"
+    root, pred = Path(out) / "DAVIS", Path(out) / "pred"
+    rng = np.random.default_rng(DAVIS_SEED)
+    for seq, frames in DAVIS_SEQUENCES.items():
+        pngs = sorted((source / seq).glob("*.png"))[:frames]
+        gt = [read_label_png(p) for p in pngs]
+        num_objects = int(gt[0].max())
+        black = root / "JPEGImages" / "480p" / seq / pngs[0].with_suffix(".jpg").name
+        write_frame(black, np.zeros((*gt[0].shape, 3), np.uint8))
+        for t, (png, labels) in enumerate(zip(pngs, gt)):
+            if t:
+                (black.parent / png.with_suffix(".jpg").name).symlink_to(black.name)
+            predicted = perturb_labels(labels, num_objects - (seq == DAVIS_UNPREDICTED_LAST), rng)
+            if (seq, t) == DAVIS_SWAPPED:
+                predicted = np.choose(predicted, [0, 2, 1, *range(3, num_objects + 1)]).astype(np.uint8)
+            if (seq, t) == DAVIS_EMPTY:
+                predicted[:] = 0
+            if seq == DAVIS_VOID_SEQUENCE and t % 2:
+                labels = labels.copy()
+                labels[200:260, 300:420] = 255
+            write_label_png(root / "Annotations" / "480p" / seq / png.name, labels)
+            write_label_png(pred / seq / png.name, predicted)
+    (root / "ImageSets" / "2017").mkdir(parents=True, exist_ok=True)
+    (root / "ImageSets" / "2017" / "val.txt").write_text("".join(f"{seq}\n" for seq in DAVIS_SEQUENCES))
+    return {"root": root, "predictions": pred}
+
+
+# ==== official_vis: ground-truth and results json pairs (scripts/record/vis.py)
+VIS_HEIGHT, VIS_WIDTH = 360, 640
+#: pair name -> seed and options of `make_vis_pair`
+VIS_PAIRS = {
+    "pair1": dict(seed=102, video_ids=(7, 3, 12), extras=False),
+    "pair2": dict(seed=202, video_ids=(5, 9, 2, 14), extras=True),
+}
+#: (mean semi-axis range) of a track's ellipse per area class: small < 128^2, medium, large > 256^2 px
+VIS_AXES = {"small": (12, 60), "medium": (80, 135), "large": (160, 200)}
+
+
+def ellipse_mask(cx: float, cy: float, a: float, b: float) -> np.ndarray:
+    """(VIS_HEIGHT, VIS_WIDTH) bool ellipse with centre (cx, cy) and semi-axes (a, b) along x and y."""
+    mask = np.zeros((VIS_HEIGHT, VIS_WIDTH), bool)
+    y0, y1 = max(int(np.floor(cy - b)), 0), min(int(np.ceil(cy + b)) + 1, VIS_HEIGHT)
+    x0, x1 = max(int(np.floor(cx - a)), 0), min(int(np.ceil(cx + a)) + 1, VIS_WIDTH)
+    if y0 < y1 and x0 < x1:
+        ys, xs = np.mgrid[y0:y1, x0:x1]
+        mask[y0:y1, x0:x1] = ((xs - cx) / a) ** 2 + ((ys - cy) / b) ** 2 <= 1.0
+    return mask
+
+
+def encode_rle(mask: np.ndarray) -> dict:
+    """(H, W) bool -> compressed RLE with str counts (json-ready)."""
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    return {"size": [int(s) for s in rle["size"]], "counts": rle["counts"].decode("ascii")}
+
+
+def uncompressed_rle(mask: np.ndarray) -> dict:
+    """(H, W) bool -> uncompressed RLE (column-major run lengths starting with zeros)."""
+    flat = mask.astype(np.uint8).ravel(order="F")
+    changes = np.flatnonzero(np.diff(flat)) + 1
+    bounds = np.concatenate([[0], changes, [flat.size]])
+    counts = np.diff(bounds).tolist()
+    if flat[0]:
+        counts = [0] + counts
+    return {"size": [VIS_HEIGHT, VIS_WIDTH], "counts": counts}
+
+
+def polygon(cx: float, cy: float, a: float, b: float, sides: int = 12) -> list:
+    """The ellipse as one polygon ``[[x0, y0, x1, y1, ...]]``."""
+    angles = np.linspace(0, 2 * np.pi, sides, endpoint=False)
+    return [np.stack([cx + a * np.cos(angles), cy + b * np.sin(angles)], axis=1).round(2).ravel().tolist()]
+
+
+def _track(rng: np.random.Generator, length: int, size: str) -> list[tuple[float, float, float, float] | None]:
+    """Per frame (cx, cy, a, b) of a moving ellipse of the given area class, None where absent."""
+    low, high = VIS_AXES[size]
+    a, b = rng.uniform(low, high, 2)
+    cx, cy = rng.uniform(0.2 * VIS_WIDTH, 0.8 * VIS_WIDTH), rng.uniform(0.2 * VIS_HEIGHT, 0.8 * VIS_HEIGHT)
+    vx, vy = rng.uniform(-15, 15, 2)
+    start = int(rng.integers(0, 2))
+    end = length - int(rng.integers(0, 2))
+    return [(cx + vx * t, cy + vy * t, a, b) if start <= t < end else None for t in range(length)]
+
+
+def _gt_annotation(ann_id: int, video_id: int, shapes, rng, style: str = "rle", crowd: bool = False) -> dict:
+    segmentations, areas, boxes = [], [], []
+    for shape in shapes:
+        if shape is None:
+            segmentations.append(None)
+            areas.append(None)
+            boxes.append(None)
+            continue
+        mask = ellipse_mask(*shape) if rng.random() > 0.08 else np.zeros((VIS_HEIGHT, VIS_WIDTH), bool)
+        if style == "polygon" and mask.any():
+            segmentations.append(polygon(*shape))
+        elif style == "uncompressed":
+            segmentations.append(uncompressed_rle(mask))
+        else:
+            segmentations.append(encode_rle(mask))
+        areas.append(float(mask.sum()))
+        ys, xs = np.nonzero(mask)
+        boxes.append([float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
+                      float(ys.max() - ys.min() + 1)] if len(xs) else [0.0, 0.0, 0.0, 0.0])
+    return {"id": ann_id, "video_id": video_id, "category_id": 1, "iscrowd": int(crowd),
+            "segmentations": segmentations, "areas": areas, "bboxes": boxes,
+            "height": VIS_HEIGHT, "width": VIS_WIDTH, "length": len(shapes)}
+
+
+def _detection(video_id: int, shapes, rng, jitter: float) -> dict:
+    segmentations = []
+    cut = len(shapes) - int(rng.integers(0, 3)) if rng.random() < 0.3 else len(shapes)
+    for t, shape in enumerate(shapes):
+        if shape is None or t >= cut or rng.random() < 0.08:
+            segmentations.append(None)
+        elif rng.random() < 0.08:
+            segmentations.append(encode_rle(np.zeros((VIS_HEIGHT, VIS_WIDTH), bool)))  # present, empty
+        else:
+            cx, cy, a, b = shape
+            segmentations.append(encode_rle(ellipse_mask(cx + rng.normal(0, jitter * a), cy + rng.normal(0, jitter * b),
+                                                     a * rng.uniform(1 - jitter, 1 + jitter),
+                                                     b * rng.uniform(1 - jitter, 1 + jitter))))
+    return {"video_id": video_id, "score": round(float(rng.integers(1, 21)) * 0.05, 2), "category_id": 1,
+            "segmentations": segmentations}
+
+
+def _rect(x: int, y: int, width: int, height: int) -> np.ndarray:
+    mask = np.zeros((VIS_HEIGHT, VIS_WIDTH), bool)
+    mask[y:y + height, x:x + width] = True
+    return mask
+
+
+def _static_gt(ann_id: int, video_id: int, length: int, rect: tuple[int, int, int, int]) -> dict:
+    x, y, width, height = rect
+    return {"id": ann_id, "video_id": video_id, "category_id": 1, "iscrowd": 0,
+            "segmentations": [encode_rle(_rect(*rect))] * length, "areas": [float(width * height)] * length,
+            "bboxes": [[float(x), float(y), float(width), float(height)]] * length,
+            "height": VIS_HEIGHT, "width": VIS_WIDTH, "length": length}
+
+
+def _static_detection(video_id: int, length: int, rect: tuple[int, int, int, int], score: float) -> dict:
+    return {"video_id": video_id, "score": score, "category_id": 1,
+            "segmentations": [encode_rle(_rect(*rect))] * length}
+
+
+def _exact_tracks(first_id: int, video_id: int, length: int) -> tuple[list, list]:
+    """Static rectangles whose numbers sit exactly on the evaluator's decision points:
+
+    - a 128x128 GT square (average area 128^2: small and medium, bounds inclusive) with a detection shifted
+      by 10 px, and a 256x256 false positive (256^2: medium and large);
+    - a 126x100 GT rectangle with a detection shifted by 42 px: IoU exactly 84 / 168 = 0.5 (matched at the
+      0.5 threshold, which is inclusive);
+    - GT A then GT B (100x100, B = A moved by (10, 10)) and a detection D = A moved by (10, 0) with equal
+      IoU 9000 / 11000 with both (the later GT, B, wins the tie), then a lower-scored detection E = A
+      (IoU 1 with A, 0.68 with B): with the tie broken the other way E would only get B, at IoU 0.68.
+    """
+    gts = [_static_gt(first_id, video_id, length, (20, 20, 128, 128)),
+           _static_gt(first_id + 1, video_id, length, (20, 200, 126, 100)),
+           _static_gt(first_id + 2, video_id, length, (160, 20, 100, 100)),
+           _static_gt(first_id + 3, video_id, length, (170, 30, 100, 100))]
+    detections = [_static_detection(video_id, length, (30, 20, 128, 128), 0.55),
+                  _static_detection(video_id, length, (370, 100, 256, 256), 0.95),
+                  _static_detection(video_id, length, (62, 200, 126, 100), 0.6),
+                  _static_detection(video_id, length, (170, 20, 100, 100), 0.9),
+                  _static_detection(video_id, length, (160, 20, 100, 100), 0.85)]
+    return gts, detections
+
+
+def make_vis_pair(seed: int, video_ids, extras: bool) -> tuple[dict, list]:
+    """(ground-truth json dict, results list) of one pair; see the module docstring."""
+    rng = np.random.default_rng(seed)
+    videos, annotations, results = [], [], []
+    next_id = 0 if extras else 1  # pair 2: a GT annotation with id 0 (the official id-0 quirk)
+    for index, video_id in enumerate(video_ids):
+        length = int(rng.integers(5, 8))
+        videos.append({"id": video_id, "width": VIS_WIDTH, "height": VIS_HEIGHT, "length": length,
+                       "file_names": [f"v{video_id}/{t:05d}.jpg" for t in range(length)]})
+        if extras and index == len(video_ids) - 1:  # a video without GT: its detections are all false
+            for _ in range(3):
+                results.append(_detection(video_id, _track(rng, length, "small"), rng, 0.0))
+            continue
+        sizes = ["small", "medium", "large", "small", "medium"][:int(rng.integers(3, 6))]
+        for k, size in enumerate(sizes):
+            shapes = _track(rng, length, size)
+            style = "rle"
+            if extras and index == 0:
+                style = {1: "polygon", 2: "uncompressed"}.get(k, "rle")
+            annotations.append(_gt_annotation(next_id, video_id, shapes, rng, style, crowd=(index == 1 and k == 0)))
+            next_id += 1
+            for _ in range(int(rng.integers(0, 4))):
+                results.append(_detection(video_id, shapes, rng, float(rng.uniform(0.0, 0.12))))
+        for _ in range(int(rng.integers(1, 4))):  # false positives
+            results.append(_detection(video_id, _track(rng, length, str(rng.choice(list(VIS_AXES)))), rng, 0.0))
+        if extras and index == 2:  # areas on the range bounds, IoU on a threshold, equal IoUs
+            exact_gts, detections = _exact_tracks(next_id, video_id, length)
+            annotations.extend(exact_gts)
+            next_id += len(exact_gts)
+            results.extend(detections)
+        if extras and index == 1:  # more than maxDets = 100 detections in one video
+            for _ in range(110):
+                shapes = _track(rng, length, "small")
+                results.append(_detection(video_id, [None if s is None else (s[0], s[1], 6.0, 5.0) for s in shapes],
+                                          rng, 0.0))
+    order = rng.permutation(len(results))
+    gt = {"info": {"description": f"synthetic UVO-style pair, seed {seed}"}, "videos": videos,
+          "annotations": annotations, "categories": [{"id": 1, "name": "object", "supercategory": "object"}]}
+    return gt, [results[i] for i in order]
+
+
+def two_categories(gt: dict) -> dict:
+    """A copy of ``gt`` where every other annotation has category 2 (categories 1 and 2)."""
+    gt = copy.deepcopy(gt)
+    for index, annotation in enumerate(gt["annotations"]):
+        annotation["category_id"] = 2 if index % 2 else 1
+    gt["categories"] = [{"id": 2, "name": "thing", "supercategory": "object"}, *gt["categories"]]
+    return gt
+
+
+def make_vis_inputs(out: Path) -> dict[str, Path]:
+    """Write ``<pair>_gt.json`` and ``<pair>_results.json`` for every pair (and ``pair2_gt_two_categories.json``)
+    under ``out``; returns name -> path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, options in VIS_PAIRS.items():
+        gt, results = make_vis_pair(**options)
+        paths[f"{name}_gt"] = out / f"{name}_gt.json"
+        paths[f"{name}_results"] = out / f"{name}_results.json"
+        paths[f"{name}_gt"].write_text(json.dumps(gt))
+        paths[f"{name}_results"].write_text(json.dumps(results))
+        if options["extras"]:
+            paths[f"{name}_gt_two_categories"] = out / f"{name}_gt_two_categories.json"
+            paths[f"{name}_gt_two_categories"].write_text(json.dumps(two_categories(gt)))
+    return paths
+
+
+# ==== authors_eval: a synthetic DAVIS video, PIPS and tiny SAM checkpoints (scripts/record/authors_eval.py)
+#: the one synthetic video: 108x192 "480p" annotations, 216x384 Full-Resolution frames (working 576x1024)
+AUTHORS_VIDEO = dict(num_videos=1, num_frames=4, height=108, width=192, seed=11)
+AUTHORS_PIPS_SEED = 1234
+AUTHORS_SAM_SEED = 0
+AUTHORS_SAM_IOU_BIAS = 0.8
+#: SAM-PT knobs of the recording (names as in both codes)
+AUTHORS_KNOBS = dict(positive_points_per_mask=8, negative_points_per_mask=1,
+                     positive_point_selection_method="shi-tomasi", negative_point_selection_method="shi-tomasi",
+                     iterative_refinement_iterations=12, sam_iou_threshold=0.7,
+                     add_other_objects_positive_points_as_negative_points=True)
+AUTHORS_VIDEO_NAME = "synth-000"
+
+
+def make_authors_eval_inputs(out: Path) -> dict[str, Path]:
+    """Write the dataset (`AUTHORS_VIDEO`), the damped PIPS checkpoint (official format) and the tiny SAM's state
+    dict (`seeded_tiny_sam` with `AUTHORS_SAM_SEED`, `AUTHORS_SAM_IOU_BIAS`) under ``out``; returns their paths."""
+    import torch
+
+    from datasets.synthetic import generate
+
+    out = Path(out)
+    davis = out / "DAVIS" / "2017" / "trainval"
+    if not (davis / "ImageSets" / "2017" / "val.txt").is_file():
+        generate(davis, "davis17", full_resolution=True, **AUTHORS_VIDEO)
+    state = damped_pips_state(AUTHORS_PIPS_SEED)
+    pips = out / "pips" / "model-000200000.pth"
+    pips.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model_state_dict": state}, pips)
+    tiny_sam = out / "tiny_sam.pt"
+    torch.save(seeded_tiny_sam(AUTHORS_SAM_SEED, AUTHORS_SAM_IOU_BIAS).state_dict(), tiny_sam)
+    return {"davis": davis, "d17_path": out / "DAVIS" / "2017", "pips": pips, "tiny_sam": tiny_sam}
+
+
+# ==== DAVIS roots from label PNGs, random blob label maps (tests/evaluation/test_vos.py, scripts/bench/eval.py)
+def build_davis_root(
+    gt_dir: Path, root: Path, sequences, split: str = "val", max_frames: int | None = None
+) -> Path:
+    """Arrange per-sequence label PNGs ``gt_dir/<seq>/*.png`` as a DAVIS 2017 root under ``root``.
+
+    ``Annotations/480p/<seq>/`` links to the PNGs (the first ``max_frames`` when given),
+    ``JPEGImages/480p/<seq>/`` links every frame to one black JPEG of the annotation size, and
+    ``ImageSets/2017/<split>.txt`` lists ``sequences``.
+    """
+    from datasets.png import read_label_png, write_frame
+
+    root = Path(root)
+    for seq in sequences:
+        pngs = sorted(Path(gt_dir, seq).glob("*.png"))[:max_frames]
+        if not pngs:
+            raise FileNotFoundError(f"no PNGs in {Path(gt_dir, seq)}")
+        height, width = read_label_png(pngs[0]).shape
+        dummy = root / "dummy" / f"{width}x{height}.jpg"
+        if not dummy.exists():
+            write_frame(dummy, np.zeros((height, width, 3), np.uint8))
+        ann = root / "Annotations" / "480p" / seq
+        img = root / "JPEGImages" / "480p" / seq
+        ann.mkdir(parents=True, exist_ok=True)
+        img.mkdir(parents=True, exist_ok=True)
+        for png in pngs:
+            (ann / png.name).symlink_to(png.resolve())
+            (img / f"{png.stem}.jpg").symlink_to(dummy.resolve())
+    sets = root / "ImageSets" / "2017"
+    sets.mkdir(parents=True, exist_ok=True)
+    (sets / f"{split}.txt").write_text("".join(f"{seq}\n" for seq in sequences))
+    return root
+
+
+def strip_extra_ids(pred_dir: Path, gt_root: Path, out_dir: Path, sequences) -> Path:
+    """Copy ``pred_dir/<seq>/<frame>.png`` for the frames of the DAVIS root ``gt_root``, setting ids above
+    the sequence's GT object count (largest id of its first GT frame, 255 excluded) to 0."""
+    from datasets.png import read_label_png, write_label_png
+
+    for seq in sequences:
+        ann = sorted((Path(gt_root) / "Annotations" / "480p" / seq).glob("*.png"))
+        first = read_label_png(ann[0])
+        count = int(first[first != 255].max(initial=0))
+        for png in ann:
+            labels = read_label_png(Path(pred_dir) / seq / png.name)
+            write_label_png(Path(out_dir) / seq / png.name, np.where(labels > count, 0, labels))
+    return Path(out_dir)
+
+
+def random_blob_labels(rng: np.random.Generator, shape, num_objects: int, frames: int, jitter: float) -> list:
+    """``frames`` (H, W) uint8 label maps of ``num_objects`` drifting elliptical blobs (ids 1..N)."""
+    height, width = shape
+    yy, xx = np.mgrid[0:height, 0:width]
+    centres = rng.uniform([0.2 * height, 0.2 * width], [0.8 * height, 0.8 * width], (num_objects, 2))
+    radii = rng.uniform(0.05, 0.2, (num_objects, 2)) * np.array([height, width])
+    velocity = rng.normal(0, 3, (num_objects, 2))
+    maps = []
+    for t in range(frames):
+        labels = np.zeros(shape, np.uint8)
+        for k in range(num_objects):
+            cy, cx = centres[k] + t * velocity[k] + rng.normal(0, jitter, 2)
+            ry, rx = radii[k] * (1 + rng.normal(0, 0.05 * jitter, 2))
+            labels[((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1] = k + 1
+        maps.append(labels)
+    return maps
