@@ -7,7 +7,7 @@ PNG writing) on one synthetic DAVIS video (``--frames`` 50 frames, 5 objects, 48
 960x1708 Full-Resolution frames, the authors' 1024 working size; `scripts.bench.pipeline`), with the
 official architectures built with random weights (`trackers.segmenters.sam_models.build_sam_module`,
 `trackers.segmenters.sam2.build_sam2_module`) and PIPS with damped random weights. Knobs: the paper's
-(``experiment=sampt``: 8 + 1 points, 12 refinement iterations) for every segmenter.
+(``experiment=paper/sampt``: 8 + 1 points, 12 refinement iterations) for every segmenter.
 
 Printed per configuration: frames per second (after a warm-up run of the same video that compiles and
 autotunes), peak GPU memory (`predict_video`'s, weights included), decoder calls per frame, seconds per
