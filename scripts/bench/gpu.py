@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> dict:
     frames = args.frames or (3 if args.smoke else 50)
     size = (64, 112) if args.smoke else (480, 854)
     num_objects = 2 if args.smoke else 5
-    overrides = ["longest_side=null", "model.iterative_refinement_iterations=1"] if args.smoke else []
+    overrides = ["longest_side=null", "dataset.options.frames_resolution=null",
+                 "model.iterative_refinement_iterations=1"] if args.smoke else []
     budget = float("inf") if args.smoke else args.budget
     start = time.perf_counter()
     results: dict[str, dict] = {}
