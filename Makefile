@@ -8,14 +8,14 @@ DATASET ?= synthetic
 # Hydra option names use '_' (davis17-testdev -> davis17_testdev)
 DATASET_OPTION = $(subst -,_,$(DATASET))
 # the paper's preset of each real dataset (with its exceptions); synthetic ones need no weights
-PRESET_davis16 := sampt_davis16
-PRESET_davis17 := sampt
-PRESET_davis17_testdev := sampt_davis17_testdev
-PRESET_ytvos18 := sampt_ytvos
-PRESET_ytvos19 := sampt_ytvos
-PRESET_mose := sampt_mose
-PRESET_uvo := sampt_uvo
-PRESET_folder := sampt
+PRESET_davis16 := paper/sampt_davis16
+PRESET_davis17 := paper/sampt
+PRESET_davis17_testdev := paper/sampt_davis17_testdev
+PRESET_ytvos18 := paper/sampt_ytvos
+PRESET_ytvos19 := paper/sampt_ytvos
+PRESET_mose := paper/sampt_mose
+PRESET_uvo := paper/sampt_uvo
+PRESET_folder := paper/sampt
 EXPERIMENT ?= $(PRESET_$(DATASET_OPTION))
 SEEDS ?=
 ARGS ?=
@@ -60,7 +60,22 @@ test-all: $(STAMP)
 	$(PY) -m pytest -q
 
 # make eval [DATASET=...] [EXPERIMENT=...] [SEEDS=0,1,2] [OUT=run folder] [ARGS="any Hydra override"]
+# It says which preset it chose and why; the preset is EXPERIMENT's alone (an experiment= in ARGS stops it).
+comma := ,
+ifeq ($(origin EXPERIMENT),file)
+EVAL_CHOICE = DATASET=$(DATASET) -> $(if $(EXPERIMENT),EXPERIMENT=$(EXPERIMENT) (the paper preset of $(DATASET_OPTION); EXPERIMENT=<name> picks another$(comma) EXPERIMENT= none),no preset (the defaults of configs/eval.yaml; EXPERIMENT=<name> picks one))
+else
+EVAL_CHOICE = DATASET=$(DATASET) -> $(if $(EXPERIMENT),EXPERIMENT=$(EXPERIMENT),no preset) (EXPERIMENT as given)
+endif
+EVAL_ARGS_EXPERIMENT = $(filter experiment=% +experiment=% ++experiment=% ~experiment%,$(ARGS))
+ifneq ($(filter eval,$(MAKECMDGOALS)),)
+ifneq ($(EVAL_ARGS_EXPERIMENT),)
+$(error make eval: ARGS has "$(EVAL_ARGS_EXPERIMENT)", but make eval picks the preset with EXPERIMENT: use EXPERIMENT=<preset> (e.g. EXPERIMENT=paper/sampt_reinit; all in configs/experiment/README.md) or EXPERIMENT= for none, and ARGS for the other overrides)
+endif
+endif
+
 eval: $(STAMP)
+	$(info make eval: $(EVAL_CHOICE))
 	$(PY) -m experiments.run dataset=$(DATASET_OPTION) $(if $(EXPERIMENT),experiment=$(EXPERIMENT)) $(if $(SEEDS),'seeds=[$(SEEDS)]') $(if $(OUT),output_dir=$(OUT)) $(ARGS)
 
 # the HTML report of a run (also written at the end of every run): make report RUN=outputs/<date>/<time>

@@ -508,20 +508,9 @@ def generate(
     Returns:
         `SyntheticInfo` with the root a reader takes, the split, the parameters and the ground truth.
     """
-    if layout not in LAYOUTS:
-        raise ValueError(f"unknown layout {layout!r}; valid layouts: {', '.join(LAYOUTS)}")
+    ids, late_start = _checked_options(layout, object_ids, num_objects, late_start)
     split = split or DEFAULT_SPLIT[layout]
-    ids = list(object_ids) if object_ids is not None else list(range(1, num_objects + 1))
     num_objects = len(ids)
-    if len(set(ids)) != len(ids) or not all(0 < i < 255 for i in ids):
-        raise ValueError(f"object_ids {ids} must be distinct ids in 1..254")
-    if layout == "davis17" and ids != list(range(1, num_objects + 1)):
-        raise ValueError(f"the DAVIS 2017 layout needs object ids 1..N, got {ids}")
-    if late_start is None:
-        late_start = layout in LATE_START_LAYOUTS
-    if late_start and layout not in LATE_START_LAYOUTS:
-        raise ValueError(f"layout {layout} starts every object on frame 0 (its readers take the objects from the "
-                         f"first mask); late_start needs one of {LATE_START_LAYOUTS}")
     if num_videos < 1 or num_frames < 1 or num_objects < 1 or min(height, width) < 24:
         raise ValueError("need num_videos, num_frames, num_objects >= 1 and frames of at least 24x24 pixels")
     root = Path(root)
@@ -538,6 +527,34 @@ def generate(
                           crosser_leaves_frame=crosser_leaves_frame)
              for i in range(num_videos)]
     root.mkdir(parents=True, exist_ok=True)
+    _write_layout(root, layout, split, items, full_resolution)
+    return SyntheticInfo(root=root, layout=layout, split=split, params=params,
+                         videos={item.truth.name: item.truth for item in items})
+
+
+def _checked_options(layout: str, object_ids: list[int] | None, num_objects: int,
+                     late_start: bool | None) -> tuple[list[int], bool]:
+    """`generate`'s layout, object ids and late start checked: (object ids, late start) or a ValueError.
+
+    The ids default to 1..``num_objects``; ``late_start`` None becomes True where the layout allows it.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; valid layouts: {', '.join(LAYOUTS)}")
+    ids = list(object_ids) if object_ids is not None else list(range(1, num_objects + 1))
+    if len(set(ids)) != len(ids) or not all(0 < i < 255 for i in ids):
+        raise ValueError(f"object_ids {ids} must be distinct ids in 1..254")
+    if layout == "davis17" and ids != list(range(1, len(ids) + 1)):
+        raise ValueError(f"the DAVIS 2017 layout needs object ids 1..N, got {ids}")
+    if late_start is None:
+        late_start = layout in LATE_START_LAYOUTS
+    if late_start and layout not in LATE_START_LAYOUTS:
+        raise ValueError(f"layout {layout} starts every object on frame 0 (its readers take the objects from the "
+                         f"first mask); late_start needs one of {LATE_START_LAYOUTS}")
+    return ids, late_start
+
+
+def _write_layout(root: Path, layout: str, split: str, items: list[_Rendered], full_resolution: bool) -> None:
+    """Write the rendered ``items`` (one per video) under ``root`` in ``layout``'s folders and files."""
     if layout == "davis17":
         _write_davis(root, split, items, full_resolution, "2017")
     elif layout == "davis16":
@@ -550,8 +567,6 @@ def generate(
         _write_uvo(root, split, items)
     else:
         _write_folder(root, split, items)
-    return SyntheticInfo(root=root, layout=layout, split=split, params=params,
-                         videos={item.truth.name: item.truth for item in items})
 
 
 def write_long_davis(root: str | Path, num_frames: int, height: int = 480, width: int = 854, num_objects: int = 3,

@@ -4,9 +4,6 @@ from omegaconf import OmegaConf
 # configs/eval.yaml: `output_dir: null` means "a fresh folder under outputs/" (oc.select would keep the None)
 if not OmegaConf.has_resolver("or_default"):
     OmegaConf.register_new_resolver("or_default", lambda value, default: default if value is None else value)
-# configs/dataset/davis*.yaml: `${if_set:${longest_side},Full-Resolution}` is null at the native size
-if not OmegaConf.has_resolver("if_set"):
-    OmegaConf.register_new_resolver("if_set", lambda value, then: None if value is None else then)
 
 from experiments.run.schema import register as _register_schema  # noqa: E402
 

@@ -30,7 +30,7 @@ again). Per object the history of interactions and the IoU-vs-interactions curve
 
 CLI: ``python -m experiments.apps.interactive --dataset davis17 --root R --split val --out DIR`` writes
 ``DIR/<video>/interactive.json`` and ``DIR/<video>/iou_vs_interactions.png`` (and ``--mp4`` overlays).
-Deviations, stated: DBSCAN is our own (scipy KD-tree) implementation with the authors' parameters; the
+DBSCAN is scikit-learn's with the authors' parameters. Deviation, stated: the
 boundary F is our DAVIS `evaluation.davis_metrics.mask_scores`.
 """
 from __future__ import annotations
@@ -43,9 +43,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
 from evaluation.davis_metrics import boundary_radius, mask_scores
@@ -60,33 +57,14 @@ OFFLINE_THRESHOLDS = (0.10, 0.20, 0.30, 0.40, 0.50, 0.60, 0.65, 0.70, 0.75, 0.80
 
 # ----------------------------------------------------------------------------------------- annotator
 def dbscan_labels(points: np.ndarray, eps: float, min_samples: int) -> np.ndarray:
-    """DBSCAN cluster label of each (n, d) point, -1 for noise (scikit-learn's definition: a core point has
-    at least ``min_samples`` points, itself included, within ``eps``; clusters are the connected core points
-    plus the non-core points within ``eps`` of one, each given to its nearest core point's cluster)."""
-    n = len(points)
-    if n == 0:
+    """DBSCAN cluster label of each (n, d) point, (n,) int64, -1 for noise: scikit-learn's
+    ``sklearn.cluster.DBSCAN(eps, min_samples)``, as the authors' code (a core point has at least
+    ``min_samples`` points, itself included, within ``eps``)."""
+    if len(points) == 0:  # scikit-learn rejects an empty array
         return np.zeros(0, np.int64)
-    tree = cKDTree(points)
-    pairs = tree.query_pairs(eps, output_type="ndarray")
-    degree = np.bincount(pairs.ravel(), minlength=n) + 1
-    core = degree >= min_samples
-    labels = np.full(n, -1, np.int64)
-    core_pairs = pairs[core[pairs[:, 0]] & core[pairs[:, 1]]]
-    core_index = np.flatnonzero(core)
-    if len(core_index) == 0:
-        return labels
-    position = np.full(n, -1, np.int64)
-    position[core_index] = np.arange(len(core_index))
-    graph = coo_matrix((np.ones(len(core_pairs)), (position[core_pairs[:, 0]], position[core_pairs[:, 1]])),
-                       shape=(len(core_index), len(core_index)))
-    _, components = connected_components(graph, directed=False)
-    labels[core_index] = components
-    border = np.flatnonzero(~core)
-    if len(border):
-        distance, nearest = cKDTree(points[core_index]).query(points[border], distance_upper_bound=eps * (1 + 1e-9))
-        reached = np.isfinite(distance)
-        labels[border[reached]] = components[nearest[reached]]
-    return labels
+    from sklearn.cluster import DBSCAN  # imported here: only the interactive protocol needs scikit-learn
+
+    return DBSCAN(eps=eps, min_samples=min_samples).fit(points).labels_.astype(np.int64)
 
 
 def error_region_point(mask: np.ndarray, rng: np.random.Generator, dbscan_points: int = 18000,

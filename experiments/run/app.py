@@ -1,7 +1,7 @@
 """The Hydra entry point: run SAM-PT over a dataset, write predictions, score them, write results.
 
     python -m experiments.run                               # embedded default (synthetic, lk + grabcut)
-    python -m experiments.run dataset=davis17 experiment=sampt seeds=[0,1,2]
+    python -m experiments.run dataset=davis17 experiment=paper/sampt seeds=[0,1,2]
     python -m experiments.run -m model.negative_points_per_mask=1,8   # a sweep, one table at the end
     python -m experiments.run shard=0 num_shards=4 output_dir=RUN      # one shard of four
     python -m experiments.run mode=merge output_dir=RUN                # score the union of the shards
@@ -212,10 +212,48 @@ def run(cfg: DictConfig, run_dir: Path) -> int:
     return 0
 
 
+def presets() -> list[str]:
+    """The experiment presets, by folder (``paper/sampt``, ...); ``configs/experiment/_base/`` holds their bases."""
+    folder = CONFIGS / "experiment"
+    names = (path.relative_to(folder).with_suffix("").as_posix() for path in folder.rglob("*.yaml"))
+    return sorted(name for name in names if not name.startswith("_base/"))
+
+
+def unknown_preset(argv: list[str]) -> str | None:
+    """The message for an ``experiment=`` argument that names no preset, else None.
+
+    Hydra lists no options of a group's subfolders, so the presets (``paper/``, ``ablations/``, ...) are
+    listed here; a name without its folder (``experiment=sampt``) gets the preset it names.
+    """
+    known = presets()
+    for argument in argv:
+        key, _, value = argument.lstrip("+~").partition("=")
+        if key != "experiment" or "(" in value:  # sweep functions (choice(...), glob(...)) are Hydra's
+            continue
+        for name in value.split(","):
+            if name in ("", "null") or name in known:
+                continue
+            same = [preset for preset in known if preset.rsplit("/", 1)[-1] == name]
+            hint = f"did you mean experiment={same[0]}? " if same else ""
+            return (f"no experiment preset {name!r} (configs/experiment/{name}.yaml); {hint}"
+                    f"the presets (configs/experiment/README.md): {', '.join(known)}")
+    return None
+
+
+def chosen_options(choices) -> str:
+    """The config options a run composed, one line: ``dataset=davis17 experiment=paper/sampt model=sampt ...``.
+
+    ``choices``: Hydra's ``runtime.choices`` (group -> chosen option; None for ``experiment`` without a preset).
+    """
+    groups = ("dataset", "experiment", "model", "tracker", "segmenter")
+    return " ".join(f"{group}={'null' if choices.get(group) is None else choices.get(group)}" for group in groups)
+
+
 @hydra.main(config_path=str(CONFIGS), config_name="eval", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     logging.getLogger("sampt").setLevel(cfg.logging.level)  # Hydra's job logging writes <run>/run.log
+    log.info("configs: %s (configs/<group>/<option>.yaml)", chosen_options(HydraConfig.get().runtime.choices))
     from trackers.checkpoints import CheckpointError
 
     try:

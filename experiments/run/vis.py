@@ -245,7 +245,7 @@ def run_vis_dataset(cfg, run_dir: str | Path, chash: str) -> dict:
     Reads ``cfg.dataset`` (reader, root, split, options, ``synthetic`` (build `embedded_uvo` under root), and
     the ``vis`` block: ``proposer``, ``proposer_options``, ``masks_batch_size``, ``frame_short_side``,
     ``frame_max_size``, ``score_mode``),
-    ``cfg.model/tracker/segmenter`` (the paper's VIS knobs, no refinement, are in ``experiment=sampt_uvo``),
+    ``cfg.model/tracker/segmenter`` (the paper's VIS knobs, no refinement, are in ``experiment=paper/sampt_uvo``),
     ``cfg.seed``, ``cfg.device``, ``cfg.evaluate``, ``cfg.fail_fast``, ``cfg.logging.progress``, ``videos``,
     ``limit_videos`` and sharding (a shard is not scored). Returns `run_vis`'s record.
     """

@@ -118,63 +118,95 @@ def download(url: str, dest: str | Path, md5: str | None = None, size: int | Non
     instead of the file (forms, Google Drive confirmations), truncated transfers and checksum mismatches.
     """
     dest = Path(dest)
-    if dest.exists():
-        if _is_complete(dest, md5, size):
-            LOGGER.info("%s already present", dest)
-            return dest
-        LOGGER.warning("%s exists but has the wrong size or md5; downloading it again", dest)
-        dest.unlink()
+    if _kept(dest, md5, size):
+        return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    offset = part.stat().st_size if part.is_file() else 0
-    if offset and size and offset >= size:
-        if offset == size:  # a finished transfer whose check or rename was interrupted
+    offset = _resume_offset(part, size)
+    if offset and size and offset == size:  # a finished transfer whose check or rename was interrupted
+        return _finish(part, dest, url, md5, size)
+    try:
+        response, offset = _open_resumable(url, part, offset, size, timeout)
+        if response is None:  # the server says the part file already holds the whole file
             return _finish(part, dest, url, md5, size)
+        with response:
+            _receive(response, url, dest, part, offset, size, progress)
+    except (OSError, http.client.HTTPException) as error:  # urllib errors and timeouts are OSErrors too
+        raise _download_error(error, url, part, timeout) from None
+    return _finish(part, dest, url, md5, size)
+
+
+def _kept(dest: Path, md5: str | None, size: int | None) -> bool:
+    """Whether an existing ``dest`` is complete (kept); an incomplete one is deleted (downloaded again)."""
+    if not dest.exists():
+        return False
+    if _is_complete(dest, md5, size):
+        LOGGER.info("%s already present", dest)
+        return True
+    LOGGER.warning("%s exists but has the wrong size or md5; downloading it again", dest)
+    dest.unlink()
+    return False
+
+
+def _resume_offset(part: Path, size: int | None) -> int:
+    """Bytes of ``part`` to resume from (0: none, or a part larger than ``size``, which is deleted)."""
+    offset = part.stat().st_size if part.is_file() else 0
+    if offset and size and offset > size:
         LOGGER.warning("%s is larger than the expected %d bytes; starting over", part, size)
         part.unlink()
         offset = 0
+    return offset
+
+
+def _open_resumable(url: str, part: Path, offset: int, size: int | None, timeout: float):
+    """(response, offset) of a request for ``url`` from byte ``offset``; (None, offset) when the server
+    answers 416 (range not satisfiable) because ``part`` is already complete. Another 416 restarts from 0."""
     try:
-        try:
-            response = _open(url, offset, timeout)
-        except urllib.error.HTTPError as error:
-            if error.code != 416 or not offset:
-                raise
-            # range not satisfiable: the part file may already be complete
-            total = _content_range_total(error.headers.get("Content-Range"))
-            if total == offset or (size and size == offset):
-                return _finish(part, dest, url, md5, size)
-            part.unlink()
-            offset = 0
-            response = _open(url, 0, timeout)
-        with response:
-            content_type = response.headers.get("Content-Type", "")
-            if content_type.startswith("text/html") and not urlparse(url).path.endswith((".html", ".htm")):
-                raise DownloadError(
-                    f"{url} returned an HTML page instead of the file (Content-Type {content_type}): the file is "
-                    "behind a login, a form or a download-confirmation page; download it in a browser and put it "
-                    f"at {dest}"
-                )
-            status = getattr(response, "status", 200)
-            if offset and status != 206:
-                LOGGER.warning("%s does not support resuming (HTTP %s); downloading from the start", url, status)
-                offset = 0
-            length = response.headers.get("Content-Length")
-            expected = offset + int(length) if length and length.isdigit() else (size or None)
-            _stream(response, part, offset, expected, dest.name, progress)
+        return _open(url, offset, timeout), offset
     except urllib.error.HTTPError as error:
-        raise DownloadError(f"HTTP error {error.code} ({error.reason}) downloading {url}") from None
-    except urllib.error.URLError as error:
+        if error.code != 416 or not offset:
+            raise
+        total = _content_range_total(error.headers.get("Content-Range"))
+        if total == offset or (size and size == offset):
+            return None, offset
+        part.unlink()
+        return _open(url, 0, timeout), 0
+
+
+def _receive(response, url: str, dest: Path, part: Path, offset: int, size: int | None, progress: bool) -> None:
+    """Stream ``response`` into ``part`` (appending from ``offset`` when the server resumed); an HTML page
+    served instead of the file raises `DownloadError`."""
+    content_type = response.headers.get("Content-Type", "")
+    if content_type.startswith("text/html") and not urlparse(url).path.endswith((".html", ".htm")):
+        raise DownloadError(
+            f"{url} returned an HTML page instead of the file (Content-Type {content_type}): the file is "
+            "behind a login, a form or a download-confirmation page; download it in a browser and put it "
+            f"at {dest}"
+        )
+    status = getattr(response, "status", 200)
+    if offset and status != 206:
+        LOGGER.warning("%s does not support resuming (HTTP %s); downloading from the start", url, status)
+        offset = 0
+    length = response.headers.get("Content-Length")
+    expected = offset + int(length) if length and length.isdigit() else (size or None)
+    _stream(response, part, offset, expected, dest.name, progress)
+
+
+def _download_error(error: Exception, url: str, part: Path, timeout: float) -> DownloadError:
+    """The `DownloadError` (naming ``url`` and what to do) for a failed request or transfer."""
+    if isinstance(error, urllib.error.HTTPError):
+        return DownloadError(f"HTTP error {error.code} ({error.reason}) downloading {url}")
+    if isinstance(error, urllib.error.URLError):
         if isinstance(error.reason, (socket.timeout, TimeoutError)):
-            raise DownloadError(f"timed out after {timeout:g} s connecting to {url}; check the network and run "
-                                "the command again") from None
-        raise DownloadError(f"cannot reach {url}: {error.reason}") from None
-    except (socket.timeout, TimeoutError):
-        raise DownloadError(f"timed out after {timeout:g} s without data from {url}; {part} keeps what arrived, "
-                            "run the command again to resume") from None
-    except (OSError, http.client.HTTPException) as error:  # connection reset, bad HTTP response, disk errors
-        raise DownloadError(f"connection to {url} failed ({error}); {part} keeps what arrived, run the command "
-                            "again to resume") from None
-    return _finish(part, dest, url, md5, size)
+            return DownloadError(f"timed out after {timeout:g} s connecting to {url}; check the network and run "
+                                 "the command again")
+        return DownloadError(f"cannot reach {url}: {error.reason}")
+    if isinstance(error, (socket.timeout, TimeoutError)):
+        return DownloadError(f"timed out after {timeout:g} s without data from {url}; {part} keeps what arrived, "
+                             "run the command again to resume")
+    # connection reset, bad HTTP response, disk errors
+    return DownloadError(f"connection to {url} failed ({error}); {part} keeps what arrived, run the command "
+                         "again to resume")
 
 
 def _stream(response, part: Path, offset: int, expected: int | None, label: str, progress: bool) -> None:

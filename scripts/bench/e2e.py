@@ -12,7 +12,7 @@ step, the merge into label maps at the annotation size, PNG writing.
 
 Video and models (`scripts.bench.pipeline`): a synthetic DAVIS 2017 video of ``--frames`` frames with
 5 objects, 480x854 annotations and 960x1708 Full-Resolution frames, read through the configuration of
-``make eval DATASET=davis17`` (``experiment=sampt``: 1024 working size, 8 positive + 1 negative points,
+``make eval DATASET=davis17`` (``experiment=paper/sampt``: 1024 working size, 8 positive + 1 negative points,
 12 refinement iterations); PIPS with damped random weights; the tiny random SAM (`build_tiny_sam`, SAM's
 real input and decoder geometry, 32 channels) with its predicted IoU raised so masks pass the 0.7 threshold.
 

@@ -7,7 +7,7 @@ PNG writing) on one synthetic DAVIS video (``--frames`` 50 frames, 5 objects, 48
 960x1708 Full-Resolution frames, the authors' 1024 working size; `scripts.bench.pipeline`), with the
 official architectures built with random weights (`trackers.segmenters.sam_models.build_sam_module`,
 `trackers.segmenters.sam2.build_sam2_module`) and PIPS with damped random weights. Knobs: the paper's
-(``experiment=sampt``: 8 + 1 points, 12 refinement iterations) for every segmenter.
+(``experiment=paper/sampt``: 8 + 1 points, 12 refinement iterations) for every segmenter.
 
 Printed per configuration: frames per second (after a warm-up run of the same video that compiles and
 autotunes), peak GPU memory (`predict_video`'s, weights included), decoder calls per frame, seconds per
@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> dict:
     frames = args.frames or (3 if args.smoke else 50)
     size = (64, 112) if args.smoke else (480, 854)
     num_objects = 2 if args.smoke else 5
-    overrides = ["longest_side=null", "model.iterative_refinement_iterations=1"] if args.smoke else []
+    overrides = ["longest_side=null", "dataset.options.frames_resolution=null",
+                 "model.iterative_refinement_iterations=1"] if args.smoke else []
     budget = float("inf") if args.smoke else args.budget
     start = time.perf_counter()
     results: dict[str, dict] = {}

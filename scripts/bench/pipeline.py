@@ -1,7 +1,7 @@
 """What the whole-pipeline benchmarks share (`scripts/bench/e2e.py`, `scripts/bench/gpu.py`).
 
 - `synthetic_davis_video`: a synthetic DAVIS 2017 video (`datasets.synthetic.generate`, Full-Resolution
-  frames) read through the configuration ``make eval DATASET=davis17`` composes (``experiment=sampt``: the
+  frames) read through the configuration ``make eval DATASET=davis17`` composes (``experiment=paper/sampt``: the
   authors' 1024 working size, Full-Resolution frames, label maps at the 480p annotation size);
 - `build_model`: SAM-PT with that configuration's knobs over given (random-weight) tracker and segmenter;
   `random_pips` is PIPS with damped random weights (as the authors-eval fixture), `shift_iou` raises a
@@ -34,7 +34,7 @@ def synthetic_davis_video(root: Path, num_frames: int, height: int = 480, width:
                           seed: int = 0, *overrides: str):
     """Write a one-video synthetic DAVIS 2017 val set under ``root`` and read it as ``make eval`` does.
 
-    Returns (cfg, video): the composed ``experiment=sampt`` config (``dataset.root`` set, ``overrides`` last)
+    Returns (cfg, video): the composed ``experiment=paper/sampt`` config (``dataset.root`` set, ``overrides`` last)
     and the `datasets.video.Video` (``height`` x ``width`` annotations, 2x Full-Resolution frames).
     """
     from datasets.synthetic import generate
@@ -45,7 +45,7 @@ def synthetic_davis_video(root: Path, num_frames: int, height: int = 480, width:
     if not (davis / "ImageSets" / "2017" / "val.txt").is_file():
         generate(davis, "davis17", num_videos=1, num_frames=num_frames, height=height, width=width,
                  num_objects=num_objects, seed=seed, full_resolution=True)
-    cfg = compose_config("experiment=sampt", f"dataset.root={davis}", *overrides)
+    cfg = compose_config("experiment=paper/sampt", f"dataset.root={davis}", *overrides)
     (video,) = load_videos(cfg)
     return cfg, video
 

@@ -16,7 +16,7 @@ encoder + SAM decoder): they share SAM's image pre-processing, prompt encoder an
   for all M prompts with ``multimask_output=False``. The result equals
   ``SamPredictor.predict_torch(...)`` for the same prompts (see tests/trackers/segmenters/test_segmenters.py). Plain SAM
   decoders (SAM, MobileSAM) run through `LeanMaskDecoder` by default: the same function with the work
-  laid out for many calls per frame (same results up to float32 rounding, ~1.5x faster on CPU).
+  laid out for many calls per frame (same results up to float32 rounding, faster; docs/benchmarks.md).
 - `upscale`: ``sam.postprocess_masks`` (remove padding, resize to the original frame).
 
 The official-checkpoint factories (``build_sam_vit_h`` ... ``build_mobilesam``) live at the bottom of

@@ -193,8 +193,8 @@ def build_tiny_sam(
     256x256 low-res masks; only the widths/depths are reduced. ``hq=True`` builds HQ-SAM (the HQ ViT,
     which returns interm features from its global-attention blocks, and MaskDecoderHQ); it needs at least
     one global-attention block in ``global_attn_indexes``. ``global_attn_indexes`` None: windowed
-    attention only for SAM (fast: ~0.1 s per embed on one CPU thread), block 0 global for HQ-SAM (~0.6 s:
-    global attention over the 4096 patch tokens).
+    attention only for SAM (fast), block 0 global for HQ-SAM (slower: global attention over the 4096 patch
+    tokens).
     """
     if global_attn_indexes is None:
         global_attn_indexes = (0,) if hq else ()

@@ -28,6 +28,13 @@ def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONFIGS / group).glob("*.yaml"))
 
 
+def presets_in_configs() -> list[str]:
+    """Experiment presets by folder (`paper/sampt`, ...); `experiment/_base/` holds what they extend."""
+    folder = CONFIGS / "experiment"
+    names = (str(p.relative_to(folder).with_suffix("")) for p in folder.rglob("*.yaml"))
+    return sorted(name for name in names if not name.startswith("_base/"))
+
+
 @pytest.fixture(autouse=True)
 def env(monkeypatch):
     monkeypatch.setenv("DATA_ROOT", DATA_ROOT)
@@ -268,74 +275,61 @@ def tab2(np_: int, iri: int, **extra) -> dict:
 
 
 EXPECTED = {  # preset -> {dotted key: value} it must set (beyond its header comment)
-    "sampt": {**D17, "tracker.name": "pips", "segmenter.name": "sam_vit_h", "model.negative_points_per_mask": 1,
+    "paper/sampt": {**D17, "tracker.name": "pips", "segmenter.name": "sam_vit_h", "model.negative_points_per_mask": 1,
               "model.iterative_refinement_iterations": 12, "model.use_point_reinit": False},
-    "sampt_reinit": {**D17, **REINIT, "segmenter.name": "sam_vit_h", "model.iterative_refinement_iterations": 12},
-    "hqsampt": {**D17, "segmenter.name": "hqsam_vit_h", "model.iterative_refinement_iterations": 3,
+    "paper/sampt_reinit": {**D17, **REINIT, "segmenter.name": "sam_vit_h", "model.iterative_refinement_iterations": 12},
+    "paper/hqsampt": {**D17, "segmenter.name": "hqsam_vit_h", "model.iterative_refinement_iterations": 3,
                 "model.use_point_reinit": False, "tracker.name": "pips"},
-    "hqsampt_reinit": {**D17, **REINIT, "segmenter.name": "hqsam_vit_h", "model.iterative_refinement_iterations": 3},
-    "sampt_davis16": {"dataset.name": "davis16", "model.iterative_refinement_iterations": 12},
-    "sampt_reinit_davis16": {"dataset.name": "davis16", **REINIT},
-    "sampt_davis17_testdev": {"dataset.name": "davis17_testdev", "dataset.split": "test-dev"},
-    "sampt_reinit_davis17_testdev": {"dataset.name": "davis17_testdev", **REINIT},
-    "sampt_ytvos": {"dataset.name": "ytvos18", "model.iterative_refinement_iterations": 12},
-    "sampt_reinit_ytvos": {"dataset.name": "ytvos18", **REINIT, "model.iterative_refinement_iterations": 0},
-    "sampt_mose": {"dataset.name": "mose", "model.iterative_refinement_iterations": 0, "model.use_point_reinit": False},
-    "sampt_reinit_mose": {"dataset.name": "mose", **REINIT, "model.iterative_refinement_iterations": 0},
-    "sampt_uvo": {"dataset.name": "uvo", "model.iterative_refinement_iterations": 0,
+    "paper/hqsampt_reinit": {**D17, **REINIT, "segmenter.name": "hqsam_vit_h", "model.iterative_refinement_iterations": 3},
+    "paper/sampt_davis16": {"dataset.name": "davis16", "model.iterative_refinement_iterations": 12},
+    "paper/sampt_reinit_davis16": {"dataset.name": "davis16", **REINIT},
+    "paper/sampt_davis17_testdev": {"dataset.name": "davis17_testdev", "dataset.split": "test-dev"},
+    "paper/sampt_reinit_davis17_testdev": {"dataset.name": "davis17_testdev", **REINIT},
+    "paper/sampt_ytvos": {"dataset.name": "ytvos18", "model.iterative_refinement_iterations": 12},
+    "paper/sampt_reinit_ytvos": {"dataset.name": "ytvos18", **REINIT, "model.iterative_refinement_iterations": 0},
+    "paper/sampt_mose": {"dataset.name": "mose", "model.iterative_refinement_iterations": 0, "model.use_point_reinit": False},
+    "paper/sampt_reinit_mose": {"dataset.name": "mose", **REINIT, "model.iterative_refinement_iterations": 0},
+    "paper/sampt_uvo": {"dataset.name": "uvo", "model.iterative_refinement_iterations": 0,
                   "model.add_other_objects_positive_points_as_negative_points": False},
-    "sampt_reinit_uvo": {"dataset.name": "uvo", "model.use_point_reinit": True, "model.negative_points_per_mask": 8,
+    "paper/sampt_reinit_uvo": {"dataset.name": "uvo", "model.use_point_reinit": True, "model.negative_points_per_mask": 8,
                          "model.iterative_refinement_iterations": 0,
                          "model.add_other_objects_positive_points_as_negative_points": False},
-    "tab2a_pips": tab2(0, 0),
-    "tab2a_raft": {**tab2(0, 0, **{"tracker.name": "raft"}), "tracker.options.iterations": 32,
+    "ablations/tab2a_pips": tab2(0, 0),
+    "ablations/tab2a_raft": {**tab2(0, 0, **{"tracker.name": "raft"}), "tracker.options.iterations": 32,
                    "tracker.options.fb_threshold": None, "tracker.options.chaining": "sampt"},
-    **{f"tab2b_np{n}": tab2(n, 0) for n in (0, 1, 8, 16, 72)},
-    **{f"tab2c_iri{i}": tab2(1, i) for i in (0, 1, 3, 12)},
-    "tab2d_ps_none": tab2(1, 12, **{"model.use_patch_matching_filtering": False}),
-    "tab2d_ps_0002": tab2(1, 12, **{"model.use_patch_matching_filtering": True,
+    **{f"ablations/tab2b_np{n}": tab2(n, 0) for n in (0, 1, 8, 16, 72)},
+    **{f"ablations/tab2c_iri{i}": tab2(1, i) for i in (0, 1, 3, 12)},
+    "ablations/tab2d_ps_none": tab2(1, 12, **{"model.use_patch_matching_filtering": False}),
+    "ablations/tab2d_ps_0002": tab2(1, 12, **{"model.use_patch_matching_filtering": True,
                                     "model.patch_similarity_threshold": 0.002}),
-    "tab2d_ps_001": tab2(1, 12, **{"model.use_patch_matching_filtering": True,
+    "ablations/tab2d_ps_001": tab2(1, 12, **{"model.use_patch_matching_filtering": True,
                                    "model.patch_similarity_threshold": 0.01}),
-    "fig5": {**tab2(0, 0), "model.positive_point_selection_method": "kmedoids"},
-    **{f"fig6_reinit_{k}": {**D17, "model.use_point_reinit": True, "model.negative_points_per_mask": 72,
+    "ablations/fig5": {**tab2(0, 0), "model.positive_point_selection_method": "kmedoids"},
+    **{f"ablations/fig6_reinit_{k}": {**D17, "model.use_point_reinit": True, "model.negative_points_per_mask": 72,
                             "model.iterative_refinement_iterations": 12, "model.reinit_horizon": 8,
                             "model.reinit_variant": v}
        for k, v in (("a", "reinit-on-horizon-and-sync-masks"), ("b", "reinit-at-median-of-area-diff"),
                     ("c", "reinit-on-similar-mask-area"), ("d", "reinit-on-similar-mask-area-and-sync-masks"))},
-    "speed_sam_vit_h": {**D17, "segmenter.name": "sam_vit_h", "model.iterative_refinement_iterations": 12},
-    "speed_sam_vit_l": {**D17, "segmenter.name": "sam_vit_l", "model.iterative_refinement_iterations": 12},
-    "speed_sam_vit_b": {**D17, "segmenter.name": "sam_vit_b", "model.iterative_refinement_iterations": 12},
-    "speed_hqsam_vit_h": {**D17, "segmenter.name": "hqsam_vit_h", "model.iterative_refinement_iterations": 12},
-    "speed_light_hqsam": {**D17, "segmenter.name": "hqsam_vit_tiny", "model.iterative_refinement_iterations": 3},
-    "speed_mobilesam": {**D17, "segmenter.name": "mobilesam", "model.iterative_refinement_iterations": 3},
-    "embedded_default": {"dataset.name": "synthetic", "tracker.name": "lk", "segmenter.name": "grabcut"},
-    "authors_code": {"segmenter.name": "hqsam_vit_h", "model.positive_points_per_mask": 16},
+    "speed/sam_vit_h": {**D17, "segmenter.name": "sam_vit_h", "model.iterative_refinement_iterations": 12},
+    "speed/sam_vit_l": {**D17, "segmenter.name": "sam_vit_l", "model.iterative_refinement_iterations": 12},
+    "speed/sam_vit_b": {**D17, "segmenter.name": "sam_vit_b", "model.iterative_refinement_iterations": 12},
+    "speed/hqsam_vit_h": {**D17, "segmenter.name": "hqsam_vit_h", "model.iterative_refinement_iterations": 12},
+    "speed/light_hqsam": {**D17, "segmenter.name": "hqsam_vit_tiny", "model.iterative_refinement_iterations": 3},
+    "speed/mobilesam": {**D17, "segmenter.name": "mobilesam", "model.iterative_refinement_iterations": 3},
+    "code_defaults/embedded_default": {"dataset.name": "synthetic", "tracker.name": "lk", "segmenter.name": "grabcut"},
+    "code_defaults/authors_code": {"segmenter.name": "hqsam_vit_h", "model.positive_points_per_mask": 16},
 }
-
-
-def needs_missing_dataset(option: str) -> str | None:
-    text = (CONFIGS / "experiment" / f"{option}.yaml").read_text()
-    for line in text.splitlines():
-        if line.strip().startswith("- override /dataset:"):
-            dataset = line.split(":", 1)[1].strip()
-            if not (CONFIGS / "dataset" / f"{dataset}.yaml").is_file():
-                return dataset
-    return None
 
 
 def test_every_preset_has_expectations_and_a_readme_entry():
     readme = (CONFIGS / "experiment" / "README.md").read_text()
-    assert set(options("experiment")) == set(EXPECTED)
-    for option in options("experiment"):
+    assert set(presets_in_configs()) == set(EXPECTED)
+    for option in presets_in_configs():
         assert f"`{option}`" in readme, f"experiment {option} is not listed in configs/experiment/README.md"
 
 
-@pytest.mark.parametrize("option", options("experiment"))
+@pytest.mark.parametrize("option", presets_in_configs())
 def test_experiment_presets(option):
-    missing = needs_missing_dataset(option)
-    if missing:
-        pytest.skip(f"configs/dataset/{missing}.yaml is not written yet")
     lines = (CONFIGS / "experiment" / f"{option}.yaml").read_text().splitlines()
     assert lines[0] == "# @package _global_"
     header = " ".join(line for line in lines[1:4] if line.startswith("#"))
@@ -354,25 +348,37 @@ def test_experiment_presets(option):
 
 
 def test_command_line_wins_over_a_preset_and_sweeps_compose():
-    cfg = compose_eval("experiment=sampt_mose", "dataset=davis16", "model.iterative_refinement_iterations=3")
+    cfg = compose_eval("experiment=paper/sampt_mose", "dataset=davis16", "model.iterative_refinement_iterations=3")
     chosen = (cfg.dataset.name, cfg.model.iterative_refinement_iterations, cfg.segmenter.name)
     assert chosen == ("davis16", 3, "sam_vit_h")
     for method in ("random", "kmedoids", "shi-tomasi", "mixed"):
-        cfg = compose_eval("experiment=fig5", "model.positive_points_per_mask=1",
+        cfg = compose_eval("experiment=ablations/fig5", "model.positive_points_per_mask=1",
                            f"model.positive_point_selection_method={method}")
         check_model(OmegaConf.to_container(cfg.model, resolve=True), f"fig5 {method}")
 
 
 # ------------------------------------------------------------------------------------------- errors
 @pytest.mark.parametrize("group,valid", [("dataset", "davis17_testdev"), ("model", "sampt_reinit"),
-                                         ("tracker", "cotracker3_online"), ("segmenter", "sam2_hiera_b_plus"),
-                                         ("experiment", "sampt_mose")])
+                                         ("tracker", "cotracker3_online"), ("segmenter", "sam2_hiera_b_plus")])
 def test_unknown_option_lists_the_valid_ones(group, valid):
     with pytest.raises(MissingConfigException) as error:
         compose_eval(f"{group}=nope")
     message = str(error.value)
     assert f"Could not find '{group}/nope'" in message and f"Available options in '{group}'" in message
     assert valid in message
+
+
+def test_unknown_preset_lists_the_presets_before_hydra_runs():
+    """Hydra lists no options of the presets' folders: `python -m experiments.run` does (app.unknown_preset)."""
+    from experiments.run.app import presets, unknown_preset
+
+    assert presets() == presets_in_configs()
+    assert unknown_preset(["experiment=paper/sampt", "experiment=null", "seed=1"]) is None
+    assert unknown_preset(["-m", "experiment=ablations/fig5,ablations/tab2a_pips"]) is None
+    message = unknown_preset(["dataset=davis17", "experiment=sampt_mose"])
+    assert "no experiment preset 'sampt_mose'" in message and "did you mean experiment=paper/sampt_mose?" in message
+    assert "ablations/fig5" in message and "_base" not in message
+    assert "did you mean" not in unknown_preset(["-m", "experiment=paper/sampt,paper/nope"])
 
 
 def test_makefile_dataset_name_with_a_dash_is_not_an_option():
@@ -403,12 +409,12 @@ def test_schema_rejects_wrong_types_and_misspelt_keys(override, message):
     assert message in f"{error.value} {error.value.__cause__}"
 
 
-@pytest.mark.parametrize("option", options("experiment"))
+@pytest.mark.parametrize("option", presets_in_configs())
 def test_paper_presets_work_at_the_authors_resolution(option):
     """Every VOS paper preset runs at the authors' 1024 long side, DAVIS ones on Full-Resolution frames;
     VIS (UVO) presets at their Detectron2 size; the embedded default at the native size."""
     cfg = resolved(f"experiment={option}")
-    if option == "embedded_default" or cfg["dataset"].get("task") == "vis":
+    if option == "code_defaults/embedded_default" or cfg["dataset"].get("task") == "vis":
         assert cfg["longest_side"] is None
         return
     assert cfg["longest_side"] == 1024, f"experiment={option}"
@@ -422,14 +428,33 @@ def test_native_size_reads_the_davis_frames_of_the_annotation_resolution():
     for dataset in ("davis17", "davis16", "davis17_testdev"):
         cfg = resolved(f"dataset={dataset}")
         assert cfg["dataset"]["options"]["frames_resolution"] is None
-        assert resolved(f"dataset={dataset}", "longest_side=1024")["dataset"]["options"]["frames_resolution"] \
-            == "Full-Resolution"
+        # the dataset config follows no other key: the working size alone does not change the frames read
+        assert resolved(f"dataset={dataset}", "longest_side=1024")["dataset"]["options"]["frames_resolution"] is None
+
+
+BASE_LINES = ("- override /model: sampt", "- override /tracker: pips", "- override /segmenter: sam_vit_h",
+              "- override /dataset: davis17", "longest_side: 1024", "frames_resolution: Full-Resolution")
+
+
+@pytest.mark.parametrize("option", presets_in_configs())
+def test_presets_state_only_what_differs_from_their_base(option):
+    """The shared lines live once in configs/experiment/_base/; a preset overrides only what differs."""
+    lines = [line.strip() for line in (CONFIGS / "experiment" / f"{option}.yaml").read_text().splitlines()]
+    repeated = [line for line in lines if line in BASE_LINES]
+    if option == "code_defaults/embedded_default":
+        assert not any(line.startswith("- /experiment/_base/") for line in lines)
+        return
+    assert lines.count("- _self_") == 1 and lines.index("- _self_") > 0
+    bases = [line for line in lines if line.startswith("- /experiment/_base/")]
+    assert len(bases) == 1, f"experiment={option}: extends {bases}, not one base"
+    assert not repeated, f"experiment={option} repeats {repeated} of its base"
 
 
 # ------------------------------------------------------------------------------------------- knob defaults
 def test_knob_defaults_are_written_once_and_every_view_agrees():
-    """`trackers.sampt.knobs.SamPtKnobs` holds the defaults; SamPt's signature, the Hydra schema and
-    configs/model/sampt.yaml must show the same names and values (the paper's: reinit variant A, horizon 8)."""
+    """`trackers.sampt.knobs.SamPtKnobs` holds the defaults; SamPt's signature and the Hydra schema show
+    the same names and values (the paper's: reinit variant A, horizon 8); configs/model/sampt.yaml sets no
+    value (the schema supplies them) and model=sampt composes to exactly the defaults."""
     import dataclasses
 
     from experiments.run.schema import ModelSchema
@@ -439,9 +464,10 @@ def test_knob_defaults_are_written_once_and_every_view_agrees():
     defaults = knob_defaults()
     signature = {name: getattr(SamPt(None, None), name) for name in defaults}
     schema = {field.name: field.default for field in dataclasses.fields(ModelSchema)}
-    yaml_values = OmegaConf.to_container(OmegaConf.load(CONFIGS / "model" / "sampt.yaml"))
+    yaml_values = OmegaConf.load(CONFIGS / "model" / "sampt.yaml")
     assert signature == defaults, "SamPt's default knobs differ from trackers/sampt/knobs.py"
     assert schema == defaults, "experiments.run.schema.ModelSchema differs from trackers/sampt/knobs.py"
-    assert yaml_values == defaults, "configs/model/sampt.yaml differs from trackers/sampt/knobs.py"
+    assert not yaml_values, "configs/model/sampt.yaml repeats values of trackers/sampt/knobs.py: delete them"
+    assert resolved("model=sampt")["model"] == defaults
     assert (defaults["reinit_variant"], defaults["reinit_horizon"], defaults["reinit_point_tracker_horizon"]) == (
         "reinit-on-horizon-and-sync-masks", 8, 8)

@@ -48,6 +48,8 @@ def test_single_run_writes_predictions_csvs_and_provenance(reference_run, data_r
     assert header == "J&F-Mean,J-Mean,J-Recall,J-Decay,F-Mean,F-Recall,F-Decay"
     assert len(pngs(reference_run)) == 12
     assert (reference_run / "run.log").read_text().count("frames in") == 2
+    assert "configs: dataset=davis17 experiment=null model=sampt tracker=lk segmenter=grabcut" in (
+        reference_run / "run.log").read_text()
 
 
 def test_rerun_skips_complete_videos_and_changed_config_redoes_them(reference_run, data_root, tmp_path):
@@ -166,7 +168,7 @@ def test_bad_names_and_missing_data_get_clear_errors(data_root, tmp_path):
 
 
 def test_paper_preset_runs_with_pips_from_an_official_format_checkpoint(data_root, tmp_path):
-    """`experiment=sampt` (the paper's PIPS tracker) loads a checkpoint written in the official format and
+    """`experiment=paper/sampt` (the paper's PIPS tracker) loads a checkpoint written in the official format and
     works as the authors' evaluation: Full-Resolution frames and first masks, resized to a 1024 long side,
     label maps written at the 480p annotation size. The segmenter is swapped for the weight-free one since
     no SAM ViT-H weights exist here."""
@@ -179,7 +181,7 @@ def test_paper_preset_runs_with_pips_from_an_official_format_checkpoint(data_roo
     checkpoint = tmp_path / "model-000200000.pth"
     torch.save({"model_state_dict": PipsNet().state_dict(), "optimizer_state_dict": {}}, checkpoint)
     run_dir = tmp_path / "paper"
-    run_app(*FAST, "experiment=sampt", f"dataset.root={data_root}", f"tracker.checkpoint={checkpoint}",
+    run_app(*FAST, "experiment=paper/sampt", f"dataset.root={data_root}", f"tracker.checkpoint={checkpoint}",
             "segmenter=grabcut", f"output_dir={run_dir}", "videos=[synth-000]", "device=cpu")
     results = json.loads((run_dir / "results.json").read_text())
     assert results["config"]["tracker"]["name"] == "pips" and results["metrics"] is not None

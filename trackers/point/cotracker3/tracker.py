@@ -30,13 +30,9 @@ the official predictor on the video and on the time-reversed video, combined as 
 Memory: frames are read from a `FrameSource` and encoded in chunks of 16 (``ENCODER_CHUNK``;
 `trackers.point.windows.WindowFeatures`). The online tracker holds only the chunks under its current
 16-frame window (each direction encodes its frames again), so its memory does not grow with the video. The
-offline tracker attends over all frames in one window by design: it holds every frame's features (about
-8.4 MB a frame at 384x512) and its time attention grows with T squared. Measured with
-``python -m scripts.bench.tracker_memory --trackers cotracker3_offline --lengths 16 48 96`` (random weights, 20
-query points and the 6x6 support grid, one thread; frames are resized to 384x512 whatever their size),
-tracking adds 1.21, 1.45 and 2.03 GiB: about 7.5 MiB a frame from 16 to 48 frames, 11.9 from 48 to 96, so
-about 3 GiB at 150 frames and, extrapolated, about 7 GiB at 300. It logs a warning above
-``OFFLINE_MAX_FRAMES`` = 150 frames.
+offline tracker attends over all frames in one window by design: it holds every frame's features and
+its time attention grows with T squared (measured memory against the video length: docs/benchmarks.md).
+It logs a warning above ``OFFLINE_MAX_FRAMES`` = 150 frames.
 """
 from __future__ import annotations
 

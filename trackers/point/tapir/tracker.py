@@ -31,14 +31,11 @@ that far from its ends (or at the video's ends), and equal the official whole-vi
 (`tests/trackers/point/test_official_trackers.py`, `tapir_long`). The query features are taken once, from the query frames
 (encoded on their own). A video of up to ``window_frames`` frames is one window.
 
-Frames are read and encoded once (`SlidingFeatures`); only a window's features are held. Measured with
-``scripts/bench/tracker_memory.py`` (TAPIR, random weights, 20 points, 256x256, one thread): tracking adds 0.8 GiB at
-96 frames, 2.3 GiB at 288 and 2.3 GiB at 600 (holding the whole video, it added 2.4 GiB at 288 frames and grew
-by 8.6 MiB a frame). The price is time on long videos only: the refinement runs again on the overlaps (a
-middle window keeps ``window_frames - 2 * 96`` of its frames): on that 600-frame video (five windows, 1368 frames
-refined) 0.84 s a frame against 0.59 s in one window (1.4x; the tracks bit-identical), where a frame costs
-about 0.44 s of encoder and 0.15 s of cost volume and refinement. A larger ``window_frames`` trades memory for
-less of it.
+Frames are read and encoded once (`SlidingFeatures`); only a window's features are held, so the memory is
+bounded by ``window_frames``, not by the video's length. The price is time on long videos only: the refinement
+runs again on the overlaps (a middle window keeps ``window_frames - 2 * 96`` of its frames; the tracks are
+the same as in one window). A larger ``window_frames`` trades memory for less of it. Measured memory and time
+against the video length: docs/benchmarks.md.
 """
 from __future__ import annotations
 
