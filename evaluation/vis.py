@@ -5,8 +5,8 @@ Command line::
     python -m evaluation.vis --gt GT.json --results RESULTS.json [--output DIR]
 
 Python: :func:`evaluate_vis` (gt json path or dict, results json path or list) -> the 12 numbers;
-:func:`score_vis` returns a `VisResult` (numbers, counts, writers). Writers of results files:
-:func:`encode_mask`, :func:`track_entry`, :func:`write_results_json`.
+:func:`score_vis` returns a `VisResult` (numbers, counts, writers). The results files of SAM-PT runs are
+written by `experiments.tools.submission.write_uvo_results`; :func:`encode_mask` encodes one mask.
 
 Behaviour (``docs/protocol.md`` section 5), equal to the official YouTube-VIS cocoapi evaluator run as the
 UVO script runs it (every detection's category set to 1, ``useCats`` off) and, with UVO's one GT category,
@@ -24,7 +24,8 @@ output to 1e-12, ``tests/fixtures/official_vis``); metric details in `evaluation
   (absent). Errors name the track index and the fix. An empty list scores 0 where GT exists (the
   official ``loadRes`` crashes on it).
 * Outputs in ``--output`` (default ``<results json folder>/<results json stem>_eval``): ``results.json``
-  (``{"global": {AP, AP50, ..., ARl}, ...}`` at full precision, -1 where nothing counts) and
+  (`evaluation.record.ResultsRecord`, task ``vis``: ``metrics.global`` = {AP, AP50, ..., ARl} at full
+  precision, -1 where nothing counts) and
   ``results.csv`` (one row, same columns, full precision); the table is printed as fractions.
 """
 from __future__ import annotations
@@ -47,6 +48,7 @@ from pycocotools import mask as mask_utils
 from datasets.errors import DatasetError
 from infra.files import atomic_write_text
 from datasets.rle import encode_rle, segmentation_rle
+from evaluation.record import ResultsRecord
 from evaluation.vis_metrics import STAT_NAMES, VideoTracks, evaluate_tracks, precision_recall, track_area
 
 log = logging.getLogger(__name__)
@@ -60,27 +62,9 @@ class VisInputError(DatasetError):
     """A ground-truth or results json that cannot be scored; the message names the entry and the fix."""
 
 
-# ----------------------------------------------------------------------------------------------- writers
+# ----------------------------------------------------------------------------------------------- masks
 #: (H, W) bool/uint8 mask -> compressed RLE ``{"size": [H, W], "counts": str}`` (json-ready)
 encode_mask = encode_rle
-
-
-def track_entry(video_id: int, score: float, masks: Sequence[np.ndarray | None], category_id: int = 1) -> dict:
-    """One results-json track: ``masks`` has one (H, W) mask or None (absent) per video frame."""
-    return {
-        "video_id": int(video_id),
-        "score": float(score),
-        "category_id": int(category_id),
-        "segmentations": [None if m is None else encode_mask(m) for m in masks],
-    }
-
-
-def write_results_json(path: str | Path, tracks: Sequence[dict]) -> Path:
-    """Write a results json (a list of `track_entry` dicts) atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(list(tracks)))
-    return path
 
 
 # ----------------------------------------------------------------------------------------- ground truth
@@ -279,11 +263,13 @@ class VisResult:
         return f"{header}\n{values}"
 
     def write(self, output_dir: str | Path) -> dict[str, Path]:
-        """Write ``results.json`` and ``results.csv`` into ``output_dir`` atomically."""
+        """Write ``results.json`` (a `ResultsRecord`, task ``vis``) and ``results.csv`` into ``output_dir``
+        atomically."""
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
-        paths = {"json": output_dir / "results.json", "csv": output_dir / "results.csv"}
-        atomic_write_text(paths["json"], json.dumps(self.to_dict(), indent=2) + "\n")
+        record = ResultsRecord(task="vis", dataset="", split="", metrics=self.to_dict(), num_videos=self.num_videos,
+                               num_videos_evaluated=self.num_videos)
+        paths = {"json": record.write(output_dir), "csv": output_dir / "results.csv"}
         atomic_write_text(paths["csv"], self.csv_text())
         return paths
 
