@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from datasets.errors import DatasetError
 from datasets.png import read_label_png
 from experiments.reports import html_page as page
 from experiments.reports import figures
@@ -240,30 +241,21 @@ def worst_section(out: Path, rows: list[tuple], objects: dict[str, list[ObjectFr
 
 
 def vis_curve_section(run: RunFolder, out: Path) -> str:
-    """The precision-recall curve of a VIS run (area all, 100 detections), recomputed from its files."""
-    from evaluation.vis import vis_precision_recall
-    from evaluation.vis_metrics import IOU_THRESHOLDS, RECALL_THRESHOLDS
-    from experiments.reports.run_folder import load_videos_of
+    """The precision-recall curve of a VIS run (area all, 100 detections), as its scoring stored it."""
+    from evaluation.vis import PRECISION_RECALL_FILE, read_precision_recall_csv
 
     seed = run.first
-    results_json = seed.record.extra.get("results_json")
-    if not results_json or not Path(results_json).is_file() or not seed.record.metrics:
-        return page.paragraph("no precision-recall curve: the run was not scored or its results json is gone",
-                              "note")
-    videos, reason = load_videos_of(seed)
-    gt_json = getattr(next(iter(videos.values()), None), "gt_json", None)
-    if gt_json is None:
-        return page.paragraph(f"no precision-recall curve: {reason or 'no ground-truth json'}", "note")
-    from experiments.run.vis import gt_subset
-
-    gt = gt_subset(gt_json, {int(video.video_id) for video in videos.values()})
-    precision, _ = vis_precision_recall(gt, results_json)
-    curves = {f"IoU {threshold:.2f}": precision[i, :, 0, -1] for i, threshold in enumerate(IOU_THRESHOLDS)
-              if np.isclose(threshold, 0.5) or np.isclose(threshold, 0.75)}
-    curves["mean over IoU 0.50:0.95"] = precision[:, :, 0, -1].mean(axis=0)
-    figures.plot_precision_recall(RECALL_THRESHOLDS, curves, out / "precision_recall.png")
+    if not seed.record.metrics:
+        return page.paragraph("no precision-recall curve: the run was not scored", "note")
+    try:
+        recall, stored = read_precision_recall_csv(seed.path / PRECISION_RECALL_FILE)
+    except DatasetError as error:
+        return page.paragraph(f"no precision-recall curve: {error}", "note")
+    curves = {f"IoU {name.removeprefix('iou_')}": stored[name] for name in ("iou_0.50", "iou_0.75") if name in stored}
+    curves["mean over IoU 0.50:0.95"] = np.stack(list(stored.values())).mean(axis=0)
+    figures.plot_precision_recall(recall, curves, out / "precision_recall.png")
     return "<h2>Precision-recall</h2>\n" + page.figure("precision_recall.png", f"seed {seed.seed}, area all, "
-                                                                                "100 detections per video")
+                                                                                 "100 detections per video")
 
 
 # ---------------------------------------------------------------------------------------------- pages

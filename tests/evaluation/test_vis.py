@@ -11,7 +11,7 @@ from pycocotools import mask as mask_utils
 from types import SimpleNamespace
 
 from evaluation.vis import (VisInputError, default_output_dir, encode_mask, evaluate_vis, load_ground_truth,
-                            load_results, main)
+                            load_results, main, read_precision_recall_csv, score_vis)
 from evaluation.vis_metrics import STAT_NAMES, match_video, spatiotemporal_ious, track_area
 from reference.vis import pairwise_ious_reference
 
@@ -266,8 +266,12 @@ def test_cli_end_to_end(tmp_path, capsys):
     assert written["num_videos"] == 1 and written["num_gt_tracks"] == 2 and written["num_detections"] == 2
     rows = list(csv.reader((out / "results.csv").read_text().splitlines()))
     assert rows[0] == list(STAT_NAMES) and [float(v) for v in rows[1]] == list(written["global"].values())
+    recall, curves = read_precision_recall_csv(out / "precision_recall.csv")
+    precision = score_vis(gt, json.loads(results.read_text())).precision
+    assert np.array_equal(recall, np.linspace(0.0, 1.0, 101)) and len(curves) == 10
+    assert np.array_equal(np.stack(list(curves.values())), precision[:, :, 0, -1])  # stored bit-equal
     printed = capsys.readouterr().out
-    assert "AR100" in printed and "results.csv" in printed
+    assert "AR100" in printed and "results.csv" in printed and "precision_recall.csv" in printed
     assert main(["--gt", str(tmp_path / "gt.json"), "--results", str(results)]) == 0
     assert (default_output_dir(results) / "results.json").is_file() and default_output_dir(results) != tmp_path
 

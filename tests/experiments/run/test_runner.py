@@ -233,6 +233,7 @@ def test_uvo_vis_run_writes_results_json_scores_and_resumes(tmp_path):
     report = (run_dir / "report" / "index.html").read_text()  # the AP/AR table and the PR curve
     assert f"<td>{results['metrics']['global']['AP']:.3f}</td>" in report
     assert (run_dir / "report" / "precision_recall.png").is_file()
+    assert (run_dir / "precision_recall.csv").is_file()  # the report draws the curve the scoring stored
     tracks = json.loads((run_dir / "uvo_results.json").read_text())
     assert tracks and all(set(t) == {"video_id", "score", "category_id", "segmentations"} for t in tracks)
     first = (run_dir / "uvo_results.json").read_bytes()
