@@ -3,9 +3,10 @@
 VOS: `evaluation.vos.evaluate_vos` on ``<run>/predictions`` when every frame has ground truth; writes the
 official CSVs and ``per-frame_results-<split>.csv`` into the run folder. VIS: `evaluation.vis.score_vis`
 on ``<run>/uvo_results.json`` against the ground truth restricted to the run's videos, when it has
-annotations; writes ``results.csv`` and ``precision_recall.csv`` into the run folder. Either returns the ``metrics`` of the run's `evaluation.record.ResultsRecord`, or None
-(not scorable: the reason is logged). The caller decides whether to score at all (a shard is not scored,
-a merge scores once, a failed video stops scoring).
+annotations; writes ``results.csv`` and ``precision_recall.csv`` into the run folder. Either returns the
+``metrics`` of the run's `evaluation.record.ResultsRecord`, or None (not scorable: the reason is logged).
+The caller decides whether to score at all (a shard is not scored, a merge scores once, a failed video
+stops scoring).
 """
 from __future__ import annotations
 
