@@ -1,4 +1,4 @@
-"""Dataset readers by name: `build_reader(name, root, split, **options)`.
+"""Dataset readers by name: `build_reader(name, root, split, **options)`; their videos: `read_videos`.
 
 Every reader takes ``(root, split, ...)`` keyword options of its own, iterates over `Video` objects,
 has ``len()`` and ``video(name)``, and exposes ``sequences`` (the video names of the split, in order).
@@ -26,3 +26,18 @@ def build_reader(name: str, root, split: str, **options):
     module_name, class_name = READERS[name].split(":")
     cls = getattr(importlib.import_module(module_name), class_name)
     return cls(root, split=split, **options)
+
+
+def read_videos(name: str, root, split: str, select=None, **options) -> list:
+    """The `Video` objects of ``split`` of benchmark ``name`` under ``root`` (the one way to read videos).
+
+    Args:
+        select: None (every video of the split, in split order) or a function from the split's video
+            names (list, split order) to the names wanted, in the order wanted (e.g. a subset or a shard).
+        options: the reader's own keyword options (e.g. ``resolution`` for DAVIS).
+    """
+    reader = build_reader(name, root, split, **options)
+    names = list(reader.sequences)
+    if select is not None:
+        names = list(select(names))
+    return [reader.video(video) for video in names]

@@ -5,8 +5,8 @@ Command line::
     python -m evaluation.vis --gt GT.json --results RESULTS.json [--output DIR]
 
 Python: :func:`evaluate_vis` (gt json path or dict, results json path or list) -> the 12 numbers;
-:func:`score_vis` returns a `VisResult` (numbers, counts, writers). Writers of results files:
-:func:`encode_mask`, :func:`track_entry`, :func:`write_results_json`.
+:func:`score_vis` returns a `VisResult` (numbers, counts, writers). The results files of SAM-PT runs are
+written by `experiments.tools.submission.write_uvo_results`; :func:`encode_mask` encodes one mask.
 
 Behaviour (``docs/protocol.md`` section 5), equal to the official YouTube-VIS cocoapi evaluator run as the
 UVO script runs it (every detection's category set to 1, ``useCats`` off) and, with UVO's one GT category,
@@ -24,8 +24,10 @@ output to 1e-12, ``tests/fixtures/official_vis``); metric details in `evaluation
   (absent). Errors name the track index and the fix. An empty list scores 0 where GT exists (the
   official ``loadRes`` crashes on it).
 * Outputs in ``--output`` (default ``<results json folder>/<results json stem>_eval``): ``results.json``
-  (``{"global": {AP, AP50, ..., ARl}, ...}`` at full precision, -1 where nothing counts) and
-  ``results.csv`` (one row, same columns, full precision); the table is printed as fractions.
+  (`evaluation.record.ResultsRecord`, task ``vis``: ``metrics.global`` = {AP, AP50, ..., ARl} at full
+  precision, -1 where nothing counts), ``results.csv`` (one row, same columns, full precision) and
+  ``precision_recall.csv`` (the precision-recall curves, area all, 100 detections, per IoU threshold);
+  the table is printed as fractions.
 """
 from __future__ import annotations
 
@@ -47,7 +49,9 @@ from pycocotools import mask as mask_utils
 from datasets.errors import DatasetError
 from infra.files import atomic_write_text
 from datasets.rle import encode_rle, segmentation_rle
-from evaluation.vis_metrics import STAT_NAMES, VideoTracks, evaluate_tracks, precision_recall, track_area
+from evaluation.record import ResultsRecord
+from evaluation.vis_metrics import (IOU_THRESHOLDS, RECALL_THRESHOLDS, STAT_NAMES, VideoTracks, precision_recall,
+                                    summarize, track_area)
 
 log = logging.getLogger(__name__)
 
@@ -60,27 +64,9 @@ class VisInputError(DatasetError):
     """A ground-truth or results json that cannot be scored; the message names the entry and the fix."""
 
 
-# ----------------------------------------------------------------------------------------------- writers
+# ----------------------------------------------------------------------------------------------- masks
 #: (H, W) bool/uint8 mask -> compressed RLE ``{"size": [H, W], "counts": str}`` (json-ready)
 encode_mask = encode_rle
-
-
-def track_entry(video_id: int, score: float, masks: Sequence[np.ndarray | None], category_id: int = 1) -> dict:
-    """One results-json track: ``masks`` has one (H, W) mask or None (absent) per video frame."""
-    return {
-        "video_id": int(video_id),
-        "score": float(score),
-        "category_id": int(category_id),
-        "segmentations": [None if m is None else encode_mask(m) for m in masks],
-    }
-
-
-def write_results_json(path: str | Path, tracks: Sequence[dict]) -> Path:
-    """Write a results json (a list of `track_entry` dicts) atomically; returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(list(tracks)))
-    return path
 
 
 # ----------------------------------------------------------------------------------------- ground truth
@@ -251,12 +237,14 @@ def load_results(results, videos: dict[int, GtVideo]) -> dict[int, tuple[list[li
 # ---------------------------------------------------------------------------------------------- scoring
 @dataclass
 class VisResult:
-    """Scores of one results file. ``metrics``: the 12 numbers keyed by `STAT_NAMES` (-1: nothing counts)."""
+    """Scores of one results file. ``metrics``: the 12 numbers keyed by `STAT_NAMES` (-1: nothing counts);
+    ``precision``: (T, R, A, M) the precision the numbers summarise (axes of `evaluation.vis_metrics.accumulate`)."""
 
     metrics: dict[str, float]
     num_videos: int
     num_gt_tracks: int
     num_detections: int
+    precision: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -278,14 +266,45 @@ class VisResult:
         values = "  ".join(f"{self.metrics[name]:.3f}".rjust(w) for name, w in zip(STAT_NAMES, widths))
         return f"{header}\n{values}"
 
+    def precision_recall_csv(self) -> str:
+        """``precision_recall.csv`` text: the precision-recall curves (area all, 100 detections per video) of
+        every IoU threshold: ``recall`` then one ``iou_<t>`` column per threshold, full precision (``repr``)."""
+        curves = self.precision[:, :, 0, -1]  # (T, R)
+        rows = [["recall", *[f"iou_{threshold:.2f}" for threshold in IOU_THRESHOLDS]]]
+        rows += [[repr(float(recall)), *[repr(float(value)) for value in curves[:, r]]]
+                 for r, recall in enumerate(RECALL_THRESHOLDS)]
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        return buffer.getvalue()
+
     def write(self, output_dir: str | Path) -> dict[str, Path]:
-        """Write ``results.json`` and ``results.csv`` into ``output_dir`` atomically."""
+        """Write ``results.csv`` and ``precision_recall.csv`` into ``output_dir`` atomically (the results
+        record, ``results.json``, is written by the caller: `evaluation.record`)."""
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
-        paths = {"json": output_dir / "results.json", "csv": output_dir / "results.csv"}
-        atomic_write_text(paths["json"], json.dumps(self.to_dict(), indent=2) + "\n")
+        paths = {"csv": output_dir / "results.csv", "curves": output_dir / PRECISION_RECALL_FILE}
         atomic_write_text(paths["csv"], self.csv_text())
+        atomic_write_text(paths["curves"], self.precision_recall_csv())
         return paths
+
+
+PRECISION_RECALL_FILE = "precision_recall.csv"
+
+
+def read_precision_recall_csv(path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The curves `VisResult.precision_recall_csv` stored: ((R,) recall grid, {"iou_<t>": (R,) precision}).
+
+    Raises `DatasetError` naming the file when it is missing or not in that layout."""
+    path = Path(path)
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.reader(handle))
+    except OSError as error:
+        raise DatasetError(f"cannot read the precision-recall curves {path}: {error}; score the run again") from None
+    if not rows or rows[0][:1] != ["recall"] or len(rows) < 2:
+        raise DatasetError(f"{path} is not a precision-recall file (header recall,iou_0.50,...)")
+    values = np.array([[float(value) for value in row] for row in rows[1:]], np.float64)
+    return values[:, 0], {name: values[:, k] for k, name in enumerate(rows[0][1:], start=1)}
 
 
 def score_vis(gt_json, results) -> VisResult:
@@ -295,20 +314,15 @@ def score_vis(gt_json, results) -> VisResult:
     inputs = _video_tracks(videos, detections)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        metrics = evaluate_tracks(inputs)
+        precision, recall = precision_recall(inputs)
+        metrics = summarize(precision, recall)
     return VisResult(
         metrics=metrics,
         num_videos=len(videos),
         num_gt_tracks=sum(len(v.segmentations) for v in videos.values()),
         num_detections=sum(len(t) for t, _ in detections.values()),
+        precision=precision,
     )
-
-
-def vis_precision_recall(gt_json, results) -> tuple[np.ndarray, np.ndarray]:
-    """Precision (T, R, A, M) and recall (T, A, M) of ``results`` against ``gt_json`` (the arrays the 12
-    numbers summarise; axes as in `evaluation.vis_metrics.accumulate`)."""
-    videos = load_ground_truth(gt_json)
-    return precision_recall(_video_tracks(videos, load_results(results, videos)))
 
 
 def _video_tracks(videos: dict[int, GtVideo], detections: dict) -> list[VideoTracks]:
@@ -374,6 +388,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     result.extra.update({"gt": str(args.gt), "results": str(args.results)})
     paths = result.write(output)
+    record = ResultsRecord(task="vis", dataset="", split="", metrics=result.to_dict(), num_videos=result.num_videos,
+                           num_videos_evaluated=result.num_videos)
+    paths["json"] = record.write(output)
     print(result.table())
     print(f"\n{result.num_detections} detections, {result.num_gt_tracks} GT tracks in {result.num_videos} videos; "
           "written: " + ", ".join(str(p) for p in paths.values()))

@@ -28,22 +28,23 @@ protocol notes and share that code, but no output of their official tools is rec
   cannot be scored locally and give a clear error). The MOSEv2 metrics (J with +1 smoothing, adaptive-
   radius F, disappear/reappear) are not computed here.
 * Outputs: ``global_results-<split>.csv`` and ``per-sequence_results-<split>.csv`` in the official layout
-  (``%.3f``; a NaN is written as an empty field, as pandas does) and ``results.json`` at full precision
-  (NaN written as null). Old outputs are never reused: every call recomputes and atomically replaces them.
+  (``%.3f``; a NaN is written as an empty field, as pandas does), ``per-frame_results-<split>.csv``
+  (``video,object,frame,J,F`` at full precision: every scored frame of every object) and, from the CLI,
+  ``results.json`` (`evaluation.record.ResultsRecord`, metrics at full precision, NaN written as null).
+  Old outputs are never reused: every call recomputes and atomically replaces them.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import io
-import json
 import logging
 import math
 import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -54,6 +55,7 @@ from infra.files import atomic_write_text
 from datasets.png import read_label_png
 from datasets.video import Video
 from evaluation.davis_metrics import BOUND_TH, boundary_radius, frame_scores, object_statistics
+from evaluation.record import ResultsRecord, nan_to_none
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ DATASETS = ("davis16", "davis17", "mose", "folder")
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 OBJECT_COLUMNS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 PER_SEQUENCE_COLUMNS = ("Sequence", "J-Mean", "F-Mean")
+PER_FRAME_COLUMNS = ("video", "object", "frame", "J", "F")
 PREDICTION_LAYOUT = "PREDICTIONS/<video>/<frame>.png   (indexed PNGs at annotation size, ids as in the GT)"
 
 
@@ -96,7 +99,6 @@ class VosResult:
         videos: per-frame scores of every video, in evaluation order.
         dataset, split: names recorded in the outputs.
         official_quirks, bound_th: the settings the scores were computed with.
-        extra: additional top-level keys for ``results.json`` (e.g. added by the runner).
     """
 
     global_scores: dict[str, float]
@@ -106,7 +108,6 @@ class VosResult:
     split: str = ""
     official_quirks: bool = True
     bound_th: float = BOUND_TH
-    extra: dict = field(default_factory=dict)
 
     @property
     def num_sequences(self) -> int:
@@ -128,8 +129,8 @@ class VosResult:
                 }
         return table
 
-    def to_dict(self, per_frame: bool = False) -> dict:
-        """The ``results.json`` content (NaN -> None); ``per_frame`` adds the per-frame J and F."""
+    def to_dict(self) -> dict:
+        """The ``metrics`` of the results record (NaN -> None): global, per-object and the settings."""
         data = {
             "global": dict(self.global_scores),
             "per_object": {name: dict(stats) for name, stats in self.per_object.items()},
@@ -139,11 +140,8 @@ class VosResult:
             "num_objects": self.num_objects,
             "official_quirks": self.official_quirks,
             "bound_th": self.bound_th,
-            **self.extra,
         }
-        if per_frame:
-            data["per_frame"] = self.per_frame()
-        return _nan_to_none(data)
+        return nan_to_none(data)
 
     def global_csv(self) -> str:
         """``global_results-<split>.csv`` text: the official header and one ``%.3f`` row."""
@@ -163,20 +161,63 @@ class VosResult:
         values = "  ".join(_fmt(self.global_scores[c]).rjust(w) for c, w in zip(GLOBAL_COLUMNS, widths))
         return f"{header}\n{values}"
 
-    def write(self, output_dir: str | Path, per_frame: bool = False) -> dict[str, Path]:
-        """Write both CSVs and ``results.json`` into ``output_dir`` (atomically, replacing old files)."""
+    def per_frame_csv(self) -> str:
+        """``per-frame_results-<split>.csv`` text: ``video,object,frame,J,F``, one row per object and scored
+        frame (evaluation order), floats at full precision (``repr``), so each object's mean J and F are its
+        J-Mean and F-Mean."""
+        rows: list[Sequence[str]] = [PER_FRAME_COLUMNS]
+        for video in self.videos:
+            for row, object_id in enumerate(video.object_ids):
+                rows.extend([video.name, str(object_id), frame, repr(float(j)), repr(float(f))]
+                            for frame, j, f in zip(video.frame_names, video.j[row], video.f[row]))
+        return _csv_text(rows)
+
+    def write(self, output_dir: str | Path) -> dict[str, Path]:
+        """Write the global, per-sequence and per-frame CSVs into ``output_dir`` (atomically, replacing old
+        files; the results record, ``results.json``, is written by the caller: `evaluation.record`)."""
         output_dir = Path(output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
-        split = self.split or "unknown"
-        paths = {
-            "global": output_dir / f"global_results-{split}.csv",
-            "per_sequence": output_dir / f"per-sequence_results-{split}.csv",
-            "json": output_dir / "results.json",
-        }
+        paths = output_paths(output_dir, self.split)
         atomic_write_text(paths["global"], self.global_csv())
         atomic_write_text(paths["per_sequence"], self.per_sequence_csv())
-        atomic_write_text(paths["json"], json.dumps(self.to_dict(per_frame), indent=2, allow_nan=False) + "\n")
+        atomic_write_text(paths["per_frame"], self.per_frame_csv())
         return paths
+
+
+def output_paths(output_dir: str | Path, split: str) -> dict[str, Path]:
+    """The CSVs `VosResult.write` writes into ``output_dir`` for ``split``: ``global``, ``per_sequence``,
+    ``per_frame``."""
+    output_dir, split = Path(output_dir), split or "unknown"
+    return {"global": output_dir / f"global_results-{split}.csv",
+            "per_sequence": output_dir / f"per-sequence_results-{split}.csv",
+            "per_frame": output_dir / f"per-frame_results-{split}.csv"}
+
+
+def read_per_frame_csv(path: str | Path) -> list[VideoScores]:
+    """The per-frame scores a `VosResult.write` stored (``per-frame_results-<split>.csv``), in its order.
+
+    Returns one `VideoScores` per video (``j``, ``f``: (N, T-2) float64, bit-equal to the scored values).
+    Raises `DatasetError` naming the file when it is missing or not in that layout.
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.reader(handle))
+    except OSError as error:
+        raise DatasetError(f"cannot read the per-frame scores {path}: {error}; score the run again "
+                           "(python -m evaluation.vos ... --output <run folder>)") from None
+    if not rows or tuple(rows[0]) != PER_FRAME_COLUMNS:
+        raise DatasetError(f"{path} is not a per-frame score file (header {','.join(PER_FRAME_COLUMNS)})")
+    by_video: dict[str, dict[int, list]] = {}
+    for video, object_id, frame, j, f in rows[1:]:
+        by_video.setdefault(video, {}).setdefault(int(object_id), []).append((frame, float(j), float(f)))
+    scores = []
+    for video, objects in by_video.items():
+        frames = [frame for frame, _, _ in next(iter(objects.values()))]
+        j = np.array([[value for _, value, _ in rows_] for rows_ in objects.values()], np.float64)
+        f = np.array([[value for _, _, value in rows_] for rows_ in objects.values()], np.float64)
+        scores.append(VideoScores(video, list(objects), frames, j, f))
+    return scores
 
 
 def _fmt(value: float) -> str:
@@ -189,16 +230,6 @@ def _csv_text(rows: Sequence[Sequence[str]]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerows(rows)
     return buffer.getvalue()
-
-
-def _nan_to_none(value):
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _nan_to_none(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_nan_to_none(v) for v in value]
-    return value
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -436,22 +467,15 @@ def _progress(iterable, total: int, enabled: bool):
 RESOLUTION_DATASETS = ("davis16", "davis17")  # readers with annotation resolutions (480p, 1080p, ...)
 
 
-def build_videos(dataset: str, root: str | Path, split: str, resolution: str = "480p") -> list[Video]:
-    """The videos of ``split`` through the dataset registry's reader (only the reader API is used).
-
-    ``resolution`` selects the DAVIS annotation folder; the MOSE and folder layouts have one resolution,
-    so any value other than the default ``480p`` is an error for them.
-    """
-    from datasets.registry import build_reader
-
+def reader_options(dataset: str, resolution: str = "480p") -> dict:
+    """The reader options of ``--resolution``: it selects the DAVIS annotation folder; the MOSE and folder
+    layouts have one resolution, so any value other than the default ``480p`` is an error for them."""
     if dataset in RESOLUTION_DATASETS:
-        reader = build_reader(dataset, root, split, resolution=resolution)
-    elif resolution != "480p":
+        return {"resolution": resolution}
+    if resolution != "480p":
         raise DatasetError(f"--resolution {resolution} is not supported for dataset {dataset}: only "
                            f"{', '.join(RESOLUTION_DATASETS)} have several annotation resolutions")
-    else:
-        reader = build_reader(dataset, root, split)
-    return [reader.video(name) for name in reader.sequences]
+    return {}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -463,7 +487,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--root", required=True, help="dataset root (the layout of --dataset)")
     parser.add_argument("--split", required=True, help="split name, e.g. val")
     parser.add_argument("--predictions", required=True, help="folder holding <video>/<frame>.png")
-    parser.add_argument("--output", help="where to write the CSVs and results.json (default: --predictions)")
+    parser.add_argument("--output", help="where to write the CSVs (global, per-sequence, per-frame) and "
+                                         "results.json (default: --predictions)")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: min(8, cpu count))")
     parser.add_argument("--resolution", default="480p", help="annotation resolution folder (default 480p)")
     parser.add_argument("--bound-th", type=float, default=BOUND_TH, help="boundary tolerance (default 0.008)")
@@ -471,7 +496,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--no-official-quirks", action="store_true",
         help="use correct Decay bin edges for sequences of more than 256 scored frames (the official tool wraps them)",
     )
-    parser.add_argument("--per-frame", action="store_true", help="also write per-frame J and F to results.json")
     return parser.parse_args(argv)
 
 
@@ -480,7 +504,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        videos = build_videos(args.dataset, args.root, args.split, args.resolution)
+        from datasets.registry import read_videos
+
+        videos = read_videos(args.dataset, args.root, args.split, **reader_options(args.dataset, args.resolution))
         result = evaluate_vos(
             videos,
             args.predictions,
@@ -494,7 +520,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    paths = result.write(args.output or args.predictions, per_frame=args.per_frame)
+    output = Path(args.output or args.predictions)
+    paths = result.write(output)
+    record = ResultsRecord(task="vos", dataset=args.dataset, split=args.split, metrics=result.to_dict(),
+                           num_videos=len(videos), num_videos_evaluated=len(videos))
+    paths["json"] = record.write(output)
     print(f"--------------------------- Global results for {args.split} ---------------------------")
     print(result.global_table())
     print(f"\n{result.num_objects} objects in {result.num_sequences} sequences; written: "

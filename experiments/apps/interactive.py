@@ -540,18 +540,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from datasets.errors import DatasetError
-    from datasets.registry import build_reader
+    from datasets.registry import read_videos
     from trackers.checkpoints import CheckpointError
 
     try:
         settings = InteractiveSettings(args.interactions_max, args.interactions_max_per_frame, args.online,
                                        args.threshold, disable_point_tracking=args.disable_point_tracking)
         sampt = interactive_sampt(args)
-        reader = build_reader(args.dataset, args.root, args.split)
-        names = args.videos or list(reader.sequences)
-        for name in names:
-            summary = simulate_video(sampt, reader.video(name), settings, Path(args.out), args.seed, args.mp4)
-            print(f"{name}: mean final IoU {summary['mean_final_iou']:.3f}")
+        for video in read_videos(args.dataset, args.root, args.split, select=lambda names: args.videos or names):
+            summary = simulate_video(sampt, video, settings, Path(args.out), args.seed, args.mp4)
+            print(f"{video.name}: mean final IoU {summary['mean_final_iou']:.3f}")
     except (ValueError, NotImplementedError, CheckpointError, DatasetError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -206,7 +206,7 @@ def changed_section(comparison: Comparison, letter: str, out: Path) -> str:
     base_scores = frame_scores(comparison.base.first)
     other_scores = frame_scores(comparison.other.first)
     if not base_scores.videos or not other_scores.videos:
-        return page.paragraph(f"no thumbnails: {base_scores.reason or other_scores.reason}", "note")
+        return page.paragraph(f"no thumbnails: {base_scores.videos_reason or other_scores.videos_reason}", "note")
     parts = []
     differences = comparison.video_differences()
     for i in np.argsort(-np.abs(differences), kind="stable")[:CHANGED_VIDEOS]:

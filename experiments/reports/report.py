@@ -9,8 +9,10 @@ five worst objects at the frame where each fails most (ground truth and predicti
 the tracked points the run saved), and for VIS runs the AP/AR table and the precision-recall curve. A
 sweep folder gets a page with the sweep table, the knob plot and links to each run's report.
 
-Per-frame scores are recomputed from the prediction PNGs and the ground truth with the project's
-evaluator (no model is run); a split without ground truth gets a page that says so.
+Every number and score plot comes from what the run stored (``results.json`` and
+``per-frame_results-<split>.csv``): nothing is scored again and no model is run, so the plots are the same
+when the ground truth is gone; only the worst-frame images need the dataset (the page says when it is
+unavailable). A split without ground truth gets a page that says so.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from datasets.errors import DatasetError
 from datasets.png import read_label_png
 from experiments.reports import html_page as page
 from experiments.reports import figures
@@ -54,50 +57,47 @@ def collect_object_frames(run: RunFolder, scores: dict[int, FrameScores]) -> dic
     """``"<video>_<id>"`` -> its per-frame J in every seed that has per-frame scores."""
     table: dict[str, list[ObjectFrames]] = {}
     for seed in run.seeds:
-        result = scores[seed.seed].result
-        for video in result.videos if result is not None else []:
+        for video in scores[seed.seed].scores or []:
             for row, object_id in enumerate(video.object_ids):
                 table.setdefault(f"{video.name}_{object_id}", []).append(
                     ObjectFrames(seed, video.name, object_id, list(video.frame_names), video.j[row]))
     return table
 
 
-def consistency_warnings(run: RunFolder, scores: dict[int, FrameScores]) -> list[str]:
-    """Objects whose recomputed J-Mean differs from results.json (predictions changed after scoring)."""
+def consistency_warnings(run: RunFolder, objects: dict[str, list[ObjectFrames]]) -> list[str]:
+    """Objects whose stored per-frame J does not average to results.json's J-Mean (files of two scorings)."""
     warnings = []
-    for seed in run.seeds:
-        result = scores[seed.seed].result
-        if result is None:
-            continue
-        for key, stats in result.per_object.items():
-            recorded = seed.per_object.get(key, {}).get("J-Mean")
-            if recorded is None or abs(recorded - stats["J-Mean"]) > CONSISTENCY_TOLERANCE:
-                warnings.append(f"seed {seed.seed}, {key}: J-Mean {stats['J-Mean']:.6f} from the prediction PNGs "
-                                f"but {recorded} in results.json; the predictions changed after scoring")
+    for key, entries in objects.items():
+        for entry in entries:
+            recorded = entry.seed.per_object.get(key, {}).get("J-Mean")
+            mean = float(np.mean(entry.j))
+            if recorded is None or abs(recorded - mean) > CONSISTENCY_TOLERANCE:
+                warnings.append(f"seed {entry.seed.seed}, {key}: J-Mean {mean:.6f} from the per-frame scores but "
+                                f"{recorded} in results.json; the files come from different scorings (score again)")
     return warnings
 
 
 # ---------------------------------------------------------------------------------------------- sections
 def provenance_section(run: RunFolder) -> str:
-    first = run.first.results
-    seconds = [seed.results.get("run_seconds") for seed in run.seeds]
+    first = run.first.record
+    seconds = [seed.record.run_seconds for seed in run.seeds]
     if all(value is not None for value in seconds):
         run_time = f"{sum(seconds):.1f} s"
     else:
         video_seconds = [info.get("seconds") or 0.0 for seed in run.seeds
-                         for info in (seed.results.get("videos") or {}).values()]
+                         for info in seed.record.videos.values()]
         run_time = f"{sum(video_seconds):.1f} s of prediction (videos run in this invocation)"
-    packages = ", ".join(f"{name} {version}" for name, version in (first.get("packages") or {}).items())
-    evaluated = sum(seed.results.get("num_videos_evaluated", 0) for seed in run.seeds)
+    packages = ", ".join(f"{name} {version}" for name, version in (first.packages or {}).items())
+    evaluated = sum(seed.record.num_videos_evaluated for seed in run.seeds)
     items = [
         ("run folder", str(run.path.resolve())),
         ("dataset", run.dataset), ("split", run.split), ("task", run.task),
         ("seed(s)", ", ".join(str(s) for s in run.seed_numbers)),
-        ("commit", str(first.get("git_commit", "unknown"))),
-        ("date", str(first.get("date") or "not recorded")),
+        ("commit", str(first.git_commit or "unknown")),
+        ("date", str(first.date or "not recorded")),
         ("run time", run_time),
-        ("videos", f"{first.get('num_videos', 'n/a')} per seed, {evaluated} evaluated in all, "
-                   f"{sum(seed.results.get('num_videos_failed', 0) for seed in run.seeds)} failed"),
+        ("videos", f"{first.num_videos} per seed, {evaluated} evaluated in all, "
+                   f"{sum(seed.record.num_videos_failed for seed in run.seeds)} failed"),
         ("packages", packages),
     ]
     import yaml
@@ -126,7 +126,7 @@ def global_section(run: RunFolder) -> str:
 def failures_section(run: RunFolder) -> str:
     rows = []
     for seed in run.seeds:
-        for video, trace in (seed.results.get("videos_failed") or {}).items():
+        for video, trace in seed.record.videos_failed.items():
             rows.append((seed.seed, video, (trace.strip().splitlines() or [""])[-1]))
     if not rows:
         return ""
@@ -215,7 +215,7 @@ def worst_image(entry: ObjectFrames, column: int, video, out: Path, rank: int) -
     name = f"worst_{rank}_{entry.video}_{entry.object_id}.png".replace("/", "_")
     figures.write_png(out / name, image)
     caption = (f"{rank}. {entry.video} object {entry.object_id}: frame {frame_name}, J={entry.j[column]:.3f}"
-               + (f", seed {entry.seed.seed}" if entry.seed.results.get("seed") is not None else "")
+               + (f", seed {entry.seed.seed}" if entry.seed.record.seed is not None else "")
                + f"; {points_note}")
     return name, caption
 
@@ -228,37 +228,34 @@ def worst_section(out: Path, rows: list[tuple], objects: dict[str, list[ObjectFr
         if not entries:
             continue
         entry, column = failure_frame(entries)
-        video = scores[entry.seed.seed].videos[entry.video]
+        video = scores[entry.seed.seed].videos.get(entry.video)
+        if video is None:
+            reason = scores[entry.seed.seed].videos_reason or f"video {entry.video} is not in the dataset"
+            parts.append(page.paragraph(f"{rank}. {entry.video} object {entry.object_id}: J={entry.j[column]:.3f} "
+                                        f"at frame {entry.frame_names[column]}; the ground truth is unavailable, "
+                                        f"no image ({reason})", "note"))
+            continue
         name, caption = worst_image(entry, column, video, out, rank)
         parts.append(page.figure(name, caption))
     return "\n".join(parts) if len(parts) > 1 else ""
 
 
 def vis_curve_section(run: RunFolder, out: Path) -> str:
-    """The precision-recall curve of a VIS run (area all, 100 detections), recomputed from its files."""
-    from evaluation.vis import vis_precision_recall
-    from evaluation.vis_metrics import IOU_THRESHOLDS, RECALL_THRESHOLDS
-    from experiments.reports.run_folder import load_videos_of
+    """The precision-recall curve of a VIS run (area all, 100 detections), as its scoring stored it."""
+    from evaluation.vis import PRECISION_RECALL_FILE, read_precision_recall_csv
 
     seed = run.first
-    results_json = seed.results.get("results_json")
-    if not results_json or not Path(results_json).is_file() or not seed.results.get("metrics"):
-        return page.paragraph("no precision-recall curve: the run was not scored or its results json is gone",
-                              "note")
-    videos, reason = load_videos_of(seed)
-    gt_json = getattr(next(iter(videos.values()), None), "gt_json", None)
-    if gt_json is None:
-        return page.paragraph(f"no precision-recall curve: {reason or 'no ground-truth json'}", "note")
-    from experiments.run.vis import gt_subset
-
-    gt = gt_subset(gt_json, {int(video.video_id) for video in videos.values()})
-    precision, _ = vis_precision_recall(gt, results_json)
-    curves = {f"IoU {threshold:.2f}": precision[i, :, 0, -1] for i, threshold in enumerate(IOU_THRESHOLDS)
-              if np.isclose(threshold, 0.5) or np.isclose(threshold, 0.75)}
-    curves["mean over IoU 0.50:0.95"] = precision[:, :, 0, -1].mean(axis=0)
-    figures.plot_precision_recall(RECALL_THRESHOLDS, curves, out / "precision_recall.png")
+    if not seed.record.metrics:
+        return page.paragraph("no precision-recall curve: the run was not scored", "note")
+    try:
+        recall, stored = read_precision_recall_csv(seed.path / PRECISION_RECALL_FILE)
+    except DatasetError as error:
+        return page.paragraph(f"no precision-recall curve: {error}", "note")
+    curves = {f"IoU {name.removeprefix('iou_')}": stored[name] for name in ("iou_0.50", "iou_0.75") if name in stored}
+    curves["mean over IoU 0.50:0.95"] = np.stack(list(stored.values())).mean(axis=0)
+    figures.plot_precision_recall(recall, curves, out / "precision_recall.png")
     return "<h2>Precision-recall</h2>\n" + page.figure("precision_recall.png", f"seed {seed.seed}, area all, "
-                                                                                "100 detections per video")
+                                                                                 "100 detections per video")
 
 
 # ---------------------------------------------------------------------------------------------- pages
@@ -277,15 +274,14 @@ def write_run_report(run: RunFolder) -> Path:
     if run.task == "vis":
         sections += [vis_curve_section(run, out), videos_section(run)]
         return page.write_page(out / "index.html", f"SAM-PT report: {run.dataset} {run.split}", sections)
-    workers = int(run.config.get("eval_workers", 1) or 1)
-    scores = {seed.seed: frame_scores(seed, workers=min(workers, 2)) for seed in run.seeds}
+    scores = {seed.seed: frame_scores(seed) for seed in run.seeds}
     reasons = sorted({score.reason for score in scores.values() if score.reason})
     for reason in reasons:
         sections.append(page.paragraph(f"Per-frame scores: {reason}.", "warn"))
-    for warning in consistency_warnings(run, scores):
-        sections.append(page.paragraph(warning, "warn"))
     rows = per_object_rows(run)
     objects = collect_object_frames(run, scores)
+    for warning in consistency_warnings(run, objects):
+        sections.append(page.paragraph(warning, "warn"))
     sections.append(per_object_section(rows, len(run.seeds) > 1) if rows else videos_section(run))
     sections += [plots_section(out, rows, objects), worst_section(out, rows, objects, scores)]
     return page.write_page(out / "index.html", f"SAM-PT report: {run.dataset} {run.split}", sections)

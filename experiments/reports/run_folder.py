@@ -1,9 +1,9 @@
 """Reading a finished run folder back: its results per seed, per-video timing and per-frame scores.
 
-A run folder is what `experiments.run` writes: ``results.json`` (one seed), or ``seed_<s>/results.json``
-plus ``summary.json`` (several seeds). A sweep folder holds one run folder per job and
-``sweep_results.csv``. Per-frame J and F are recomputed from the prediction PNGs and the ground truth
-with the project's evaluator (`evaluation.vos.evaluate_vos`); no model is run.
+A run folder is what `experiments.run` writes: ``results.json`` (one seed; an
+`evaluation.record.ResultsRecord`), or ``seed_<s>/results.json`` plus ``summary.json`` (several seeds). A
+sweep folder holds one run folder per job and ``sweep_results.csv``. Per-frame J and F are read from the
+``per-frame_results-<split>.csv`` the run's scoring stored: nothing is scored again and no model is run.
 """
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ from typing import Callable
 import numpy as np
 
 from datasets.errors import DatasetError
+from evaluation.record import ResultsRecord
 from experiments.run.outputs import TRACKS_FILE
 from experiments.run.summary import summarize_seeds
 
 log = logging.getLogger("sampt")
 
 SEED_PREFIX = "seed_"
-SMALL_RUN_VIDEOS = 8
 
 
 class RunFolderError(Exception):
@@ -38,11 +38,11 @@ def split_object_key(key: str) -> tuple[str, int]:
 
 @dataclass
 class SeedRun:
-    """One seed's part of a run: its folder and results.json."""
+    """One seed's part of a run: its folder and its results record (``results.json``)."""
 
     seed: int
     path: Path
-    results: dict
+    record: ResultsRecord
 
     @property
     def predictions(self) -> Path:
@@ -51,14 +51,14 @@ class SeedRun:
     @property
     def per_object(self) -> dict[str, dict[str, float]]:
         """``"<video>_<id>"`` -> J/F Mean, Recall, Decay (empty for unscored or VIS runs)."""
-        return dict((self.results.get("metrics") or {}).get("per_object") or {})
+        return self.record.per_object
 
     def video_info(self, video: str) -> dict:
         """The video's ``scores.json`` (timing, fps, frames); ``{}`` when absent."""
         path = self.predictions / video / "scores.json"
         if path.is_file():
             return json.loads(path.read_text())
-        return dict((self.results.get("videos") or {}).get(video) or {})
+        return dict(self.record.videos.get(video) or {})
 
     def frames_written(self, video: str) -> list[str]:
         """Names (without .png) of the frames predicted for ``video``."""
@@ -91,27 +91,27 @@ class RunFolder:
 
     @property
     def dataset(self) -> str:
-        return str(self.first.results.get("dataset"))
+        return str(self.first.record.dataset)
 
     @property
     def split(self) -> str:
-        return str(self.first.results.get("split"))
+        return str(self.first.record.split)
 
     @property
     def task(self) -> str:
-        return str(self.first.results.get("task", "vos"))
+        return str(self.first.record.task)
 
     @property
     def config(self) -> dict:
-        return dict(self.first.results.get("config") or {})
+        return dict(self.first.record.config or {})
 
     @property
     def scored(self) -> bool:
-        return all(run.results.get("metrics") for run in self.seeds)
+        return all(run.record.metrics for run in self.seeds)
 
     def global_metrics(self) -> dict[str, dict]:
         """Metric -> {"mean", "std" (sample, 0 for one seed), "values"} over seeds."""
-        return summarize_seeds({run.seed: run.results for run in self.seeds})["metrics"]
+        return summarize_seeds({run.seed: run.record for run in self.seeds})["metrics"]
 
     def videos(self) -> list[str]:
         """The videos of the run, in evaluation order (from the per-object scores, else the predictions)."""
@@ -165,7 +165,7 @@ def _mean(values: list) -> float:
     return float(np.mean(finite)) if finite else float("nan")
 
 
-def _read_results(path: Path) -> dict:
+def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as error:
@@ -194,13 +194,13 @@ def load_run(path: str | Path) -> RunFolder:
     if not path.is_dir():
         raise RunFolderError(f"{path} is a file, not a run folder; pass the folder that holds results.json")
     if (path / "results.json").is_file():
-        results = _read_results(path / "results.json")
-        return RunFolder(path, [SeedRun(int(results.get("seed", 0)), path, results)])
+        record = ResultsRecord.read(path / "results.json")
+        return RunFolder(path, [SeedRun(int(record.seed or 0), path, record)])
     seed_dirs = sorted((child for child in path.glob(f"{SEED_PREFIX}*") if (child / "results.json").is_file()),
                        key=lambda child: int(child.name[len(SEED_PREFIX):]))
     if seed_dirs:
-        seeds = [SeedRun(int(d.name[len(SEED_PREFIX):]), d, _read_results(d / "results.json")) for d in seed_dirs]
-        summary = _read_results(path / "summary.json") if (path / "summary.json").is_file() else None
+        seeds = [SeedRun(int(d.name[len(SEED_PREFIX):]), d, ResultsRecord.read(d / "results.json")) for d in seed_dirs]
+        summary = _read_json(path / "summary.json") if (path / "summary.json").is_file() else None
         return RunFolder(path, seeds, summary)
     if list(path.glob("results-shard*of*.json")):
         raise RunFolderError(f"{path} holds shard results only; score the union first with "
@@ -214,17 +214,20 @@ def load_run(path: str | Path) -> RunFolder:
 
 @dataclass
 class FrameScores:
-    """Per-frame J and F of one seed's predictions, recomputed against the ground truth.
+    """One seed's stored per-frame J and F (`evaluation.vos.read_per_frame_csv`) and its videos.
 
-    ``result`` is None when they could not be computed; ``reason`` then says why.
+    ``scores`` is None when the run has no stored per-frame scores (``reason`` says why); ``videos``
+    (name -> `datasets.video.Video`: frames and ground truth) is empty when the dataset cannot be read
+    (``videos_reason`` says why): the scores do not need it, only the images drawn next to the ground truth.
     """
 
-    videos: dict = field(default_factory=dict)  # name -> datasets.video.Video
-    result: object = None  # evaluation.vos.VosResult
+    scores: list | None = None  # evaluation.vos.VideoScores, in evaluation order
     reason: str = ""
+    videos: dict = field(default_factory=dict)
+    videos_reason: str = ""
 
     def video_scores(self, name: str):
-        for scores in self.result.videos if self.result is not None else []:
+        for scores in self.scores or []:
             if scores.name == name:
                 return scores
         return None
@@ -234,46 +237,42 @@ def load_videos_of(run: SeedRun) -> tuple[dict, str]:
     """The run's videos (name -> `Video`) from its recorded config, or ({}, why not)."""
     from omegaconf import OmegaConf
 
-    config = OmegaConf.create(run.results.get("config") or {})
+    from experiments.run.videos import load_videos
+
+    config = OmegaConf.create(run.record.config or {})
     if "dataset" not in config:
         return {}, f"{run.path / 'results.json'} records no dataset config"
-    config = OmegaConf.merge(config, {"shard": 0, "num_shards": 1})
-    if config.dataset.get("task", "vos") == "vis":
-        from experiments.run.vis import _load_uvo_videos as read_videos
-    else:
-        from experiments.run.vos import load_videos as read_videos
     try:
-        videos = read_videos(config)
+        videos = load_videos(OmegaConf.merge(config, {"shard": 0, "num_shards": 1}))
     except (DatasetError, ValueError) as error:
         return {}, f"the dataset could not be read ({error})"
     return {video.name: video for video in videos}, ""
 
 
-def frame_scores(run: SeedRun, workers: int = 1) -> FrameScores:
-    """Per-frame J and F of ``run``'s predictions (`evaluate_vos`), or why they cannot be computed."""
-    from evaluation.vos import evaluate_vos
-    from experiments.run.vos import has_full_ground_truth
+def stored_frame_scores(run: SeedRun) -> tuple[list | None, str]:
+    """The per-frame scores the run's scoring stored, or (None, why there are none)."""
+    from evaluation.vos import output_paths, read_per_frame_csv
 
-    if run.results.get("task", "vos") != "vos":
-        return FrameScores(reason="per-frame J&F applies to VOS runs only")
-    videos, reason = load_videos_of(run)
-    if not videos:
-        return FrameScores(reason=reason)
-    scored = [videos[name] for name in _evaluated_order(run, videos)]
-    if not has_full_ground_truth(scored):
-        return FrameScores(videos, reason=f"split {run.results.get('split')} has no ground truth for every frame "
-                                           "(e.g. YouTube-VOS valid): no per-frame scores")
-    try:  # a process pool costs seconds to start: small runs are scored in this process
-        result = evaluate_vos(scored, run.predictions, workers=workers if len(scored) > SMALL_RUN_VIDEOS else 1, dataset=str(run.results.get("dataset")),
-                              split=str(run.results.get("split")))
+    if run.record.task != "vos":
+        return None, "per-frame J&F applies to VOS runs only"
+    if not run.record.metrics:
+        return None, f"split {run.record.split} was not scored (no ground truth for every frame, evaluate=false, " \
+                     "a failed video or an unmerged shard): no per-frame scores"
+    path = output_paths(run.path, run.record.split)["per_frame"]
+    if not path.is_file():
+        return None, (f"{path} not found (a run written before per-frame scores were kept); score it again with "
+                      f"`python -m evaluation.vos ... --output {run.path}`")
+    try:
+        return read_per_frame_csv(path), ""
     except DatasetError as error:
-        return FrameScores(videos, reason=f"the predictions could not be scored ({error})")
-    return FrameScores(videos, result)
+        return None, str(error)
 
 
-def _evaluated_order(run: SeedRun, videos: dict) -> list[str]:
-    """The videos that have predictions, in the run's order."""
-    return [name for name in videos if (run.predictions / name).is_dir()]
+def frame_scores(run: SeedRun) -> FrameScores:
+    """``run``'s stored per-frame J and F and its videos (each with the reason when unavailable)."""
+    scores, reason = stored_frame_scores(run)
+    videos, videos_reason = load_videos_of(run)
+    return FrameScores(scores, reason, videos, videos_reason)
 
 
 def run_cli(work: Callable[[], str]) -> int:

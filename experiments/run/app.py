@@ -7,8 +7,10 @@
     python -m experiments.run mode=merge output_dir=RUN                # score the union of the shards
     make eval DATASET=davis17 SEEDS=0,1,2
 
-Run folder (``output_dir``, default a fresh folder under ``outputs/``): ``predictions/<video>/...``, the
-official CSVs, ``results.json`` and ``run.log``; with several seeds one ``seed_<s>/`` folder per seed plus
+A run predicts (task-specific), scores once (`experiments.run.scoring`), then writes its results record
+(`evaluation.record.ResultsRecord`) once. Run folder (``output_dir``, default a fresh folder under
+``outputs/``): ``predictions/<video>/...``, the official CSVs and ``per-frame_results-<split>.csv`` (VOS),
+``uvo_results.json`` (VIS), ``results.json`` and ``run.log``; with several seeds one ``seed_<s>/`` folder per seed plus
 ``summary.csv`` / ``summary.json`` (mean and std over seeds).
 """
 from __future__ import annotations
@@ -24,15 +26,17 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from datasets.errors import DatasetError
-from experiments.run.outputs import is_complete, write_json_atomic
-from experiments.run.vos import has_full_ground_truth, load_videos, predict_all
+from evaluation.record import ResultsRecord
+from experiments.run.outputs import is_complete
 from experiments.run.schema import CONFIGS
 from experiments.run.provenance import config_hash, git_commit, package_versions
+from experiments.run.scoring import score_predictions
+from experiments.run.videos import load_videos
+from experiments.run.vos import predict_all
 from experiments.run.summary import summarize_seeds, summary_table, write_summary
 
 log = logging.getLogger("sampt")
 
-RESULTS_SCHEMA_VERSION = 1
 MODES = ("run", "merge")
 
 
@@ -52,60 +56,19 @@ def seed_config(cfg: DictConfig, seed: int) -> DictConfig:
     return OmegaConf.merge(cfg, {"seed": seed, "seeds": None})
 
 
-def score(cfg: DictConfig, videos, run_dir: Path):
-    """Score the run's predictions when the split has ground truth for every frame; None otherwise."""
-    from evaluation.vos import evaluate_vos
-
-    if not has_full_ground_truth(videos):
-        log.info("split %s has no full ground truth: predictions written, not scored", cfg.dataset.split)
-        return None
-    metrics = evaluate_vos(videos, run_dir / "predictions", workers=int(cfg.eval_workers),
-                           dataset=cfg.dataset.name, split=cfg.dataset.split)
-    metrics.write(run_dir)  # the official CSVs; results.json is then rewritten with the run's provenance
-    return metrics
-
-
-def results_document(cfg: DictConfig, chash: str, videos, records: dict | None, metrics) -> dict:
-    """The run's results.json; ``metrics`` is a `VosResult`, a ``{"global": ...}`` dict or None."""
-    records = records or {"done": {}, "skipped": [], "failed": {}}
-    if metrics is not None and not isinstance(metrics, dict):
-        metrics = metrics.to_dict()
-    return {
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "config": OmegaConf.to_container(cfg, resolve=True),
-        "config_hash": chash,
-        "git_commit": git_commit(),
-        "packages": package_versions(),
-        "seed": int(cfg.seed),
-        "dataset": cfg.dataset.name,
-        "split": cfg.dataset.split,
-        "shard": int(cfg.shard),
-        "num_shards": int(cfg.num_shards),
-        "task": cfg.dataset.get("task", "vos"),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "metrics": metrics,
-        "videos": records["done"],
-        "num_videos": len(videos),
-        "num_videos_evaluated": len(videos) - len(records["failed"]) if metrics is not None else 0,
-        "videos_skipped_complete": records["skipped"],
-        "num_videos_failed": len(records["failed"]),
-        "videos_failed": records["failed"],
-    }
-
-
-def run_vis_seed(cfg: DictConfig, run_dir: Path, chash: str) -> dict:
-    """Open-world VIS (UVO): proposals, SAM-PT propagation, ``uvo_results.json``, AP/AR when scored."""
-    from experiments.run.vis import run_vis_dataset
-
-    record = run_vis_dataset(cfg, run_dir, chash)
-    metrics = {"global": record["metrics"]} if record.get("metrics") is not None else None
-    videos = [*record["done"], *record["skipped"], *record["failed"]]
-    results = results_document(cfg, chash, videos, record, metrics)
-    results["results_json"] = str(record.get("results_json")) if record.get("results_json") else None
-    results["videos_without_proposals"] = list(record.get("no_proposals", []))
-    if metrics is not None:
-        log.info("%s", "  ".join(f"{key} {value:.3f}" for key, value in record["metrics"].items()))
-    return results
+def build_record(cfg: DictConfig, chash: str, videos: list, predicted: dict, metrics: dict | None) -> ResultsRecord:
+    """The run's results record: provenance, the prediction step's record and the metrics (None: not scored)."""
+    record = ResultsRecord(
+        task=cfg.dataset.get("task", "vos"), dataset=cfg.dataset.name, split=cfg.dataset.split, metrics=metrics,
+        config=OmegaConf.to_container(cfg, resolve=True), config_hash=chash, git_commit=git_commit(),
+        packages=package_versions(), seed=int(cfg.seed), shard=int(cfg.shard), num_shards=int(cfg.num_shards),
+        date=datetime.now(timezone.utc).isoformat(timespec="seconds"), videos=predicted["done"],
+        num_videos=len(videos), num_videos_evaluated=len(videos) - len(predicted["failed"]) if metrics else 0,
+        videos_skipped_complete=predicted["skipped"], videos_failed=predicted["failed"])
+    if record.task == "vis":
+        record.extra = {"results_json": predicted.get("results_json"),
+                        "videos_without_proposals": list(predicted.get("no_proposals", []))}
+    return record
 
 
 def results_name(cfg: DictConfig) -> str:
@@ -113,35 +76,36 @@ def results_name(cfg: DictConfig) -> str:
     return "results.json" if int(cfg.num_shards) == 1 else f"results-shard{int(cfg.shard)}of{int(cfg.num_shards)}.json"
 
 
-def run_vos_seed(cfg: DictConfig, run_dir: Path, chash: str, logger=None) -> dict:
-    """Semi-supervised VOS: predict this shard's videos, score them with J&F when unsharded."""
+def predict(cfg: DictConfig, run_dir: Path, chash: str, logger=None) -> tuple[list, dict]:
+    """The task's prediction step over this shard's videos (resumable) -> (videos, its record:
+    ``done``, ``skipped``, ``failed``, and for VIS ``results_json`` and ``no_proposals``)."""
+    if cfg.dataset.get("task", "vos") == "vis":
+        from experiments.run.vis import run_vis_dataset
+
+        return run_vis_dataset(cfg, run_dir, chash)
     videos = load_videos(cfg)
     log.info("seed %d: %d videos, config hash %s, folder %s", cfg.seed, len(videos), chash, run_dir)
     make_visualizer = logger.visualizer_factory(run_dir) if logger is not None else None
-    records = predict_all(cfg, videos, run_dir, chash, int(cfg.seed), make_visualizer)
-    unsharded = int(cfg.num_shards) == 1
-    metrics = score(cfg, videos, run_dir) if cfg.evaluate and unsharded and not records["failed"] else None
-    results = results_document(cfg, chash, videos, records, metrics)
-    if metrics is not None:
-        log.info("%s", metrics.global_table())
-        if logger is not None:
-            logger.log_results(results, metrics)
-    return results
+    return videos, predict_all(cfg, videos, run_dir, chash, int(cfg.seed), make_visualizer)
 
 
-def run_seed(cfg: DictConfig, run_dir: Path, logger=None) -> dict:
-    """Run (this shard of) the dataset for one seed and write its results json."""
+def run_seed(cfg: DictConfig, run_dir: Path, logger=None, merged: bool = False) -> ResultsRecord:
+    """Predict (this shard of) the dataset for one seed, score it once when unsharded and no video failed,
+    and write its results record (once)."""
     chash = config_hash(OmegaConf.to_container(cfg, resolve=True))
     start = time.perf_counter()
-    if cfg.dataset.get("task", "vos") == "vis":
-        results = run_vis_seed(cfg, run_dir, chash)
-    else:
-        results = run_vos_seed(cfg, run_dir, chash, logger)
-    results["run_seconds"] = time.perf_counter() - start
-    path = run_dir / results_name(cfg)
-    write_json_atomic(path, results)
+    videos, predicted = predict(cfg, run_dir, chash, logger)
+    scorable = bool(cfg.evaluate) and int(cfg.num_shards) == 1 and not predicted["failed"]
+    metrics = score_predictions(cfg, videos, run_dir, predicted) if scorable else None
+    record = build_record(cfg, chash, videos, predicted, metrics)
+    record.run_seconds = time.perf_counter() - start
+    if merged:
+        record.extra["merged_from_shards"] = True
+    path = record.write(run_dir, results_name(cfg))
+    if metrics is not None and logger is not None:
+        logger.log_results(record)
     log.info("seed %s: %s", cfg.seed, path)
-    return results
+    return record
 
 
 def require_complete(names: list[str], run_dir: Path, chash: str) -> None:
@@ -154,21 +118,12 @@ def require_complete(names: list[str], run_dir: Path, chash: str) -> None:
         )
 
 
-def merge_seed(cfg: DictConfig, run_dir: Path, logger=None) -> dict:
+def merge_seed(cfg: DictConfig, run_dir: Path, logger=None) -> ResultsRecord:
     """Score the union of all shards' predictions (every video must be complete for this config)."""
     chash = config_hash(OmegaConf.to_container(cfg, resolve=True))
     unsharded = OmegaConf.merge(cfg, {"shard": 0, "num_shards": 1})
-    if cfg.dataset.get("task", "vos") == "vis":
-        from experiments.run.vis import _load_uvo_videos
-
-        require_complete([video.name for video in _load_uvo_videos(unsharded)], run_dir, chash)
-        results = run_vis_seed(unsharded, run_dir, chash)  # every video is complete: only scores the union
-    else:
-        require_complete([video.name for video in load_videos(unsharded)], run_dir, chash)
-        results = run_vos_seed(unsharded, run_dir, chash, logger)
-    results["merged_from_shards"] = True
-    write_json_atomic(run_dir / "results.json", results)
-    return results
+    require_complete([video.name for video in load_videos(unsharded)], run_dir, chash)
+    return run_seed(unsharded, run_dir, logger, merged=True)  # every video is complete: only scores the union
 
 
 def write_report_safely(run_dir: Path) -> None:
@@ -199,7 +154,7 @@ def run(cfg: DictConfig, run_dir: Path) -> int:
             step = merge_seed if cfg.mode == "merge" else run_seed
             results = step(seed_cfg, seed_dir, logger)
         results_by_seed[seed] = results
-        failed += results.get("num_videos_failed", 0)
+        failed += results.num_videos_failed
     if len(seeds) > 1 and (cfg.mode == "merge" or int(cfg.num_shards) == 1):
         summary = summarize_seeds(results_by_seed)
         write_summary(run_dir, summary)

@@ -7,26 +7,21 @@ from pathlib import Path
 
 import pandas as pd
 
+from evaluation.record import ResultsRecord
 from infra.files import atomic_write_text
 from experiments.run.outputs import write_json_atomic
 
 log = logging.getLogger("sampt")
 
 
-def global_metrics(results: dict) -> dict[str, float]:
-    """The global metrics of one run's results.json (empty when it was not scored)."""
-    metrics = results.get("metrics") or {}
-    return {key: value for key, value in (metrics.get("global") or {}).items() if value is not None}
-
-
-def summarize_seeds(results_by_seed: dict[int, dict]) -> dict:
+def summarize_seeds(results_by_seed: dict[int, ResultsRecord]) -> dict:
     """Mean and sample std (ddof=1; 0 for one seed) of every global metric over seeds.
 
     Returns ``{"seeds": [...], "metrics": {name: {"mean", "std", "values"}}}``.
     """
     seeds = sorted(results_by_seed)
     # rows: seeds; columns: metrics in order of first appearance; NaN where a seed lacks a metric
-    table = pd.DataFrame([global_metrics(results_by_seed[seed]) for seed in seeds], index=seeds, dtype="float64")
+    table = pd.DataFrame([results_by_seed[seed].global_metrics for seed in seeds], index=seeds, dtype="float64")
     summary = {"seeds": seeds, "metrics": {}}
     for name in table.columns:
         column = table[name]
@@ -63,13 +58,12 @@ def collect_sweep(sweep_dir: Path) -> list[dict]:
         run_dir = path.parent
         overrides_file = run_dir / ".hydra" / "overrides.yaml"
         overrides = _read_overrides(overrides_file)
-        data = json.loads(path.read_text())
         if path.name == "summary.json":
-            metrics = {name: stats["mean"] for name, stats in data["metrics"].items()}
+            metrics = {name: stats["mean"] for name, stats in json.loads(path.read_text())["metrics"].items()}
         elif (run_dir / "summary.json").exists():
             continue  # a multi-seed run is represented by its summary
         else:
-            metrics = global_metrics(data)
+            metrics = ResultsRecord.read(path).global_metrics
         rows.append({"run": run_dir.name, **overrides, **metrics})
     return rows
 

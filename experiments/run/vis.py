@@ -23,8 +23,9 @@ and resize the mask logits back bilinearly: ``frame_short_side=360`` does the sa
 
 Outputs under ``out_dir``: ``predictions/<video>/tracks.json`` (the tracks as per-frame compressed RLE,
 null where absent) + the ``.complete`` marker (`experiments.run.outputs`), so a re-run skips finished
-videos; ``uvo_results.json`` (YouTube-VIS results, `experiments.tools.submission.write_uvo_results`); the 12 VIS
-numbers (`evaluation.vis.evaluate_vis`) when the ground truth has annotations.
+videos; ``uvo_results.json`` (YouTube-VIS results, `experiments.tools.submission.write_uvo_results`). The run
+scores that file once afterwards (`experiments.run.scoring`: the 12 VIS numbers of `evaluation.vis.evaluate_vis`
+when the ground truth has annotations).
 """
 from __future__ import annotations
 
@@ -163,20 +164,19 @@ def gt_subset(gt_json: str | Path, video_ids: set[int]) -> dict:
 
 # ----------------------------------------------------------------------------------------- dataset
 def run_vis(videos: list, sampt, proposer, out_dir: str | Path, config_hash: str = "", masks_batch_size: int = 100,
-            evaluate: bool = True, fail_fast: bool = False, progress: bool = False, **video_options) -> dict:
-    """Predict every video not already complete (resumable), write the results json, score it.
+            fail_fast: bool = False, progress: bool = False, **video_options) -> dict:
+    """Predict every video not already complete (resumable) and write the results json (not scored here:
+    the run scores it once, `experiments.run.scoring.score_predictions`).
 
     Args:
         videos: `datasets.uvo.UvoVideo` objects (they carry ``video_id`` and ``gt_json``).
         out_dir: the run folder (``predictions/<video>/tracks.json``, ``uvo_results.json``).
         config_hash: recorded in each video's completion marker; another hash redoes the video.
-        evaluate: score with `evaluation.vis.evaluate_vis` when the ground truth has annotations and no
-            video failed (the ground truth is restricted to ``videos``).
         video_options: passed to `run_vis_video` (frame_short_side, frame_max_size, score_mode).
 
     Returns:
         ``{"done": {video: info}, "skipped": [...], "failed": {video: traceback}, "no_proposals": [...],
-        "results_json": path or None, "metrics": the 12 VIS numbers or None}``.
+        "results_json": path or None (no video has a track)}``.
     """
     if not videos:
         raise ValueError("run_vis got no video; check the split, `videos` and `limit_videos`")
@@ -201,8 +201,8 @@ def run_vis(videos: list, sampt, proposer, out_dir: str | Path, config_hash: str
 
     records = predict_resumably(videos, out_dir / "predictions", config_hash, predict, skip=skip,
                                 fail_fast=fail_fast, desc="VIS", progress=progress)
-    records.update({"no_proposals": [], "results_json": None, "metrics": None})
     records["no_proposals"] = [name for name, tracks in all_tracks.items() if not tracks]
+    records["results_json"] = None
     with_tracks = [video for video in videos if all_tracks.get(video.name)]
     if not with_tracks:
         log.warning("no video has a track: no results json written")
@@ -210,47 +210,23 @@ def run_vis(videos: list, sampt, proposer, out_dir: str | Path, config_hash: str
     results_path = write_uvo_results(with_tracks, [t for v in with_tracks for t in all_tracks[v.name]],
                                      out_dir / RESULTS_FILE)
     records["results_json"] = str(results_path)
-    gt_json = getattr(videos[0], "gt_json", None)
-    if evaluate and not records["failed"] and gt_json is not None:
-        gt = gt_subset(gt_json, {int(video.video_id) for video in videos})
-        if gt["annotations"]:
-            from evaluation.vis import evaluate_vis
-
-            records["metrics"] = evaluate_vis(gt, results_path)
-        else:
-            log.info("%s has no annotations: results written, not scored", gt_json)
     return records
 
 
-def _load_uvo_videos(cfg) -> list:
-    from omegaconf import OmegaConf
-
-    from datasets.registry import build_reader
-    from experiments.run.vos import dataset_root, select_videos
-
-    if cfg.dataset.get("synthetic"):
-        from datasets.synthetic import embedded_uvo
-
-        root = embedded_uvo(cfg.dataset.root)
-    else:
-        root = dataset_root(cfg)
-    options = OmegaConf.to_container(cfg.dataset.options, resolve=True) if cfg.dataset.get("options") else {}
-    reader = build_reader(cfg.dataset.reader, root, split=cfg.dataset.split, **options)
-    return [reader.video(name) for name in select_videos(list(reader.sequences), cfg)]
-
-
-def run_vis_dataset(cfg, run_dir: str | Path, chash: str) -> dict:
+def run_vis_dataset(cfg, run_dir: str | Path, chash: str) -> tuple[list, dict]:
     """Run the VIS pipeline of a Hydra config (``cfg.dataset.task == "vis"``) into ``run_dir``.
 
     Reads ``cfg.dataset`` (reader, root, split, options, ``synthetic`` (build `embedded_uvo` under root), and
     the ``vis`` block: ``proposer``, ``proposer_options``, ``masks_batch_size``, ``frame_short_side``,
     ``frame_max_size``, ``score_mode``),
     ``cfg.model/tracker/segmenter`` (the paper's VIS knobs, no refinement, are in ``experiment=paper/sampt_uvo``),
-    ``cfg.seed``, ``cfg.device``, ``cfg.evaluate``, ``cfg.fail_fast``, ``cfg.logging.progress``, ``videos``,
-    ``limit_videos`` and sharding (a shard is not scored). Returns `run_vis`'s record.
+    ``cfg.seed``, ``cfg.device``, ``cfg.fail_fast``, ``cfg.logging.progress``, ``videos``, ``limit_videos``
+    and sharding. Returns ``(videos, record)``: the config's videos (`experiments.run.videos.load_videos`)
+    and `run_vis`'s record (predictions only: the run scores them).
     """
     from omegaconf import OmegaConf
 
+    from experiments.run.videos import load_videos
     from experiments.run.vos import build_sampt, resolve_device
     from trackers.sampt.proposals import build_proposer
 
@@ -260,14 +236,14 @@ def run_vis_dataset(cfg, run_dir: str | Path, chash: str) -> dict:
     if cfg.get("longest_side") is not None:
         raise ValueError(f"longest_side={cfg.longest_side} applies to VOS runs; VIS runs work at the authors' "
                          f"Detectron2 size, dataset.vis.frame_short_side (set longest_side=null)")
-    videos = _load_uvo_videos(cfg)
+    videos = load_videos(cfg)
     sampt = build_sampt(cfg, int(cfg.seed), resolve_device(cfg.device))
     options = OmegaConf.to_container(vis.proposer_options, resolve=True) if vis.get("proposer_options") else {}
     proposer = build_proposer(vis.proposer, segmenter=sampt.segmenter, **options)
     log.info("VIS: %d videos, proposer %s, config hash %s, folder %s", len(videos), vis.proposer, chash, run_dir)
-    return run_vis(videos, sampt, proposer, run_dir, config_hash=chash,
-                   masks_batch_size=int(vis.get("masks_batch_size", 100)),
-                   evaluate=bool(cfg.evaluate) and int(cfg.num_shards) == 1,
-                   fail_fast=bool(cfg.fail_fast), progress=bool(cfg.logging.progress),
-                   frame_short_side=vis.get("frame_short_side"), frame_max_size=vis.get("frame_max_size", 1333),
-                   score_mode=vis.get("score_mode", "mean-all-frames"))
+    return videos, run_vis(videos, sampt, proposer, run_dir, config_hash=chash,
+                           masks_batch_size=int(vis.get("masks_batch_size", 100)),
+                           fail_fast=bool(cfg.fail_fast), progress=bool(cfg.logging.progress),
+                           frame_short_side=vis.get("frame_short_side"),
+                           frame_max_size=vis.get("frame_max_size", 1333),
+                           score_mode=vis.get("score_mode", "mean-all-frames"))

@@ -1,4 +1,5 @@
-"""One run of SAM-PT over a dataset: load videos, build the model, predict each video resumably.
+"""One run of SAM-PT over a dataset's videos (`experiments.run.videos`): build the model, predict each video
+resumably.
 
 Predictions go to ``<run>/predictions/<video>/<frame>.png`` (indexed PNGs at annotation resolution,
 only the frames the dataset asks for), ``scores.json`` and, written last, the ``.complete`` marker.
@@ -15,9 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from infra.background import WriteBehind
-from datasets.errors import DatasetError
 from datasets.png import write_label_png
-from datasets.registry import build_reader
 from datasets.video import Video
 from infra.resolution import WorkingVideo
 from experiments.run.outputs import predict_resumably, write_json_atomic, write_tracks
@@ -34,52 +33,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device={name} asked for but CUDA is not available here; use device=cpu or device=auto")
     return device
-
-
-def dataset_root(cfg: DictConfig) -> Path:
-    """The dataset root; the synthetic default is generated (once, cached) on first use."""
-    root = Path(cfg.dataset.root)
-    if cfg.dataset.name == "synthetic":
-        from datasets.synthetic import embedded_default
-
-        return Path(embedded_default(root))
-    if not root.exists():
-        how = ("put your videos there (JPEGImages/<video>/, Annotations/<video>/) or pass dataset.root=..."
-               if cfg.dataset.name == "folder" else f"download it with `make data DATASET={cfg.dataset.name}`")
-        raise DatasetError(
-            f"dataset {cfg.dataset.name} not found at {root}\n"
-            f"  set DATA_ROOT (or paths.data_root=..., or dataset.root=...) to the folder that holds it, or {how}"
-        )
-    return root
-
-
-def select_videos(names: list[str], cfg: DictConfig) -> list[str]:
-    """Apply ``videos``, ``limit_videos`` and sharding (``shard`` of ``num_shards``: every n-th video)."""
-    if cfg.videos:
-        unknown = sorted(set(cfg.videos) - set(names))
-        if unknown:
-            raise DatasetError(f"videos not in split {cfg.dataset.split} of {cfg.dataset.name}: {unknown}")
-        wanted = set(cfg.videos)
-        names = [name for name in names if name in wanted]
-    if cfg.limit_videos:
-        names = names[: int(cfg.limit_videos)]
-    num_shards, shard = int(cfg.num_shards), int(cfg.shard)
-    if num_shards < 1 or not 0 <= shard < num_shards:
-        raise ValueError(f"shard={shard} num_shards={num_shards}: need num_shards >= 1 and 0 <= shard < num_shards")
-    return names[shard::num_shards]
-
-
-def load_videos(cfg: DictConfig) -> list[Video]:
-    """The run's videos (this shard's only when ``num_shards`` > 1)."""
-    options = OmegaConf.to_container(cfg.dataset.options, resolve=True) if cfg.dataset.get("options") else {}
-    reader = build_reader(cfg.dataset.reader, dataset_root(cfg), split=cfg.dataset.split, **options)
-    names = select_videos(list(reader.sequences), cfg)
-    return [reader.video(name) for name in names]
-
-
-def has_full_ground_truth(videos: list[Video]) -> bool:
-    """Whether every frame of every video has a ground-truth annotation (the split can be scored)."""
-    return bool(videos) and all(len(video.annotation_paths) == video.num_frames for video in videos)
 
 
 def build_sampt(cfg: DictConfig, seed: int, device: torch.device):

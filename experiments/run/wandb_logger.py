@@ -62,14 +62,15 @@ class RunLogger:
 
         return make
 
-    def log_results(self, results: dict, metrics) -> None:
-        """Global metrics, the per-object table and overlay videos to wandb."""
+    def log_results(self, record) -> None:
+        """A scored `evaluation.record.ResultsRecord`'s global metrics, per-object table and the overlay
+        videos to wandb."""
         if self.wandb_run is None:
             return
         import wandb
 
-        self.wandb_run.summary.update({f"global/{k}": v for k, v in metrics.to_dict()["global"].items()})
-        per_object = metrics.to_dict()["per_object"]
+        self.wandb_run.summary.update({f"global/{k}": v for k, v in record.global_metrics.items()})
+        per_object = record.per_object
         columns = ["object", *next(iter(per_object.values())).keys()] if per_object else ["object"]
         table = wandb.Table(columns=columns, data=[[name, *values.values()] for name, values in per_object.items()])
         payload = {"per_object": table}

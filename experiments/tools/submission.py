@@ -497,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="uvo: score for objects without a finite score in scores.json (default: error)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    from datasets.registry import build_reader
+    from datasets.registry import read_videos
 
     dataset = canonical(args.dataset)
     fmt = _format(dataset)
@@ -505,8 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     root = args.root or Path(os.environ.get("DATA_ROOT", "data")) / DEFAULT_ROOTS[dataset]
     out = args.out or default_output(dataset, args.run)
     try:
-        reader = build_reader(fmt.reader, root, split=split)
-        videos = [reader.video(name) for name in reader.sequences]
+        videos = read_videos(fmt.reader, root, split)
         tracks = _vis_run_tracks(videos, args.run / "predictions") if dataset == "uvo" else None
         write_submission(dataset, videos, args.run / "predictions", out, tracks=tracks,
                          missing_score=args.missing_score, progress=True)

@@ -39,7 +39,7 @@ def synthetic_davis_video(root: Path, num_frames: int, height: int = 480, width:
     """
     from datasets.synthetic import generate
     from experiments.run.schema import compose_config
-    from experiments.run.vos import load_videos
+    from experiments.run.videos import load_videos
 
     davis = Path(root) / "DAVIS"
     if not (davis / "ImageSets" / "2017" / "val.txt").is_file():

@@ -61,6 +61,6 @@ def test_command_line_writes_official_numbers(inputs, official, tmp_path):
     numbers = official["scores"]["pair2/sam_pt"]
     assert main(["--gt", str(inputs["pair2_gt"]), "--results", str(inputs["pair2_results"]),
                  "--output", str(tmp_path)]) == 0
-    written = json.loads((tmp_path / "results.json").read_text())["global"]
+    written = json.loads((tmp_path / "results.json").read_text())["metrics"]["global"]
     for name in STAT_NAMES:
         assert abs(written[name] - numbers[name]) <= ATOL, name

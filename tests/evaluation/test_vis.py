@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
+from types import SimpleNamespace
+
 from evaluation.vis import (VisInputError, default_output_dir, encode_mask, evaluate_vis, load_ground_truth,
-                            load_results, main, track_entry, write_results_json)
+                            load_results, main, read_precision_recall_csv, score_vis)
 from evaluation.vis_metrics import STAT_NAMES, match_video, spatiotemporal_ious, track_area
 from reference.vis import pairwise_ious_reference
 
@@ -43,6 +45,18 @@ def make_gt(videos: dict[int, tuple[int, int, int]], tracks: list[dict]) -> dict
         "annotations": annotations,
         "categories": [{"id": 1, "name": "object"}],
     }
+
+
+def track_entry(video_id: int, score: float, masks: list, category_id: int = 1) -> dict:
+    """One results-json track built by hand (an all-False mask stays an RLE, as a foreign results file may have
+    it); the runs' files are written by `experiments.tools.submission.write_uvo_results`."""
+    return {"video_id": video_id, "score": score, "category_id": category_id,
+            "segmentations": [None if m is None else encode_mask(m) for m in masks]}
+
+
+def write_tracks(path, tracks: list[dict]):
+    path.write_text(json.dumps(tracks))
+    return path
 
 
 def check(metrics: dict, expected: dict) -> None:
@@ -201,13 +215,19 @@ def test_matching_prefers_free_regular_gt_and_the_last_of_equal_ious():
 
 # --------------------------------------------------------------------------------------------- json IO
 def test_results_json_round_trip_through_pycocotools(tmp_path):
+    """The runs' writer (`write_uvo_results`) -> pycocotools decodes the masks -> the scorer reads the file."""
+    from experiments.run.outputs import UvoTrack
+    from experiments.tools.submission import write_uvo_results
+
     rng = np.random.default_rng(0)
     masks = [rng.random((12, 17)) < 0.4, None, np.zeros((12, 17), bool)]
-    path = write_results_json(tmp_path / "res.json", [track_entry(4, 0.25, masks)])
+    video = SimpleNamespace(name="v4", video_id=4, num_frames=3, size=(12, 17), frame_names=["0", "1", "2"])
+    path = write_uvo_results([video], [UvoTrack("v4", 0.25, masks)], tmp_path / "res.json")
     data = json.loads(path.read_text())
     assert isinstance(data[0]["segmentations"][0]["counts"], str) and data[0]["segmentations"][1] is None
+    assert data[0]["segmentations"][2] is None  # an all-False mask is written as absent
     for mask, rle in zip(masks, data[0]["segmentations"]):
-        if mask is not None:
+        if rle is not None:
             decoded = mask_utils.decode({"size": rle["size"], "counts": rle["counts"].encode("ascii")})
             np.testing.assert_array_equal(decoded.astype(bool), mask)
             assert int(mask_utils.area({"size": rle["size"], "counts": rle["counts"]})) == mask.sum()
@@ -235,18 +255,23 @@ def test_cli_end_to_end(tmp_path, capsys):
     a, b = box(24, 24, 0, 0, 6, 6), box(24, 24, 10, 10, 8, 8)
     gt = make_gt({7: (24, 24, 2)}, [{"video_id": 7, "masks": [a, a]}, {"video_id": 7, "masks": [None, b]}])
     (tmp_path / "gt.json").write_text(json.dumps(gt))
-    results = write_results_json(tmp_path / "results.json", [track_entry(7, 0.8, [a, a]),
-                                                             track_entry(7, 0.3, [b, None])])
+    results = write_tracks(tmp_path / "results.json", [track_entry(7, 0.8, [a, a]), track_entry(7, 0.3, [b, None])])
     out = tmp_path / "scores"
     assert main(["--gt", str(tmp_path / "gt.json"), "--results", str(results), "--output", str(out)]) == 0
-    written = json.loads((out / "results.json").read_text())
+    record = json.loads((out / "results.json").read_text())
+    assert record["task"] == "vis" and record["schema_version"] == 2
+    written = record["metrics"]
     assert list(written["global"]) == list(STAT_NAMES)
     assert written["global"] == evaluate_vis(gt, json.loads(results.read_text()))
     assert written["num_videos"] == 1 and written["num_gt_tracks"] == 2 and written["num_detections"] == 2
     rows = list(csv.reader((out / "results.csv").read_text().splitlines()))
     assert rows[0] == list(STAT_NAMES) and [float(v) for v in rows[1]] == list(written["global"].values())
+    recall, curves = read_precision_recall_csv(out / "precision_recall.csv")
+    precision = score_vis(gt, json.loads(results.read_text())).precision
+    assert np.array_equal(recall, np.linspace(0.0, 1.0, 101)) and len(curves) == 10
+    assert np.array_equal(np.stack(list(curves.values())), precision[:, :, 0, -1])  # stored bit-equal
     printed = capsys.readouterr().out
-    assert "AR100" in printed and "results.csv" in printed
+    assert "AR100" in printed and "results.csv" in printed and "precision_recall.csv" in printed
     assert main(["--gt", str(tmp_path / "gt.json"), "--results", str(results)]) == 0
     assert (default_output_dir(results) / "results.json").is_file() and default_output_dir(results) != tmp_path
 

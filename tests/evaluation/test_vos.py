@@ -12,7 +12,7 @@ from datasets.errors import DatasetError
 from datasets.png import write_frame, write_label_png
 from datasets.registry import build_reader
 from reference.davis_metrics import reference_sequence, reference_statistics
-from evaluation.vos import GLOBAL_COLUMNS, OBJECT_COLUMNS, PredictionError, evaluate_vos, main
+from evaluation.vos import GLOBAL_COLUMNS, OBJECT_COLUMNS, PredictionError, evaluate_vos, main, read_per_frame_csv
 from tests.inputs import build_davis_root, random_blob_labels, strip_extra_ids
 
 SHAPE = (24, 40)
@@ -82,7 +82,9 @@ def test_cli_end_to_end(davis17, tmp_path, capsys):
     assert [r.split(",")[0] for r in rows[1:]] == ["alpha_1", "alpha_2", "beta_1"]
     assert all(re.fullmatch(r"\w+_\d,\d\.\d{3},\d\.\d{3}", r) for r in rows[1:])
 
-    data = json.loads((out / "results.json").read_text())
+    record = json.loads((out / "results.json").read_text())
+    assert record["schema_version"] == 2 and record["task"] == "vos" and record["num_videos_evaluated"] == 2
+    data = record["metrics"]
     assert set(data["global"]) == set(GLOBAL_COLUMNS)
     assert list(data["per_object"]) == ["alpha_1", "alpha_2", "beta_1"]
     assert all(set(v) == set(OBJECT_COLUMNS) for v in data["per_object"].values())
@@ -103,13 +105,40 @@ def test_outputs_are_recomputed_not_reused(davis17, tmp_path):
     root, pred = davis17
     (pred / "global_results-val.csv").write_text("J&F-Mean\n9.999\n")
     (pred / "per-sequence_results-val.csv").write_text("stale\n")
+    (pred / "per-frame_results-val.csv").write_text("stale\n")
     assert main(["--dataset", "davis17", "--root", str(root), "--split", "val", "--predictions", str(pred),
-                 "--workers", "1", "--per-frame"]) == 0
+                 "--workers", "1"]) == 0
     assert "9.999" not in (pred / "global_results-val.csv").read_text()
     assert (pred / "per-sequence_results-val.csv").read_text().startswith("Sequence,")
-    data = json.loads((pred / "results.json").read_text())
-    assert data["per_frame"]["alpha_1"]["frames"] == [f"{t:05d}" for t in range(1, FRAMES - 1)]
+    assert (pred / "per-frame_results-val.csv").read_text().startswith("video,object,frame,J,F\n")
     assert not list(pred.glob(".*.tmp"))
+
+
+def test_per_frame_csv_means_are_the_per_object_means(davis17, tmp_path):
+    """``per-frame_results-<split>.csv``: exactly the scored frames of every object, at full precision, so
+    each object's mean J and F equal results.json's J-Mean and F-Mean; it reads back bit-equal."""
+    root, pred = davis17
+    out = tmp_path / "out"
+    assert main(["--dataset", "davis17", "--root", str(root), "--split", "val", "--predictions", str(pred),
+                 "--output", str(out), "--workers", "1"]) == 0
+    per_object = json.loads((out / "results.json").read_text())["metrics"]["per_object"]
+    lines = (out / "per-frame_results-val.csv").read_text().splitlines()
+    assert lines[0] == "video,object,frame,J,F"
+    rows: dict[str, list] = {}
+    for line in lines[1:]:
+        video, object_id, frame, j, f = line.split(",")
+        rows.setdefault(f"{video}_{object_id}", []).append((frame, float(j), float(f)))
+    assert list(rows) == list(per_object)
+    for key, values in rows.items():
+        assert [frame for frame, _, _ in values] == [f"{t:05d}" for t in range(1, FRAMES - 1)]
+        assert np.mean([j for _, j, _ in values]) == pytest.approx(per_object[key]["J-Mean"], abs=1e-9)
+        assert np.mean([f for _, _, f in values]) == pytest.approx(per_object[key]["F-Mean"], abs=1e-9)
+    videos = list(build_reader("davis17", root, "val"))
+    result = evaluate_vos(videos, pred, workers=1, split="val")
+    for stored, scored in zip(read_per_frame_csv(out / "per-frame_results-val.csv"), result.videos, strict=True):
+        assert (stored.name, stored.object_ids, stored.frame_names) == (scored.name, scored.object_ids,
+                                                                        scored.frame_names)
+        assert np.array_equal(stored.j, scored.j) and np.array_equal(stored.f, scored.f)
 
 
 def test_api_workers_agree_and_fewer_objects_are_empty(davis17):
@@ -252,7 +281,7 @@ def test_cli_on_synthetic_layouts_with_perfect_predictions(tmp_path, layout, spl
             write_label_png(pred / video.name / f"{video.frame_names[index]}.png", labels)
     assert main(["--dataset", layout, "--root", str(root), "--split", split, "--predictions", str(pred),
                  "--workers", "1"]) == 0
-    data = json.loads((pred / "results.json").read_text())
+    data = json.loads((pred / "results.json").read_text())["metrics"]
     assert data["num_sequences"] == 2 and data["global"] == {c: 1.0 for c in GLOBAL_COLUMNS} | {
         "J-Decay": 0.0, "F-Decay": 0.0}
 

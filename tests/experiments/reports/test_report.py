@@ -123,7 +123,7 @@ def test_report_of_one_seed_shows_the_numbers_of_results_json(two_seed_run):
     jf = [float(row[4]) for row in rows]
     assert jf == sorted(jf), "the per-object table is not sorted worst first"
     assert all(row[7] == "6" and float(row[8]) > 0 for row in rows)  # frames, fps from scores.json
-    assert not page.warnings, page.warnings  # recomputed per-frame J agrees with results.json
+    assert not page.warnings, page.warnings  # the stored per-frame J agrees with results.json
     for name in ("jf_per_object.png", "decay_curve.png", "iou_distribution.png"):
         assert name in page.images
     worst = [source for source in page.images if source.startswith("worst_")]
@@ -144,16 +144,54 @@ def test_the_run_writes_the_multi_seed_report_with_mean_and_std(two_seed_run):
     assert "seed(s)" in text and "0, 1" in text and "commit" in text and "torch" in text
 
 
-def test_report_warns_when_predictions_changed_after_scoring(two_seed_run, tmp_path):
-    copy = tmp_path / "changed"
-    shutil.copytree(two_seed_run / "seed_1", copy)
-    frame = sorted((copy / "predictions" / "synth-000").glob("*.png"))[2]
+SCORE_PLOTS = ("jf_per_object.png", "decay_curve.png", "iou_distribution.png")
+
+
+def point_at_dataset(run_dir: Path, root: Path) -> None:
+    """Make every seed's recorded config read the dataset at ``root``."""
+    for path in run_dir.glob("seed_*/results.json"):
+        results = json.loads(path.read_text())
+        results["config"]["dataset"]["root"] = str(root)
+        path.write_text(json.dumps(results))
+
+
+def test_report_reads_stored_scores_and_needs_no_ground_truth(two_seed_run, tmp_path):
+    """The issue's acceptance check: with the ground truth blanked, then gone, the re-made report's score plots
+    are byte-identical to those of the report the run made; the worst-frame images say the GT is unavailable."""
     from datasets.png import read_label_png, write_label_png
 
-    write_label_png(frame, np.zeros_like(read_label_png(frame)))
+    made_by_run = {name: (two_seed_run / "report" / name).read_bytes() for name in SCORE_PLOTS}
+    data = Path(json.loads((two_seed_run / "seed_0" / "results.json").read_text())["config"]["dataset"]["root"])
+    blank, run = tmp_path / "blank", tmp_path / "run"
+    shutil.copytree(data, blank)
+    annotations = sorted((blank / "Annotations").rglob("*.png"))
+    assert annotations
+    for png in annotations:
+        write_label_png(png, np.zeros_like(read_label_png(png)))
+    shutil.copytree(two_seed_run, run, ignore=shutil.ignore_patterns("report"))
+    for root in (blank, tmp_path / "deleted"):
+        point_at_dataset(run, root)
+        result = cli("experiments.reports.report", str(run))
+        assert result.returncode == 0, result.stderr
+        page = check_self_contained(run / "report" / "index.html")
+        assert {name: (run / "report" / name).read_bytes() for name in SCORE_PLOTS} == made_by_run
+        assert not page.warnings, page.warnings
+    text = (run / "report" / "index.html").read_text()
+    assert "the ground truth is unavailable" in text and "not found" in text
+    assert not list((run / "report").glob("worst_*.png"))
+
+
+def test_report_warns_when_stored_scores_disagree_with_results_json(two_seed_run, tmp_path):
+    copy = tmp_path / "changed"
+    shutil.copytree(two_seed_run / "seed_1", copy)
+    path = copy / "per-frame_results-val.csv"
+    lines = path.read_text().splitlines()
+    video, object_id, frame, _, f = lines[1].split(",")
+    lines[1] = ",".join([video, object_id, frame, "0.0", f])
+    path.write_text("\n".join(lines) + "\n")
     assert cli("experiments.reports.report", str(copy)).returncode == 0
     warnings = parse(copy / "report" / "index.html").warnings
-    assert any("synth-000" in warning and "changed after scoring" in warning for warning in warnings), warnings
+    assert any(f"{video}_{object_id}" in warning and "different scorings" in warning for warning in warnings), warnings
 
 
 def test_report_errors_name_the_path_and_never_show_a_traceback(tmp_path):

@@ -36,7 +36,7 @@ def reference_run(data_root, tmp_path_factory) -> Path:
 
 def test_single_run_writes_predictions_csvs_and_provenance(reference_run, data_root):
     results = json.loads((reference_run / "results.json").read_text())
-    assert results["schema_version"] == 1
+    assert results["schema_version"] == 2 and results["task"] == "vos"
     assert results["seed"] == 0 and results["dataset"] == "davis17" and results["split"] == "val"
     assert len(results["git_commit"]) >= 7 and "torch" in results["packages"]
     assert results["config"]["model"]["iterative_refinement_iterations"] == 1
@@ -50,6 +50,23 @@ def test_single_run_writes_predictions_csvs_and_provenance(reference_run, data_r
     assert (reference_run / "run.log").read_text().count("frames in") == 2
     assert "configs: dataset=davis17 experiment=null model=sampt tracker=lk segmenter=grabcut" in (
         reference_run / "run.log").read_text()
+
+
+def test_the_run_keeps_per_frame_scores_whose_means_are_the_per_object_means(reference_run):
+    import numpy as np
+
+    per_object = json.loads((reference_run / "results.json").read_text())["metrics"]["per_object"]
+    lines = (reference_run / "per-frame_results-val.csv").read_text().splitlines()
+    assert lines[0] == "video,object,frame,J,F"
+    rows: dict[str, list[tuple[float, float]]] = {}
+    for line in lines[1:]:
+        video, object_id, _, j, f = line.split(",")
+        rows.setdefault(f"{video}_{object_id}", []).append((float(j), float(f)))
+    assert list(rows) == list(per_object)
+    for key, values in rows.items():
+        assert len(values) == 4  # frames 1..T-2 of the 6-frame videos
+        assert abs(np.mean([j for j, _ in values]) - per_object[key]["J-Mean"]) < 1e-9
+        assert abs(np.mean([f for _, f in values]) - per_object[key]["F-Mean"]) < 1e-9
 
 
 def test_rerun_skips_complete_videos_and_changed_config_redoes_them(reference_run, data_root, tmp_path):
@@ -218,6 +235,7 @@ def test_uvo_vis_run_writes_results_json_scores_and_resumes(tmp_path):
     report = (run_dir / "report" / "index.html").read_text()  # the AP/AR table and the PR curve
     assert f"<td>{results['metrics']['global']['AP']:.3f}</td>" in report
     assert (run_dir / "report" / "precision_recall.png").is_file()
+    assert (run_dir / "precision_recall.csv").is_file()  # the report draws the curve the scoring stored
     tracks = json.loads((run_dir / "uvo_results.json").read_text())
     assert tracks and all(set(t) == {"video_id", "score", "category_id", "segmentations"} for t in tracks)
     first = (run_dir / "uvo_results.json").read_bytes()

@@ -241,7 +241,9 @@ def test_track_scores_and_working_size():
         working_shape(480, 854, longest_side=1024, short_side=360)
 
 
-def test_run_vis_writes_valid_results_scores_and_resumes(uvo_videos, sampt, tmp_path):
+def test_run_vis_writes_valid_results_the_scoring_step_scores_them_and_it_resumes(uvo_videos, sampt, tmp_path):
+    from experiments.run.scoring import score_vis
+
     proposer = build_proposer("gt-first-frame")
     record = run_vis(uvo_videos, sampt, proposer, tmp_path, config_hash="h1", masks_batch_size=100)
     assert not record["failed"] and sorted(record["done"]) == [v.name for v in uvo_videos]
@@ -262,16 +264,18 @@ def test_run_vis_writes_valid_results_scores_and_resumes(uvo_videos, sampt, tmp_
             assert mask.any()
             again = mask_utils.encode(np.asfortranarray(mask))
             assert again["counts"].decode() == rle["counts"]
-    metrics = record["metrics"]
+    assert "metrics" not in record  # run_vis predicts; the run's one scoring step scores
+    metrics = score_vis(uvo_videos, record["results_json"])["global"]
     assert set(metrics) == {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"}
     assert metrics["AR100"] > 0.5 and metrics["AP"] > 0.3
     assert all((tmp_path / "predictions" / v.name / ".complete").is_file() for v in uvo_videos)
     before = (tmp_path / RESULTS_FILE).read_bytes()
     again = run_vis(uvo_videos, sampt, proposer, tmp_path, config_hash="h1")
     assert sorted(again["skipped"]) == [v.name for v in uvo_videos] and not again["done"]
-    assert (tmp_path / RESULTS_FILE).read_bytes() == before and again["metrics"] == metrics
-    redo = run_vis(uvo_videos[:1], sampt, proposer, tmp_path / "other", config_hash="h2", evaluate=False)
-    assert list(redo["done"]) == [uvo_videos[0].name] and redo["metrics"] is None
+    assert (tmp_path / RESULTS_FILE).read_bytes() == before
+    assert score_vis(uvo_videos, again["results_json"])["global"] == metrics
+    redo = run_vis(uvo_videos[:1], sampt, proposer, tmp_path / "other", config_hash="h2")
+    assert list(redo["done"]) == [uvo_videos[0].name]
 
 
 def test_tracks_keep_overlapping_masks_and_absent_frames_are_null(uvo_videos, sampt):
@@ -318,8 +322,8 @@ def test_run_vis_dataset_from_hydra_config(tmp_path):
         uvo = compose(config_name="eval", overrides=["dataset=uvo"])
     assert uvo.dataset.task == "vis" and uvo.dataset.vis.proposer == "sam-automatic"
     assert uvo.dataset.vis.proposer_options.points_per_side == 32
-    record = run_vis_dataset(cfg, tmp_path / "run", "hash")
-    assert len(record["done"]) == 1 and record["metrics"] is not None
+    videos, record = run_vis_dataset(cfg, tmp_path / "run", "hash")
+    assert [video.name for video in videos] == list(record["done"]) and len(videos) == 1
     assert (tmp_path / "run" / RESULTS_FILE).is_file()
 
 
