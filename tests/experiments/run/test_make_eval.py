@@ -4,6 +4,7 @@ Also the line the app logs at start naming the composed options (experiments.run
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -16,8 +17,11 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="GNU make i
 
 
 def make_eval(*variables: str) -> subprocess.CompletedProcess:
-    """``make -n eval`` (prints the commands, runs none: not the venv set-up either)."""
-    return subprocess.run(["make", "-n", "eval", *variables], cwd=REPO, capture_output=True, text=True, timeout=60)
+    """``make -n eval`` (prints the commands, runs none: not the venv set-up either), as a top-level make even
+    when the tests run under one (``make test`` would add "Entering directory" lines and its flags)."""
+    env = {key: value for key, value in os.environ.items() if key not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    return subprocess.run(["make", "--no-print-directory", "-n", "eval", *variables], cwd=REPO, capture_output=True,
+                          text=True, timeout=60, env=env)
 
 
 @pytest.mark.parametrize("variables, said, command", [
