@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from datasets.errors import DatasetError
-from infra.files import atomic_write_text
+from infra.files import write_json_atomic
 
 SCHEMA_VERSION = 2
 RESULTS_FILE = "results.json"
@@ -90,8 +90,7 @@ class ResultsRecord:
 
     def write(self, folder: str | Path, name: str = RESULTS_FILE) -> Path:
         """Write ``folder/name`` atomically (replacing an older file); returns its path."""
-        text = json.dumps(self.to_dict(), indent=2, default=_json_default) + "\n"
-        return atomic_write_text(Path(folder) / name, text)
+        return write_json_atomic(Path(folder) / name, self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict) -> "ResultsRecord":
@@ -131,12 +130,3 @@ def nan_to_none(value):
         return [nan_to_none(v) for v in value]
     return value
 
-
-def _json_default(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} to json")

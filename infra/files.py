@@ -1,9 +1,9 @@
-"""Atomic file writes (a file is either absent, its old version, or completely written: temp + rename) and
-the md5 of a file."""
+"""Atomic file writes (a file is either absent, its old version, or completely written: temp + rename), json
+written that way, and the md5 of a file."""
 from __future__ import annotations
 
 import hashlib
-
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -28,6 +28,21 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` to ``path`` atomically."""
     return atomic_write(path, lambda temporary: Path(temporary).write_text(text))
+
+
+def write_json_atomic(path: str | Path, data) -> Path:
+    """Write ``data`` as indented json to ``path`` atomically (numpy scalars and arrays, paths as json values)."""
+    return atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to json")
 
 
 def md5sum(path: str | Path) -> str:

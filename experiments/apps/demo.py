@@ -46,7 +46,7 @@ import numpy as np
 from datasets.png import write_label_png
 from datasets.video_file import VideoSource
 from experiments.apps.points_file import PointsFileError, QueryPoints, points_from_arguments, read_points_file
-from experiments.run.outputs import write_json_atomic
+from infra.files import write_json_atomic
 from experiments.run.schema import compose_config, quoted
 from experiments.run.vos import build_sampt, resolve_device
 from infra.resolution import WorkingVideo

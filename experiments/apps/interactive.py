@@ -462,7 +462,7 @@ def simulate_video(sampt, video, settings: InteractiveSettings, out: Path | None
                    mp4: bool = False) -> dict:
     """Run the protocol on every object of a `datasets.video.Video` with ground truth on every frame;
     write ``out/<video>/interactive.json`` and ``iou_vs_interactions.png`` when ``out`` is given."""
-    from experiments.run.outputs import write_json_atomic
+    from infra.files import write_json_atomic
     from trackers.sampt.query_points import video_rng
 
     missing = [t for t in range(video.num_frames) if not video.has_annotation(t)]

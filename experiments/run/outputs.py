@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from datasets.errors import DatasetError
-from infra.files import atomic_write, atomic_write_text
+from infra.files import atomic_write, write_json_atomic
 from datasets.rle import decode_rle, encode_rle
 
 MARKER = ".complete"
@@ -26,21 +26,6 @@ TRACKS_FILE = "tracks.npz"
 VIS_TRACKS_FILE = "tracks.json"
 
 log = logging.getLogger("sampt")
-
-
-def write_json_atomic(path: str | Path, data) -> None:
-    """Write ``data`` as json to ``path`` through a temporary file and an atomic rename."""
-    atomic_write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} to json")
 
 
 def write_tracks(video_dir: Path, tracks: np.ndarray, visible: np.ndarray, object_ids, frame_size) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from evaluation.record import ResultsRecord
 from infra.files import atomic_write_text
-from experiments.run.outputs import write_json_atomic
+from infra.files import write_json_atomic
 
 log = logging.getLogger("sampt")
 

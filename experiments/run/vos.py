@@ -19,7 +19,8 @@ from infra.background import WriteBehind
 from datasets.png import write_label_png
 from datasets.video import Video
 from infra.resolution import WorkingVideo
-from experiments.run.outputs import predict_resumably, write_json_atomic, write_tracks
+from experiments.run.outputs import predict_resumably, write_tracks
+from infra.files import write_json_atomic
 from trackers.sampt.engine import VideoObjects
 
 log = logging.getLogger("sampt")
