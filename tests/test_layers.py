@@ -42,3 +42,47 @@ def test_light_imports_stay_light(package, heavy):
     code = f"import sys, {package}; print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(heavy)!r}))"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", f"import {package} loads {out.strip()}"
+
+
+def _module_imports() -> dict[str, set[str]]:
+    """module -> the project modules it imports (at the top or inside a function), for every module of the
+    layered packages; ``from package import name`` counts as importing ``package.name`` when that is a module."""
+    paths = {}
+    for path in modules():
+        name = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        paths[name.removesuffix(".__init__")] = path
+    graph = {name: set() for name in paths}
+    for name, path in paths.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets = [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]
+            else:
+                continue
+            for target in targets:
+                while target and target not in paths:
+                    target = target.rpartition(".")[0]
+                if target and target != name and not name.startswith(target + "."):
+                    graph[name].add(target)
+    return graph
+
+
+def test_no_import_cycle():
+    """No chain of imports leads from a module back to itself (a package's own __init__ excluded)."""
+    graph = _module_imports()
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                cycle = path[path.index(target):] + [target]
+                raise AssertionError(f"import cycle: {' -> '.join(cycle)}")
+            if target not in state:
+                visit(target, path + [target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
