@@ -50,7 +50,7 @@ log = logging.getLogger("sampt")
 #: ``mean-all-frames``: the authors' VIS score, the mean of SAM's predicted IoU over ALL frames, where a
 #: frame SAM was not prompted on counts as -inf (so such a track ranks below every fully prompted one;
 #: written as `NOT_PROMPTED_SCORE`, which ranks the same since only the order matters).
-#: ``mean-predicted``: the mean over the frames SAM was prompted on (`SamPtVideoRun.scores`).
+#: ``mean-predicted``: the mean over the frames SAM was prompted on (`trackers.sampt.engine.VideoRun.scores`).
 SCORE_MODES = ("mean-all-frames", "mean-predicted")
 NOT_PROMPTED_SCORE = -1e6
 RESULTS_FILE = "uvo_results.json"

@@ -1,1 +1,2 @@
-"""The SAM-PT method: `model.SamPt` (the per-frame loop), its prompting, query points, reinit, filters and VIS proposals."""
+"""The SAM-PT method: `knobs.SamPtKnobs` (its settings), `engine` (the per-frame loop and the one way to run a
+video, `model.SamPt.run_video`), `model.SamPt`, prompting, query points, reinit, patch filtering, VIS proposals."""

@@ -2,7 +2,7 @@
 bf16 autocast masks stay within IoU 0.99 of fp32, and batched encoder calls equal one-by-one ones there.
 
 Tiny random SAM (`tests.fakes.tiny_sam_segmenter`, the real SAM geometry) on frames with
-moving textured discs, prompted by SAM-PT's SAM step (`SamPt.segment_tracks`: 8 positive + 1 negative
+moving textured discs, prompted by SAM-PT's SAM step (`reference.runs.segment_tracks`: 8 positive + 1 negative
 point per object, 12 refinement iterations) with points on the discs.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The SAM step against SAM-PT's ``SamPt._apply_sam_to_trajectories`` (tests/fixtures/official_sam_step,
 recorded with scripts/record/sam_step.py from SysCV/sam-pt): the same 576x1024 clip, trajectories,
-visibilities and tiny random SAM, with 12 and with 3 refinement iterations; ``SamPt.segment_tracks``
+visibilities and tiny random SAM, with 12 and with 3 refinement iterations; `reference.runs.segment_tracks`
 must give the official IoU predictions to 1e-5 and the official masks on every pixel with SAM's
 ``MaskDecoder.forward`` (up to `LEAN_PIXEL_TOLERANCE` pixels with our `LeanMaskDecoder`), with the objects
 of a frame batched into one decoder call per prompt length (the authors call SAM once per object)."""
