@@ -63,7 +63,7 @@ def _run(method: str, sampt, video, out_dir: Path, longest_side) -> tuple[float,
     return seconds, cpu, timer
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=8, help="frames of the synthetic video")
     parser.add_argument("--height", type=int, default=480, help="annotation height (frames are 2x)")
@@ -72,13 +72,14 @@ def main(argv: list[str] | None = None) -> dict:
                         help="working size (default: the preset's, the authors' 1024)")
     parser.add_argument("--repeats", type=int, default=2, help="alternating timing rounds (best of each)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    args = parser.parse_args([] if argv is None else argv)
+    return parser.parse_args([] if argv is None else argv)
 
-    import torch
 
+def measure(args: argparse.Namespace):
+    """Both paths on the synthetic video, ``args.repeats`` alternating rounds -> (best run per method, label
+    maps per method, the video, its config, the stored frames' size)."""
     from trackers.segmenters.sam import SamSegmenter, build_tiny_sam
 
-    torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="bench_e2e_") as tmp:
         tmp = Path(tmp)
         overrides = [] if args.longest_side is None else [f"longest_side={args.longest_side}"]
@@ -92,16 +93,18 @@ def main(argv: list[str] | None = None) -> dict:
                 if method not in best or run[0] < best[method][0]:
                     best[method] = run
         labels = {method: read_labels(tmp / f"{method}0", video) for method in METHODS}
-        frames_size = list(video.frame_size)
+        return best, labels, video, cfg, list(video.frame_size)
 
+
+def summarize(best: dict, labels: dict, video, cfg, frames_size: list, threads: int) -> dict:
+    """The json summary: fps, CPU time, stage times, call counts, speed-ups and label-map agreement."""
     frames = video.num_frames
     stages = {method: {name: value / frames for name, value in best[method][2].table(best[method][0]).items()}
               for method in METHODS}
-    differing = int((labels["ours"] != labels["reference"]).sum())
     summary = {
         "video": f"{frames} frames, {len(video.objects)} objects, {video.size[0]}x{video.size[1]} annotations, "
                  f"{frames_size[0]}x{frames_size[1]} frames, working longest side {cfg.longest_side}",
-        "torch_threads": args.threads,
+        "torch_threads": threads,
         "fps": {method: frames / best[method][0] for method in METHODS},
         "cpu_seconds_per_frame": {method: best[method][1] / frames for method in METHODS},
         "seconds_per_frame_in": stages,
@@ -109,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
         # ours encodes chunks of up to 8 frames, each frame once per direction; the reference 8 frames per call
         "tracker_encoder_calls_per_frame": {method: best[method][2].calls.get("tracker encoder", 0) / frames
                                             for method in METHODS},
-        "differing_pixels": differing,
+        "differing_pixels": int((labels["ours"] != labels["reference"]).sum()),
         "pixel_agreement": float((labels["ours"] == labels["reference"]).mean()),
         "mean_object_iou": mean_object_iou(labels["ours"], labels["reference"]),
     }
@@ -119,10 +122,15 @@ def main(argv: list[str] | None = None) -> dict:
     tracking = {method: stages[method]["point tracking"] + stages[method]["tracker encoder"] for method in METHODS}
     rest = {method: 1 / summary["fps"][method] - tracking[method] for method in METHODS}
     summary["speedup_without_tracking"] = rest["reference"] / rest["ours"]
-    equal = differing == 0
+    return summary
+
+
+def report(summary: dict, repeats: int, size: int) -> bool:
+    """Print the summary; returns whether the label maps agree (up to float rounding)."""
+    stages = summary["seconds_per_frame_in"]
     close = summary["pixel_agreement"] >= MIN_PIXEL_AGREEMENT and summary["mean_object_iou"] >= MIN_OBJECT_IOU
     print(f"whole make-eval path (decode .. PNG writing) on {summary['video']}; random PIPS + tiny SAM, "
-          f"{args.threads} torch thread(s), best of {args.repeats}")
+          f"{summary['torch_threads']} torch thread(s), best of {repeats}")
     for method in METHODS:
         print(f"  {method:9s}: {summary['fps'][method]:7.3f} fps ({1 / summary['fps'][method]:.3f} s/frame wall, "
               f"{summary['cpu_seconds_per_frame'][method]:.3f} s/frame CPU, "
@@ -133,11 +141,22 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"  {'stage (s/frame)':16s} {'ours':>8s} {'reference':>10s}")
     for name in stages["ours"]:
         print(f"  {name:16s} {stages['ours'][name]:8.4f} {stages['reference'].get(name, 0.0):10.4f}")
-    verdict = "equal" if equal else "equal up to float rounding" if close else "DIFFERENT"
-    print(f"  label maps: {verdict} ({differing} of {labels['ours'].size} pixels differ: agreement "
+    differing = summary["differing_pixels"]
+    verdict = "equal" if differing == 0 else "equal up to float rounding" if close else "DIFFERENT"
+    print(f"  label maps: {verdict} ({differing} of {size} pixels differ: agreement "
           f"{100 * summary['pixel_agreement']:.5f}%, mean object IoU {summary['mean_object_iou']:.6f})")
     print(json.dumps(summary))
-    if not close:
+    return close
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    best, labels, video, cfg, frames_size = measure(args)
+    summary = summarize(best, labels, video, cfg, frames_size, args.threads)
+    if not report(summary, args.repeats, labels["ours"].size):
         print("ERROR: ours and the reference wrote different label maps", file=sys.stderr)
         raise SystemExit(1)
     return summary

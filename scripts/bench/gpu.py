@@ -146,7 +146,7 @@ def _print_table(results: dict[str, dict], device_name: str) -> None:
         print("  no ViT-H configuration finished")
 
 
-def main(argv: list[str] | None = None) -> dict:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true",
                         help="CPU (one thread), tiny random models, 3 frames of 64x112 with 2 objects, 1 refinement "
@@ -157,8 +157,42 @@ def main(argv: list[str] | None = None) -> dict:
                         help="seconds: a configuration starts only while its allowance fits")
     parser.add_argument("--embed-batch-size", type=int, default=10,
                         help="frames per image-encoder call (10 divides 50 frames: one compiled batch shape)")
-    args = parser.parse_args([] if argv is None else argv)
+    return parser.parse_args([] if argv is None else argv)
 
+
+def skip_reason(config: Config, args: argparse.Namespace, device: str, elapsed: float, budget: float) -> str | None:
+    """Why ``config`` is not run (None: it runs)."""
+    if config.compile and device != "cuda":
+        return "skipped: torch.compile runs on CUDA only"
+    if args.smoke and config.bf16 and config.model != args.models[0]:
+        return f"skipped: bf16 on CPU is slow; the smoke run checks it on {args.models[0]} only"
+    if elapsed + ALLOWANCE[config.compile] > budget:
+        return f"skipped: time budget ({elapsed:.0f} s of {budget:.0f} s used)"
+    return None
+
+
+def run_configuration(config: Config, modules: dict, results: dict, args, cfg, video, tracker, device: str,
+                      out: Path) -> dict:
+    """Measure one configuration (its model built once per model); a failure is recorded, not raised."""
+    try:
+        if config.model not in modules:
+            modules[config.model] = build_module(config.model, args.smoke)
+        result = measure(config, modules[config.model], cfg, video, tracker, device, out, warm_up=not args.smoke,
+                         embed_batch_size=args.embed_batch_size)
+        reference = results.get(Config(config.model, False, False).name, {}).get("labels")
+        result["iou_vs_fp32"] = None if reference is None else mean_object_iou(result["labels"], reference)
+        result["status"] = "ok"
+        return result
+    except Exception as error:  # noqa: BLE001 - one failing configuration must not stop the others
+        traceback.print_exc()
+        return {"status": f"FAILED: {type(error).__name__}: {error}"}
+    finally:
+        if config.model in modules:
+            _release(modules[config.model], device)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
     import torch
 
     device = "cpu" if args.smoke else "cuda"
@@ -171,7 +205,6 @@ def main(argv: list[str] | None = None) -> dict:
     device_name = torch.cuda.get_device_name() if device == "cuda" else "CPU (smoke run: tiny models)"
     frames = args.frames or (3 if args.smoke else 50)
     size = (64, 112) if args.smoke else (480, 854)
-    num_objects = 2 if args.smoke else 5
     overrides = ["longest_side=null", "dataset.options.frames_resolution=null",
                  "model.iterative_refinement_iterations=1"] if args.smoke else []
     budget = float("inf") if args.smoke else args.budget
@@ -179,38 +212,16 @@ def main(argv: list[str] | None = None) -> dict:
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="bench_gpu_") as tmp:
         tmp = Path(tmp)
-        cfg, video = synthetic_davis_video(tmp / "data", frames, *size, num_objects, 0, *overrides)
+        cfg, video = synthetic_davis_video(tmp / "data", frames, *size, 2 if args.smoke else 5, 0, *overrides)
         tracker = random_pips(cfg, device)
         print(f"{device_name}: {frames} frames, {len(video.objects)} objects, {size[0]}x{size[1]} annotations, "
               f"working size {cfg.longest_side or 'native'}, embed batch {args.embed_batch_size}, "
               f"torch {torch.__version__}", flush=True)
         modules: dict[str, object] = {}
         for config in configurations(args.models):
-            elapsed = time.perf_counter() - start
-            if config.compile and device != "cuda":
-                results[config.name] = {"status": "skipped: torch.compile runs on CUDA only"}
-            elif args.smoke and config.bf16 and config.model != args.models[0]:
-                results[config.name] = {"status": f"skipped: bf16 on CPU is slow; the smoke run checks it on "
-                                                  f"{args.models[0]} only"}
-            elif elapsed + ALLOWANCE[config.compile] > budget:
-                results[config.name] = {"status": f"skipped: time budget ({elapsed:.0f} s of {budget:.0f} s used)"}
-            else:
-                try:
-                    if config.model not in modules:
-                        modules[config.model] = build_module(config.model, args.smoke)
-                    result = measure(config, modules[config.model], cfg, video, tracker, device,
-                                     tmp / config.name.replace(" ", "_"), warm_up=not args.smoke,
-                                     embed_batch_size=args.embed_batch_size)
-                    reference = results.get(Config(config.model, False, False).name, {}).get("labels")
-                    result["iou_vs_fp32"] = None if reference is None else mean_object_iou(result["labels"], reference)
-                    result["status"] = "ok"
-                    results[config.name] = result
-                except Exception as error:  # noqa: BLE001 - one failing configuration must not stop the others
-                    traceback.print_exc()
-                    results[config.name] = {"status": f"FAILED: {type(error).__name__}: {error}"}
-                finally:
-                    if config.model in modules:
-                        _release(modules[config.model], device)
+            skipped = skip_reason(config, args, device, time.perf_counter() - start, budget)
+            results[config.name] = {"status": skipped} if skipped else run_configuration(
+                config, modules, results, args, cfg, video, tracker, device, tmp / config.name.replace(" ", "_"))
             result = results[config.name]
             line = result["status"] if "fps" not in result else (
                 f"{result['fps']:.2f} fps, peak GPU {result['peak_gpu_mib'] or 0:.0f} MiB, stages (s/frame) "
