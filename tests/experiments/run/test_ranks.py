@@ -99,7 +99,8 @@ def test_lost_rank_stops_the_run_naming_it_and_a_rerun_finishes_the_rest(lost, t
     reference = tmp_path / "reference"
     run_app(*FAST, f"dataset.root={data}", f"output_dir={reference}")
     run_dir = tmp_path / "run"
-    overrides = [*FAST, f"dataset.root={data}", f"output_dir={run_dir}", f"rank_timeout_s={60 if lost == 'killed' else 3}"]
+    timeout = 60 if lost == "killed" else 3
+    overrides = [*FAST, f"dataset.root={data}", f"output_dir={run_dir}", f"rank_timeout_s={timeout}"]
     port = free_port()
     zero, one = start_rank(0, port, overrides), start_rank(1, port, overrides)
     first, second = sorted(path.name for path in (data / "JPEGImages" / "480p").iterdir())
