@@ -274,8 +274,6 @@ def main(cfg: DictConfig) -> None:
         log.error("%s: %s", type(error).__name__, error)
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
-    finally:
-        rank_env.stop()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ rank pins its GPU (``cuda:LOCAL_RANK``), so ``device=auto`` (and ``cuda``) mean 
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 from dataclasses import dataclass
@@ -60,9 +61,11 @@ def discover() -> Ranks:
 
 def start(ranks: Ranks, timeout_s: float) -> None:
     """Join the process group (gloo, ``timeout_s`` for every exchange) and pin this rank's GPU; no-op for
-    one process."""
+    one process or when joined already. The group lasts as long as the process (the jobs of a sweep share
+    it: a group rebuilt between jobs could meet a rank still in the old one), and is left at exit."""
     if not ranks.distributed or torch.distributed.is_initialized():
         return
+    atexit.register(stop)
     if torch.cuda.is_available():
         torch.cuda.set_device(ranks.local_rank % torch.cuda.device_count())
     torch.distributed.init_process_group("gloo", rank=ranks.rank, world_size=ranks.world_size,

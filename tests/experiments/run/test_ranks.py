@@ -58,6 +58,21 @@ def test_torchrun_two_ranks_equals_one_process(single_run, tmp_path):
     assert list(record["videos"]) == list(results(single_run)["videos"])  # one record, in video order
 
 
+def test_torchrun_sweep_shares_one_process_group(tmp_path):
+    """The jobs of a multirun run one after another in each rank's process, over the same ranks."""
+    data = tiny_davis(tmp_path / "DAVIS")
+    sweep = tmp_path / "sweep"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "experiments.run", "-m", *FAST, f"dataset.root={data}", "seed=0,1", f"output_dir={sweep}"]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, env=ENV)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for job in ("0", "1"):
+        record = results(sweep / job)
+        assert record["world_size"] == 2 and record["metrics"]["global"]
+        assert sorted(info["rank"] for info in record["videos"].values()) == [0, 1]
+    assert (sweep / "sweep_results.csv").is_file() and done.stdout.count("sweep table:") == 1
+
+
 def test_submitit_local_tasks_are_the_ranks(single_run, tmp_path):
     """Hydra's submitit launcher with 2 tasks of one job: the ranks come from the submitit environment."""
     sweep = tmp_path / "sweep"
