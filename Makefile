@@ -59,7 +59,9 @@ test-gpu: $(STAMP)
 test-all: $(STAMP)
 	$(PY) -m pytest -q
 
-# make eval [DATASET=...] [EXPERIMENT=...] [SEEDS=0,1,2] [OUT=run folder] [ARGS="any Hydra override"]
+# make eval [DATASET=...] [EXPERIMENT=...] [SEEDS=0,1,2] [OUT=run folder] [GPUS=N] [ARGS="any Hydra override"]
+# GPUS=N: one process per GPU on this machine (torchrun; experiments/run/ranks.py), into one run folder
+# (OUT, default outputs/<date>/<time>: every rank must write into the same one)
 # It says which preset it chose and why; the preset is EXPERIMENT's alone (an experiment= in ARGS stops it).
 comma := ,
 ifeq ($(origin EXPERIMENT),file)
@@ -76,7 +78,7 @@ endif
 
 eval: $(STAMP)
 	$(info make eval: $(EVAL_CHOICE))
-	$(PY) -m experiments.run dataset=$(DATASET_OPTION) $(if $(EXPERIMENT),experiment=$(EXPERIMENT)) $(if $(SEEDS),'seeds=[$(SEEDS)]') $(if $(OUT),output_dir=$(OUT)) $(ARGS)
+	$(PY) $(if $(GPUS),-m torch.distributed.run --standalone --nproc_per_node=$(GPUS) )-m experiments.run dataset=$(DATASET_OPTION) $(if $(EXPERIMENT),experiment=$(EXPERIMENT)) $(if $(SEEDS),'seeds=[$(SEEDS)]') $(if $(OUT),output_dir=$(OUT),$(if $(GPUS),output_dir=outputs/$(shell date +%Y-%m-%d/%H-%M-%S))) $(ARGS)
 
 # the HTML report of a run (also written at the end of every run): make report RUN=outputs/<date>/<time>
 report: $(STAMP)

@@ -40,7 +40,9 @@ class ResultsRecord:
         metrics: None when not scored; else ``{"global": {...}, ...}`` (see the module docstring).
         config, config_hash, git_commit, packages, seed, shard, num_shards, date, run_seconds: provenance
             (None or empty where the writer does not know it, e.g. the evaluator CLIs).
-        videos: video -> its prediction info (timing) for the videos predicted in this invocation.
+        world_size: the processes that predicted the run (`experiments.run.ranks`), 1 for one process.
+        videos: video -> its prediction info (timing, and the ``rank`` that predicted it) for the videos
+            predicted in this invocation.
         num_videos, num_videos_evaluated: videos of the run and videos scored.
         videos_skipped_complete: videos already complete from an earlier invocation.
         videos_failed: video -> traceback.
@@ -58,6 +60,7 @@ class ResultsRecord:
     seed: int | None = None
     shard: int = 0
     num_shards: int = 1
+    world_size: int = 1
     date: str | None = None
     run_seconds: float | None = None
     videos: dict = field(default_factory=dict)

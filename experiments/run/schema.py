@@ -100,6 +100,7 @@ class EvalSchema:
     evaluate: bool = True
     eval_workers: int = 2
     longest_side: Optional[int] = None
+    rank_timeout_s: float = 1800.0
 
 
 def register() -> None:

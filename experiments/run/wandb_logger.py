@@ -18,18 +18,20 @@ WANDB_MODES = ("offline", "online", "disabled")
 
 
 class RunLogger:
-    """Context manager for one seed's run: starts wandb if enabled, finishes it on exit."""
+    """Context manager for one seed's run: starts wandb if enabled (and ``use_wandb``: rank 0 of a run over
+    several processes), finishes it on exit."""
 
-    def __init__(self, cfg: DictConfig, run_dir: Path):
+    def __init__(self, cfg: DictConfig, run_dir: Path, use_wandb: bool = True):
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.settings = cfg.logging
+        self.use_wandb = use_wandb
         self.wandb_run = None
         self.overlays: list[Path] = []
 
     def __enter__(self) -> "RunLogger":
         wandb_cfg = self.settings.wandb
-        if wandb_cfg.enabled:
+        if wandb_cfg.enabled and self.use_wandb:
             if wandb_cfg.mode not in WANDB_MODES:
                 raise ValueError(f"logging.wandb.mode={wandb_cfg.mode!r}; valid: {', '.join(WANDB_MODES)}")
             import wandb

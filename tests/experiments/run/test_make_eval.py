@@ -65,3 +65,14 @@ def test_the_app_names_the_composed_options():
     assert chosen_options(choices) == ("dataset=davis17 experiment=paper/sampt model=sampt tracker=pips "
                                        "segmenter=sam_vit_h")
     assert chosen_options({**choices, "experiment": None}).startswith("dataset=davis17 experiment=null model=")
+
+
+def test_gpus_runs_one_process_per_gpu_into_one_folder():
+    one = make_eval("OUT=run")
+    assert one.returncode == 0 and "torch.distributed" not in one.stdout
+    assert ".venv/bin/python -m experiments.run dataset=synthetic" in " ".join(one.stdout.split())
+    result = make_eval("GPUS=4", "OUT=run")
+    assert result.returncode == 0, result.stderr
+    assert "-m torch.distributed.run --standalone --nproc_per_node=4 -m experiments.run" in result.stdout
+    assert "output_dir=run" in result.stdout
+    assert "output_dir=outputs/" in make_eval("GPUS=2").stdout  # the ranks need one folder: a fresh one
