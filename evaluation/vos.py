@@ -5,6 +5,8 @@ Command line::
     python -m evaluation.vos --dataset {davis16,davis17,mose,folder} --root ROOT --split SPLIT \\
         --predictions DIR [--output DIR] [--workers N] [--resolution 480p]
 
+``--dataset sav`` is scored by `evaluation.sav` (the official SA-V rules, described there).
+
 Python: :func:`evaluate_vos` on a list of `datasets.video.Video` objects, returning a `VosResult`.
 
 Behaviour (``docs/protocol.md`` sections 1, 1.8, 4), equal to the official DAVIS 2017 evaluator
@@ -60,6 +62,7 @@ from evaluation.record import ResultsRecord, nan_to_none
 log = logging.getLogger(__name__)
 
 DATASETS = ("davis16", "davis17", "mose", "folder")
+CLI_DATASETS = DATASETS + ("sav",)  # sav: scored by evaluation.sav
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 OBJECT_COLUMNS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 PER_SEQUENCE_COLUMNS = ("Sequence", "J-Mean", "F-Mean")
@@ -483,7 +486,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         prog="sampt-eval-vos",
         description="Score semi-supervised VOS predictions DAVIS-style (J, F, J&F; official DAVIS 2017 rules).",
     )
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--dataset", required=True, choices=CLI_DATASETS)
     parser.add_argument("--root", required=True, help="dataset root (the layout of --dataset)")
     parser.add_argument("--split", required=True, help="split name, e.g. val")
     parser.add_argument("--predictions", required=True, help="folder holding <video>/<frame>.png")
@@ -496,6 +499,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--no-official-quirks", action="store_true",
         help="use correct Decay bin edges for sequences of more than 256 scored frames (the official tool wraps them)",
     )
+    parser.add_argument("--do-not-skip-first-and-last-frame", action="store_true",
+                        help="sav only: also score each object's first and last annotated frame (the official "
+                             "--do_not_skip_first_and_last_frame)")
     return parser.parse_args(argv)
 
 
@@ -503,6 +509,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point (``sampt-eval-vos``); returns the exit status (0 ok, 2 bad input)."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.dataset == "sav":
+        from evaluation.sav import run_cli
+
+        return run_cli(args)
+    if args.do_not_skip_first_and_last_frame:
+        print("error: --do-not-skip-first-and-last-frame is for --dataset sav only", file=sys.stderr)
+        return 2
     try:
         from datasets.registry import read_videos
 
