@@ -899,15 +899,16 @@ def _write_sav_predicted_object(folder: Path, video, object_id: int, case: str |
         _write_sav_mask(folder / f"{video.frame_names[index]}.png", mask, 1 if case == "ones" else 255)
 
 
-def make_sav_inputs(out: Path) -> dict[str, Path]:
-    """Write the SA-V inputs under ``out``: ``gt`` (a dataset root with ``sav_val``) and ``pred``
+def make_sav_inputs(out: Path, gt: dict | None = None) -> dict[str, Path]:
+    """Write the SA-V inputs under ``out``: ``gt`` (a dataset root with ``sav_val``, `generate` options
+    ``gt``, default `SAV_GT`; the scoring benchmark passes larger ones) and ``pred``
     (``<video>/<obj:03d>/<frame>.png``, with the `SAV_CASES`, an extra object and an extra video);
     returns name -> path (``annotations``: the folder the official tool takes as ``--gt_root``)."""
     from datasets.registry import read_videos
     from datasets.synthetic import generate
 
     out = Path(out)
-    generate(out / "gt", **SAV_GT)
+    generate(out / "gt", **(SAV_GT if gt is None else gt))
     pred = out / "pred"
     rng = np.random.default_rng(SAV_PRED_SEED)
     videos = read_videos("sav", out / "gt", "val")

@@ -42,15 +42,16 @@ def official_benchmark(official: Path):
     return importlib.import_module("utils.sav_benchmark").benchmark
 
 
-def run_official(official: Path, annotations: Path, predictions: Path, skip: bool) -> dict:
-    """The official scores of one setting: ``global`` {J&F, J, F} and ``per_object`` {"<video>_<obj>": {J, F}}.
+def run_official(official: Path, annotations: Path, predictions: Path, skip: bool, processes: int = 1) -> dict:
+    """The official scores of one setting: ``global`` {J&F, J, F} and ``per_object`` {"<video>_<obj>": {J, F}}
+    (percentages), its pool with ``processes`` processes.
 
     The official tool writes ``results.csv`` into the prediction folder: it runs on a copy."""
     benchmark = official_benchmark(official)
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / "pred"
         shutil.copytree(predictions, copy)
-        jf, j, f, objects = benchmark([str(annotations)], [str(copy)], False, 1, verbose=False,
+        jf, j, f, objects = benchmark([str(annotations)], [str(copy)], False, processes, verbose=False,
                                       skip_first_and_last=skip)
     per_object = {f"{video}_{obj}": {"J": float(iou[obj]), "F": float(boundary[obj])}
                   for video, (iou, boundary) in objects[0].items() for obj in iou}
