@@ -44,9 +44,7 @@ Where this module differs, on purpose (the official tool has no defined answer):
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -57,7 +55,7 @@ from datasets.errors import DatasetError
 from datasets.sav import SavVideo, read_binary_mask
 from evaluation.davis_metrics import boundary_radius, mask_scores
 from evaluation.record import ResultsRecord
-from evaluation.vos import PredictionError, _init_worker, _progress, default_workers
+from evaluation.scoring import PredictionError, default_workers, map_videos
 
 log = logging.getLogger(__name__)
 
@@ -162,16 +160,6 @@ def evaluate_sav_video(video: SavVideo, predictions_dir: str | Path,
     return rows
 
 
-def _evaluate_in_worker(video: SavVideo, predictions_dir: Path, skip_first_and_last: bool):
-    """`evaluate_sav_video` for a pool worker: dataset errors come back as picklable exceptions."""
-    try:
-        return evaluate_sav_video(video, predictions_dir, skip_first_and_last)
-    except PredictionError:
-        raise
-    except DatasetError as error:
-        raise DatasetError(str(error)) from None
-
-
 def evaluate_sav(videos: Sequence[SavVideo], predictions_dir: str | Path, workers: int | None = None,
                  skip_first_and_last: bool = True, progress: bool = False) -> SavResult:
     """Score SA-V predictions in ``predictions_dir`` (``<dir>/<video>/<obj:03d>/<frame>.png``).
@@ -192,22 +180,8 @@ def evaluate_sav(videos: Sequence[SavVideo], predictions_dir: str | Path, worker
     if not predictions_dir.is_dir():
         raise PredictionError(f"prediction folder not found: {predictions_dir}\nexpected layout:\n{SAV_PREDICTION_LAYOUT}")
     check_sav_predictions(videos, predictions_dir, skip_first_and_last)
-    workers = min(default_workers() if workers is None else int(workers), len(videos))
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    if workers == 1:
-        results = list(_progress((evaluate_sav_video(v, predictions_dir, skip_first_and_last) for v in videos),
-                                 len(videos), progress))
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-            scored = pool.map(_evaluate_in_worker, videos, [predictions_dir] * len(videos),
-                              [skip_first_and_last] * len(videos))
-            try:
-                results = list(_progress(scored, len(videos), progress))
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+    workers = default_workers() if workers is None else int(workers)
+    results = map_videos(evaluate_sav_video, videos, (predictions_dir, skip_first_and_last), workers, progress)
     return _summarise(results)
 
 

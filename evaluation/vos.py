@@ -42,10 +42,8 @@ import csv
 import io
 import logging
 import math
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -58,6 +56,7 @@ from datasets.png import read_label_png
 from datasets.video import Video
 from evaluation.davis_metrics import BOUND_TH, boundary_radius, frame_scores, object_statistics
 from evaluation.record import ResultsRecord, nan_to_none
+from evaluation.scoring import PredictionError, default_workers, map_videos
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +67,6 @@ OBJECT_COLUMNS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Deca
 PER_SEQUENCE_COLUMNS = ("Sequence", "J-Mean", "F-Mean")
 PER_FRAME_COLUMNS = ("video", "object", "frame", "J", "F")
 PREDICTION_LAYOUT = "PREDICTIONS/<video>/<frame>.png   (indexed PNGs at annotation size, ids as in the GT)"
-
-
-class PredictionError(DatasetError):
-    """A prediction folder or file that cannot be scored; the message names the video, frame and file."""
 
 
 @dataclass
@@ -370,27 +365,6 @@ def global_scores(
 # Whole evaluation
 
 
-def default_workers() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
-
-
-def _init_worker() -> None:
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
-def _evaluate_video_in_worker(video: Video, predictions_dir: Path, bound_th: float) -> VideoScores:
-    """`evaluate_video` for a pool worker: dataset errors come back as plain picklable exceptions
-    (a subclass with a custom constructor, e.g. `DatasetLayoutError`, could not be rebuilt in the parent)."""
-    try:
-        return evaluate_video(video, predictions_dir, bound_th)
-    except PredictionError:
-        raise
-    except DatasetError as error:
-        raise DatasetError(str(error)) from None
-
-
 def evaluate_vos(
     videos: Sequence[Video],
     predictions_dir: str | Path,
@@ -428,23 +402,7 @@ def evaluate_vos(
     predictions_dir = Path(predictions_dir)
     check_predictions_exist(videos, predictions_dir)
     workers = default_workers() if workers is None else int(workers)
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    workers = min(workers, len(videos))
-    if workers == 1:
-        scored = (evaluate_video(video, predictions_dir, bound_th) for video in videos)
-        results = list(_progress(scored, len(videos), progress))
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-            scored = pool.map(
-                _evaluate_video_in_worker, videos, [predictions_dir] * len(videos), [bound_th] * len(videos)
-            )
-            try:
-                results = list(_progress(scored, len(videos), progress))
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)  # do not score the rest after an error
-                raise
+    results = map_videos(evaluate_video, videos, (predictions_dir, bound_th), workers, progress)
     per_object: dict[str, dict[str, float]] = {}
     groups: list[list[str]] = []
     for scores in results:
@@ -457,14 +415,6 @@ def evaluate_vos(
     log.info("scored %d objects in %d videos (%d frames)", len(per_object), len(results),
              sum(r.j.shape[1] for r in results))
     return VosResult(scores, per_object, results, dataset, split, official_quirks, bound_th)
-
-
-def _progress(iterable, total: int, enabled: bool):
-    if not enabled:
-        return iterable
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc="scoring videos", unit="video")
 
 
 RESOLUTION_DATASETS = ("davis16", "davis17")  # readers with annotation resolutions (480p, 1080p, ...)

@@ -13,7 +13,8 @@ from datasets.registry import read_videos
 from datasets.synthetic import generate
 from evaluation.record import ResultsRecord
 from evaluation.sav import evaluate_sav
-from evaluation.vos import PredictionError, main
+from evaluation.scoring import PredictionError
+from evaluation.vos import main
 
 TINY = dict(num_videos=2, num_frames=24, height=48, width=64, num_objects=2)
 
