@@ -14,6 +14,8 @@ What the official tool does (facebookresearch/sam2 at commit 2b90b9f5ceec907a1c1
 what this module does; ``tests/evaluation/test_official_sav.py`` compares with its recorded output
 (``tests/fixtures/official_sav``) to 1e-9:
 
+* Videos: the official tool scores the ground-truth video folders that also have a prediction folder;
+  here the split's list ``sav_<split>.txt`` (every listed video must be predicted, see below).
 * Objects: every folder under the video's ground-truth folder; frames: the PNG files of the object's
   own ground-truth folder, sorted; the first and last of them are skipped unless
   ``--do_not_skip_first_and_last_frame`` (here ``skip_first_and_last=False``). Prediction object folders
