@@ -15,6 +15,7 @@ READERS: dict[str, str] = {
     "ytvos19": "datasets.ytvos:YouTubeVOS2019Reader",
     "mose": "datasets.mose:MoseReader",
     "uvo": "datasets.uvo:UvoReader",
+    "sav": "datasets.sav:SavReader",
     "folder": "datasets.folder:FolderReader",
 }
 

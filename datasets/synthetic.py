@@ -40,14 +40,19 @@ from datasets.rle import encode_rle  # noqa: F401  (also this module's API)
 LOGGER = logging.getLogger(__name__)
 
 GENERATOR_VERSION = 1  # bump whenever the generated files change: it keys the embedded-default cache
-LAYOUTS = ("davis17", "davis16", "ytvos", "mose", "uvo", "folder")
+LAYOUTS = ("davis17", "davis16", "ytvos", "mose", "uvo", "folder", "sav")
 DEFAULT_SPLIT = {"davis17": "val", "davis16": "val", "ytvos": "valid", "mose": "valid", "uvo": "val",
-                 "folder": "all"}
-LATE_START_LAYOUTS = ("ytvos", "uvo", "folder")
+                 "folder": "all", "sav": "val"}
+LATE_START_LAYOUTS = ("ytvos", "uvo", "folder", "sav")
 # layout -> a `datasets.registry` reader name that reads it
 READER_FOR_LAYOUT = {"davis17": "davis17", "davis16": "davis16", "ytvos": "ytvos18", "mose": "mose", "uvo": "uvo",
-                     "folder": "folder"}
+                     "folder": "folder", "sav": "sav"}
 YTVOS_STRIDE = 5  # YouTube-VOS keeps every 5th frame of the 30 fps video
+SAV_STRIDE = 4  # SA-V annotates every 4th frame of the 24 fps video
+# frames per video when not given: SA-V needs enough 24 fps frames for its every-4th-frame masks to see
+# object 2 start late, leave the frame and come back
+DEFAULT_NUM_FRAMES = {"sav": 48}
+STRIDE = {"ytvos": YTVOS_STRIDE, "sav": SAV_STRIDE}
 GREY_PALETTE = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
 COMPLETE_MARKER = ".complete"
 # the embedded default: objects move (translation, rotation, scale) and partly occlude each other, but
@@ -457,6 +462,22 @@ def _write_uvo(root: Path, split: str, items: list[_Rendered]) -> None:
     _write_json(root / "VideoDenseSet" / f"UVO_video_{split}_dense.json", data)
 
 
+def _write_sav(root: Path, split: str, items: list[_Rendered]) -> None:
+    """SA-V: all frames as 24 fps JPEGs, binary 0/255 masks of every object on every 4th frame (empty before
+    an object starts and while it is out of the frame), and the split's video list."""
+    base = root / f"sav_{split}"
+    for item in items:
+        truth = item.truth
+        for t in range(truth.num_frames):
+            write_frame(base / "JPEGImages_24fps" / truth.name / f"{_name(t)}.jpg", item.frames[t], quality=95)
+        for obj in truth.objects:
+            folder = base / "Annotations_6fps" / truth.name / f"{obj.id - 1:03d}"
+            for t in range(0, truth.num_frames, SAV_STRIDE):
+                mask = np.where(truth.labels[t] == obj.id, 255, 0).astype(np.uint8)
+                write_label_png(folder / f"{_name(t)}.png", mask, palette=GREY_PALETTE)
+    _write_list(base / f"sav_{split}.txt", items)
+
+
 def _upscale(frame: np.ndarray, labels: np.ndarray, factor: int = 2) -> tuple[np.ndarray, np.ndarray]:
     height, width = labels.shape
     size = (width * factor, height * factor)
@@ -479,7 +500,7 @@ def generate(
     root: str | Path,
     layout: str,
     num_videos: int = 2,
-    num_frames: int = 12,
+    num_frames: int | None = None,
     height: int = 120,
     width: int = 160,
     num_objects: int = 2,
@@ -493,8 +514,9 @@ def generate(
     """Write a synthetic benchmark in ``layout`` under ``root`` (which must be empty or absent).
 
     Args:
-        layout: one of ``davis17, davis16, ytvos, mose, uvo, folder``.
-        num_frames: frames per video (for ``ytvos``: the 30 fps frames; every 5th is the 6 fps set).
+        layout: one of ``davis17, davis16, ytvos, mose, uvo, folder, sav``.
+        num_frames: frames per video (for ``ytvos``: the 30 fps frames; every 5th is the 6 fps set; for
+            ``sav``: the 24 fps frames, masks on every 4th); default 12, for ``sav`` 48.
         split: the split to write (default: ``val`` / ``valid`` / ``all`` as the layout names it; ``ytvos``
             and ``mose`` also ``train``, with dense annotations).
         object_ids: ids of the objects (default 1..num_objects; given, they set num_objects; DAVIS 2017
@@ -509,6 +531,7 @@ def generate(
         `SyntheticInfo` with the root a reader takes, the split, the parameters and the ground truth.
     """
     ids, late_start = _checked_options(layout, object_ids, num_objects, late_start)
+    num_frames = DEFAULT_NUM_FRAMES.get(layout, 12) if num_frames is None else num_frames
     split = split or DEFAULT_SPLIT[layout]
     num_objects = len(ids)
     if num_videos < 1 or num_frames < 1 or num_objects < 1 or min(height, width) < 24:
@@ -516,7 +539,7 @@ def generate(
     root = Path(root)
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} is not empty; generate into a new folder")
-    stride = YTVOS_STRIDE if layout == "ytvos" else 1
+    stride = STRIDE.get(layout, 1)
     start = _late_start(num_frames, stride) if late_start and num_objects >= 2 else 0
     params = dict(layout=layout, num_videos=num_videos, num_frames=num_frames, height=height, width=width,
                   num_objects=num_objects, seed=seed, split=split, object_ids=ids, late_start=bool(late_start),
@@ -565,6 +588,8 @@ def _write_layout(root: Path, layout: str, split: str, items: list[_Rendered], f
         _write_mose(root, split, items)
     elif layout == "uvo":
         _write_uvo(root, split, items)
+    elif layout == "sav":
+        _write_sav(root, split, items)
     else:
         _write_folder(root, split, items)
 
@@ -646,7 +671,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output folder (must be empty or absent)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-videos", type=int, default=2)
-    parser.add_argument("--num-frames", type=int, default=12)
+    parser.add_argument("--num-frames", type=int, default=None, help="default 12 (sav: 48)")
     parser.add_argument("--height", type=int, default=120)
     parser.add_argument("--width", type=int, default=160)
     parser.add_argument("--num-objects", type=int, default=2)

@@ -5,6 +5,8 @@ Command line::
     python -m evaluation.vos --dataset {davis16,davis17,mose,folder} --root ROOT --split SPLIT \\
         --predictions DIR [--output DIR] [--workers N] [--resolution 480p]
 
+``--dataset sav`` is scored by `evaluation.sav` (the official SA-V rules, described there).
+
 Python: :func:`evaluate_vos` on a list of `datasets.video.Video` objects, returning a `VosResult`.
 
 Behaviour (``docs/protocol.md`` sections 1, 1.8, 4), equal to the official DAVIS 2017 evaluator
@@ -40,10 +42,8 @@ import csv
 import io
 import logging
 import math
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -56,19 +56,17 @@ from datasets.png import read_label_png
 from datasets.video import Video
 from evaluation.davis_metrics import BOUND_TH, boundary_radius, frame_scores, object_statistics
 from evaluation.record import ResultsRecord, nan_to_none
+from evaluation.scoring import PredictionError, default_workers, map_videos
 
 log = logging.getLogger(__name__)
 
 DATASETS = ("davis16", "davis17", "mose", "folder")
+CLI_DATASETS = DATASETS + ("sav",)  # sav: scored by evaluation.sav
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 OBJECT_COLUMNS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 PER_SEQUENCE_COLUMNS = ("Sequence", "J-Mean", "F-Mean")
 PER_FRAME_COLUMNS = ("video", "object", "frame", "J", "F")
 PREDICTION_LAYOUT = "PREDICTIONS/<video>/<frame>.png   (indexed PNGs at annotation size, ids as in the GT)"
-
-
-class PredictionError(DatasetError):
-    """A prediction folder or file that cannot be scored; the message names the video, frame and file."""
 
 
 @dataclass
@@ -367,27 +365,6 @@ def global_scores(
 # Whole evaluation
 
 
-def default_workers() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
-
-
-def _init_worker() -> None:
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
-def _evaluate_video_in_worker(video: Video, predictions_dir: Path, bound_th: float) -> VideoScores:
-    """`evaluate_video` for a pool worker: dataset errors come back as plain picklable exceptions
-    (a subclass with a custom constructor, e.g. `DatasetLayoutError`, could not be rebuilt in the parent)."""
-    try:
-        return evaluate_video(video, predictions_dir, bound_th)
-    except PredictionError:
-        raise
-    except DatasetError as error:
-        raise DatasetError(str(error)) from None
-
-
 def evaluate_vos(
     videos: Sequence[Video],
     predictions_dir: str | Path,
@@ -425,23 +402,7 @@ def evaluate_vos(
     predictions_dir = Path(predictions_dir)
     check_predictions_exist(videos, predictions_dir)
     workers = default_workers() if workers is None else int(workers)
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    workers = min(workers, len(videos))
-    if workers == 1:
-        scored = (evaluate_video(video, predictions_dir, bound_th) for video in videos)
-        results = list(_progress(scored, len(videos), progress))
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
-            scored = pool.map(
-                _evaluate_video_in_worker, videos, [predictions_dir] * len(videos), [bound_th] * len(videos)
-            )
-            try:
-                results = list(_progress(scored, len(videos), progress))
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)  # do not score the rest after an error
-                raise
+    results = map_videos(evaluate_video, videos, (predictions_dir, bound_th), workers, progress)
     per_object: dict[str, dict[str, float]] = {}
     groups: list[list[str]] = []
     for scores in results:
@@ -454,14 +415,6 @@ def evaluate_vos(
     log.info("scored %d objects in %d videos (%d frames)", len(per_object), len(results),
              sum(r.j.shape[1] for r in results))
     return VosResult(scores, per_object, results, dataset, split, official_quirks, bound_th)
-
-
-def _progress(iterable, total: int, enabled: bool):
-    if not enabled:
-        return iterable
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc="scoring videos", unit="video")
 
 
 RESOLUTION_DATASETS = ("davis16", "davis17")  # readers with annotation resolutions (480p, 1080p, ...)
@@ -483,7 +436,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         prog="sampt-eval-vos",
         description="Score semi-supervised VOS predictions DAVIS-style (J, F, J&F; official DAVIS 2017 rules).",
     )
-    parser.add_argument("--dataset", required=True, choices=DATASETS)
+    parser.add_argument("--dataset", required=True, choices=CLI_DATASETS)
     parser.add_argument("--root", required=True, help="dataset root (the layout of --dataset)")
     parser.add_argument("--split", required=True, help="split name, e.g. val")
     parser.add_argument("--predictions", required=True, help="folder holding <video>/<frame>.png")
@@ -496,6 +449,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--no-official-quirks", action="store_true",
         help="use correct Decay bin edges for sequences of more than 256 scored frames (the official tool wraps them)",
     )
+    parser.add_argument("--do-not-skip-first-and-last-frame", action="store_true",
+                        help="sav only: also score each object's first and last annotated frame (the official "
+                             "--do_not_skip_first_and_last_frame)")
     return parser.parse_args(argv)
 
 
@@ -503,6 +459,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point (``sampt-eval-vos``); returns the exit status (0 ok, 2 bad input)."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.dataset == "sav":
+        from evaluation.sav import run_cli
+
+        return run_cli(args)
+    if args.do_not_skip_first_and_last_frame:
+        print("error: --do-not-skip-first-and-last-frame is for --dataset sav only", file=sys.stderr)
+        return 2
     try:
         from datasets.registry import read_videos
 

@@ -10,7 +10,7 @@ Only numpy is imported at the top (the recorders import this module in the offic
 OpenCV, pycocotools and this repository's packages are imported where an input needs them.
 
 Sections: seeded random weights (damped PIPS, tiny SAM); official_trackers; official_sam_step; official_kmedoids;
-official_davis; official_vis; authors_eval; DAVIS roots and blob label maps (tests/evaluation/test_vos.py
+official_davis; official_vis; authors_eval; official_sav; DAVIS roots and blob label maps (tests/evaluation/test_vos.py
 and the scoring benchmark `scripts/bench/eval.py`).
 """
 from __future__ import annotations
@@ -840,3 +840,84 @@ def random_blob_labels(rng: np.random.Generator, shape, num_objects: int, frames
             labels[((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1] = k + 1
         maps.append(labels)
     return maps
+
+
+# ==== official_sav: a synthetic SA-V val root and seeded predictions (scripts/record/sav.py)
+#: the ground truth: `datasets.synthetic` layout ``sav`` (48 frames at 24 fps, masks on every 4th; object
+#: folder 001 starts on frame 12, is out of the frame on frames 28 and 32 and comes back)
+SAV_GT = dict(layout="sav", num_videos=3, num_frames=48, height=96, width=128, num_objects=3, seed=7)
+SAV_PRED_SEED = 25
+#: prediction cases: (video, object folder) -> what the prediction does instead of a jittered copy of the GT
+SAV_CASES = {
+    ("synth-000", "002"): "absent",  # the object is never predicted (every PNG empty)
+    ("synth-001", "001"): "early",  # predicted on frames 4 and 8, before the GT shows it (frame 12)
+    ("synth-002", "000"): "ones",  # masks written as 0/1 instead of 0/255
+}
+SAV_EXTRA_OBJECT = "007"  # a predicted object folder the GT lacks (the official tool never reads it)
+SAV_EXTRA_VIDEO = "synth-999"  # a predicted video the GT lacks
+#: the recorded settings: name -> skip the first and last annotated frame of each object
+SAV_SETTINGS = {"skip": True, "no_skip": False}
+
+
+def sav_prediction(gt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A jittered copy of an (H, W) bool GT mask: shifted by up to 3 pixels, grown or shrunk by 0-2
+    pixels, with a few flipped 4x4 blocks; (H, W) bool."""
+    import cv2
+
+    dy, dx = rng.integers(-3, 4, size=2)
+    mask = np.roll(gt, (int(dy), int(dx)), axis=(0, 1)).astype(np.uint8)
+    steps = int(rng.integers(-2, 3))
+    kernel = np.ones((3, 3), np.uint8)
+    if steps > 0:
+        mask = cv2.dilate(mask, kernel, iterations=steps)
+    elif steps < 0:
+        mask = cv2.erode(mask, kernel, iterations=-steps)
+    height, width = mask.shape
+    for _ in range(int(rng.integers(0, 3))):
+        y, x = int(rng.integers(0, height - 4)), int(rng.integers(0, width - 4))
+        mask[y:y + 4, x:x + 4] ^= 1
+    return mask.astype(bool)
+
+
+def _write_sav_mask(path: Path, mask: np.ndarray, value: int = 255) -> None:
+    from datasets.png import write_label_png
+
+    grey = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    write_label_png(path, np.where(mask, value, 0).astype(np.uint8), palette=grey)
+
+
+def _write_sav_predicted_object(folder: Path, video, object_id: int, case: str | None,
+                                rng: np.random.Generator) -> None:
+    """Every annotated frame's prediction PNG of one object under ``folder`` (see `SAV_CASES`)."""
+    first = next(obj.first_frame for obj in video.objects if obj.id == object_id)
+    for index in sorted(video.object_masks[object_id]):
+        mask = sav_prediction(video.object_mask(object_id, index), rng)
+        if case == "absent":
+            mask = np.zeros_like(mask)
+        elif case == "early" and index < first and index > 0:
+            mask = sav_prediction(video.object_mask(object_id, first), rng)
+        _write_sav_mask(folder / f"{video.frame_names[index]}.png", mask, 1 if case == "ones" else 255)
+
+
+def make_sav_inputs(out: Path, gt: dict | None = None) -> dict[str, Path]:
+    """Write the SA-V inputs under ``out``: ``gt`` (a dataset root with ``sav_val``, `generate` options
+    ``gt``, default `SAV_GT`; the scoring benchmark passes larger ones) and ``pred``
+    (``<video>/<obj:03d>/<frame>.png``, with the `SAV_CASES`, an extra object and an extra video);
+    returns name -> path (``annotations``: the folder the official tool takes as ``--gt_root``)."""
+    from datasets.registry import read_videos
+    from datasets.synthetic import generate
+
+    out = Path(out)
+    generate(out / "gt", **(SAV_GT if gt is None else gt))
+    pred = out / "pred"
+    rng = np.random.default_rng(SAV_PRED_SEED)
+    videos = read_videos("sav", out / "gt", "val")
+    for video in videos:
+        for object_id in video.object_ids:
+            folder = video.object_folder(object_id)
+            _write_sav_predicted_object(pred / video.name / folder, video, object_id,
+                                        SAV_CASES.get((video.name, folder)), rng)
+    extra = videos[0]
+    _write_sav_predicted_object(pred / extra.name / SAV_EXTRA_OBJECT, extra, 1, None, rng)
+    _write_sav_predicted_object(pred / SAV_EXTRA_VIDEO / "000", extra, 1, None, rng)
+    return {"gt": out / "gt", "annotations": out / "gt" / "sav_val" / "Annotations_6fps", "pred": pred}

@@ -9,7 +9,7 @@ import importlib
 import sys
 
 #: the CPU benchmarks, in the order `make bench` runs them
-BENCHMARKS = ("e2e", "eval", "memory", "sam_step", "segmenters", "trackers", "vis")
+BENCHMARKS = ("e2e", "eval", "memory", "sam_step", "sav", "segmenters", "trackers", "vis")
 
 
 def main() -> int:

@@ -30,3 +30,13 @@ def test_bench_segmenters_runs(monkeypatch, capsys):
     bench.main()
     out = capsys.readouterr().out
     assert "tiny SAM   embed" in out and "GrabCut    embed" in out
+
+
+def test_bench_sav_runs_and_agrees_with_the_reference(monkeypatch, capsys):
+    import scripts.bench.sav as bench
+
+    monkeypatch.setattr(bench, "BENCH_GT", dict(bench.BENCH_GT, num_videos=3, num_frames=24, height=48, width=64))
+    bench.main()
+    out = capsys.readouterr().out
+    assert "reference.sav (1 process)" in out and "evaluation.sav workers=1" in out
+    assert float(out.strip().splitlines()[-1].split()[-1]) <= 1e-9  # max |ours - reference|

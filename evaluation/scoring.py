@@ -1,0 +1,63 @@
+"""What the per-video VOS scorers (`evaluation.vos`, `evaluation.sav`) share: the prediction error, the
+default worker count and the process pool that scores videos in parallel."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable, Sequence
+
+from datasets.errors import DatasetError
+
+
+class PredictionError(DatasetError):
+    """A prediction folder or file that cannot be scored; the message names the video, frame and file."""
+
+
+def default_workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def _call_in_worker(function: Callable, video, extra: tuple):
+    """``function(video, *extra)`` in a pool worker: dataset errors come back as plain picklable exceptions
+    (a subclass with a custom constructor, e.g. `DatasetLayoutError`, could not be rebuilt in the parent)."""
+    try:
+        return function(video, *extra)
+    except PredictionError:
+        raise
+    except DatasetError as error:
+        raise DatasetError(str(error)) from None
+
+
+def map_videos(function: Callable, videos: Sequence, extra: tuple, workers: int, progress: bool = False) -> list:
+    """``[function(video, *extra) for video in videos]``, in order, with ``workers`` spawned processes
+    (one OpenCV thread each; 1 = in this process); the first error stops the rest and is raised.
+    ``function`` must be a module-level function (it is pickled)."""
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    workers = min(workers, len(videos))
+    if workers == 1:
+        return list(_progress((function(video, *extra) for video in videos), len(videos), progress))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
+        count = len(videos)
+        scored = pool.map(_call_in_worker, [function] * count, videos, [extra] * count)
+        try:
+            return list(_progress(scored, count, progress))
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # do not score the rest after an error
+            raise
+
+
+def _progress(iterable, total: int, enabled: bool):
+    if not enabled:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc="scoring videos", unit="video")
