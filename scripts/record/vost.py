@@ -22,6 +22,8 @@ repository's root::
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 import subprocess
@@ -42,7 +44,8 @@ def run_official(official: Path, root: Path, predictions: Path, split: str = "va
     sys.path.insert(0, str(Path(official) / "evaluation"))
     from source.evaluation import Evaluation
 
-    metrics = Evaluation(dataset_root=str(root), gt_set=split).evaluate(str(predictions))
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints every frame without an annotation
+        metrics = Evaluation(dataset_root=str(root), gt_set=split).evaluate(str(predictions))
     keys = list(metrics["J"]["M_per_object"])
     columns = [metrics[measure][stat] for measure in ("J", "J_last") for stat in ("M", "R", "D")]
     per_object = {key: {name: float(column[i]) for name, column in zip(NAMES, columns)} for i, key in enumerate(keys)}
