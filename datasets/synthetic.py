@@ -53,8 +53,8 @@ SAV_STRIDE = 4  # SA-V annotates every 4th frame of the 24 fps video
 # object 2 start late, leave the frame and come back
 DEFAULT_NUM_FRAMES = {"sav": 48}
 STRIDE = {"ytvos": YTVOS_STRIDE, "sav": SAV_STRIDE}
-# VOST: sparse indexed annotations (every 6th frame: 5 fps of 30), a void (255) ring around object 1
-VOST_STRIDE = 6
+# VOST: sparse indexed annotations (every 5th frame), a void (255) ring around object 1
+VOST_STRIDE = 5
 LAYOUTS += ("vost",)
 DEFAULT_SPLIT["vost"] = "val"
 LATE_START_LAYOUTS += ("vost",)

@@ -924,14 +924,14 @@ def make_sav_inputs(out: Path, gt: dict | None = None) -> dict[str, Path]:
 
 
 # ==== official_vost: a synthetic VOST val root and seeded predictions (scripts/record/vost.py)
-#: the ground truth: `datasets.synthetic` layout ``vost`` (48 frames, indexed masks on every 6th, void (255)
-#: ring around object 1; object 2 starts on frame 12, leaves the frame and comes back)
+#: the ground truth: `datasets.synthetic` layout ``vost`` (48 frames, indexed masks on every 5th, void (255)
+#: ring around object 1; object 2 starts on frame 10, leaves the frame and comes back)
 VOST_GT = dict(layout="vost", num_videos=3, num_frames=48, height=96, width=128, num_objects=3, seed=5)
 VOST_PRED_SEED = 31
 #: prediction cases: (video, object id) -> what the prediction does instead of a jittered copy of the GT
 VOST_CASES = {
     ("synth-000", 3): "absent",  # never predicted: the PNGs' largest id is below N (the official tool pads)
-    ("synth-001", 2): "early",  # predicted on frame 6, before the GT shows it (frame 12)
+    ("synth-001", 2): "early",  # predicted on frame 5, before the GT shows it (frame 10)
     ("synth-002", 1): "void",  # predicted over its void ring too (void is not excluded from J)
 }
 VOST_EXTRA_ID = 7  # a predicted id the GT lacks, painted into every prediction of synth-002 (ignored)

@@ -1,8 +1,8 @@
 """Record the official VOST evaluator (tests/fixtures/official_vost).
 
 The inputs are deterministic (`tests.inputs.make_vost_inputs`, shared with the test): a synthetic VOST val
-root (`tests.inputs.VOST_GT`: 3 videos of 48 frames, indexed masks of 3 objects on every 6th frame with a
-void (255) ring around object 1; object 2 starts on frame 12, leaves the frame and comes back) and seeded
+root (`tests.inputs.VOST_GT`: 3 videos of 48 frames, indexed masks of 3 objects on every 5th frame with a
+void (255) ring around object 1; object 2 starts on frame 10, leaves the frame and comes back) and seeded
 predictions: jittered copies of the GT masks, one object never predicted, one predicted before the GT
 shows it, one predicted over its void ring, and an id the GT lacks (`tests.inputs.VOST_CASES`).
 

@@ -35,14 +35,14 @@ def test_val_objects_frames_and_void(val):
     video = reader.video("synth-000")
     truth = val.videos["synth-000"]
     assert video.dataset == "vost" and video.num_frames == 48 and video.size == (48, 64)
-    assert video.frames_to_write == list(range(0, 48, 6)) == sorted(video.annotation_paths)
+    assert video.frames_to_write == list(range(0, 48, 5)) == sorted(video.annotation_paths)
     assert video.object_ids == [1, 2, 3]
-    assert [o.first_frame for o in video.objects] == [0, 12, 0]  # object 2 starts late
+    assert [o.first_frame for o in video.objects] == [0, 10, 0]  # object 2 starts late
     for index in video.frames_to_write:
         raw = read_label_png(video.annotation_paths[index])
         assert (raw == 255).any()  # a void ring around object 1
         np.testing.assert_array_equal(video.annotation(index), truth.labels[index])  # void read as background
-    np.testing.assert_array_equal(video.first_mask(2), truth.labels[12] == 2)
+    np.testing.assert_array_equal(video.first_mask(2), truth.labels[10] == 2)
 
 
 def test_objects_are_one_to_the_first_annotations_largest_id(broken):
@@ -52,7 +52,7 @@ def test_objects_are_one_to_the_first_annotations_largest_id(broken):
     video = build_reader("vost", broken, split="val").video("synth-000")
     # N = 1: ids 2 (late, absent from the first annotation) and 3 of later annotations are no objects
     assert video.object_ids == [1]
-    assert (video.annotation(24) == 2).any() and video.frames_to_write == list(range(0, 48, 6))
+    assert (video.annotation(25) == 2).any() and video.frames_to_write == list(range(0, 48, 5))
 
 
 def test_errors_name_the_missing_list_and_empty_first_annotation(broken):

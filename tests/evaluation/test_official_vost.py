@@ -49,7 +49,7 @@ def test_recording_covers_the_cases(official, videos, inputs):
     assert any(obj.first_frame > 0 for obj in video.objects)  # a late object
     areas = [int((video.annotation(i) == 2).sum()) for i in video.frames_to_write]
     assert 0 in areas[areas.index(next(a for a in areas if a)):] and areas[-1] > 0  # leaves and comes back
-    pred = read_label_png(inputs["pred"] / "synth-002" / f"{videos[2].frame_names[6]}.png")
+    pred = read_label_png(inputs["pred"] / "synth-002" / f"{videos[2].frame_names[5]}.png")
     assert (pred == VOST_EXTRA_ID).any()
 
 
@@ -86,7 +86,7 @@ def test_missing_prediction_names_the_file(videos, inputs, tmp_path):
     from evaluation.scoring import PredictionError
 
     shutil.copytree(inputs["pred"], tmp_path / "pred")
-    victim = tmp_path / "pred" / "synth-001" / f"{videos[1].frame_names[12]}.png"
+    victim = tmp_path / "pred" / "synth-001" / f"{videos[1].frame_names[10]}.png"
     victim.unlink()
     with pytest.raises(PredictionError, match=str(victim)):
         evaluate_vost(videos, tmp_path / "pred", workers=1)
