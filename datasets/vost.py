@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 
 from datasets.davis import annotation_files, frame_files, objects_from_first_frame, read_sequence_list, require_dir
-from datasets.errors import DatasetError
 from datasets.png import read_label_png
 from datasets.video import Video, VideoObject, VideoReader
 
@@ -68,13 +67,12 @@ class VostReader(VideoReader):
 
     @staticmethod
     def _first_frames(annotations: dict[int, Path], annotated: list[int], ids: list[int]) -> dict[int, int]:
-        """Object id -> its first annotated frame index that shows it (reads only until every id is found)."""
+        """Object id -> its first annotated frame index that shows it (reads only until every id is found);
+        an id no annotation shows gets the first annotated frame (it is still scored, as officially)."""
         starts: dict[int, int] = {}
         for index in annotated:
             present = np.bincount(read_label_png(annotations[index]).ravel(), minlength=256) > 0
             starts.update({i: index for i in ids if present[i] and i not in starts})
             if len(starts) == len(ids):
-                return starts
-        missing = [i for i in ids if i not in starts]
-        raise DatasetError(f"video {annotations[annotated[0]].parent.name}: objects {missing} appear in no annotation "
-                           f"of {annotations[annotated[0]].parent}; ids must be 1..N with N the first frame's largest")
+                break
+        return {i: starts.get(i, annotated[0]) for i in ids}

@@ -472,6 +472,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.do_not_skip_first_and_last_frame:
         print("error: --do-not-skip-first-and-last-frame is for --dataset sav only", file=sys.stderr)
         return 2
+    if args.rounded:
+        print("error: --rounded is for --dataset vost only", file=sys.stderr)
+        return 2
     try:
         from datasets.registry import read_videos
 

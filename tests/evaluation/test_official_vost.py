@@ -90,3 +90,23 @@ def test_missing_prediction_names_the_file(videos, inputs, tmp_path):
     victim.unlink()
     with pytest.raises(PredictionError, match=str(victim)):
         evaluate_vost(videos, tmp_path / "pred", workers=1)
+
+
+def test_a_video_with_two_annotations_is_an_error_naming_its_folder(inputs, tmp_path):
+    import shutil
+
+    from datasets.errors import DatasetError
+
+    root = tmp_path / "gt"
+    shutil.copytree(inputs["gt"], root)
+    folder = root / "Annotations" / "synth-000"
+    for png in sorted(folder.iterdir())[2:]:
+        png.unlink()
+    with pytest.raises(DatasetError, match="needs at least three"):
+        evaluate_vost(read_videos("vost", root, "val"), inputs["pred"], workers=1)
+
+
+def test_rounded_is_for_vost_only(inputs, tmp_path, capsys):
+    argv = ["--dataset", "davis17", "--root", str(inputs["gt"]), "--split", "val", "--predictions",
+            str(inputs["pred"]), "--rounded"]
+    assert main(argv) == 2 and "--rounded is for --dataset vost only" in capsys.readouterr().err
