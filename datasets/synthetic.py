@@ -53,6 +53,14 @@ SAV_STRIDE = 4  # SA-V annotates every 4th frame of the 24 fps video
 # object 2 start late, leave the frame and come back
 DEFAULT_NUM_FRAMES = {"sav": 48}
 STRIDE = {"ytvos": YTVOS_STRIDE, "sav": SAV_STRIDE}
+# VOST: sparse indexed annotations (every 5th frame), a void (255) ring around object 1
+VOST_STRIDE = 5
+LAYOUTS += ("vost",)
+DEFAULT_SPLIT["vost"] = "val"
+LATE_START_LAYOUTS += ("vost",)
+READER_FOR_LAYOUT["vost"] = "vost"
+DEFAULT_NUM_FRAMES["vost"] = 48
+STRIDE["vost"] = VOST_STRIDE
 GREY_PALETTE = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
 COMPLETE_MARKER = ".complete"
 # the embedded default: objects move (translation, rotation, scale) and partly occlude each other, but
@@ -478,6 +486,22 @@ def _write_sav(root: Path, split: str, items: list[_Rendered]) -> None:
     _write_list(base / f"sav_{split}.txt", items)
 
 
+def _write_vost(root: Path, split: str, items: list[_Rendered]) -> None:
+    """VOST: all frames as JPEGs, indexed label PNGs on every `VOST_STRIDE`-th frame whose background
+    pixels within 2 pixels of object 1 are void (255), and ``ImageSets/<split>.txt``."""
+    ring = np.ones((5, 5), np.uint8)
+    for item in items:
+        truth = item.truth
+        for t in range(truth.num_frames):
+            write_frame(root / "JPEGImages" / truth.name / f"{_name(t)}.jpg", item.frames[t], quality=95)
+        for t in range(0, truth.num_frames, VOST_STRIDE):
+            labels = truth.labels[t].copy()
+            near = cv2.dilate((labels == truth.objects[0].id).astype(np.uint8), ring) > 0
+            labels[near & (labels == 0)] = 255
+            write_label_png(root / "Annotations" / truth.name / f"{_name(t)}.png", labels)
+    _write_list(root / "ImageSets" / f"{split}.txt", items)
+
+
 def _upscale(frame: np.ndarray, labels: np.ndarray, factor: int = 2) -> tuple[np.ndarray, np.ndarray]:
     height, width = labels.shape
     size = (width * factor, height * factor)
@@ -590,6 +614,8 @@ def _write_layout(root: Path, layout: str, split: str, items: list[_Rendered], f
         _write_uvo(root, split, items)
     elif layout == "sav":
         _write_sav(root, split, items)
+    elif layout == "vost":
+        _write_vost(root, split, items)
     else:
         _write_folder(root, split, items)
 

@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 
 DATASETS = ("davis16", "davis17", "mose", "folder")
 CLI_DATASETS = DATASETS + ("sav",)  # sav: scored by evaluation.sav
+CLI_DATASETS += ("vost",)  # vost: scored by evaluation.vost
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 OBJECT_COLUMNS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 PER_SEQUENCE_COLUMNS = ("Sequence", "J-Mean", "F-Mean")
@@ -452,6 +453,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--do-not-skip-first-and-last-frame", action="store_true",
                         help="sav only: also score each object's first and last annotated frame (the official "
                              "--do_not_skip_first_and_last_frame)")
+    parser.add_argument("--rounded", action="store_true", help="vost only: print the official 3-decimal table")
     return parser.parse_args(argv)
 
 
@@ -463,8 +465,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from evaluation.sav import run_cli
 
         return run_cli(args)
+    if args.dataset == "vost":
+        from evaluation.vost import run_cli as run_vost_cli
+
+        return run_vost_cli(args)
     if args.do_not_skip_first_and_last_frame:
         print("error: --do-not-skip-first-and-last-frame is for --dataset sav only", file=sys.stderr)
+        return 2
+    if args.rounded:
+        print("error: --rounded is for --dataset vost only", file=sys.stderr)
         return 2
     try:
         from datasets.registry import read_videos

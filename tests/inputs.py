@@ -10,7 +10,7 @@ Only numpy is imported at the top (the recorders import this module in the offic
 OpenCV, pycocotools and this repository's packages are imported where an input needs them.
 
 Sections: seeded random weights (damped PIPS, tiny SAM); official_trackers; official_sam_step; official_kmedoids;
-official_davis; official_vis; authors_eval; official_sav; DAVIS roots and blob label maps (tests/evaluation/test_vos.py
+official_davis; official_vis; authors_eval; official_sav; official_vost; DAVIS roots and blob label maps (tests/evaluation/test_vos.py
 and the scoring benchmark `scripts/bench/eval.py`).
 """
 from __future__ import annotations
@@ -921,3 +921,56 @@ def make_sav_inputs(out: Path, gt: dict | None = None) -> dict[str, Path]:
     _write_sav_predicted_object(pred / extra.name / SAV_EXTRA_OBJECT, extra, 1, None, rng)
     _write_sav_predicted_object(pred / SAV_EXTRA_VIDEO / "000", extra, 1, None, rng)
     return {"gt": out / "gt", "annotations": out / "gt" / "sav_val" / "Annotations_6fps", "pred": pred}
+
+
+# ==== official_vost: a synthetic VOST val root and seeded predictions (scripts/record/vost.py)
+#: the ground truth: `datasets.synthetic` layout ``vost`` (48 frames, indexed masks on every 5th, void (255)
+#: ring around object 1; object 2 starts on frame 10, leaves the frame and comes back)
+VOST_GT = dict(layout="vost", num_videos=3, num_frames=48, height=96, width=128, num_objects=3, seed=5)
+VOST_PRED_SEED = 31
+#: prediction cases: (video, object id) -> what the prediction does instead of a jittered copy of the GT
+VOST_CASES = {
+    ("synth-000", 3): "absent",  # never predicted: the PNGs' largest id is below N (the official tool pads)
+    ("synth-001", 2): "early",  # predicted on frame 5, before the GT shows it (frame 10)
+    ("synth-002", 1): "void",  # predicted over its void ring too (void is not excluded from J)
+}
+VOST_EXTRA_ID = 7  # a predicted id the GT lacks, painted into every prediction of synth-002 (ignored)
+
+
+def _vost_prediction(video, index: int, rng: np.random.Generator) -> np.ndarray:
+    """(H, W) uint8 prediction of annotated frame ``index``: every object's jittered GT mask painted in id
+    order, with the `VOST_CASES` and `VOST_EXTRA_ID` applied."""
+    labels = np.zeros(video.size, np.uint8)
+    raw = None
+    for obj in video.objects:
+        case = VOST_CASES.get((video.name, obj.id))
+        source = obj.first_frame if case == "early" and 0 < index < obj.first_frame else index
+        mask = sav_prediction(video.annotation(source) == obj.id, rng)
+        if case == "void":
+            from datasets.png import read_label_png
+
+            raw = read_label_png(video.annotation_paths[index]) if raw is None else raw
+            mask |= raw == 255
+        if case != "absent":
+            labels[mask] = obj.id
+    if video.name == "synth-002":
+        labels[:6, :6] = VOST_EXTRA_ID
+    return labels
+
+
+def make_vost_inputs(out: Path, gt: dict | None = None) -> dict[str, Path]:
+    """Write the VOST inputs under ``out``: ``gt`` (a VOST root, `generate` options ``gt``, default
+    `VOST_GT`; the scoring benchmark passes larger ones) and ``pred`` (``<video>/<frame>.png`` for every
+    annotated frame, with the `VOST_CASES`); returns name -> path."""
+    from datasets.png import write_label_png
+    from datasets.registry import read_videos
+    from datasets.synthetic import generate
+
+    out = Path(out)
+    generate(out / "gt", **(VOST_GT if gt is None else gt))
+    rng = np.random.default_rng(VOST_PRED_SEED)
+    for video in read_videos("vost", out / "gt", "val"):
+        for index in video.frames_to_write:
+            write_label_png(out / "pred" / video.name / f"{video.frame_names[index]}.png",
+                            _vost_prediction(video, index, rng))
+    return {"gt": out / "gt", "pred": out / "pred"}

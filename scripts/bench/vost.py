@@ -1,0 +1,82 @@
+"""Benchmark: VOST scoring, `evaluation.vost` vs the official VOST evaluator (``--official PATH``, a
+TRI-ML/VOST checkout; it has one process) or, without it, the straightforward `reference.vost`.
+
+Inputs: `tests.inputs.make_vost_inputs` with `BENCH_GT` (synthetic VOST val root at 480x854, indexed
+masks every 6th frame, seeded jittered predictions). Printed: seconds per 1000 scored (object, frame)
+pairs for each (ours including reading the videos; workers=2 including starting the processes), the
+speed-ups, and the largest difference of the global and per-object scores (it must stay below 1e-9).
+
+    python -m scripts.bench.vost [--official /path/to/VOST]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from scripts.bench.sav import timed
+
+BENCH_GT = dict(layout="vost", num_videos=6, num_frames=120, height=480, width=854, num_objects=5, seed=11)
+
+
+def baseline(official: Path | None, inputs: dict):
+    """(global, per_object) fractions of the official tool or the reference."""
+    if official is None:
+        from reference.vost import reference_vost
+
+        return reference_vost(inputs["gt"], inputs["pred"])
+    from scripts.record.vost import run_official
+
+    scores = run_official(official, inputs["gt"], inputs["pred"])
+    return scores["global"], scores["per_object"]
+
+
+def largest_difference(ours, theirs) -> float:
+    """Max |ours - theirs| over the global scores and every object's six numbers (NaN equals NaN)."""
+    (their_global, their_objects), diffs = theirs, [0.0]
+    pairs = [(ours.metrics[k], v) for k, v in their_global.items()]
+    pairs += [(ours.per_object[key][m], v) for key, row in their_objects.items() for m, v in row.items()]
+    for a, b in pairs:
+        diffs.append(0.0 if a != a and b != b else abs(a - b))
+    return max(diffs)
+
+
+def main(argv: list[str] | None = ()) -> None:
+    parser = argparse.ArgumentParser(description="VOST scoring: evaluation.vost vs the official tool or reference.vost")
+    parser.add_argument("--official", type=Path, help="a TRI-ML/VOST checkout (its evaluation/)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import cv2
+
+    from datasets.registry import read_videos
+    from evaluation.vost import evaluate_vost
+    from tests.inputs import make_vost_inputs
+
+    cv2.setNumThreads(1)
+    with tempfile.TemporaryDirectory(prefix="bench_vost_") as tmp:
+        inputs = make_vost_inputs(Path(tmp), gt=BENCH_GT)
+        videos = read_videos("vost", inputs["gt"], "val")
+        pairs = sum((len(v.frames_to_write) - 2) * len(v.objects) for v in videos)
+        print(f"synthetic VOST: {len(videos)} videos at {BENCH_GT['height']}x{BENCH_GT['width']}, "
+              f"{pairs} scored (object, frame) pairs")
+        per_k = 1000.0 / pairs
+        ours1, ours1_s = timed(lambda: evaluate_vost(read_videos("vost", inputs["gt"], "val"), inputs["pred"], workers=1))
+        ours2, ours2_s = timed(lambda: evaluate_vost(read_videos("vost", inputs["gt"], "val"), inputs["pred"], workers=2))
+        assert ours1.per_object == ours2.per_object, "workers=1 and workers=2 disagree"
+        name = "official evaluation_method (1 process)" if args.official else "reference.vost"
+        theirs, their_s = timed(lambda: baseline(args.official, inputs))
+        print(f"{name}: {their_s * per_k:8.2f} s / 1000 pairs   evaluation.vost workers=1 "
+              f"{their_s / ours1_s:5.1f}x faster, workers=2 {their_s / ours2_s:5.1f}x")
+        print(f"evaluation.vost workers=1: {ours1_s * per_k:8.2f} s / 1000 pairs; workers=2: {ours2_s * per_k:8.2f} s "
+              f"(includes starting 2 processes)")
+        diff = largest_difference(ours1, theirs)
+        print(f"max |ours - {name}| over global and per-object scores: {diff:.2e}")
+        if diff > 1e-9:
+            print(f"ERROR: evaluation.vost and {name} differ", file=sys.stderr)
+            raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
