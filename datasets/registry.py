@@ -16,6 +16,7 @@ READERS: dict[str, str] = {
     "mose": "datasets.mose:MoseReader",
     "uvo": "datasets.uvo:UvoReader",
     "sav": "datasets.sav:SavReader",
+    "lvos": "datasets.lvos:LvosReader",
     "folder": "datasets.folder:FolderReader",
 }
 

@@ -6,6 +6,7 @@ Command line::
         --predictions DIR [--output DIR] [--workers N] [--resolution 480p]
 
 ``--dataset sav`` is scored by `evaluation.sav` (the official SA-V rules, described there).
+``--dataset lvos`` is scored by `evaluation.lvos` (the official LVOS v1/v2 rules, described there).
 
 Python: :func:`evaluate_vos` on a list of `datasets.video.Video` objects, returning a `VosResult`.
 
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 
 DATASETS = ("davis16", "davis17", "mose", "folder")
 CLI_DATASETS = DATASETS + ("sav",)  # sav: scored by evaluation.sav
+CLI_DATASETS += ("lvos",)  # lvos: scored by evaluation.lvos
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 OBJECT_COLUMNS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 PER_SEQUENCE_COLUMNS = ("Sequence", "J-Mean", "F-Mean")
@@ -452,6 +454,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--do-not-skip-first-and-last-frame", action="store_true",
                         help="sav only: also score each object's first and last annotated frame (the official "
                              "--do_not_skip_first_and_last_frame)")
+    parser.add_argument("--rounded", action="store_true", help="lvos only: print the global table rounded to 3 "
+                                                               "decimals, as the official tool prints it")
     return parser.parse_args(argv)
 
 
@@ -463,6 +467,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from evaluation.sav import run_cli
 
         return run_cli(args)
+    if args.dataset == "lvos":
+        from evaluation.lvos import run_cli as run_lvos_cli
+
+        return run_lvos_cli(args)
     if args.do_not_skip_first_and_last_frame:
         print("error: --do-not-skip-first-and-last-frame is for --dataset sav only", file=sys.stderr)
         return 2
