@@ -150,10 +150,11 @@ class LvosReader(VideoReader):
                           objects=[], size=(0, 0), frames_to_write=[0], dataset=self.dataset, ranges=ranges,
                           meta_order=order, unseen=None if self.unseen is None else name in self.unseen)
         for number in sorted({n for r in ranges.values() for n in r.frames}):
+            index = video.frame_index(number)
             if frame_name(number) not in pngs:
                 raise DatasetError(f"video {name}: no annotation {self.annotations_root / name / frame_name(number)}"
                                    ".png for a frame of an object's frame_range in the meta file")
-            video.annotation_paths[video.frame_index(number)] = pngs[frame_name(number)]
+            video.annotation_paths[index] = pngs[frame_name(number)]
         video.frames_to_write = sorted(video.annotation_paths)
         video.size = tuple(read_label_png(video.annotation_paths[video.frames_to_write[0]]).shape)
         video.objects = [VideoObject(id=i, first_frame=video.frame_index(ranges[i].start)) for i in sorted(ranges)]
