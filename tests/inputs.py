@@ -928,10 +928,10 @@ def make_sav_inputs(out: Path, gt: dict | None = None) -> dict[str, Path]:
 #: on frame 16, leaves the frame and comes back; synth-001 is unseen), then edited by `LVOS_META_EDITS`
 LVOS_GT = dict(layout="lvos", num_videos=3, num_frames=60, height=96, width=128, num_objects=3, seed=11)
 LVOS_PRED_SEED = 26
-#: meta-file edits: (video, object id) -> frame_range fields replaced; the official loop's corner cases
+#: meta-file edits: (video, object id) -> (frame_range field, amount added); the official loop's corner cases
 LVOS_META_EDITS = {
-    ("synth-001", "1"): {"frame_nums": 13},  # one more than range(start, end, 5) reaches: a slot left at 0
-    ("synth-002", "3"): {"end": "00000057"},  # the range reaches the last annotated frame (counter frame_nums-1)
+    ("synth-001", "1"): ("frame_nums", 1),  # one more than range(start, end, 5) reaches: a slot left at 0
+    ("synth-002", "3"): ("end", 1),  # the range reaches the last annotated frame (counter frame_nums - 1)
 }
 LVOS_OBJECT_ORDER = {"synth-000": ["3", "1", "2"]}  # meta order differs from the ids (names count positions)
 LVOS_VOID = ("synth-000", "00000031")  # a GT label map with a 255 block (the tool has no void: not the object)
@@ -950,11 +950,12 @@ def _edit_lvos_gt(split_dir: Path) -> None:
 
     meta_path = split_dir / f"{split_dir.name}_meta.json"
     meta = json.loads(meta_path.read_text())
-    for (video, key), fields in LVOS_META_EDITS.items():
-        meta["videos"][video]["objects"][key]["frame_range"].update(fields)
+    for (video, key), (name, amount) in LVOS_META_EDITS.items():
+        span = meta["videos"][video]["objects"][key]["frame_range"]
+        span[name] = span[name] + amount if name == "frame_nums" else f"{int(span[name]) + amount:08d}"
     for video, order in LVOS_OBJECT_ORDER.items():
         objects = meta["videos"][video]["objects"]
-        meta["videos"][video]["objects"] = {key: objects[key] for key in order}
+        meta["videos"][video]["objects"] = {key: objects[key] for key in order + [k for k in objects if k not in order]}
     meta_path.write_text(json.dumps(meta))
     video, frame = LVOS_VOID
     path = split_dir / "Annotations" / video / f"{frame}.png"

@@ -10,6 +10,7 @@ import sys
 
 #: the CPU benchmarks, in the order `make bench` runs them
 BENCHMARKS = ("e2e", "eval", "memory", "sam_step", "sav", "segmenters", "trackers", "vis")
+BENCHMARKS += ("lvos",)
 
 
 def main() -> int:

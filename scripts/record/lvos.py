@@ -43,16 +43,17 @@ from tests.inputs import make_lvos_inputs
 def scalar_shim(official: Path) -> None:
     """The tool stores the shape-(1,) results of ``db_eval_iou`` and ``db_eval_boundary`` into scalar slots,
     which numpy >= 2 refuses (older numpy took the one element, with a DeprecationWarning): wrap both (as
-    ``lvos/evaluation.py`` imports them) to return that element. The values stored are the same; nothing else
+    ``lvos/evaluation.py`` and ``lvos/evaluation_mp.py`` import them) to return that element. The values stored are the same; nothing else
     is changed."""
     import importlib
 
     sys.path.insert(0, str(official))
-    evaluation = importlib.import_module("lvos.evaluation")
-    for name in ("db_eval_iou", "db_eval_boundary"):
-        original = getattr(evaluation, name)
-        if not getattr(original, "shimmed", False):
-            setattr(evaluation, name, _first_element(original))
+    for module in ("lvos.evaluation", "lvos.evaluation_mp"):  # one process / its process pool (forked)
+        evaluation = importlib.import_module(module)
+        for name in ("db_eval_iou", "db_eval_boundary"):
+            original = getattr(evaluation, name)
+            if not getattr(original, "shimmed", False):
+                setattr(evaluation, name, _first_element(original))
 
 
 def _first_element(function):
@@ -65,9 +66,10 @@ def _first_element(function):
     return wrapped
 
 
-def run_official(official: Path, split_dir: Path, predictions: Path, split: str = "valid") -> dict:
+def run_official(official: Path, split_dir: Path, predictions: Path, split: str = "valid", processes: int = 1) -> dict:
     """The official scores: ``global`` {its global columns} and ``per_object`` {"<video>_<n>": {J, F, V}}
-    (fractions), read from the tables ``evaluation_method.py`` builds before rounding them into its CSVs."""
+    (fractions), read from the tables ``evaluation_method.py`` builds before rounding them into its CSVs;
+    ``processes`` > 1 runs its process pool (``--mp_nums``)."""
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         shutil.copy(split_dir / "unseen_videos.txt", scratch / "unseen_videos.txt")
@@ -76,7 +78,7 @@ def run_official(official: Path, split_dir: Path, predictions: Path, split: str 
         shutil.copytree(predictions, copy)
         argv, cwd, path = sys.argv, os.getcwd(), list(sys.path)
         sys.argv = ["evaluation_method.py", "--lvos_path", str(split_dir), "--set", split,
-                    "--results_path", str(copy), "--mp_nums", "1"]
+                    "--results_path", str(copy), "--mp_nums", str(processes)]
         scalar_shim(official)
         os.chdir(scratch)
         try:

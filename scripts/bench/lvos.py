@@ -1,0 +1,84 @@
+"""Benchmark: LVOS scoring, `evaluation.lvos` vs the official LVOS evaluator (``--official PATH``, a
+LingyiHongfd/lvos-evaluation checkout) or, without it, the straightforward `reference.lvos`.
+
+Inputs: `tests.inputs.make_lvos_inputs` with `BENCH_GT` (synthetic LVOS valid root at 480x854, label maps
+every 5th frame, seeded jittered predictions). Printed: seconds per 1000 scored (object, frame) pairs for
+each (ours including reading the videos; workers=2 including starting the processes), the speed-ups, and the
+largest difference of the global and per-object scores (it must stay below 1e-9).
+
+    python -m scripts.bench.lvos [--official /path/to/lvos-evaluation]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from scripts.bench.sav import timed
+
+BENCH_GT = dict(layout="lvos", num_videos=6, num_frames=120, height=480, width=854, num_objects=5, seed=11)
+
+
+def baseline(official: Path | None, inputs: dict, processes: int):
+    """(global, per_object) fractions of the official tool (``processes`` processes) or the reference."""
+    if official is None:
+        from reference.lvos import reference_lvos
+
+        return reference_lvos(inputs["split"], inputs["pred"])
+    from scripts.record.lvos import run_official
+
+    scores = run_official(official, inputs["split"], inputs["pred"], processes=processes)
+    return scores["global"], scores["per_object"]
+
+
+def largest_difference(ours, theirs) -> float:
+    """Max |ours - theirs| over the global scores and every object's J, F and V."""
+    (their_global, their_objects), diffs = theirs, []
+    diffs += [abs(ours.metrics[k] - v) for k, v in their_global.items()]
+    diffs += [abs(ours.per_object[key][m] - v) for key, row in their_objects.items() for m, v in row.items()]
+    return max(diffs)
+
+
+def main(argv: list[str] | None = ()) -> None:
+    parser = argparse.ArgumentParser(description="LVOS scoring: evaluation.lvos vs the official tool or reference.lvos")
+    parser.add_argument("--official", type=Path, help="a LingyiHongfd/lvos-evaluation checkout")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import cv2
+
+    from datasets.registry import read_videos
+    from evaluation.lvos import evaluate_lvos, scored_slots
+    from tests.inputs import make_lvos_inputs
+
+    cv2.setNumThreads(1)
+    with tempfile.TemporaryDirectory(prefix="bench_lvos_") as tmp:
+        inputs = make_lvos_inputs(Path(tmp), gt=BENCH_GT)
+        videos = read_videos("lvos", inputs["gt"], "valid")
+        pairs = sum(len(scored_slots(v, i)) for v in videos for i in v.meta_order)
+        print(f"synthetic LVOS: {len(videos)} videos at {BENCH_GT['height']}x{BENCH_GT['width']}, "
+              f"{pairs} scored (object, frame) pairs")
+        per_k = 1000.0 / pairs
+        ours1, ours1_s = timed(lambda: evaluate_lvos(read_videos("lvos", inputs["gt"], "valid"), inputs["pred"], workers=1))
+        ours2, ours2_s = timed(lambda: evaluate_lvos(read_videos("lvos", inputs["gt"], "valid"), inputs["pred"], workers=2))
+        assert ours1.per_object == ours2.per_object, "workers=1 and workers=2 disagree"
+        name = "official evaluation_method" if args.official else "reference.lvos"
+        rows = []
+        for processes in ((1, 2) if args.official else (1,)):
+            theirs, their_s = timed(lambda: baseline(args.official, inputs, processes))
+            rows.append((processes, their_s, largest_difference(ours1, theirs)))
+        for processes, their_s, diff in rows:
+            print(f"{name} ({processes} process{'es' if processes > 1 else ''}): {their_s * per_k:8.2f} s / 1000 pairs"
+                  f"   evaluation.lvos workers=1 {their_s / ours1_s:5.1f}x faster, workers=2 {their_s / ours2_s:5.1f}x")
+        print(f"evaluation.lvos workers=1: {ours1_s * per_k:8.2f} s / 1000 pairs; workers=2: {ours2_s * per_k:8.2f} s "
+              f"(includes starting 2 processes)")
+        diff = max(row[2] for row in rows)
+        print(f"max |ours - {name}| over global and per-object scores: {diff:.2e}")
+        if diff > 1e-9:
+            print(f"ERROR: evaluation.lvos and {name} differ", file=sys.stderr)
+            raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
