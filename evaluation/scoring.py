@@ -1,4 +1,4 @@
-"""What the per-video VOS scorers (`evaluation.vos`, `evaluation.sav`) share: the prediction error, the
+"""What the per-video VOS scorers (`evaluation.vos`, `evaluation.sav`, `evaluation.lvos`) share: the prediction error, the
 default worker count and the process pool that scores videos in parallel."""
 from __future__ import annotations
 
