@@ -136,10 +136,10 @@ class LvosReader(VideoReader):
         except (KeyError, TypeError, ValueError) as error:
             raise DatasetError(f"{self.meta_path}: video {name} needs objects.<id>.frame_range.{{start,end,"
                                f"frame_nums}} (integers), failed at {error!r}") from None
-        bad = [i for i, r in ranges.items() if not 0 < i < 256 or r.frame_nums < 3 or not r.frames]
+        bad = [i for i, r in ranges.items() if not 0 < i < 256 or r.frame_nums < 1 or not r.frames]
         if bad or not ranges:
             raise DatasetError(f"{self.meta_path}: video {name} objects {bad or 'none'}: ids must be 1..255 with "
-                               "frame_nums >= 3 (the first and last are not scored) and start < end")
+                               "frame_nums >= 1 and start < end")
         return ranges, [int(key) for key in objects]
 
     def video(self, name: str) -> LvosVideo:

@@ -20,7 +20,8 @@ to 1e-9:
 * Frames: for an object with ``frame_range`` (start, end, frame_nums) the tool holds ``frame_nums - 2``
   slots, walks ``range(start, end, 5)`` with a counter from 0 and scores every frame except counter 0 and
   counter ``frame_nums - 1``; slots no frame reached stay 0 and count as J = F = 0 (a range longer than
-  ``frame_nums`` makes it fail; here a `DatasetError`).
+  ``frame_nums`` or ``frame_nums`` < 2 makes it fail; here a `DatasetError`; ``frame_nums`` 2 leaves no slot:
+  NaN scores, as in the tool, which then make the global means NaN).
 * Masks: ground truth and prediction are read raw and compared with the object id (``== id``); no void
   (the tool's void maps are always empty, value 255 is simply not the object); prediction ids the ground
   truth lacks are never read. J = |P & G| / |P | G| (1 when both are empty); F is the DAVIS boundary F of
@@ -57,7 +58,7 @@ from datasets.lvos import LvosVideo, frame_name
 from datasets.png import read_label_png
 from evaluation.davis_metrics import boundary_radius, mask_scores
 from evaluation.record import ResultsRecord, nan_to_none
-from evaluation.scoring import PredictionError, default_workers, map_videos
+from evaluation.scoring import PredictionError, csv_text, default_workers, format_3f, map_videos
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ PER_SEQUENCE_COLUMNS = ("Sequence", "J-Mean", "F-Mean", "V-Mean")
 def scored_slots(video: LvosVideo, object_id: int) -> list[tuple[int, int]]:
     """``(slot, frame number)`` pairs the official loop scores for ``object_id`` (slots 0..frame_nums-3)."""
     span = video.ranges[object_id]
+    if span.frame_nums < 2:
+        raise DatasetError(f"video {video.name}: object {object_id} has frame_nums {span.frame_nums}; scoring needs "
+                           "at least 2 (the official tool fails on it)")
     pairs = [(counter - 1, number) for counter, number in enumerate(span.frames)
              if counter not in (0, span.frame_nums - 1)]
     if pairs and pairs[-1][0] >= span.frame_nums - 2:
@@ -95,9 +99,10 @@ def check_lvos_predictions(videos: Sequence[LvosVideo], predictions_dir: Path) -
             raise PredictionError(f"video {video.name}: no prediction folder {predictions_dir / video.name}\n"
                                   f"expected layout:\n{LVOS_PREDICTION_LAYOUT}")
         for number in scored_numbers(video):
-            if not prediction_path(predictions_dir, video, number).is_file():
-                raise PredictionError(f"video {video.name}: no prediction {prediction_path(predictions_dir, video, number)}"
-                                      f"; every scored frame must be predicted\nexpected layout:\n{LVOS_PREDICTION_LAYOUT}")
+            path = prediction_path(predictions_dir, video, number)
+            if not path.is_file():
+                raise PredictionError(f"video {video.name}: no prediction {path}; every scored frame must be "
+                                      f"predicted\nexpected layout:\n{LVOS_PREDICTION_LAYOUT}")
 
 
 def read_prediction(predictions_dir: Path, video: LvosVideo, number: int) -> np.ndarray:
@@ -114,7 +119,10 @@ def read_prediction(predictions_dir: Path, video: LvosVideo, number: int) -> np.
 
 
 def object_row(j: np.ndarray, f: np.ndarray, unseen: bool) -> dict:
-    """One object's official statistics from its (slots,) J and F: means, V (variance rounded to 4 decimals)."""
+    """One object's official statistics from its (slots,) J and F: means, V (variance rounded to 4 decimals);
+    NaN for an object without slots (frame_nums 2), as in the official tool."""
+    if j.size == 0:
+        return {"J": math.nan, "F": math.nan, "J&F": math.nan, "V": math.nan, "slots": 0, "unseen": unseen}
     jf = (j + f) / 2
     variance = np.nansum((np.nanmean(jf) - jf) ** 2) / jf.shape[0]
     j_mean, f_mean = float(np.nanmean(j)), float(np.nanmean(f))
@@ -161,16 +169,12 @@ class LvosResult:
 
     def global_csv(self) -> str:
         """``global_results-<split>.csv`` text as the tool writes it (``%.3f``)."""
-        from evaluation.vos import _csv_text, _fmt
-
-        return _csv_text([GLOBAL_COLUMNS, [_fmt(self.metrics[c]) for c in GLOBAL_COLUMNS]])
+        return csv_text([GLOBAL_COLUMNS, [format_3f(self.metrics[c]) for c in GLOBAL_COLUMNS]])
 
     def per_sequence_csv(self) -> str:
         """``per-sequence_results-<split>.csv`` text as the tool writes it (one row per object, ``%.3f``)."""
-        from evaluation.vos import _csv_text, _fmt
-
-        return _csv_text([PER_SEQUENCE_COLUMNS] + [[key, _fmt(row["J"]), _fmt(row["F"]), _fmt(row["V"])]
-                                                   for key, row in self.per_object.items()])
+        return csv_text([PER_SEQUENCE_COLUMNS] + [[key, format_3f(row["J"]), format_3f(row["F"]), format_3f(row["V"])]
+                                                  for key, row in self.per_object.items()])
 
     def write(self, output_dir: Path, split: str, num_videos: int) -> list[Path]:
         """Write ``results.json`` and the two official CSVs into ``output_dir``; returns their paths."""
@@ -206,7 +210,8 @@ def evaluate_lvos(videos: Sequence[LvosVideo], predictions_dir: str | Path, work
                            "one name per line; copy it from the official evaluation tool) to tell seen from unseen")
     predictions_dir = Path(predictions_dir)
     if not predictions_dir.is_dir():
-        raise PredictionError(f"prediction folder not found: {predictions_dir}\nexpected layout:\n{LVOS_PREDICTION_LAYOUT}")
+        raise PredictionError(f"prediction folder not found: {predictions_dir}\n"
+                              f"expected layout:\n{LVOS_PREDICTION_LAYOUT}")
     check_lvos_predictions(videos, predictions_dir)
     workers = default_workers() if workers is None else int(workers)
     results = map_videos(evaluate_lvos_video, videos, (predictions_dir,), workers, progress)

@@ -40,9 +40,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import logging
-import math
 import os
 import sys
 from dataclasses import dataclass
@@ -57,7 +55,7 @@ from datasets.png import read_label_png
 from datasets.video import Video
 from evaluation.davis_metrics import BOUND_TH, boundary_radius, frame_scores, object_statistics
 from evaluation.record import ResultsRecord, nan_to_none
-from evaluation.scoring import PredictionError, default_workers, map_videos
+from evaluation.scoring import PredictionError, csv_text, default_workers, format_3f, map_videos
 
 log = logging.getLogger(__name__)
 
@@ -220,16 +218,7 @@ def read_per_frame_csv(path: str | Path) -> list[VideoScores]:
     return scores
 
 
-def _fmt(value: float) -> str:
-    """``%.3f`` as pandas ``to_csv(float_format="%.3f")`` writes it; NaN -> empty field."""
-    return "" if value is None or math.isnan(value) else "%.3f" % value
-
-
-def _csv_text(rows: Sequence[Sequence[str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(rows)
-    return buffer.getvalue()
+_fmt, _csv_text = format_3f, csv_text  # shared with evaluation.lvos (evaluation.scoring)
 
 
 # ----------------------------------------------------------------------------------------------------

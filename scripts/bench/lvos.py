@@ -60,8 +60,11 @@ def main(argv: list[str] | None = ()) -> None:
         print(f"synthetic LVOS: {len(videos)} videos at {BENCH_GT['height']}x{BENCH_GT['width']}, "
               f"{pairs} scored (object, frame) pairs")
         per_k = 1000.0 / pairs
-        ours1, ours1_s = timed(lambda: evaluate_lvos(read_videos("lvos", inputs["gt"], "valid"), inputs["pred"], workers=1))
-        ours2, ours2_s = timed(lambda: evaluate_lvos(read_videos("lvos", inputs["gt"], "valid"), inputs["pred"], workers=2))
+        def ours(workers: int):
+            return evaluate_lvos(read_videos("lvos", inputs["gt"], "valid"), inputs["pred"], workers=workers)
+
+        ours1, ours1_s = timed(lambda: ours(1))
+        ours2, ours2_s = timed(lambda: ours(2))
         assert ours1.per_object == ours2.per_object, "workers=1 and workers=2 disagree"
         name = "official evaluation_method" if args.official else "reference.lvos"
         rows = []

@@ -43,8 +43,8 @@ from tests.inputs import make_lvos_inputs
 def scalar_shim(official: Path) -> None:
     """The tool stores the shape-(1,) results of ``db_eval_iou`` and ``db_eval_boundary`` into scalar slots,
     which numpy >= 2 refuses (older numpy took the one element, with a DeprecationWarning): wrap both (as
-    ``lvos/evaluation.py`` and ``lvos/evaluation_mp.py`` import them) to return that element. The values stored are the same; nothing else
-    is changed."""
+    ``lvos/evaluation.py`` and ``lvos/evaluation_mp.py`` import them) to return that element. The values
+    stored are the same; nothing else is changed."""
     import importlib
 
     sys.path.insert(0, str(official))

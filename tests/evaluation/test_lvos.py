@@ -68,3 +68,17 @@ def test_range_longer_than_frame_nums_is_an_error(root, perfect):
     meta_path.write_text(json.dumps(meta))
     with pytest.raises(DatasetError, match="more than frame_nums"):
         evaluate_lvos(read_videos("lvos", root, "valid"), perfect, workers=1)
+
+
+def test_objects_without_slots_score_nan_as_the_official_tool(root, perfect):
+    meta_path = root / "valid" / "valid_meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["videos"]["synth-000"]["objects"]["1"]["frame_range"].update(end="00000007", frame_nums=2)
+    meta_path.write_text(json.dumps(meta))
+    result = evaluate_lvos(read_videos("lvos", root, "valid"), perfect, workers=1)
+    assert math.isnan(result.per_object["synth-000_1"]["J"]) and result.per_object["synth-000_1"]["slots"] == 0
+    assert math.isnan(result.metrics["J-seen-Mean"]) and result.metrics["J-unseen-Mean"] == 1.0
+    meta["videos"]["synth-000"]["objects"]["1"]["frame_range"]["frame_nums"] = 1
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(DatasetError, match="frame_nums 1"):
+        evaluate_lvos(read_videos("lvos", root, "valid"), perfect, workers=1)
