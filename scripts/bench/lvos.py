@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scripts.bench.sav import timed
+from scripts.bench.sav import report, timed
 
 BENCH_GT = dict(layout="lvos", num_videos=6, num_frames=120, height=480, width=854, num_objects=5, seed=11)
 
@@ -31,14 +31,6 @@ def baseline(official: Path | None, inputs: dict, processes: int):
 
     scores = run_official(official, inputs["split"], inputs["pred"], processes=processes)
     return scores["global"], scores["per_object"]
-
-
-def largest_difference(ours, theirs) -> float:
-    """Max |ours - theirs| over the global scores and every object's J, F and V."""
-    (their_global, their_objects), diffs = theirs, []
-    diffs += [abs(ours.metrics[k] - v) for k, v in their_global.items()]
-    diffs += [abs(ours.per_object[key][m] - v) for key, row in their_objects.items() for m, v in row.items()]
-    return max(diffs)
 
 
 def main(argv: list[str] | None = ()) -> None:
@@ -60,6 +52,7 @@ def main(argv: list[str] | None = ()) -> None:
         print(f"synthetic LVOS: {len(videos)} videos at {BENCH_GT['height']}x{BENCH_GT['width']}, "
               f"{pairs} scored (object, frame) pairs")
         per_k = 1000.0 / pairs
+
         def ours(workers: int):
             return evaluate_lvos(read_videos("lvos", inputs["gt"], "valid"), inputs["pred"], workers=workers)
 
@@ -67,20 +60,8 @@ def main(argv: list[str] | None = ()) -> None:
         ours2, ours2_s = timed(lambda: ours(2))
         assert ours1.per_object == ours2.per_object, "workers=1 and workers=2 disagree"
         name = "official evaluation_method" if args.official else "reference.lvos"
-        rows = []
-        for processes in ((1, 2) if args.official else (1,)):
-            theirs, their_s = timed(lambda: baseline(args.official, inputs, processes))
-            rows.append((processes, their_s, largest_difference(ours1, theirs)))
-        for processes, their_s, diff in rows:
-            print(f"{name} ({processes} process{'es' if processes > 1 else ''}): {their_s * per_k:8.2f} s / 1000 pairs"
-                  f"   evaluation.lvos workers=1 {their_s / ours1_s:5.1f}x faster, workers=2 {their_s / ours2_s:5.1f}x")
-        print(f"evaluation.lvos workers=1: {ours1_s * per_k:8.2f} s / 1000 pairs; workers=2: {ours2_s * per_k:8.2f} s "
-              f"(includes starting 2 processes)")
-        diff = max(row[2] for row in rows)
-        print(f"max |ours - {name}| over global and per-object scores: {diff:.2e}")
-        if diff > 1e-9:
-            print(f"ERROR: evaluation.lvos and {name} differ", file=sys.stderr)
-            raise SystemExit(1)
+        report("evaluation.lvos", name, ours1, (ours1_s, ours2_s), per_k, (1, 2) if args.official else (1,),
+               lambda processes: baseline(args.official, inputs, processes))
 
 
 if __name__ == "__main__":
