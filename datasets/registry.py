@@ -17,6 +17,7 @@ READERS: dict[str, str] = {
     "uvo": "datasets.uvo:UvoReader",
     "sav": "datasets.sav:SavReader",
     "vost": "datasets.vost:VostReader",
+    "lvos": "datasets.lvos:LvosReader",
     "folder": "datasets.folder:FolderReader",
 }
 

@@ -61,6 +61,15 @@ LATE_START_LAYOUTS += ("vost",)
 READER_FOR_LAYOUT["vost"] = "vost"
 DEFAULT_NUM_FRAMES["vost"] = 48
 STRIDE["vost"] = VOST_STRIDE
+# LVOS (v1/v2): frames numbered from 00000001, label maps on every 5th, a meta file with each object's frame
+# range and the unseen-video list (every second video unseen); 60 frames let object 2 start late, leave and return
+LAYOUTS += ("lvos",)
+DEFAULT_SPLIT["lvos"] = "valid"
+LATE_START_LAYOUTS += ("lvos",)
+READER_FOR_LAYOUT["lvos"] = "lvos"
+LVOS_STRIDE = 5
+DEFAULT_NUM_FRAMES["lvos"] = 60
+STRIDE["lvos"] = LVOS_STRIDE
 GREY_PALETTE = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
 COMPLETE_MARKER = ".complete"
 # the embedded default: objects move (translation, rotation, scale) and partly occlude each other, but
@@ -501,6 +510,28 @@ def _write_vost(root: Path, split: str, items: list[_Rendered]) -> None:
             write_label_png(root / "Annotations" / truth.name / f"{_name(t)}.png", labels)
     _write_list(root / "ImageSets" / f"{split}.txt", items)
 
+def _write_lvos(root: Path, split: str, items: list[_Rendered]) -> None:
+    """LVOS: all frames as JPEGs numbered from 00000001, label maps on every 5th frame, ``<split>_meta.json``
+    (an object's range starts on its first annotated frame where it is visible and ends on the video's
+    last annotated frame, which ``range(start, end, 5)`` leaves out) and ``unseen_videos.txt``."""
+    base = root / split
+    meta = {}
+    for item in items:
+        truth = item.truth
+        annotated = list(range(0, truth.num_frames, LVOS_STRIDE))
+        for t in range(truth.num_frames):
+            write_frame(base / "JPEGImages" / truth.name / f"{t + 1:08d}.jpg", item.frames[t], quality=95)
+        for t in annotated:
+            write_label_png(base / "Annotations" / truth.name / f"{t + 1:08d}.png", truth.labels[t])
+        objects = {}
+        for obj in truth.objects:
+            start = next(t for t in annotated if (truth.labels[t] == obj.id).any())
+            objects[str(obj.id)] = {"frame_range": {"start": f"{start + 1:08d}", "end": f"{annotated[-1] + 1:08d}",
+                                                    "frame_nums": len([t for t in annotated if t >= start])}}
+        meta[truth.name] = {"objects": objects}
+    _write_json(base / f"{split}_meta.json", {"videos": meta})
+    (base / "unseen_videos.txt").write_text("".join(f"{item.truth.name}\n" for item in items[1::2]))
+
 
 def _upscale(frame: np.ndarray, labels: np.ndarray, factor: int = 2) -> tuple[np.ndarray, np.ndarray]:
     height, width = labels.shape
@@ -538,9 +569,10 @@ def generate(
     """Write a synthetic benchmark in ``layout`` under ``root`` (which must be empty or absent).
 
     Args:
-        layout: one of ``davis17, davis16, ytvos, mose, uvo, folder, sav``.
+        layout: one of ``davis17, davis16, ytvos, mose, uvo, folder, sav, lvos``.
         num_frames: frames per video (for ``ytvos``: the 30 fps frames; every 5th is the 6 fps set; for
-            ``sav``: the 24 fps frames, masks on every 4th); default 12, for ``sav`` 48.
+            ``sav``: the 24 fps frames, masks on every 4th; ``lvos``: masks on every 5th); default 12, for ``sav``
+            48, for ``lvos`` 60.
         split: the split to write (default: ``val`` / ``valid`` / ``all`` as the layout names it; ``ytvos``
             and ``mose`` also ``train``, with dense annotations).
         object_ids: ids of the objects (default 1..num_objects; given, they set num_objects; DAVIS 2017
@@ -616,6 +648,8 @@ def _write_layout(root: Path, layout: str, split: str, items: list[_Rendered], f
         _write_sav(root, split, items)
     elif layout == "vost":
         _write_vost(root, split, items)
+    elif layout == "lvos":
+        _write_lvos(root, split, items)
     else:
         _write_folder(root, split, items)
 
@@ -697,7 +731,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output folder (must be empty or absent)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-videos", type=int, default=2)
-    parser.add_argument("--num-frames", type=int, default=None, help="default 12 (sav: 48)")
+    parser.add_argument("--num-frames", type=int, default=None, help="default 12 (sav: 48, lvos: 60)")
     parser.add_argument("--height", type=int, default=120)
     parser.add_argument("--width", type=int, default=160)
     parser.add_argument("--num-objects", type=int, default=2)

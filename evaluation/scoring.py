@@ -1,7 +1,10 @@
-"""What the per-video VOS scorers (`evaluation.vos`, `evaluation.sav`) share: the prediction error, the
-default worker count and the process pool that scores videos in parallel."""
+"""What the per-video VOS scorers (`evaluation.vos`, `evaluation.sav`, `evaluation.lvos`) share: the prediction
+error, the default worker count, the process pool that scores videos in parallel and the official CSV text."""
 from __future__ import annotations
 
+import csv
+import io
+import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -61,3 +64,16 @@ def _progress(iterable, total: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(iterable, total=total, desc="scoring videos", unit="video")
+
+
+def format_3f(value: float | None) -> str:
+    """``%.3f`` as pandas ``to_csv(float_format="%.3f")`` writes it; NaN or None -> empty field."""
+    return "" if value is None or math.isnan(value) else "%.3f" % value
+
+
+def csv_text(rows: Sequence[Sequence[str]]) -> str:
+    """CSV text of ``rows`` (``\\n`` line ends, as the official tools' pandas writes them)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerows(rows)
+    return buffer.getvalue()

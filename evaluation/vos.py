@@ -6,6 +6,7 @@ Command line::
         --predictions DIR [--output DIR] [--workers N] [--resolution 480p]
 
 ``--dataset sav`` is scored by `evaluation.sav` (the official SA-V rules, described there).
+``--dataset lvos`` is scored by `evaluation.lvos` (the official LVOS v1/v2 rules, described there).
 
 Python: :func:`evaluate_vos` on a list of `datasets.video.Video` objects, returning a `VosResult`.
 
@@ -39,9 +40,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import logging
-import math
 import os
 import sys
 from dataclasses import dataclass
@@ -56,13 +55,14 @@ from datasets.png import read_label_png
 from datasets.video import Video
 from evaluation.davis_metrics import BOUND_TH, boundary_radius, frame_scores, object_statistics
 from evaluation.record import ResultsRecord, nan_to_none
-from evaluation.scoring import PredictionError, default_workers, map_videos
+from evaluation.scoring import PredictionError, csv_text, default_workers, format_3f, map_videos
 
 log = logging.getLogger(__name__)
 
 DATASETS = ("davis16", "davis17", "mose", "folder")
 CLI_DATASETS = DATASETS + ("sav",)  # sav: scored by evaluation.sav
 CLI_DATASETS += ("vost",)  # vost: scored by evaluation.vost
+CLI_DATASETS += ("lvos",)  # lvos: scored by evaluation.lvos
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 OBJECT_COLUMNS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 PER_SEQUENCE_COLUMNS = ("Sequence", "J-Mean", "F-Mean")
@@ -144,20 +144,20 @@ class VosResult:
 
     def global_csv(self) -> str:
         """``global_results-<split>.csv`` text: the official header and one ``%.3f`` row."""
-        return _csv_text([GLOBAL_COLUMNS, [_fmt(self.global_scores[c]) for c in GLOBAL_COLUMNS]])
+        return csv_text([GLOBAL_COLUMNS, [format_3f(self.global_scores[c]) for c in GLOBAL_COLUMNS]])
 
     def per_sequence_csv(self) -> str:
         """``per-sequence_results-<split>.csv`` text: one row per object ``<video>_<id>``, ``%.3f``."""
         rows: list[Sequence[str]] = [PER_SEQUENCE_COLUMNS]
         for name, stats in self.per_object.items():
-            rows.append([name, _fmt(stats["J-Mean"]), _fmt(stats["F-Mean"])])
-        return _csv_text(rows)
+            rows.append([name, format_3f(stats["J-Mean"]), format_3f(stats["F-Mean"])])
+        return csv_text(rows)
 
     def global_table(self) -> str:
         """The global scores as an aligned text table (what the CLI prints)."""
         widths = [max(len(c), 8) for c in GLOBAL_COLUMNS]
         header = "  ".join(c.rjust(w) for c, w in zip(GLOBAL_COLUMNS, widths))
-        values = "  ".join(_fmt(self.global_scores[c]).rjust(w) for c, w in zip(GLOBAL_COLUMNS, widths))
+        values = "  ".join(format_3f(self.global_scores[c]).rjust(w) for c, w in zip(GLOBAL_COLUMNS, widths))
         return f"{header}\n{values}"
 
     def per_frame_csv(self) -> str:
@@ -169,7 +169,7 @@ class VosResult:
             for row, object_id in enumerate(video.object_ids):
                 rows.extend([video.name, str(object_id), frame, repr(float(j)), repr(float(f))]
                             for frame, j, f in zip(video.frame_names, video.j[row], video.f[row]))
-        return _csv_text(rows)
+        return csv_text(rows)
 
     def write(self, output_dir: str | Path) -> dict[str, Path]:
         """Write the global, per-sequence and per-frame CSVs into ``output_dir`` (atomically, replacing old
@@ -217,18 +217,6 @@ def read_per_frame_csv(path: str | Path) -> list[VideoScores]:
         f = np.array([[value for _, _, value in rows_] for rows_ in objects.values()], np.float64)
         scores.append(VideoScores(video, list(objects), frames, j, f))
     return scores
-
-
-def _fmt(value: float) -> str:
-    """``%.3f`` as pandas ``to_csv(float_format="%.3f")`` writes it; NaN -> empty field."""
-    return "" if value is None or math.isnan(value) else "%.3f" % value
-
-
-def _csv_text(rows: Sequence[Sequence[str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -453,7 +441,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--do-not-skip-first-and-last-frame", action="store_true",
                         help="sav only: also score each object's first and last annotated frame (the official "
                              "--do_not_skip_first_and_last_frame)")
-    parser.add_argument("--rounded", action="store_true", help="vost only: print the official 3-decimal table")
+    parser.add_argument("--rounded", action="store_true", help="vost, lvos: print the global table rounded "
+                                                               "to 3 decimals, as the official tool prints it")
     return parser.parse_args(argv)
 
 
@@ -461,20 +450,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point (``sampt-eval-vos``); returns the exit status (0 ok, 2 bad input)."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.do_not_skip_first_and_last_frame and args.dataset != "sav":
+        print("error: --do-not-skip-first-and-last-frame is for --dataset sav only", file=sys.stderr)
+        return 2
+    if args.rounded and args.dataset not in ("vost", "lvos"):
+        print("error: --rounded is for --dataset vost and --dataset lvos only", file=sys.stderr)
+        return 2
     if args.dataset == "sav":
-        from evaluation.sav import run_cli
+        from evaluation.sav import run_cli as run_sav_cli
 
-        return run_cli(args)
+        return run_sav_cli(args)
     if args.dataset == "vost":
         from evaluation.vost import run_cli as run_vost_cli
 
         return run_vost_cli(args)
-    if args.do_not_skip_first_and_last_frame:
-        print("error: --do-not-skip-first-and-last-frame is for --dataset sav only", file=sys.stderr)
-        return 2
-    if args.rounded:
-        print("error: --rounded is for --dataset vost only", file=sys.stderr)
-        return 2
+    if args.dataset == "lvos":
+        from evaluation.lvos import run_cli as run_lvos_cli
+
+        return run_lvos_cli(args)
     try:
         from datasets.registry import read_videos
 

@@ -10,8 +10,8 @@ Only numpy is imported at the top (the recorders import this module in the offic
 OpenCV, pycocotools and this repository's packages are imported where an input needs them.
 
 Sections: seeded random weights (damped PIPS, tiny SAM); official_trackers; official_sam_step; official_kmedoids;
-official_davis; official_vis; authors_eval; official_sav; official_vost; DAVIS roots and blob label maps (tests/evaluation/test_vos.py
-and the scoring benchmark `scripts/bench/eval.py`).
+official_davis; official_vis; authors_eval; official_sav; official_vost; official_lvos; DAVIS roots and blob label
+maps (tests/evaluation/test_vos.py and the scoring benchmark `scripts/bench/eval.py`).
 """
 from __future__ import annotations
 
@@ -974,3 +974,85 @@ def make_vost_inputs(out: Path, gt: dict | None = None) -> dict[str, Path]:
             write_label_png(out / "pred" / video.name / f"{video.frame_names[index]}.png",
                             _vost_prediction(video, index, rng))
     return {"gt": out / "gt", "pred": out / "pred"}
+
+
+# ==== official_lvos: a synthetic LVOS valid root and seeded predictions (scripts/record/lvos.py)
+#: the ground truth: `datasets.synthetic` layout ``lvos`` (60 frames, label maps on every 5th; object 2 starts
+#: on frame 16, leaves the frame and comes back; synth-001 is unseen), then edited by `LVOS_META_EDITS`
+LVOS_GT = dict(layout="lvos", num_videos=3, num_frames=60, height=96, width=128, num_objects=3, seed=11)
+LVOS_PRED_SEED = 26
+#: meta-file edits: (video, object id) -> (frame_range field, amount added); the official loop's corner cases
+LVOS_META_EDITS = {
+    ("synth-001", "1"): ("frame_nums", 1),  # one more than range(start, end, 5) reaches: a slot left at 0
+    ("synth-002", "3"): ("end", 1),  # the range reaches the last annotated frame (counter frame_nums - 1)
+}
+LVOS_OBJECT_ORDER = {"synth-000": ["3", "1", "2"]}  # meta order differs from the ids (names count positions)
+LVOS_VOID = ("synth-000", "00000031")  # a GT label map with a 255 block (the tool has no void: not the object)
+#: prediction cases: (video, object id) -> what the prediction does instead of a jittered copy of the GT
+LVOS_CASES = {
+    ("synth-000", 2): "absent",  # never predicted
+    ("synth-002", 2): "early",  # predicted (its first mask, jittered) on the frames before it starts
+}
+LVOS_EXTRA_ID = 7  # a predicted id the GT lacks (never read)
+LVOS_EXTRA_VIDEO = "synth-999"  # a predicted video the GT lacks
+
+
+def _edit_lvos_gt(split_dir: Path) -> None:
+    """Apply `LVOS_META_EDITS`, `LVOS_OBJECT_ORDER` and `LVOS_VOID` to a generated LVOS split folder."""
+    from datasets.png import read_label_png, write_label_png
+
+    meta_path = split_dir / f"{split_dir.name}_meta.json"
+    meta = json.loads(meta_path.read_text())
+    for (video, key), (name, amount) in LVOS_META_EDITS.items():
+        span = meta["videos"][video]["objects"][key]["frame_range"]
+        span[name] = span[name] + amount if name == "frame_nums" else f"{int(span[name]) + amount:08d}"
+    for video, order in LVOS_OBJECT_ORDER.items():
+        objects = meta["videos"][video]["objects"]
+        meta["videos"][video]["objects"] = {key: objects[key] for key in order + [k for k in objects if k not in order]}
+    meta_path.write_text(json.dumps(meta))
+    video, frame = LVOS_VOID
+    path = split_dir / "Annotations" / video / f"{frame}.png"
+    labels = read_label_png(path).copy()
+    labels[20:40, 30:70] = 255
+    write_label_png(path, labels)
+
+
+def _lvos_prediction(video, index: int, rng: np.random.Generator) -> np.ndarray:
+    """(H, W) uint8 predicted label map of frame ``index``: jittered GT masks painted in id order (see
+    `LVOS_CASES`), plus a block of `LVOS_EXTRA_ID`."""
+    gt = video.annotation(index)
+    labels = np.zeros(gt.shape, np.uint8)
+    for obj in video.objects:
+        case = LVOS_CASES.get((video.name, obj.id))
+        source = gt == obj.id
+        if case == "early" and index < obj.first_frame:
+            source = video.annotation(obj.first_frame) == obj.id
+        mask = sav_prediction(source, rng)
+        if case != "absent":
+            labels[mask] = obj.id
+    labels[-8:, -8:] = LVOS_EXTRA_ID
+    return labels
+
+
+def make_lvos_inputs(out: Path, gt: dict | None = None) -> dict[str, Path]:
+    """Write the LVOS inputs under ``out``: ``gt`` (a dataset root with ``valid``, `generate` options ``gt``,
+    default `LVOS_GT` with its edits; the scoring benchmark passes larger ones) and ``pred``
+    (``<video>/<frame:08d>.png`` on every annotated frame, with the `LVOS_CASES`, an extra id and an extra
+    video); returns name -> path (``split``: the folder the official tool takes as ``--lvos_path``)."""
+    from datasets.png import write_label_png
+    from datasets.registry import read_videos
+    from datasets.synthetic import generate
+
+    out = Path(out)
+    generate(out / "gt", **(LVOS_GT if gt is None else gt))
+    _edit_lvos_gt(out / "gt" / "valid")
+    pred = out / "pred"
+    rng = np.random.default_rng(LVOS_PRED_SEED)
+    videos = read_videos("lvos", out / "gt", "valid")
+    for video in videos:
+        for index in sorted(video.annotation_paths):
+            write_label_png(pred / video.name / f"{video.frame_names[index]}.png", _lvos_prediction(video, index, rng))
+    for index in sorted(videos[0].annotation_paths):
+        write_label_png(pred / LVOS_EXTRA_VIDEO / f"{videos[0].frame_names[index]}.png",
+                        _lvos_prediction(videos[0], index, rng))
+    return {"gt": out / "gt", "split": out / "gt" / "valid", "pred": pred}

@@ -9,8 +9,7 @@ import importlib
 import sys
 
 #: the CPU benchmarks, in the order `make bench` runs them
-BENCHMARKS = ("e2e", "eval", "memory", "sam_step", "sav", "segmenters", "trackers", "vis")
-BENCHMARKS += ("vost",)
+BENCHMARKS = ("e2e", "eval", "lvos", "memory", "sam_step", "sav", "segmenters", "trackers", "vis", "vost")
 
 
 def main() -> int:

@@ -40,7 +40,7 @@ def baseline(official: Path | None, inputs: dict, names: list[str], processes: i
 
 
 def largest_difference(ours, theirs) -> float:
-    """Max |ours - theirs| over the global scores and every object's J and F."""
+    """Max |ours - theirs| over the global scores and every per-object score ``theirs`` holds."""
     (their_global, their_objects), diffs = theirs, []
     diffs += [abs(ours.metrics[k] - v) for k, v in their_global.items()]
     diffs += [abs(ours.per_object[key][m] - v) for key, row in their_objects.items() for m, v in row.items()]
@@ -72,20 +72,30 @@ def main(argv: list[str] | None = ()) -> None:
         ours2, ours2_s = timed(lambda: evaluate_sav(read_videos("sav", inputs["gt"], "val"), inputs["pred"], workers=2))
         assert ours1.per_object == ours2.per_object, "workers=1 and workers=2 disagree"
         name = "official sav_benchmark" if args.official else "reference.sav"
-        rows = []
-        for processes in ((1, 2) if args.official else (1,)):
-            theirs, their_s = timed(lambda: baseline(args.official, inputs, [v.name for v in videos], processes))
-            rows.append((processes, their_s, largest_difference(ours1, theirs)))
-        for processes, their_s, diff in rows:
-            print(f"{name} ({processes} process{'es' if processes > 1 else ''}): {their_s * per_k:8.2f} s / 1000 pairs"
-                  f"   evaluation.sav workers=1 {their_s / ours1_s:5.1f}x faster, workers=2 {their_s / ours2_s:5.1f}x")
-        print(f"evaluation.sav workers=1: {ours1_s * per_k:8.2f} s / 1000 pairs; workers=2: {ours2_s * per_k:8.2f} s "
-              f"(includes starting 2 processes)")
-        diff = max(row[2] for row in rows)
-        print(f"max |ours - {name}| over global and per-object scores: {diff:.2e}")
-        if diff > 1e-9:
-            print(f"ERROR: evaluation.sav and {name} differ", file=sys.stderr)
-            raise SystemExit(1)
+        report("evaluation.sav", name, ours1, (ours1_s, ours2_s), per_k, (1, 2) if args.official else (1,),
+               lambda processes: baseline(args.official, inputs, [v.name for v in videos], processes))
+
+
+def report(scorer: str, name: str, ours, seconds: tuple[float, float], per_k: float, processes: tuple[int, ...],
+           run_baseline) -> None:
+    """Time ``run_baseline(processes)`` -> (global, per_object) for each of ``processes``, print the seconds per
+    1000 pairs and the speed-ups of ``scorer`` (``seconds``: its workers=1 and workers=2 times), and exit 1 when
+    its scores ``ours`` differ from the baseline's by more than 1e-9."""
+    ours1_s, ours2_s = seconds
+    rows = []
+    for count in processes:
+        theirs, their_s = timed(lambda: run_baseline(count))
+        rows.append((count, their_s, largest_difference(ours, theirs)))
+    for count, their_s, diff in rows:
+        print(f"{name} ({count} process{'es' if count > 1 else ''}): {their_s * per_k:8.2f} s / 1000 pairs"
+              f"   {scorer} workers=1 {their_s / ours1_s:5.1f}x faster, workers=2 {their_s / ours2_s:5.1f}x")
+    print(f"{scorer} workers=1: {ours1_s * per_k:8.2f} s / 1000 pairs; workers=2: {ours2_s * per_k:8.2f} s "
+          f"(includes starting 2 processes)")
+    diff = max(row[2] for row in rows)
+    print(f"max |ours - {name}| over global and per-object scores: {diff:.2e}")
+    if diff > 1e-9:
+        print(f"ERROR: {scorer} and {name} differ", file=sys.stderr)
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
