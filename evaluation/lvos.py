@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -58,7 +57,7 @@ from datasets.lvos import LvosVideo, frame_name
 from datasets.png import read_label_png
 from evaluation.davis_metrics import boundary_radius, mask_scores
 from evaluation.record import ResultsRecord, nan_to_none
-from evaluation.scoring import PredictionError, csv_text, default_workers, format_3f, map_videos
+from evaluation.scoring import PredictionError, csv_text, format_3f, map_videos, prediction_folder, read_and_score
 
 log = logging.getLogger(__name__)
 
@@ -203,17 +202,11 @@ def evaluate_lvos(videos: Sequence[LvosVideo], predictions_dir: str | Path, work
         DatasetError: no videos, or no unseen list.
     """
     videos = list(videos)
-    if not videos:
-        raise DatasetError("no LVOS videos to evaluate")
+    predictions_dir = prediction_folder(videos, predictions_dir, "LVOS", LVOS_PREDICTION_LAYOUT)
     if any(video.unseen is None for video in videos):
         raise DatasetError("LVOS scoring needs the split's unseen_videos.txt (ROOT/<split>/unseen_videos.txt, "
                            "one name per line; copy it from the official evaluation tool) to tell seen from unseen")
-    predictions_dir = Path(predictions_dir)
-    if not predictions_dir.is_dir():
-        raise PredictionError(f"prediction folder not found: {predictions_dir}\n"
-                              f"expected layout:\n{LVOS_PREDICTION_LAYOUT}")
     check_lvos_predictions(videos, predictions_dir)
-    workers = default_workers() if workers is None else int(workers)
     results = map_videos(evaluate_lvos_video, videos, (predictions_dir,), workers, progress)
     per_object = {key: row for rows in results for key, row in rows.items()}
     return LvosResult(global_scores(per_object), per_object)
@@ -239,14 +232,10 @@ def global_scores(per_object: dict[str, dict]) -> dict[str, float]:
 def run_cli(args) -> int:
     """``python -m evaluation.vos --dataset lvos ...`` (parsed by `evaluation.vos.parse_args`): score, write
     ``results.json`` and the official CSVs into ``--output`` (default ``--predictions``), print the scores."""
-    from datasets.registry import read_videos
-
-    try:
-        videos = read_videos("lvos", args.root, args.split)
-        result = evaluate_lvos(videos, args.predictions, workers=args.workers, progress=True)
-    except DatasetError as error:
-        print(f"error: {error}", file=sys.stderr)
+    scored = read_and_score("lvos", args, evaluate_lvos)
+    if scored is None:
         return 2
+    videos, result = scored
     paths = result.write(Path(args.output or args.predictions), args.split, len(videos))
     form = "{:.3f}" if args.rounded else "{}"
     for column in GLOBAL_COLUMNS:

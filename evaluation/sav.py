@@ -46,7 +46,6 @@ Where this module differs, on purpose (the official tool has no defined answer):
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -57,7 +56,7 @@ from datasets.errors import DatasetError
 from datasets.sav import SavVideo, read_binary_mask
 from evaluation.davis_metrics import boundary_radius, mask_scores
 from evaluation.record import ResultsRecord
-from evaluation.scoring import PredictionError, default_workers, map_videos
+from evaluation.scoring import PredictionError, map_videos, prediction_folder, read_and_score
 
 log = logging.getLogger(__name__)
 
@@ -176,13 +175,8 @@ def evaluate_sav(videos: Sequence[SavVideo], predictions_dir: str | Path, worker
         PredictionError: a missing prediction folder or PNG, a wrong size or a non-binary mask.
     """
     videos = list(videos)
-    if not videos:
-        raise DatasetError("no SA-V videos to evaluate")
-    predictions_dir = Path(predictions_dir)
-    if not predictions_dir.is_dir():
-        raise PredictionError(f"prediction folder not found: {predictions_dir}\nexpected layout:\n{SAV_PREDICTION_LAYOUT}")
+    predictions_dir = prediction_folder(videos, predictions_dir, "SA-V", SAV_PREDICTION_LAYOUT)
     check_sav_predictions(videos, predictions_dir, skip_first_and_last)
-    workers = default_workers() if workers is None else int(workers)
     results = map_videos(evaluate_sav_video, videos, (predictions_dir, skip_first_and_last), workers, progress)
     return _summarise(results)
 
@@ -204,15 +198,10 @@ def _summarise(results: list[dict[str, dict[str, float] | None]]) -> SavResult:
 def run_cli(args) -> int:
     """``python -m evaluation.vos --dataset sav ...`` (parsed by `evaluation.vos.parse_args`): score, write
     ``results.json`` into ``--output`` (default ``--predictions``), print the global scores."""
-    from datasets.registry import read_videos
-
-    try:
-        videos = read_videos("sav", args.root, args.split)
-        result = evaluate_sav(videos, args.predictions, workers=args.workers,
-                              skip_first_and_last=not args.do_not_skip_first_and_last_frame, progress=True)
-    except DatasetError as error:
-        print(f"error: {error}", file=sys.stderr)
+    scored = read_and_score("sav", args, evaluate_sav, skip_first_and_last=not args.do_not_skip_first_and_last_frame)
+    if scored is None:
         return 2
+    videos, result = scored
     path = result.record(args.split, len(videos)).write(Path(args.output or args.predictions))
     print("  ".join(f"{name}: {result.metrics[name]:.6f}" for name in GLOBAL_NAMES))
     print(f"{len(result.per_object)} objects in {len(videos)} videos; written: {path}")

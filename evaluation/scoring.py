@@ -1,5 +1,6 @@
-"""What the per-video VOS scorers (`evaluation.vos`, `evaluation.sav`, `evaluation.lvos`) share: the prediction
-error, the default worker count, the process pool that scores videos in parallel and the official CSV text."""
+"""What the per-video VOS scorers (`evaluation.vos`, `evaluation.sav`, `evaluation.lvos`, `evaluation.vost`)
+share: the prediction error, the default worker count, the process pool that scores videos in parallel, the
+checks before scoring, the command line's read-and-score step and the official CSV text."""
 from __future__ import annotations
 
 import csv
@@ -7,7 +8,9 @@ import io
 import math
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Callable, Sequence
 
 from datasets.errors import DatasetError
@@ -38,10 +41,12 @@ def _call_in_worker(function: Callable, video, extra: tuple):
         raise DatasetError(str(error)) from None
 
 
-def map_videos(function: Callable, videos: Sequence, extra: tuple, workers: int, progress: bool = False) -> list:
+def map_videos(function: Callable, videos: Sequence, extra: tuple, workers: int | None,
+               progress: bool = False) -> list:
     """``[function(video, *extra) for video in videos]``, in order, with ``workers`` spawned processes
-    (one OpenCV thread each; 1 = in this process); the first error stops the rest and is raised.
-    ``function`` must be a module-level function (it is pickled)."""
+    (one OpenCV thread each; 1 = in this process; None = `default_workers`); the first error stops the rest
+    and is raised. ``function`` must be a module-level function (it is pickled)."""
+    workers = default_workers() if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     workers = min(workers, len(videos))
@@ -56,6 +61,31 @@ def map_videos(function: Callable, videos: Sequence, extra: tuple, workers: int,
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)  # do not score the rest after an error
             raise
+
+
+def prediction_folder(videos: Sequence, predictions_dir, benchmark: str, layout: str) -> Path:
+    """``predictions_dir`` as a Path, once there are videos to score (else `DatasetError` "no <benchmark>
+    videos to evaluate") and the folder exists (else `PredictionError` showing the expected ``layout``)."""
+    if not videos:
+        raise DatasetError(f"no {benchmark} videos to evaluate")
+    predictions_dir = Path(predictions_dir)
+    if not predictions_dir.is_dir():
+        raise PredictionError(f"prediction folder not found: {predictions_dir}\nexpected layout:\n{layout}")
+    return predictions_dir
+
+
+def read_and_score(reader: str, args, evaluate: Callable, **options):
+    """For a scorer's command line: ``(videos, evaluate(videos, args.predictions, workers=args.workers,
+    progress=True, **options))`` with the videos of ``read_videos(reader, args.root, args.split)``, or None
+    after printing the error when the dataset or the predictions cannot be read."""
+    from datasets.registry import read_videos
+
+    try:
+        videos = read_videos(reader, args.root, args.split)
+        return videos, evaluate(videos, args.predictions, workers=args.workers, progress=True, **options)
+    except DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
 
 
 def _progress(iterable, total: int, enabled: bool):

@@ -55,7 +55,7 @@ from datasets.png import read_label_png
 from datasets.video import Video
 from evaluation.davis_metrics import BOUND_TH, boundary_radius, frame_scores, object_statistics
 from evaluation.record import ResultsRecord, nan_to_none
-from evaluation.scoring import PredictionError, csv_text, default_workers, format_3f, map_videos
+from evaluation.scoring import PredictionError, csv_text, format_3f, map_videos
 
 log = logging.getLogger(__name__)
 
@@ -390,7 +390,6 @@ def evaluate_vos(
         raise DatasetError(f"duplicate video names in the evaluation list: {', '.join(duplicates)}")
     predictions_dir = Path(predictions_dir)
     check_predictions_exist(videos, predictions_dir)
-    workers = default_workers() if workers is None else int(workers)
     results = map_videos(evaluate_video, videos, (predictions_dir, bound_th), workers, progress)
     per_object: dict[str, dict[str, float]] = {}
     groups: list[list[str]] = []

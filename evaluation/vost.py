@@ -40,7 +40,6 @@ Where this module differs, on purpose (the official tool has no defined answer):
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from math import floor
 from pathlib import Path
@@ -53,7 +52,7 @@ from datasets.png import read_label_png
 from datasets.video import Video
 from evaluation.davis_metrics import object_statistics
 from evaluation.record import ResultsRecord
-from evaluation.scoring import PredictionError, default_workers, map_videos
+from evaluation.scoring import PredictionError, map_videos, prediction_folder, read_and_score
 
 VOST_PREDICTION_LAYOUT = "PREDICTIONS/<video>/<frame>.png   (indexed PNGs, pixel value = object id, every annotated frame)"
 GLOBAL_NAMES = ("J-Mean", "J-Recall", "J-Decay", "J_last-Mean", "J_last-Recall", "J_last-Decay")
@@ -165,13 +164,8 @@ def evaluate_vost(videos: Sequence[Video], predictions_dir: str | Path, workers:
         PredictionError: a missing prediction folder or PNG, or one of the wrong size.
     """
     videos = list(videos)
-    if not videos:
-        raise DatasetError("no VOST videos to evaluate")
-    predictions_dir = Path(predictions_dir)
-    if not predictions_dir.is_dir():
-        raise PredictionError(f"prediction folder not found: {predictions_dir}\nexpected layout:\n{VOST_PREDICTION_LAYOUT}")
+    predictions_dir = prediction_folder(videos, predictions_dir, "VOST", VOST_PREDICTION_LAYOUT)
     check_vost_predictions(videos, predictions_dir)
-    workers = default_workers() if workers is None else int(workers)
     results = map_videos(evaluate_vost_video, videos, (predictions_dir,), workers, progress)
     per_object = {key: row for rows in results for key, row in rows.items()}
     metrics = {name: float(np.mean([row[name] for row in per_object.values()])) for name in GLOBAL_NAMES}
@@ -182,14 +176,10 @@ def run_cli(args) -> int:
     """``python -m evaluation.vos --dataset vost ...`` (parsed by `evaluation.vos.parse_args`): score, write
     ``results.json`` and the official CSVs into ``--output`` (default ``--predictions``), print the scores
     (unrounded; ``--rounded``: the official 3-decimal table)."""
-    from datasets.registry import read_videos
-
-    try:
-        videos = read_videos("vost", args.root, args.split)
-        result = evaluate_vost(videos, args.predictions, workers=args.workers, progress=True)
-    except DatasetError as error:
-        print(f"error: {error}", file=sys.stderr)
+    scored = read_and_score("vost", args, evaluate_vost)
+    if scored is None:
         return 2
+    videos, result = scored
     output = Path(args.output or args.predictions)
     paths = [result.record(args.split, len(videos)).write(output), *result.write_csvs(output, args.split)]
     print(" ".join(f"{name:>13}" for name in GLOBAL_NAMES))

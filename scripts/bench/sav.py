@@ -40,11 +40,11 @@ def baseline(official: Path | None, inputs: dict, names: list[str], processes: i
 
 
 def largest_difference(ours, theirs) -> float:
-    """Max |ours - theirs| over the global scores and every per-object score ``theirs`` holds."""
-    (their_global, their_objects), diffs = theirs, []
-    diffs += [abs(ours.metrics[k] - v) for k, v in their_global.items()]
-    diffs += [abs(ours.per_object[key][m] - v) for key, row in their_objects.items() for m, v in row.items()]
-    return max(diffs)
+    """Max |ours - theirs| over the global scores and every per-object score ``theirs`` holds (NaN equals NaN)."""
+    their_global, their_objects = theirs
+    pairs = [(ours.metrics[k], v) for k, v in their_global.items()]
+    pairs += [(ours.per_object[key][m], v) for key, row in their_objects.items() for m, v in row.items()]
+    return max([0.0] + [0.0 if a != a and b != b else abs(a - b) for a, b in pairs])
 
 
 def main(argv: list[str] | None = ()) -> None:
