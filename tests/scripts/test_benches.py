@@ -2,6 +2,10 @@
 (`bench_sam_step` once broke unnoticed when the frame loop changed), and their checks must hold."""
 from __future__ import annotations
 
+import importlib
+
+import pytest
+
 
 def test_bench_sam_step_runs_and_agrees_with_the_reference(capsys):
     from scripts.bench.sam_step import main
@@ -32,31 +36,12 @@ def test_bench_segmenters_runs(monkeypatch, capsys):
     assert "tiny SAM   embed" in out and "GrabCut    embed" in out
 
 
-def test_bench_sav_runs_and_agrees_with_the_reference(monkeypatch, capsys):
-    import scripts.bench.sav as bench
-
-    monkeypatch.setattr(bench, "BENCH_GT", dict(bench.BENCH_GT, num_videos=3, num_frames=24, height=48, width=64))
+@pytest.mark.parametrize("benchmark, num_frames", [("sav", 24), ("lvos", 40), ("vost", 40)])
+def test_scoring_bench_runs_and_agrees_with_the_reference(benchmark, num_frames, monkeypatch, capsys):
+    bench = importlib.import_module(f"scripts.bench.{benchmark}")
+    small = dict(num_videos=3, num_frames=num_frames, height=48, width=64)
+    monkeypatch.setattr(bench, "BENCH_GT", dict(bench.BENCH_GT, **small))
     bench.main()
     out = capsys.readouterr().out
-    assert "reference.sav (1 process)" in out and "evaluation.sav workers=1" in out
-    assert float(out.strip().splitlines()[-1].split()[-1]) <= 1e-9  # max |ours - reference|
-
-
-def test_bench_lvos_runs_and_agrees_with_the_reference(monkeypatch, capsys):
-    import scripts.bench.lvos as bench
-
-    monkeypatch.setattr(bench, "BENCH_GT", dict(bench.BENCH_GT, num_videos=3, num_frames=40, height=48, width=64))
-    bench.main()
-    out = capsys.readouterr().out
-    assert "reference.lvos (1 process)" in out and "evaluation.lvos workers=1" in out
-    assert float(out.strip().splitlines()[-1].split()[-1]) <= 1e-9  # max |ours - reference|
-
-
-def test_bench_vost_runs_and_agrees_with_the_reference(monkeypatch, capsys):
-    import scripts.bench.vost as bench
-
-    monkeypatch.setattr(bench, "BENCH_GT", dict(bench.BENCH_GT, num_videos=3, num_frames=40, height=48, width=64))
-    bench.main()
-    out = capsys.readouterr().out
-    assert "reference.vost (1 process)" in out and "evaluation.vost workers=1" in out
+    assert f"reference.{benchmark} (1 process)" in out and f"evaluation.{benchmark} workers=1" in out
     assert float(out.strip().splitlines()[-1].split()[-1]) <= 1e-9  # max |ours - reference|
