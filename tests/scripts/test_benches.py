@@ -45,3 +45,14 @@ def test_scoring_bench_runs_and_agrees_with_the_reference(benchmark, num_frames,
     out = capsys.readouterr().out
     assert f"reference.{benchmark} (1 process)" in out and f"evaluation.{benchmark} workers=1" in out
     assert float(out.strip().splitlines()[-1].split()[-1]) <= 1e-9  # max |ours - reference|
+
+
+def test_bench_stages_counts_and_times_every_kind_of_stage(capsys):
+    from scripts.bench.stages import main
+
+    results = main(["--smoke", "--repeats", "1", "--frames", "3"])
+    assert {r.stage.split(":")[0] for r in results} == {"enc", "dec", "trk"}
+    for r in results:  # counted FLOPs, a time and the fraction that follows from both and the peak
+        assert r.flops > 0 and r.seconds > 0 and r.fraction > 0
+    out = capsys.readouterr().out
+    assert "float32 GEMM peak" in out and "enc:mobilesam" in out

@@ -1,0 +1,244 @@
+"""Benchmark: every neural stage of the paper presets against the machine's compute peak (issue "near the
+compute floor").
+
+For each stage, on random weights in the official architecture at the working size the presets use:
+FLOPs per frame, **counted** by `torch.utils.flop_counter.FlopCounterMode` over one real call (matrix
+products, convolutions and attention: the counter's ops; element-wise work is not counted), seconds per frame
+(best of ``--repeats`` calls after one warm-up call) and the achieved fraction of a float32 GEMM peak measured
+in the same run on the same threads (the best of several ``torch.mm`` of two square matrices).
+
+Stages (``--stages``, default all that can run here):
+
+- ``enc:<arch>``: the image encoder as `trackers.segmenters.base.Segmenter.embed` calls it on one frame of
+  the working size (576x1024: DAVIS at the authors' longest side 1024; SAM resizes to 1024x1024 padded) —
+  SAM ViT-B/L/H, HQ-SAM ViT-B/L/H, Light HQ-SAM, MobileSAM, SAM 2.1 Hiera T/S/B+/L (when ``sam2`` is installed);
+- ``dec:<arch>``: the mask decoder as the SAM step calls it: one batched call for M = 5 objects of 8 positive +
+  1 negative points, then the refinement call with box and mask input;
+- ``trk:<name>``: a point tracker (its ``configs/tracker/<name>.yaml`` options) on a clip of ``--frames``
+  frames of the working size with 8 points per object for 5 objects, per frame of the clip.
+
+    python -m scripts.bench.stages [--stages enc:mobilesam trk:pips] [--threads 2] [--repeats 2] [--json F]
+    python -m scripts.bench.stages --smoke   # tiny models and frames: checks that every stage runs
+
+Numbers: docs/benchmarks.md ("Neural stages against the GEMM peak").
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+WORKING_SIZE = (576, 1024)  # (H, W): a 480x854 DAVIS frame at the authors' longest side 1024
+SMOKE_SIZE = (48, 64)
+NUM_OBJECTS, NUM_POSITIVE = 5, 8
+ENCODERS = ("sam_vit_b", "sam_vit_l", "sam_vit_h", "hqsam_vit_b", "hqsam_vit_l", "hqsam_vit_h", "hqsam_vit_tiny",
+            "mobilesam", "sam2_hiera_t", "sam2_hiera_s", "sam2_hiera_b_plus", "sam2_hiera_l")
+DECODERS = ("sam_vit_h", "hqsam_vit_h", "sam2_hiera_l")
+TRACKERS = ("pips", "pips2", "cotracker3_offline", "cotracker3_online", "tapir", "bootstapir", "raft")
+
+
+@dataclass
+class StageResult:
+    """One stage: ``flops`` and ``seconds`` per frame; ``fraction`` of the GEMM peak it reached."""
+
+    stage: str
+    input: str
+    flops: float
+    seconds: float
+    fraction: float
+
+    @property
+    def gflops_per_s(self) -> float:
+        return self.flops / self.seconds / 1e9
+
+
+def gemm_peak(size: int = 2048, repeats: int = 5) -> float:
+    """Float32 FLOP/s of the best of ``repeats`` ``torch.mm`` of two (size, size) matrices (2 size^3 FLOPs)."""
+    generator = torch.Generator().manual_seed(0)
+    a = torch.randn(size, size, generator=generator)
+    b = torch.randn(size, size, generator=generator)
+    torch.mm(a, b)  # warm-up
+    return 2.0 * size**3 / best_seconds(lambda: torch.mm(a, b), repeats)
+
+
+def best_seconds(function: Callable[[], object], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def counted_flops(function: Callable[[], object]) -> int:
+    """FLOPs of one call of ``function`` as `FlopCounterMode` counts them (it also serves as the warm-up)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        function()
+    return counter.get_total_flops()
+
+
+def measure(stage: str, description: str, function: Callable[[], object], frames: int, repeats: int,
+            peak: float) -> StageResult:
+    """Count, warm up and time ``function`` (covering ``frames`` frames); per-frame numbers."""
+    flops = counted_flops(function) / frames
+    seconds = best_seconds(function, repeats) / frames
+    return StageResult(stage, description, flops, seconds, flops / seconds / peak)
+
+
+# ------------------------------------------------------------------------------------------------ stages
+def sam_module(arch: str, smoke: bool) -> torch.nn.Module:
+    """The official architecture ``arch`` with seeded random weights (``smoke``: a tiny version)."""
+    torch.manual_seed(0)
+    if arch.startswith("sam2"):
+        from trackers.segmenters.sam2 import build_sam2_module, build_tiny_sam2
+
+        return build_tiny_sam2(seed=0) if smoke else build_sam2_module(arch)
+    from trackers.segmenters.sam_models import build_sam_module, build_tiny_sam, build_tiny_tinyvit_sam
+
+    if smoke:
+        return build_tiny_tinyvit_sam(seed=0) if arch in ("mobilesam", "hqsam_vit_tiny") else build_tiny_sam(seed=0)
+    return build_sam_module(arch)
+
+
+def segmenter_for(arch: str, smoke: bool):
+    """The project's segmenter (`SamSegmenter` or `Sam2Segmenter`) around `sam_module`."""
+    if arch.startswith("sam2"):
+        from trackers.segmenters.sam2 import Sam2Segmenter as Wrapper
+    else:
+        from trackers.segmenters.sam import SamSegmenter as Wrapper
+    return Wrapper.from_model(sam_module(arch, smoke), device="cpu")
+
+
+def test_frame(size: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """(H, W, 3) uint8 smooth random frame."""
+    rng = np.random.default_rng(seed)
+    return (rng.random(size + (3,)) * 255).astype(np.uint8)
+
+
+def prompts(size: tuple[int, int], seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(M, 9, 2) points (8 positive, 1 negative per object), (M, 9) labels, (M, 4) boxes in frame pixels."""
+    rng = np.random.default_rng(seed)
+    height, width = size
+    points = rng.uniform([0, 0], [width - 1, height - 1], (NUM_OBJECTS, NUM_POSITIVE + 1, 2))
+    labels = np.tile([1] * NUM_POSITIVE + [0], (NUM_OBJECTS, 1))
+    low, high = points[:, :NUM_POSITIVE].min(1), points[:, :NUM_POSITIVE].max(1)
+    boxes = np.concatenate([low, high], 1)
+    return (torch.tensor(points, dtype=torch.float32), torch.tensor(labels), torch.tensor(boxes, dtype=torch.float32))
+
+
+def encoder_stage(arch: str, size: tuple[int, int], smoke: bool) -> tuple[str, Callable, int]:
+    segmenter = segmenter_for(arch, smoke)
+    frame = test_frame(size)
+    return f"1 frame {size[0]}x{size[1]}", lambda: segmenter.embed(frame), 1
+
+
+def decoder_stage(arch: str, size: tuple[int, int], smoke: bool) -> tuple[str, Callable, int]:
+    segmenter = segmenter_for(arch, smoke)
+    embedding = segmenter.embed(test_frame(size))
+    points, labels, boxes = prompts(size)
+
+    def step():
+        first = segmenter.predict(embedding, points, labels)
+        return segmenter.predict(embedding, points, labels, boxes, first.low_res_logits)
+
+    return f"M={NUM_OBJECTS} x 9 points, + box+mask", step, 1
+
+
+def tracker_stage(name: str, size: tuple[int, int], frames: int, checkpoint_dir: Path
+                  ) -> tuple[str, Callable, int]:
+    """A tracker with its preset options and a random official-format checkpoint (`tests.inputs`)."""
+    from omegaconf import OmegaConf
+
+    from tests.inputs import make_tracker_inputs
+    from trackers.point.base import build_point_tracker
+
+    checkpoint = make_tracker_inputs(name, checkpoint_dir / name)["checkpoint"]
+    config = Path(__file__).resolve().parents[2] / "configs" / "tracker" / f"{name}.yaml"
+    options = OmegaConf.to_container(OmegaConf.load(config).options) or {}
+    tracker = build_point_tracker(name, checkpoint=str(checkpoint), **options)
+    video = np.stack([np.roll(test_frame(size), 2 * t, axis=1) for t in range(frames)])
+    _, queries_xy, _ = prompts(size)
+    xy = queries_xy[:, :NUM_POSITIVE].reshape(-1, 2).numpy()
+    queries = np.concatenate([np.zeros((len(xy), 1)), xy], 1).astype(np.float32)
+    return f"{frames} frames {size[0]}x{size[1]}, {len(xy)} points", lambda: tracker.track(video, queries), frames
+
+
+def default_stages(smoke: bool) -> list[str]:
+    """Every stage this machine can run (SAM 2 stages need the ``sam2`` package)."""
+    from trackers.segmenters.sam2 import sam2_available
+
+    names = [f"enc:{a}" for a in ENCODERS] + [f"dec:{a}" for a in DECODERS] + [f"trk:{t}" for t in TRACKERS]
+    if not sam2_available():
+        names = [n for n in names if "sam2" not in n]
+    return [n for n in names if not smoke or n.startswith(("enc:sam_vit_b", "enc:mobilesam", "dec:sam_vit_h",
+                                                            "trk:raft"))]
+
+
+def build_stage(stage: str, smoke: bool, frames: int, scratch: Path) -> tuple[str, Callable, int]:
+    kind, _, name = stage.partition(":")
+    size = SMOKE_SIZE if smoke else WORKING_SIZE
+    if kind == "enc" and name in ENCODERS:
+        return encoder_stage(name, size, smoke)
+    if kind == "dec" and name in ENCODERS:
+        return decoder_stage(name, size, smoke)
+    if kind == "trk" and name in TRACKERS:
+        return tracker_stage(name, (96, 128) if smoke else size, frames, scratch)
+    valid = [f"enc:{a}" for a in ENCODERS] + [f"dec:{a}" for a in ENCODERS] + [f"trk:{t}" for t in TRACKERS]
+    raise SystemExit(f"unknown stage {stage!r}; valid: {' '.join(valid)}")
+
+
+def print_table(results: list[StageResult], peak: float, threads: int, gemm_size: int) -> None:
+    print(f"float32 GEMM peak: {peak / 1e9:.1f} GFLOP/s ({threads} threads, torch.mm {gemm_size}x{gemm_size})")
+    print(f"{'stage':28s} {'input':38s} {'GFLOP/frame':>12s} {'s/frame':>9s} {'GFLOP/s':>9s} {'of peak':>8s}")
+    for r in results:
+        print(f"{r.stage:28s} {r.input:38s} {r.flops / 1e9:12.2f} {r.seconds:9.3f} {r.gflops_per_s:9.1f} "
+              f"{100 * r.fraction:7.1f}%")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stages", nargs="*", help="stages to run (default: all that can run here)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: as set)")
+    parser.add_argument("--repeats", type=int, default=2, help="timed calls per stage after the counted one")
+    parser.add_argument("--frames", type=int, default=8, help="clip length of the tracker stages")
+    parser.add_argument("--smoke", action="store_true", help="tiny models and frames (checks that stages run)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = ()) -> list[StageResult]:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    threads = torch.get_num_threads()
+    gemm_size = 512 if args.smoke else 2048
+    peak = gemm_peak(gemm_size)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench_stages_") as scratch, torch.no_grad():
+        for stage in args.stages or default_stages(args.smoke):
+            description, function, frames = build_stage(stage, args.smoke, args.frames, Path(scratch))
+            results.append(measure(stage, description, function, frames, args.repeats, peak))
+            print(f"  {stage}: {results[-1].seconds:.3f} s/frame", flush=True)
+            del function
+            gc.collect()
+    print_table(results, peak, threads, gemm_size)
+    if args.json:
+        args.json.write_text(json.dumps({"peak_flops": peak, "threads": threads,
+                                         "stages": [asdict(r) for r in results]}, indent=1))
+    return results
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
