@@ -1067,7 +1067,7 @@ MOSEV2_PRED_SEED = 27
 #: disappearance / reappearance segments, and one disappearance that lasts to the end
 MOSEV2_GAPS = {("synth-000", 3): [(5, 8), (15, 17)], ("synth-001", 1): [(34, 40)]}
 #: a tiny object (id, video): a square of side 1..4 pixels moving right (the adaptive tolerance's ceil gives 1)
-MOSEV2_TINY = (4, "synth-002")
+MOSEV2_TINY = (9, "synth-002")
 #: meta ``objects`` forms: an order other than the ids', and a mapping keyed by id instead of a list
 MOSEV2_META_FORMS = {"synth-000": ["3", "1", "2"], "synth-001": {"1": {}, "2": {}, "3": {}}}
 #: prediction cases: (video, object id) -> what the prediction does instead of a jittered copy of the GT

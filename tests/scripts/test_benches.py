@@ -50,3 +50,13 @@ def test_bench_lvos_runs_and_agrees_with_the_reference(monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "reference.lvos (1 process)" in out and "evaluation.lvos workers=1" in out
     assert float(out.strip().splitlines()[-1].split()[-1]) <= 1e-9  # max |ours - reference|
+
+
+def test_bench_mosev2_runs_and_agrees_with_the_reference(monkeypatch, capsys):
+    import scripts.bench.mosev2 as bench
+
+    monkeypatch.setattr(bench, "BENCH_GT", dict(bench.BENCH_GT, num_videos=3, num_frames=40, height=48, width=64))
+    bench.main()
+    out = capsys.readouterr().out
+    assert "reference.mosev2 (1 process)" in out and "evaluation.mosev2 workers=1" in out
+    assert float(out.strip().splitlines()[-1].split()[-1]) <= 1e-9  # max |ours - reference|
