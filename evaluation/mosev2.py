@@ -65,10 +65,10 @@ import numpy as np
 
 from datasets.errors import DatasetError
 from datasets.mosev2 import Mosev2Video
-from datasets.png import read_label_png
 from evaluation.davis_metrics import overlap_and_boundary_f
 from evaluation.record import ResultsRecord, nan_to_none
-from evaluation.scoring import PredictionError, default_workers, map_videos
+from evaluation.scoring import (PredictionError, default_workers, map_videos, nan_mean, read_prediction_labels,
+                                write_results)
 
 MOSEV2_PREDICTION_LAYOUT = "PREDICTIONS/<video>/<frame:05d>.png   (indexed PNGs at annotation size, ids as in the GT)"
 #: the official global keys, in the order of its ``scores.txt``
@@ -114,15 +114,8 @@ def check_mosev2_inputs(videos: Sequence[Mosev2Video], predictions_dir: Path) ->
 
 def read_prediction(predictions_dir: Path, video: Mosev2Video, index: int) -> np.ndarray:
     """(H, W) uint8 predicted label map of frame ``index``; `PredictionError` naming the file."""
-    path = predictions_dir / video.name / f"{video.frame_names[index]}.png"
-    try:
-        labels = read_label_png(path)
-    except DatasetError as error:
-        raise PredictionError(f"video {video.name}: {error}") from None
-    if labels.shape != tuple(video.size):
-        raise PredictionError(f"video {video.name}: prediction {path} is {labels.shape[1]}x{labels.shape[0]} but "
-                              f"the ground truth is {video.size[1]}x{video.size[0]} (W x H); write masks at that size")
-    return labels
+    return read_prediction_labels(predictions_dir / video.name / f"{video.frame_names[index]}.png", video.name,
+                                  video.size)
 
 
 def frame_scores(gt: np.ndarray, pred: np.ndarray, object_id: int) -> tuple[float, float, float, bool]:
@@ -192,17 +185,12 @@ def evaluate_mosev2_video(video: Mosev2Video, predictions_dir: str | Path) -> tu
     return rows, time.perf_counter() - start
 
 
-def _mean(values: list[float]) -> float:
-    """``np.mean`` as the tool takes it: NaN (without a warning) for no values."""
-    return float(np.mean(values)) if values else math.nan
-
-
 def global_scores(per_object: dict[str, dict]) -> dict[str, float]:
     """The official global numbers (`GLOBAL_KEYS`, fractions) from the per-object rows: flat means over the
     objects (segment means over the objects that have such segments)."""
     rows = list(per_object.values())
-    j, f_new, f = (_mean([row[name] for row in rows]) for name in ("J", "F_new", "F"))
-    parts = {name: _mean([row[name] for row in rows if row[name] is not None])
+    j, f_new, f = (nan_mean([row[name] for row in rows]) for name in ("J", "F_new", "F"))
+    parts = {name: nan_mean([row[name] for row in rows if row[name] is not None])
              for name in ("disappear_J", "disappear_F_new", "reappear_J", "reappear_F_new")}
     return {"J&F_new": (j + f_new) / 2, "J": j, "F_new": f_new,
             "disappear_J&F_new": (parts["disappear_J"] + parts["disappear_F_new"]) / 2,
@@ -253,13 +241,8 @@ class Mosev2Result:
 
     def write(self, output_dir: Path, split: str, num_videos: int) -> list[Path]:
         """Write ``results.json``, ``metrics.json`` and ``scores.txt`` into ``output_dir``; returns their paths."""
-        from infra.files import atomic_write_text
-
-        paths = [self.record(split, num_videos).write(output_dir)]
-        for name, text in (("metrics.json", self.metrics_json()), ("scores.txt", self.scores_txt())):
-            atomic_write_text(output_dir / name, text)
-            paths.append(output_dir / name)
-        return paths
+        return write_results(self.record(split, num_videos), output_dir,
+                             (("metrics.json", self.metrics_json()), ("scores.txt", self.scores_txt())))
 
 
 def evaluate_mosev2(videos: Sequence[Mosev2Video], predictions_dir: str | Path, workers: int | None = None,
