@@ -58,7 +58,7 @@ from datasets.lvos import LvosVideo, frame_name
 from evaluation.davis_metrics import boundary_radius, mask_scores
 from evaluation.record import ResultsRecord, nan_to_none
 from evaluation.scoring import (PredictionError, csv_text, default_workers, format_3f, map_videos, nan_mean,
-                                read_prediction_labels, write_results)
+                                read_prediction_labels, require_predictions, write_results)
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +95,9 @@ def scored_numbers(video: LvosVideo) -> list[int]:
 def check_lvos_predictions(videos: Sequence[LvosVideo], predictions_dir: Path) -> None:
     """Fail before any scoring when a video's prediction folder or a scored frame's PNG is missing."""
     for video in videos:
-        if not (predictions_dir / video.name).is_dir():
-            raise PredictionError(f"video {video.name}: no prediction folder {predictions_dir / video.name}\n"
-                                  f"expected layout:\n{LVOS_PREDICTION_LAYOUT}")
-        for number in scored_numbers(video):
-            path = prediction_path(predictions_dir, video, number)
-            if not path.is_file():
-                raise PredictionError(f"video {video.name}: no prediction {path}; every scored frame must be "
-                                      f"predicted\nexpected layout:\n{LVOS_PREDICTION_LAYOUT}")
+        require_predictions(video.name, predictions_dir / video.name,
+                            [prediction_path(predictions_dir, video, number) for number in scored_numbers(video)],
+                            "every scored frame must be predicted", LVOS_PREDICTION_LAYOUT)
 
 
 def read_prediction(predictions_dir: Path, video: LvosVideo, number: int) -> np.ndarray:

@@ -68,7 +68,7 @@ from datasets.mosev2 import Mosev2Video
 from evaluation.davis_metrics import overlap_and_boundary_f
 from evaluation.record import ResultsRecord, nan_to_none
 from evaluation.scoring import (PredictionError, default_workers, map_videos, nan_mean, read_prediction_labels,
-                                write_results)
+                                require_predictions, write_results)
 
 MOSEV2_PREDICTION_LAYOUT = "PREDICTIONS/<video>/<frame:05d>.png   (indexed PNGs at annotation size, ids as in the GT)"
 #: the official global keys, in the order of its ``scores.txt``
@@ -94,6 +94,10 @@ def boundary_radii(size: tuple[int, int], gt_area: int) -> tuple[float, float]:
     return limit, limit
 
 
+def prediction_path(predictions_dir: Path, video: Mosev2Video, index: int) -> Path:
+    return predictions_dir / video.name / f"{video.frame_names[index]}.png"
+
+
 def check_mosev2_inputs(videos: Sequence[Mosev2Video], predictions_dir: Path) -> None:
     """Fail before any scoring when a scored frame lacks its ground truth or its prediction PNG."""
     for video in videos:
@@ -102,20 +106,14 @@ def check_mosev2_inputs(videos: Sequence[Mosev2Video], predictions_dir: Path) ->
             raise DatasetError(f"video {video.name}: frame {video.frame_names[missing[0]]} has no annotation "
                                f"({len(missing)} scored frames lack one); scoring needs the full ground truth "
                                "(every frame annotated): the public valid split holds the first frame only")
-        if not (predictions_dir / video.name).is_dir():
-            raise PredictionError(f"video {video.name}: no prediction folder {predictions_dir / video.name}\n"
-                                  f"expected layout:\n{MOSEV2_PREDICTION_LAYOUT}")
-        for index in scored_frames(video):
-            path = predictions_dir / video.name / f"{video.frame_names[index]}.png"
-            if not path.is_file():
-                raise PredictionError(f"video {video.name}: no prediction {path}; every frame must be predicted\n"
-                                      f"expected layout:\n{MOSEV2_PREDICTION_LAYOUT}")
+        require_predictions(video.name, predictions_dir / video.name,
+                            [prediction_path(predictions_dir, video, index) for index in scored_frames(video)],
+                            "every frame must be predicted", MOSEV2_PREDICTION_LAYOUT)
 
 
 def read_prediction(predictions_dir: Path, video: Mosev2Video, index: int) -> np.ndarray:
     """(H, W) uint8 predicted label map of frame ``index``; `PredictionError` naming the file."""
-    return read_prediction_labels(predictions_dir / video.name / f"{video.frame_names[index]}.png", video.name,
-                                  video.size)
+    return read_prediction_labels(prediction_path(predictions_dir, video, index), video.name, video.size)
 
 
 def frame_scores(gt: np.ndarray, pred: np.ndarray, object_id: int) -> tuple[float, float, float, bool]:

@@ -36,6 +36,16 @@ def read_prediction_labels(path: Path, video: str, size: tuple[int, int]) -> np.
     return labels
 
 
+def require_predictions(video: str, folder: Path, paths: Sequence[Path], rule: str, layout: str) -> None:
+    """`PredictionError` naming the first missing one when ``video``'s prediction ``folder`` or one of its
+    ``paths`` is missing; ``rule`` says what must be predicted, ``layout`` shows the expected tree."""
+    if not folder.is_dir():
+        raise PredictionError(f"video {video}: no prediction folder {folder}\nexpected layout:\n{layout}")
+    for path in paths:
+        if not path.is_file():
+            raise PredictionError(f"video {video}: no prediction {path}; {rule}\nexpected layout:\n{layout}")
+
+
 def default_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
