@@ -18,6 +18,7 @@ READERS: dict[str, str] = {
     "sav": "datasets.sav:SavReader",
     "vost": "datasets.vost:VostReader",
     "lvos": "datasets.lvos:LvosReader",
+    "mosev2": "datasets.mosev2:Mosev2Reader",
     "folder": "datasets.folder:FolderReader",
 }
 

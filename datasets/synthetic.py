@@ -70,6 +70,13 @@ READER_FOR_LAYOUT["lvos"] = "lvos"
 LVOS_STRIDE = 5
 DEFAULT_NUM_FRAMES["lvos"] = 60
 STRIDE["lvos"] = LVOS_STRIDE
+# MOSEv2 (valid): every frame annotated (the scorer needs the full ground truth) and a meta file with each video's
+# length, size and object ids; 40 frames let object 2 start late, leave the frame and return
+LAYOUTS += ("mosev2",)
+DEFAULT_SPLIT["mosev2"] = "valid"
+LATE_START_LAYOUTS += ("mosev2",)
+READER_FOR_LAYOUT["mosev2"] = "mosev2"
+DEFAULT_NUM_FRAMES["mosev2"] = 40
 GREY_PALETTE = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
 COMPLETE_MARKER = ".complete"
 # the embedded default: objects move (translation, rotation, scale) and partly occlude each other, but
@@ -533,6 +540,22 @@ def _write_lvos(root: Path, split: str, items: list[_Rendered]) -> None:
     (base / "unseen_videos.txt").write_text("".join(f"{item.truth.name}\n" for item in items[1::2]))
 
 
+def _write_mosev2(root: Path, split: str, items: list[_Rendered]) -> None:
+    """MOSEv2: all frames as JPEGs, label maps on every frame (empty before object 2 starts and while it is out
+    of the frame) and ``meta.json`` (length, height, width and the object ids, a list of strings)."""
+    base = root / split
+    meta = {}
+    for item in items:
+        truth = item.truth
+        for t in range(truth.num_frames):
+            write_frame(base / "JPEGImages" / truth.name / f"{_name(t)}.jpg", item.frames[t], quality=95)
+            write_label_png(base / "Annotations" / truth.name / f"{_name(t)}.png", truth.labels[t])
+        height, width = truth.size
+        meta[truth.name] = {"length": truth.num_frames, "height": height, "width": width,
+                            "objects": [str(obj.id) for obj in truth.objects]}
+    _write_json(base / "meta.json", {"videos": meta})
+
+
 def _upscale(frame: np.ndarray, labels: np.ndarray, factor: int = 2) -> tuple[np.ndarray, np.ndarray]:
     height, width = labels.shape
     size = (width * factor, height * factor)
@@ -569,10 +592,10 @@ def generate(
     """Write a synthetic benchmark in ``layout`` under ``root`` (which must be empty or absent).
 
     Args:
-        layout: one of ``davis17, davis16, ytvos, mose, uvo, folder, sav, lvos``.
+        layout: one of ``davis17, davis16, ytvos, mose, uvo, folder, sav, vost, lvos, mosev2``.
         num_frames: frames per video (for ``ytvos``: the 30 fps frames; every 5th is the 6 fps set; for
             ``sav``: the 24 fps frames, masks on every 4th; ``lvos``: masks on every 5th); default 12, for ``sav``
-            48, for ``lvos`` 60.
+            48, for ``lvos`` 60, for ``mosev2`` 40.
         split: the split to write (default: ``val`` / ``valid`` / ``all`` as the layout names it; ``ytvos``
             and ``mose`` also ``train``, with dense annotations).
         object_ids: ids of the objects (default 1..num_objects; given, they set num_objects; DAVIS 2017
@@ -650,6 +673,8 @@ def _write_layout(root: Path, layout: str, split: str, items: list[_Rendered], f
         _write_vost(root, split, items)
     elif layout == "lvos":
         _write_lvos(root, split, items)
+    elif layout == "mosev2":
+        _write_mosev2(root, split, items)
     else:
         _write_folder(root, split, items)
 
@@ -731,7 +756,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output folder (must be empty or absent)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-videos", type=int, default=2)
-    parser.add_argument("--num-frames", type=int, default=None, help="default 12 (sav: 48, lvos: 60)")
+    parser.add_argument("--num-frames", type=int, default=None, help="default 12 (sav: 48, lvos: 60, mosev2: 40)")
     parser.add_argument("--height", type=int, default=120)
     parser.add_argument("--width", type=int, default=160)
     parser.add_argument("--num-objects", type=int, default=2)

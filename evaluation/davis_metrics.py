@@ -150,30 +150,44 @@ def mask_scores(gt: np.ndarray, pred: np.ndarray, radius: float) -> tuple[float,
         J: |P & G| / |P | G|, 1.0 when both are empty.
         F: boundary F-measure with the rules of :func:`f_from_counts`.
     """
+    intersection, union, (f,) = overlap_and_boundary_f(gt, pred, (radius,))
+    return (1.0 if union == 0 else intersection / union), f
+
+
+def overlap_and_boundary_f(gt: np.ndarray, pred: np.ndarray, radii: Sequence[float]) -> tuple[int, int, list[float]]:
+    """(|P & G|, |P | G|, [F at each radius]) of one object on one frame; the boundary maps are built once.
+
+    Args:
+        gt, pred: (H, W) bool masks of the same shape (the full frame).
+        radii: boundary tolerances in pixels (non-integer ones give the off-centre disk of :func:`disk_kernel`).
+
+    Both masks empty: (0, 0, [1.0, ...]) (no boundary on either side).
+    """
     if gt.shape != pred.shape:
         raise ValueError(f"ground-truth mask {gt.shape} and predicted mask {pred.shape} differ in shape")
     box = _union_box(gt, pred)
-    if box is None:  # both empty: J = 1 (empty union) and F = 1 (no boundary on either side)
-        return 1.0, 1.0
+    if box is None:
+        return 0, 0, [1.0] * len(radii)
     y0, y1, x0, x1 = box
     g = gt[y0:y1, x0:x1]
     p = pred[y0:y1, x0:x1]
     intersection = int(np.count_nonzero(g & p))
     union = int(np.count_nonzero(g | p))
-    j = intersection / union
-
     g_bound = seg2bmap(g)
     p_bound = seg2bmap(p)
     n_gt = int(np.count_nonzero(g_bound))
     n_pred = int(np.count_nonzero(p_bound))
     if n_gt == 0 or n_pred == 0:
-        return j, f_from_counts(n_pred, n_gt, 0, 0)
+        return intersection, union, [f_from_counts(n_pred, n_gt, 0, 0)] * len(radii)
     # Every boundary pixel of both masks lies inside the crop (see `_union_box`), so counting inside it is
     # exact; pixels beyond the crop are empty in both boundary maps.
-    kernel = disk_kernel(radius)
-    pred_matched = _count_matched(g_bound, p_bound, kernel)
-    gt_matched = _count_matched(p_bound, g_bound, kernel)
-    return j, f_from_counts(n_pred, n_gt, pred_matched, gt_matched)
+    scores = []
+    for radius in radii:
+        kernel = disk_kernel(radius)
+        pred_matched = _count_matched(g_bound, p_bound, kernel)
+        gt_matched = _count_matched(p_bound, g_bound, kernel)
+        scores.append(f_from_counts(n_pred, n_gt, pred_matched, gt_matched))
+    return intersection, union, scores
 
 
 def _count_matched(source: np.ndarray, target: np.ndarray, kernel: np.ndarray) -> int:

@@ -54,10 +54,10 @@ import numpy as np
 
 from datasets.errors import DatasetError
 from datasets.lvos import LvosVideo, frame_name
-from datasets.png import read_label_png
 from evaluation.davis_metrics import boundary_radius, mask_scores
 from evaluation.record import ResultsRecord, nan_to_none
-from evaluation.scoring import PredictionError, csv_text, format_3f, map_videos, prediction_folder, read_and_score
+from evaluation.scoring import (PredictionError, csv_text, format_3f, map_videos, nan_mean, prediction_folder,
+                                read_and_score, read_prediction_labels, require_predictions, write_results)
 
 log = logging.getLogger(__name__)
 
@@ -94,27 +94,14 @@ def scored_numbers(video: LvosVideo) -> list[int]:
 def check_lvos_predictions(videos: Sequence[LvosVideo], predictions_dir: Path) -> None:
     """Fail before any scoring when a video's prediction folder or a scored frame's PNG is missing."""
     for video in videos:
-        if not (predictions_dir / video.name).is_dir():
-            raise PredictionError(f"video {video.name}: no prediction folder {predictions_dir / video.name}\n"
-                                  f"expected layout:\n{LVOS_PREDICTION_LAYOUT}")
-        for number in scored_numbers(video):
-            path = prediction_path(predictions_dir, video, number)
-            if not path.is_file():
-                raise PredictionError(f"video {video.name}: no prediction {path}; every scored frame must be "
-                                      f"predicted\nexpected layout:\n{LVOS_PREDICTION_LAYOUT}")
+        require_predictions(video.name, predictions_dir / video.name,
+                            [prediction_path(predictions_dir, video, number) for number in scored_numbers(video)],
+                            "every scored frame must be predicted", LVOS_PREDICTION_LAYOUT)
 
 
 def read_prediction(predictions_dir: Path, video: LvosVideo, number: int) -> np.ndarray:
     """(H, W) uint8 predicted label map of frame ``number``; `PredictionError` naming the file."""
-    path = prediction_path(predictions_dir, video, number)
-    try:
-        labels = read_label_png(path)
-    except DatasetError as error:
-        raise PredictionError(f"video {video.name}: {error}") from None
-    if labels.shape != tuple(video.size):
-        raise PredictionError(f"video {video.name}: prediction {path} is {labels.shape[1]}x{labels.shape[0]} but "
-                              f"the ground truth is {video.size[1]}x{video.size[0]} (W x H); write masks at that size")
-    return labels
+    return read_prediction_labels(prediction_path(predictions_dir, video, number), video.name, video.size)
 
 
 def object_row(j: np.ndarray, f: np.ndarray, unseen: bool) -> dict:
@@ -177,14 +164,9 @@ class LvosResult:
 
     def write(self, output_dir: Path, split: str, num_videos: int) -> list[Path]:
         """Write ``results.json`` and the two official CSVs into ``output_dir``; returns their paths."""
-        from infra.files import atomic_write_text
-
-        paths = [self.record(split, num_videos).write(output_dir)]
-        for name, text in ((f"global_results-{split}.csv", self.global_csv()),
-                           (f"per-sequence_results-{split}.csv", self.per_sequence_csv())):
-            atomic_write_text(output_dir / name, text)
-            paths.append(output_dir / name)
-        return paths
+        return write_results(self.record(split, num_videos), output_dir,
+                             ((f"global_results-{split}.csv", self.global_csv()),
+                              (f"per-sequence_results-{split}.csv", self.per_sequence_csv())))
 
 
 def evaluate_lvos(videos: Sequence[LvosVideo], predictions_dir: str | Path, workers: int | None = None,
@@ -212,17 +194,12 @@ def evaluate_lvos(videos: Sequence[LvosVideo], predictions_dir: str | Path, work
     return LvosResult(global_scores(per_object), per_object)
 
 
-def _mean(values: list[float]) -> float:
-    """``np.mean`` as the tool takes it: NaN (without a warning) for no values."""
-    return float(np.mean(values)) if values else math.nan
-
-
 def global_scores(per_object: dict[str, dict]) -> dict[str, float]:
     """The official global columns from the per-object rows (seen / unseen means, then their means)."""
     means = {}
     for name in ("J", "F", "V"):
-        means[f"{name}-seen-Mean"] = _mean([row[name] for row in per_object.values() if not row["unseen"]])
-        means[f"{name}-unseen-Mean"] = _mean([row[name] for row in per_object.values() if row["unseen"]])
+        means[f"{name}-seen-Mean"] = nan_mean([row[name] for row in per_object.values() if not row["unseen"]])
+        means[f"{name}-unseen-Mean"] = nan_mean([row[name] for row in per_object.values() if row["unseen"]])
         means[f"{name}-Mean"] = (means[f"{name}-seen-Mean"] + means[f"{name}-unseen-Mean"]) / 2
     means["J&F-Mean"] = ((means["J-seen-Mean"] + means["F-seen-Mean"])
                          + (means["J-unseen-Mean"] + means["F-unseen-Mean"])) / 4.0

@@ -1,6 +1,7 @@
-"""What the per-video VOS scorers (`evaluation.vos`, `evaluation.sav`, `evaluation.lvos`, `evaluation.vost`)
-share: the prediction error, the default worker count, the process pool that scores videos in parallel, the
-checks before scoring, the command line's read-and-score step and the official CSV text."""
+"""What the per-video VOS scorers (`evaluation.vos`, `evaluation.sav`, `evaluation.lvos`, `evaluation.vost`,
+`evaluation.mosev2`) share: the prediction error, the label-map prediction reader, the default worker count, the
+process pool that scores videos in parallel, the checks before scoring, the command line's read-and-score step,
+the official CSV text, the NaN mean and the results writer."""
 from __future__ import annotations
 
 import csv
@@ -13,11 +14,38 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numpy as np
+
 from datasets.errors import DatasetError
 
 
 class PredictionError(DatasetError):
     """A prediction folder or file that cannot be scored; the message names the video, frame and file."""
+
+
+def read_prediction_labels(path: Path, video: str, size: tuple[int, int]) -> np.ndarray:
+    """(H, W) uint8 label map of the prediction PNG ``path`` of ``video``; `PredictionError` naming the file when
+    it cannot be read as an indexed PNG (e.g. RGB) or is not ``size`` = (H, W)."""
+    from datasets.png import read_label_png
+
+    try:
+        labels = read_label_png(path)
+    except DatasetError as error:
+        raise PredictionError(f"video {video}: {error}") from None
+    if labels.shape != tuple(size):
+        raise PredictionError(f"video {video}: prediction {path} is {labels.shape[1]}x{labels.shape[0]} but the "
+                              f"ground truth is {size[1]}x{size[0]} (W x H); write masks at that size")
+    return labels
+
+
+def require_predictions(video: str, folder: Path, paths: Sequence[Path], rule: str, layout: str) -> None:
+    """`PredictionError` naming the first missing one when ``video``'s prediction ``folder`` or one of its
+    ``paths`` is missing; ``rule`` says what must be predicted, ``layout`` shows the expected tree."""
+    if not folder.is_dir():
+        raise PredictionError(f"video {video}: no prediction folder {folder}\nexpected layout:\n{layout}")
+    for path in paths:
+        if not path.is_file():
+            raise PredictionError(f"video {video}: no prediction {path}; {rule}\nexpected layout:\n{layout}")
 
 
 def default_workers() -> int:
@@ -107,3 +135,20 @@ def csv_text(rows: Sequence[Sequence[str]]) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerows(rows)
     return buffer.getvalue()
+
+
+def nan_mean(values: Sequence[float]) -> float:
+    """``np.mean`` as the official tools take it: NaN (without a warning) for no values."""
+    return float(np.mean(values)) if len(values) else math.nan
+
+
+def write_results(record, output_dir: Path, files: Sequence[tuple[str, str]]) -> list[Path]:
+    """Write the `evaluation.record.ResultsRecord` ``record`` (``results.json``) and the official ``files``
+    ((name, text), ...) into ``output_dir``; returns their paths."""
+    from infra.files import atomic_write_text
+
+    paths = [record.write(output_dir)]
+    for name, text in files:
+        atomic_write_text(Path(output_dir) / name, text)
+        paths.append(Path(output_dir) / name)
+    return paths

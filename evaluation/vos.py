@@ -7,6 +7,7 @@ Command line::
 
 ``--dataset sav`` is scored by `evaluation.sav` (the official SA-V rules, described there).
 ``--dataset lvos`` is scored by `evaluation.lvos` (the official LVOS v1/v2 rules, described there).
+``--dataset mosev2`` is scored by `evaluation.mosev2` (the official MOSEv2 rules, described there).
 
 Python: :func:`evaluate_vos` on a list of `datasets.video.Video` objects, returning a `VosResult`.
 
@@ -63,6 +64,7 @@ DATASETS = ("davis16", "davis17", "mose", "folder")
 CLI_DATASETS = DATASETS + ("sav",)  # sav: scored by evaluation.sav
 CLI_DATASETS += ("vost",)  # vost: scored by evaluation.vost
 CLI_DATASETS += ("lvos",)  # lvos: scored by evaluation.lvos
+CLI_DATASETS += ("mosev2",)  # mosev2: scored by evaluation.mosev2
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 OBJECT_COLUMNS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 PER_SEQUENCE_COLUMNS = ("Sequence", "J-Mean", "F-Mean")
@@ -440,8 +442,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--do-not-skip-first-and-last-frame", action="store_true",
                         help="sav only: also score each object's first and last annotated frame (the official "
                              "--do_not_skip_first_and_last_frame)")
-    parser.add_argument("--rounded", action="store_true", help="vost, lvos: print the global table rounded "
-                                                               "to 3 decimals, as the official tool prints it")
+    parser.add_argument("--rounded", action="store_true", help="vost, lvos, mosev2: print the global table "
+                        "rounded as the official tool writes it (vost, lvos: 3 decimals; mosev2: percent, 0.01)")
     return parser.parse_args(argv)
 
 
@@ -452,8 +454,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.do_not_skip_first_and_last_frame and args.dataset != "sav":
         print("error: --do-not-skip-first-and-last-frame is for --dataset sav only", file=sys.stderr)
         return 2
-    if args.rounded and args.dataset not in ("vost", "lvos"):
-        print("error: --rounded is for --dataset vost and --dataset lvos only", file=sys.stderr)
+    if args.rounded and args.dataset not in ("vost", "lvos", "mosev2"):
+        print("error: --rounded is for --dataset vost, lvos and mosev2 only", file=sys.stderr)
         return 2
     if args.dataset == "sav":
         from evaluation.sav import run_cli as run_sav_cli
@@ -467,6 +469,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from evaluation.lvos import run_cli as run_lvos_cli
 
         return run_lvos_cli(args)
+    if args.dataset == "mosev2":
+        from evaluation.mosev2 import run_cli as run_mosev2_cli
+
+        return run_mosev2_cli(args)
     try:
         from datasets.registry import read_videos
 

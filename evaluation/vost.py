@@ -48,11 +48,10 @@ from typing import Sequence
 import numpy as np
 
 from datasets.errors import DatasetError
-from datasets.png import read_label_png
 from datasets.video import Video
 from evaluation.davis_metrics import object_statistics
 from evaluation.record import ResultsRecord
-from evaluation.scoring import PredictionError, map_videos, prediction_folder, read_and_score
+from evaluation.scoring import PredictionError, map_videos, prediction_folder, read_and_score, read_prediction_labels
 
 VOST_PREDICTION_LAYOUT = "PREDICTIONS/<video>/<frame>.png   (indexed PNGs, pixel value = object id, every annotated frame)"
 GLOBAL_NAMES = ("J-Mean", "J-Recall", "J-Decay", "J_last-Mean", "J_last-Recall", "J_last-Decay")
@@ -134,14 +133,7 @@ def evaluate_vost_video(video: Video, predictions_dir: str | Path) -> dict[str, 
     j = np.empty((count, len(frames)))
     for column, index in enumerate(frames):
         gt = video.annotation(index)
-        path = prediction_path(Path(predictions_dir), video, index)
-        try:
-            pred = read_label_png(path)
-        except DatasetError as error:
-            raise PredictionError(f"video {video.name}: {error}") from None
-        if pred.shape != gt.shape:
-            raise PredictionError(f"video {video.name}: prediction {path} is {pred.shape[1]}x{pred.shape[0]} but "
-                                  f"the ground truth is {gt.shape[1]}x{gt.shape[0]} (W x H); write masks at that size")
+        pred = read_prediction_labels(prediction_path(Path(predictions_dir), video, index), video.name, gt.shape)
         j[:, column] = frame_iou(gt, pred, count)
     last = int(floor(len(frames) * LAST_FRACTION))
     rows = {}

@@ -46,9 +46,11 @@ def reference_seg2bmap(seg: np.ndarray) -> np.ndarray:
     return bmap
 
 
-def reference_f(gt: np.ndarray, pred: np.ndarray, bound_th: float = BOUND_TH) -> float:
-    """Boundary F of two (H, W) masks (any dtype; nonzero = object), with the empty-boundary rules."""
-    radius = bound_th if bound_th >= 1 else np.ceil(bound_th * np.linalg.norm(pred.shape))
+def reference_f(gt: np.ndarray, pred: np.ndarray, bound_th: float = BOUND_TH, radius: float | None = None) -> float:
+    """Boundary F of two (H, W) masks (any dtype; nonzero = object), with the empty-boundary rules; ``radius``
+    (pixels, may be non-integer) replaces the tolerance that ``bound_th`` gives."""
+    if radius is None:
+        radius = bound_th if bound_th >= 1 else np.ceil(bound_th * np.linalg.norm(pred.shape))
     pred_bound = reference_seg2bmap(pred).astype(np.float64)
     gt_bound = reference_seg2bmap(gt).astype(np.float64)
     pred_dil = cv2.dilate(pred_bound.astype(np.uint8), disk(radius).astype(np.uint8))

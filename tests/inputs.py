@@ -10,8 +10,8 @@ Only numpy is imported at the top (the recorders import this module in the offic
 OpenCV, pycocotools and this repository's packages are imported where an input needs them.
 
 Sections: seeded random weights (damped PIPS, tiny SAM); official_trackers; official_sam_step; official_kmedoids;
-official_davis; official_vis; authors_eval; official_sav; official_vost; official_lvos; DAVIS roots and blob label
-maps (tests/evaluation/test_vos.py and the scoring benchmark `scripts/bench/eval.py`).
+official_davis; official_vis; authors_eval; official_sav; official_vost; official_lvos; official_mosev2; DAVIS roots and
+blob label maps (tests/evaluation/test_vos.py and the scoring benchmark `scripts/bench/eval.py`).
 """
 from __future__ import annotations
 
@@ -1055,4 +1055,99 @@ def make_lvos_inputs(out: Path, gt: dict | None = None) -> dict[str, Path]:
     for index in sorted(videos[0].annotation_paths):
         write_label_png(pred / LVOS_EXTRA_VIDEO / f"{videos[0].frame_names[index]}.png",
                         _lvos_prediction(videos[0], index, rng))
+    return {"gt": out / "gt", "split": out / "gt" / "valid", "pred": pred}
+
+
+# ==== official_mosev2: a synthetic MOSEv2 valid root and seeded predictions (scripts/record/mosev2.py)
+#: the ground truth: `datasets.synthetic` layout ``mosev2`` (every frame annotated; object 2 starts on frame 8,
+#: leaves the frame and comes back), then edited by `MOSEV2_GAPS`, `MOSEV2_TINY` and `MOSEV2_META_FORMS`
+MOSEV2_GT = dict(layout="mosev2", num_videos=3, num_frames=40, height=120, width=160, num_objects=3, seed=13)
+MOSEV2_PRED_SEED = 27
+#: (video, object id) -> frame ranges [start, stop) where the object is erased from the GT: several
+#: disappearance / reappearance segments, and one disappearance that lasts to the end
+MOSEV2_GAPS = {("synth-000", 3): [(5, 8), (15, 17)], ("synth-001", 1): [(34, 40)]}
+#: a tiny object (id, video): a square of side 1..4 pixels moving right (the adaptive tolerance's ceil gives 1)
+MOSEV2_TINY = (9, "synth-002")
+#: meta ``objects`` forms: an order other than the ids', and a mapping keyed by id instead of a list
+MOSEV2_META_FORMS = {"synth-000": ["3", "1", "2"], "synth-001": {"1": {}, "2": {}, "3": {}}}
+#: prediction cases: (video, object id) -> what the prediction does instead of a jittered copy of the GT
+MOSEV2_CASES = {
+    ("synth-000", 2): "absent",  # never predicted
+    ("synth-001", 2): "early",  # predicted (its first mask, jittered) on the frames before it starts
+}
+MOSEV2_EMPTY_FRAME = ("synth-002", 20)  # an all-background predicted frame
+MOSEV2_EXTRA_ID = 7  # a predicted id the GT lacks (never read)
+MOSEV2_EXTRA_VIDEO = "synth-999"  # a predicted video the GT lacks
+
+
+def _tiny_square(shape: tuple[int, int], t: int) -> tuple[slice, slice]:
+    side = 1 + t % 4
+    y, x = shape[0] - 12, 6 + 3 * t
+    return slice(y, y + side), slice(x, x + side)
+
+
+def _edit_mosev2_gt(split_dir: Path) -> None:
+    """Apply `MOSEV2_GAPS`, `MOSEV2_TINY` and `MOSEV2_META_FORMS` to a generated MOSEv2 split folder."""
+    from datasets.png import read_label_png, write_label_png
+
+    meta = json.loads((split_dir / "meta.json").read_text())
+    for (video, object_id), spans in MOSEV2_GAPS.items():
+        for start, stop in spans:
+            for t in range(start, stop):
+                path = split_dir / "Annotations" / video / f"{t:05d}.png"
+                labels = read_label_png(path).copy()
+                labels[labels == object_id] = 0
+                write_label_png(path, labels)
+    tiny, video = MOSEV2_TINY
+    for t in range(meta["videos"][video]["length"]):
+        path = split_dir / "Annotations" / video / f"{t:05d}.png"
+        labels = read_label_png(path).copy()
+        labels[_tiny_square(labels.shape, t)] = tiny
+        write_label_png(path, labels)
+    meta["videos"][video]["objects"].append(str(tiny))
+    for video, objects in MOSEV2_META_FORMS.items():
+        meta["videos"][video]["objects"] = objects
+    (split_dir / "meta.json").write_text(json.dumps(meta))
+
+
+def _mosev2_prediction(video, index: int, rng: np.random.Generator) -> np.ndarray:
+    """(H, W) uint8 predicted label map of frame ``index``: jittered GT masks painted in id order (see
+    `MOSEV2_CASES`; the tiny object shifted by 2 pixels), plus a block of `MOSEV2_EXTRA_ID`."""
+    gt = video.annotation(index)
+    labels = np.zeros(gt.shape, np.uint8)
+    if (video.name, index) == MOSEV2_EMPTY_FRAME:
+        return labels
+    for obj in video.objects:
+        case = MOSEV2_CASES.get((video.name, obj.id))
+        source = gt == obj.id
+        if case == "early" and index < obj.first_frame:
+            source = video.annotation(obj.first_frame) == obj.id
+        mask = np.roll(source, 2, axis=1) if obj.id == MOSEV2_TINY[0] else sav_prediction(source, rng)
+        if case != "absent":
+            labels[mask] = obj.id
+    labels[:6, -6:] = MOSEV2_EXTRA_ID
+    return labels
+
+
+def make_mosev2_inputs(out: Path, gt: dict | None = None) -> dict[str, Path]:
+    """Write the MOSEv2 inputs under ``out``: ``gt`` (a dataset root with ``valid``, `generate` options ``gt``,
+    default `MOSEV2_GT` with its edits; the scoring benchmark passes larger ones) and ``pred``
+    (``<video>/<frame:05d>.png`` on every frame, with the `MOSEV2_CASES`, an empty frame, an extra id and an
+    extra video); returns name -> path (``split``: the ``valid`` folder the official tool reads)."""
+    from datasets.png import write_label_png
+    from datasets.registry import read_videos
+    from datasets.synthetic import generate
+
+    out = Path(out)
+    generate(out / "gt", **(MOSEV2_GT if gt is None else gt))
+    _edit_mosev2_gt(out / "gt" / "valid")
+    pred = out / "pred"
+    rng = np.random.default_rng(MOSEV2_PRED_SEED)
+    videos = read_videos("mosev2", out / "gt", "valid")
+    for video in videos:
+        for index in range(video.num_frames):
+            write_label_png(pred / video.name / f"{video.frame_names[index]}.png", _mosev2_prediction(video, index, rng))
+    for index in range(videos[0].num_frames):
+        write_label_png(pred / MOSEV2_EXTRA_VIDEO / f"{videos[0].frame_names[index]}.png",
+                        _mosev2_prediction(videos[0], index, rng))
     return {"gt": out / "gt", "split": out / "gt" / "valid", "pred": pred}

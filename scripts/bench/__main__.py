@@ -9,7 +9,8 @@ import importlib
 import sys
 
 #: the CPU benchmarks, in the order `make bench` runs them
-BENCHMARKS = ("e2e", "eval", "lvos", "memory", "sam_step", "sav", "segmenters", "stages", "trackers", "vis", "vost")
+BENCHMARKS = ("e2e", "eval", "lvos", "memory", "mosev2", "sam_step", "sav", "segmenters", "stages", "trackers",
+              "vis", "vost")
 
 
 def main() -> int:

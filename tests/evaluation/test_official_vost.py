@@ -109,4 +109,4 @@ def test_a_video_with_two_annotations_is_an_error_naming_its_folder(inputs, tmp_
 def test_rounded_is_for_vost_only(inputs, tmp_path, capsys):
     argv = ["--dataset", "davis17", "--root", str(inputs["gt"]), "--split", "val", "--predictions",
             str(inputs["pred"]), "--rounded"]
-    assert main(argv) == 2 and "--rounded is for --dataset vost and --dataset lvos only" in capsys.readouterr().err
+    assert main(argv) == 2 and "--rounded is for --dataset vost, lvos and mosev2 only" in capsys.readouterr().err
