@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import logging
 import os
 import sys
@@ -61,10 +62,10 @@ from evaluation.scoring import PredictionError, csv_text, format_3f, map_videos
 log = logging.getLogger(__name__)
 
 DATASETS = ("davis16", "davis17", "mose", "folder")
-CLI_DATASETS = DATASETS + ("sav",)  # sav: scored by evaluation.sav
-CLI_DATASETS += ("vost",)  # vost: scored by evaluation.vost
-CLI_DATASETS += ("lvos",)  # lvos: scored by evaluation.lvos
-CLI_DATASETS += ("mosev2",)  # mosev2: scored by evaluation.mosev2
+#: benchmarks with their own official rules: dataset -> the module whose ``run_cli(args)`` scores it
+OWN_RULES = {"sav": "evaluation.sav", "vost": "evaluation.vost", "lvos": "evaluation.lvos",
+             "mosev2": "evaluation.mosev2"}
+CLI_DATASETS = DATASETS + tuple(OWN_RULES)
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 OBJECT_COLUMNS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 PER_SEQUENCE_COLUMNS = ("Sequence", "J-Mean", "F-Mean")
@@ -457,22 +458,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.rounded and args.dataset not in ("vost", "lvos", "mosev2"):
         print("error: --rounded is for --dataset vost, lvos and mosev2 only", file=sys.stderr)
         return 2
-    if args.dataset == "sav":
-        from evaluation.sav import run_cli as run_sav_cli
-
-        return run_sav_cli(args)
-    if args.dataset == "vost":
-        from evaluation.vost import run_cli as run_vost_cli
-
-        return run_vost_cli(args)
-    if args.dataset == "lvos":
-        from evaluation.lvos import run_cli as run_lvos_cli
-
-        return run_lvos_cli(args)
-    if args.dataset == "mosev2":
-        from evaluation.mosev2 import run_cli as run_mosev2_cli
-
-        return run_mosev2_cli(args)
+    if args.dataset in OWN_RULES:
+        return importlib.import_module(OWN_RULES[args.dataset]).run_cli(args)
     try:
         from datasets.registry import read_videos
 
