@@ -134,3 +134,21 @@ def test_sampt_passes_reference_masks():
     assert reference.num_positive == 3 and reference.seed == np.random.default_rng(1).integers(2 ** 32)
     with pytest.raises(ValueError, match="chooses each frame's points from the objects' masks"):
         sampt.track_objects(frames, queries.reshape(3, 5, 3))
+
+
+def test_runs_in_sampt_with_the_first_masks(checkpoints):
+    """The whole run path (query points, tracking with the reference masks, SAM on the drawn points)."""
+    from tests.fakes import tiny_sam_segmenter
+    from trackers.sampt.engine import VideoObjects
+    from trackers.sampt.model import SamPt
+
+    frames, masks, _ = superglue_inputs()
+    tracker = build_point_tracker("superglue", str(checkpoints["superglue"]), device="cpu")
+    sampt = SamPt(tracker, tiny_sam_segmenter(), positive_points_per_mask=3, negative_points_per_mask=0,
+                  iterative_refinement_iterations=0)
+    with torch_threads(1):
+        run = sampt.run_video(frames[:3], VideoObjects.from_masks({1: (0, masks[0]), 2: (0, masks[1])}), "clip")
+        labels = dict(run.label_maps())
+    assert sorted(labels) == [0, 1, 2] and run.tracks.shape == (3, 2, 3, 2)
+    assert not run.visible[0].any() and run.visible[1:].any()
+    np.testing.assert_array_equal(labels[0][masks[0]], 1)
