@@ -10,8 +10,8 @@ Only numpy is imported at the top (the recorders import this module in the offic
 OpenCV, pycocotools and this repository's packages are imported where an input needs them.
 
 Sections: seeded random weights (damped PIPS, tiny SAM); official_trackers; official_sam_step; official_kmedoids;
-official_davis; official_vis; authors_eval; official_sav; official_vost; official_lvos; official_superglue; DAVIS roots and blob label
-maps (tests/evaluation/test_vos.py and the scoring benchmark `scripts/bench/eval.py`).
+official_davis; official_vis; authors_eval; official_sav; official_vost; official_lvos; DAVIS roots and blob label
+maps (tests/evaluation/test_vos.py and the scoring benchmark `scripts/bench/eval.py`); official_superglue.
 """
 from __future__ import annotations
 

@@ -31,10 +31,8 @@ def test_tracks_equal_official(checkpoints):
     assert info["sensitivity"]["max_track_change_px"] == 0 and info["sensitivity"]["visibility_changes"] == 0
     inputs = np.load(checkpoints["inputs"])
     tracker = build_point_tracker("superglue", str(checkpoints["superglue"]), device="cpu")
-    with torch_threads(1):
-        tracks, visible = tracker.track(inputs["frames"], inputs["queries"],
-                                        reference=ReferenceMasks(inputs["masks"], SUPERGLUE_POSITIVE,
-                                                                 SUPERGLUE_DRAW_SEED))
+    tracks, visible = tracker.track(inputs["frames"], inputs["queries"],
+                                    reference=ReferenceMasks(inputs["masks"], SUPERGLUE_POSITIVE, SUPERGLUE_DRAW_SEED))
     np.testing.assert_allclose(tracks, official["tracks"], rtol=0, atol=TRACK_ATOL_PX)
     np.testing.assert_array_equal(visible, official["visible"])
     # not trivial: the reference frame keeps the queries (not visible), later frames draw positives inside and
@@ -48,21 +46,6 @@ def test_tracks_equal_official(checkpoints):
         inside = mask[points[:, m, :, 1], points[:, m, :, 0]]
         assert inside[:, :SUPERGLUE_POSITIVE][seen[:, m, :SUPERGLUE_POSITIVE]].all()
         assert not inside[:, SUPERGLUE_POSITIVE:][seen[:, m, SUPERGLUE_POSITIVE:]].any()
-
-
-class torch_threads:
-    """Run a block with ``count`` torch threads (the recording used one; fewer threads are also faster on a
-    busy machine)."""
-
-    def __init__(self, count: int):
-        self.count = count
-
-    def __enter__(self):
-        self.before = torch.get_num_threads()
-        torch.set_num_threads(self.count)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.before)
 
 
 def test_loads_official_layout_strictly_and_names_missing_files(checkpoints, tmp_path):
@@ -146,9 +129,8 @@ def test_runs_in_sampt_with_the_first_masks(checkpoints):
     tracker = build_point_tracker("superglue", str(checkpoints["superglue"]), device="cpu")
     sampt = SamPt(tracker, tiny_sam_segmenter(), positive_points_per_mask=3, negative_points_per_mask=0,
                   iterative_refinement_iterations=0)
-    with torch_threads(1):
-        run = sampt.run_video(frames[:3], VideoObjects.from_masks({1: (0, masks[0]), 2: (0, masks[1])}), "clip")
-        labels = dict(run.label_maps())
+    run = sampt.run_video(frames[:3], VideoObjects.from_masks({1: (0, masks[0]), 2: (0, masks[1])}), "clip")
+    labels = dict(run.label_maps())
     assert sorted(labels) == [0, 1, 2] and run.tracks.shape == (3, 2, 3, 2)
     assert not run.visible[0].any() and run.visible[1:].any()
     np.testing.assert_array_equal(labels[0][masks[0]], 1)

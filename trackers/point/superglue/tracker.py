@@ -43,7 +43,8 @@ from trackers.point.superglue.superpoint import Features, SuperPoint, SuperPoint
 
 # magicleap/SuperGluePretrainedNetwork keeps its weights in git (models/weights/, commit ddcf11f); no md5 is
 # published (git blob sha-1s: superpoint_v1.pth 107a444c..., superglue_outdoor.pth 5ca3392b...).
-WEIGHTS_URL = "https://github.com/magicleap/SuperGluePretrainedNetwork/raw/ddcf11f42e7e0732a0c4607648f9448ea8d73590/models/weights/"
+WEIGHTS_URL = ("https://github.com/magicleap/SuperGluePretrainedNetwork/raw/"
+               "ddcf11f42e7e0732a0c4607648f9448ea8d73590/models/weights/")
 SUPERPOINT_CHECKPOINT = register(CheckpointInfo("superpoint", "superpoint_v1.pth", WEIGHTS_URL + "superpoint_v1.pth"))
 SUPERGLUE_CHECKPOINT = register(CheckpointInfo("superglue_outdoor", "superglue_outdoor.pth",
                                                WEIGHTS_URL + "superglue_outdoor.pth"))
