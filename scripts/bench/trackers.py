@@ -2,8 +2,8 @@
 480x854 synthetic video (a textured square translating and rotating over a textured background).
 
 ``--neural``: `pips` and `superglue` with random weights (damped PIPS as in the tests; SuperGlue's shaped
-weights of `tests.inputs.superglue_states`, keypoints capped at ``--keypoints``, since random SuperPoint weights
-find a keypoint in nearly every 8x8 cell) on the first ``--frames`` frames, on the CPU, one torch thread; the
+weights of `tests.inputs.superglue_states`, keypoints capped at ``--keypoints``, since these random SuperPoint
+weights find one every ~25 px) on the first ``--frames`` frames, on the CPU, one torch thread; the
 square's frame-0 box is SuperGlue's reference mask (8 positive points, as Tab. 2a). Not part of `make bench`."""
 from __future__ import annotations
 
