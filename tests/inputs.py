@@ -11,7 +11,7 @@ OpenCV, pycocotools and this repository's packages are imported where an input n
 
 Sections: seeded random weights (damped PIPS, tiny SAM); official_trackers; official_sam_step; official_kmedoids;
 official_davis; official_vis; authors_eval; official_sav; official_vost; official_lvos; official_mosev2; DAVIS roots and
-blob label maps (tests/evaluation/test_vos.py and the scoring benchmark `scripts/bench/eval.py`).
+blob label maps (tests/evaluation/test_vos.py and the scoring benchmark `scripts/bench/eval.py`); official_superglue.
 """
 from __future__ import annotations
 
@@ -1151,3 +1151,77 @@ def make_mosev2_inputs(out: Path, gt: dict | None = None) -> dict[str, Path]:
         write_label_png(pred / MOSEV2_EXTRA_VIDEO / f"{videos[0].frame_names[index]}.png",
                         _mosev2_prediction(videos[0], index, rng))
     return {"gt": out / "gt", "split": out / "gt" / "valid", "pred": pred}
+
+
+# ==== official_superglue: SAM-PT's SuperGlue tracker (tests/trackers/point/test_official_superglue.py)
+#: a 6-frame `panning_clip`; three objects on frame 0: the moving textured square, a background rectangle and a
+#: 7x7 px background patch (fewer matched keypoints than points: padded, not visible)
+SUPERGLUE_CLIP = dict(num_frames=6, height=96, width=128, seed=5)
+SUPERGLUE_BOXES = ((70, 94, 20, 44), (10, 50, 60, 120), (40, 47, 8, 15))  # (y0, y1, x0, x1) of each mask
+SUPERGLUE_POSITIVE, SUPERGLUE_NEGATIVE = 3, 2
+SUPERGLUE_DRAW_SEED = 7  # numpy.random.seed before the official tracker runs; ReferenceMasks.seed for ours
+SUPERGLUE_WEIGHT_SEED = 2027
+#: shaping of the random weights so that matches are non-trivial (see the fixture README): SuperPoint's
+#: convolutions zero-mean per filter and without bias (features follow the texture, not the brightness), its
+#: detector logits scaled by this; SuperGlue's residual updates (last layer of the keypoint encoder and of
+#: every GNN MLP) scaled by `SUPERGLUE_DAMPING`, its final projection 0.1 * random + this * identity
+SUPERGLUE_DETECTOR_GAIN = 100.0
+SUPERGLUE_DAMPING = 0.01
+SUPERGLUE_PROJECTION_GAIN = 30.0
+SUPERGLUE_PROBE = ("gnn.layers.0.attn.proj.0.weight", (0, 0, 0))
+
+
+def superglue_inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(T, H, W, 3) uint8 clip, (M, H, W) bool masks on frame 0, (M * P, 3) float32 queries on frame 0
+    (P = 3 positive + 2 negative points per object: a diagonal inside the box, then two points outside)."""
+    frames = panning_clip(**SUPERGLUE_CLIP)
+    masks = np.zeros((len(SUPERGLUE_BOXES),) + frames.shape[1:3], bool)
+    queries = []
+    for mask, (y0, y1, x0, x1) in zip(masks, SUPERGLUE_BOXES):
+        mask[y0:y1, x0:x1] = True
+        inside = [(x0 + (x1 - x0) * f, y0 + (y1 - y0) * f) for f in (0.25, 0.5, 0.75)]
+        outside = [(5.0, 5.0), (frames.shape[2] - 6.0, frames.shape[1] - 6.0)]
+        queries += [(0.0, x, y) for x, y in inside + outside]
+    return frames, masks, np.asarray(queries, np.float32)
+
+
+def superglue_states(seed: int = SUPERGLUE_WEIGHT_SEED) -> tuple[dict, dict]:
+    """The SuperPoint and SuperGlue state dicts (the official formats of ``superpoint_v1.pth`` and
+    ``superglue_outdoor.pth``): our networks drawn after ``torch.manual_seed(seed)``, shaped as described at
+    `SUPERGLUE_DETECTOR_GAIN`; the global torch generator is left as it was."""
+    import torch
+
+    from trackers.point.superglue.superglue import SuperGlue
+    from trackers.point.superglue.superpoint import SuperPoint
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        superpoint, superglue = SuperPoint().state_dict(), SuperGlue().state_dict()
+    for name, value in superpoint.items():
+        if name.endswith(".bias"):
+            superpoint[name] = torch.zeros_like(value)
+        elif value.shape[-1] == 3:
+            superpoint[name] = value - value.mean(dim=(1, 2, 3), keepdim=True)
+    superpoint["convPb.weight"] = superpoint["convPb.weight"] * SUPERGLUE_DETECTOR_GAIN
+    for name, value in superglue.items():
+        if name.startswith("kenc.encoder.12.") or ".mlp.3." in name:
+            superglue[name] = value * SUPERGLUE_DAMPING
+    eye = torch.eye(superglue["final_proj.weight"].shape[0])[:, :, None]
+    superglue["final_proj.weight"] = superglue["final_proj.weight"] * 0.1 + SUPERGLUE_PROJECTION_GAIN * eye
+    return superpoint, superglue
+
+
+def make_superglue_inputs(out: Path) -> dict[str, Path]:
+    """Write ``superglue_inputs.npz`` (frames, masks, queries) and both checkpoints under ``out``."""
+    import torch
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    frames, masks, queries = superglue_inputs()
+    paths = {"inputs": out / "superglue_inputs.npz", "superpoint": out / "superpoint_v1.pth",
+             "superglue": out / "superglue_outdoor.pth"}
+    np.savez(paths["inputs"], frames=frames, masks=masks, queries=queries)
+    superpoint, superglue = superglue_states()
+    torch.save(superpoint, paths["superpoint"])
+    torch.save(superglue, paths["superglue"])
+    return paths

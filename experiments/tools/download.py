@@ -51,6 +51,7 @@ CHECKPOINT_MODULES = (
     "trackers.point.cotracker3.tracker",
     "trackers.point.raft.tracker",
     "trackers.point.tapir.tracker",
+    "trackers.point.superglue.tracker",
 )
 
 # checkpoints whose official file name another checkpoint also has (PIPS and PIPS++: model-000200000.pth),

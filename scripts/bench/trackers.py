@@ -1,8 +1,16 @@
 """Speed of the weight-free point trackers: seconds per frame of `lk` and `flow` for 64 points on a 50-frame
-480x854 synthetic video (a textured square translating and rotating over a textured background)."""
+480x854 synthetic video (a textured square translating and rotating over a textured background).
+
+``--neural``: `pips` and `superglue` with random weights (damped PIPS as in the tests; SuperGlue's shaped
+weights of `tests.inputs.superglue_states`, keypoints capped at ``--keypoints``, since these random SuperPoint
+weights find one every ~25 px) on the first ``--frames`` frames, on the CPU, one torch thread; the
+square's frame-0 box is SuperGlue's reference mask (8 positive points, as Tab. 2a). Not part of `make bench`."""
 from __future__ import annotations
 
+import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -39,8 +47,55 @@ def synthetic_video(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(frames), np.concatenate(queries).astype(np.float32)
 
 
-def main() -> None:
+def neural(frames: np.ndarray, queries: np.ndarray, keypoints: list[int]) -> None:
+    """Print seconds per frame of random-weight `pips` and `superglue` (one per keypoint cap) on ``frames``."""
+    import torch
+
+    from tests.inputs import damped_pips_state, superglue_states
+    from trackers.point.base import ReferenceMasks
+    from trackers.point.pips.net import PipsNet
+    from trackers.point.pips.tracker import PipsTracker
+
+    torch.set_num_threads(1)
+    net = PipsNet(window=8, stride=4)
+    net.load_state_dict(damped_pips_state(0))
+    first = queries[queries[:, 0] == 0]
+    timed("pips", len(frames), lambda: PipsTracker(net=net, device="cpu").track(frames, first))
+    mask = np.zeros((1,) + frames.shape[1:3], bool)
+    x0, y0 = first[:, 1:].min(0).astype(int)
+    x1, y1 = first[:, 1:].max(0).astype(int)
+    mask[0, y0:y1 + 1, x0:x1 + 1] = True
+    with tempfile.TemporaryDirectory() as folder:
+        superpoint, superglue = superglue_states()
+        torch.save(superpoint, Path(folder) / "superpoint_v1.pth")
+        torch.save(superglue, Path(folder) / "superglue_outdoor.pth")
+        for cap in keypoints:
+            tracker = build_point_tracker("superglue", str(Path(folder) / "superglue_outdoor.pth"), device="cpu",
+                                          max_keypoints=cap)
+            reference = ReferenceMasks(mask, 8, 0)
+            timed(f"superglue ({cap} keypoints)", len(frames),
+                  lambda: tracker.track(frames, first[:8], reference=reference))
+
+
+def timed(name: str, num_frames: int, run) -> None:
+    start = time.perf_counter()
+    _, visible = run()
+    seconds = time.perf_counter() - start
+    print(f"{name}: {seconds / num_frames:.3f} s/frame  ({seconds:.1f} s for {num_frames} frames, "
+          f"{visible.mean():.1%} of point-frames visible)", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--neural", action="store_true", help="time pips and superglue instead (random weights)")
+    parser.add_argument("--frames", type=int, default=8, help="--neural: frames of the video to track")
+    parser.add_argument("--keypoints", type=int, nargs="+", default=[1024, 2048], help="--neural: SuperPoint caps")
+    args = parser.parse_args(argv or [])
     frames, queries = synthetic_video()
+    if args.neural:
+        print(f"{args.frames} frames {HEIGHT}x{WIDTH}, CPU, 1 torch thread")
+        neural(frames[:args.frames], queries, args.keypoints)
+        return
     print(f"{NUM_FRAMES} frames {HEIGHT}x{WIDTH}, {len(queries)} points, OpenCV threads: {cv2.getNumThreads()}")
     for name in ("lk", "flow"):
         tracker = build_point_tracker(name)
@@ -52,4 +107,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])

@@ -27,6 +27,16 @@ def test_bench_trackers_runs(monkeypatch, capsys):
     assert lines[0].startswith("4 frames") and [line.split()[0] for line in lines[1:]] == ["lk", "flow"]
 
 
+def test_bench_neural_trackers_runs(monkeypatch, capsys):
+    import scripts.bench.trackers as bench
+
+    monkeypatch.setattr(bench, "HEIGHT", 240)
+    monkeypatch.setattr(bench, "WIDTH", 320)
+    bench.main(["--neural", "--frames", "2", "--keypoints", "64"])
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines[1:]] == ["pips", "superglue (64 keypoints)"]
+
+
 def test_bench_segmenters_runs(monkeypatch, capsys):
     import scripts.bench.segmenters as bench
 

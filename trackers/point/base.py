@@ -6,6 +6,7 @@ Every tracker (weight-free OpenCV ones and neural ones loading official checkpoi
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,6 +25,7 @@ TRACKERS: dict[str, str] = {
     "tapir": "trackers.point.tapir.tracker:TapirTracker",
     "bootstapir": "trackers.point.tapir.tracker:BootsTapirTracker",
     "raft": "trackers.point.raft.tracker:RaftTracker",
+    "superglue": "trackers.point.superglue.tracker:SuperGlueTracker",
 }
 
 
@@ -36,6 +38,10 @@ class PointTracker(ABC):
 
     #: whether the tracker needs a checkpoint file
     needs_checkpoint: bool = False
+    #: whether the tracker chooses each frame's points itself from the objects' masks on their query frames
+    #: (SuperGlue): `track` then also takes ``reference=ReferenceMasks(...)``, and a point is not one physical
+    #: point across frames; `trackers.sampt.model.SamPt.track_objects` passes the masks
+    uses_reference_masks: bool = False
 
     @abstractmethod
     def track(self, frames: np.ndarray | FrameSource, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -51,8 +57,41 @@ class PointTracker(ABC):
         Returns:
             tracks: (T, N, 2) float32 pixel (x, y) of each point in each frame.
             visible: (T, N) bool, whether each point is visible (not occluded) in each frame; a point is
-                visible at its query frame.
+                visible at its query frame (except with `uses_reference_masks`: see the tracker).
         """
+
+
+@dataclass(frozen=True)
+class ReferenceMasks:
+    """What a tracker with `PointTracker.uses_reference_masks` takes besides the queries.
+
+    Attributes:
+        masks: (M, H, W) bool, each object's mask on its query frame; the queries are M objects' P points each,
+            object by object, all of an object's points on one frame.
+        num_positive: the first ``num_positive`` of each object's P points are positive, the rest negative.
+        seed: seeds the tracker's random choices.
+    """
+
+    masks: np.ndarray
+    num_positive: int
+    seed: int
+
+    def check(self, queries: np.ndarray, frame_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 3) queries -> (M, H, W) bool masks and (M,) int64 query frame of each object; `ValueError`
+        when the queries are not M groups of P points on one frame each or the masks are not frame-sized."""
+        masks = np.asarray(self.masks, bool)
+        if masks.ndim != 3 or masks.shape[1:] != tuple(frame_size) or not len(masks):
+            raise ValueError(f"reference masks must be (M >= 1, H, W) with (H, W) = {tuple(frame_size)} (the "
+                             f"frame size), got {masks.shape}")
+        if len(queries) % len(masks):
+            raise ValueError(f"{len(queries)} queries are not P points for each of the {len(masks)} masks")
+        times = queries[:, 0].reshape(len(masks), -1)
+        if (times != times[:, :1]).any():
+            raise ValueError("each object's query points must share one query frame")
+        if not 0 <= self.num_positive <= times.shape[1]:
+            raise ValueError(f"num_positive must be in [0, {times.shape[1]}] (points per object), got "
+                             f"{self.num_positive}")
+        return masks, times[:, 0].astype(np.int64)
 
 
 def check_track_source(frames, queries: np.ndarray) -> tuple[FrameSource, np.ndarray]:

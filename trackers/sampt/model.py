@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from infra.frames import FrameSource, as_frame_source
-from trackers.point.base import PointTracker
+from trackers.point.base import PointTracker, ReferenceMasks
 from trackers.sampt.engine import Clip, ObjectGroup, VideoObjects, VideoRun, frame_reader, resize_logits
 from trackers.sampt.knobs import SamPtKnobs, int_at_least, knobs_from
 from trackers.sampt.mask_box import MaskBoxFinder, UpscalingBoxFinder, has_sam_geometry
@@ -143,13 +143,18 @@ class SamPt:
                                        self.negative_point_selection_method, rng, video=video,
                                        object_id=object_id)
 
-    def track_objects(self, frames, query_points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def track_objects(self, frames, query_points: np.ndarray, masks: list[np.ndarray] | None = None,
+                      rng: np.random.Generator | None = None, num_positive: int | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
         """Track M objects' points through ``frames``.
 
         Args:
             frames: (T, H, W, 3) uint8 or a `infra.frames.FrameSource` (anything `as_frame_source`
                 accepts): trackers that run in windows read it a window at a time.
             query_points: (M, P, 3) (t, x, y).
+            masks, rng, num_positive: for trackers that choose their own points
+                (`PointTracker.uses_reference_masks`; others ignore them): M (H, W) bool masks on the query
+                frames, the stream their seed is drawn from, the positive points per object (None: the model's).
 
         Returns:
             tracks (T, M, P, 2) float32, visible (T, M, P) bool: tracker visibility, then patch filtering
@@ -158,7 +163,11 @@ class SamPt:
         num_objects, num_points, _ = query_points.shape
         queries = np.asarray(query_points, np.float32).reshape(-1, 3)
         source = as_frame_source(frames)
-        tracks, visible = self.point_tracker.track(frames if isinstance(frames, np.ndarray) else source, queries)
+        extra = {}
+        if self.point_tracker.uses_reference_masks:
+            extra["reference"] = self.reference_masks(masks, rng, num_positive)
+        tracks, visible = self.point_tracker.track(frames if isinstance(frames, np.ndarray) else source, queries,
+                                                   **extra)
         tracks = np.asarray(tracks, np.float32)
         visible = np.asarray(visible, bool)
         num_frames, (height, width) = source.num_frames, source.frame_size
@@ -170,6 +179,16 @@ class SamPt:
         visible = visible & self.inside_border(tracks, height, width)
         return (tracks.reshape(num_frames, num_objects, num_points, 2),
                 visible.reshape(num_frames, num_objects, num_points))
+
+    def reference_masks(self, masks: list[np.ndarray] | None, rng: np.random.Generator | None,
+                        num_positive: int | None) -> ReferenceMasks:
+        """The `ReferenceMasks` for a tracker that chooses its own points (seed drawn from ``rng``)."""
+        if masks is None or rng is None or self.use_point_reinit:
+            raise ValueError(f"point tracker {type(self.point_tracker).__name__} chooses each frame's points from "
+                             "the objects' masks on their first frames: it runs on videos given first masks, "
+                             "without point reinit (model.use_point_reinit=false)")
+        num_positive = self.positive_points_per_mask if num_positive is None else num_positive
+        return ReferenceMasks(np.stack(masks), num_positive, int(rng.integers(2 ** 32)))
 
     def inside_border(self, tracks: np.ndarray, height: int, width: int) -> np.ndarray:
         """(..., 2) pixel (x, y) -> (...) bool, not within ``border_margin`` of the border (authors' rule)."""
@@ -226,7 +245,8 @@ class SamPt:
         if self.use_point_reinit:
             clip = Clip(frame_at, len(source), self.segmenter)
             return ObjectGroup(batch, rng, reinit=ReinitPass(self, clip, objects.query_points[batch], rng))
-        tracks, visible = self.track_objects(source, objects.query_points[batch])
+        masks = None if objects.first_masks is None else [objects.first_masks[k] for k in batch]
+        tracks, visible = self.track_objects(source, objects.query_points[batch], masks, rng, objects.num_positive)
         return ObjectGroup(batch, rng, tracks, visible)
 
     # ------------------------------------------------------------------------------- merging

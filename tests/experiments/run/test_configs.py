@@ -194,6 +194,7 @@ def test_tracker_options(option):
     assert cfg["name"] in TRACKERS
     module, class_name = TRACKERS[cfg["name"]].split(":")
     official = {k: info.filename for k, info in registered_checkpoints().items()}
+    official["superglue"] = official["superglue_outdoor"]  # its main file; superpoint_v1.pth lies beside it
     if importlib.util.find_spec(module) is None:  # not implemented yet (pips2): official name, no options
         assert option == "pips2", f"tracker module {module} is missing"
         assert Path(cfg["checkpoint"]).name == official.get("pips2", "model-000200000.pth")
@@ -297,6 +298,8 @@ EXPECTED = {  # preset -> {dotted key: value} it must set (beyond its header com
     "ablations/tab2a_pips": tab2(0, 0),
     "ablations/tab2a_raft": {**tab2(0, 0, **{"tracker.name": "raft"}), "tracker.options.iterations": 32,
                    "tracker.options.fb_threshold": None, "tracker.options.chaining": "sampt"},
+    "ablations/tab2a_superglue": tab2(0, 0, **{"tracker.name": "superglue"}),
+    "ablations/tab2a_superglue_iri3": tab2(0, 3, **{"tracker.name": "superglue"}),
     **{f"ablations/tab2b_np{n}": tab2(n, 0) for n in (0, 1, 8, 16, 72)},
     **{f"ablations/tab2c_iri{i}": tab2(1, i) for i in (0, 1, 3, 12)},
     "ablations/tab2d_ps_none": tab2(1, 12, **{"model.use_patch_matching_filtering": False}),
