@@ -176,16 +176,21 @@ class LvosResult:
         return csv_text([PER_SEQUENCE_COLUMNS] + [[key, format_3f(row["J"]), format_3f(row["F"]), format_3f(row["V"])]
                                                   for key, row in self.per_object.items()])
 
-    def write(self, output_dir: Path, split: str, num_videos: int) -> list[Path]:
-        """Write ``results.json`` and the two official CSVs into ``output_dir``; returns their paths."""
+    def write_csvs(self, output_dir: Path, split: str) -> list[Path]:
+        """Write the two official CSVs (``global_results-<split>.csv``, ``per-sequence_results-<split>.csv``)
+        into ``output_dir``; returns their paths."""
         from infra.files import atomic_write_text
 
-        paths = [self.record(split, num_videos).write(output_dir)]
+        paths = []
         for name, text in ((f"global_results-{split}.csv", self.global_csv()),
                            (f"per-sequence_results-{split}.csv", self.per_sequence_csv())):
             atomic_write_text(output_dir / name, text)
             paths.append(output_dir / name)
         return paths
+
+    def write(self, output_dir: Path, split: str, num_videos: int) -> list[Path]:
+        """Write ``results.json`` and the two official CSVs into ``output_dir``; returns their paths."""
+        return [self.record(split, num_videos).write(output_dir), *self.write_csvs(output_dir, split)]
 
 
 def evaluate_lvos(videos: Sequence[LvosVideo], predictions_dir: str | Path, workers: int | None = None,

@@ -1,12 +1,14 @@
 """The one scoring step of a run, after prediction, for either task.
 
-VOS: `evaluation.vos.evaluate_vos` on ``<run>/predictions`` when every frame has ground truth; writes the
-official CSVs and ``per-frame_results-<split>.csv`` into the run folder. VIS: `evaluation.vis.score_vis`
-on ``<run>/uvo_results.json`` against the ground truth restricted to the run's videos, when it has
-annotations; writes ``results.csv`` and ``precision_recall.csv`` into the run folder. Either returns the
-``metrics`` of the run's `evaluation.record.ResultsRecord`, or None (not scorable: the reason is logged).
-The caller decides whether to score at all (a shard is not scored, a merge scores once, a failed video
-stops scoring).
+VOS: the scorer of the dataset (`VOS_SCORERS`: dataset name -> the scorer equal to its official evaluator;
+any other dataset: `evaluation.vos.evaluate_vos`, the DAVIS rules) on ``<run>/predictions`` when every frame
+the run writes has ground truth; the scorer's official CSVs (``global_results-<split>.csv``, ...) are written
+into the run folder. VIS: `evaluation.vis.score_vis` on ``<run>/uvo_results.json`` against the ground truth
+restricted to the run's videos, when it has annotations; writes ``results.csv`` and ``precision_recall.csv``
+into the run folder. Either returns the ``metrics`` of the run's `evaluation.record.ResultsRecord`
+(``{"global": {official name: value}, ...}``; the names differ per benchmark), or None (not scorable: the
+reason is logged). The caller decides whether to score at all (a shard is not scored, a merge scores once,
+a failed video stops scoring).
 """
 from __future__ import annotations
 
@@ -27,18 +29,67 @@ def score_predictions(cfg: DictConfig, videos: list, run_dir: Path, predicted: d
 
 
 def score_vos(cfg: DictConfig, videos: list, run_dir: Path) -> dict | None:
-    """J&F of ``<run>/predictions`` (CSVs written into ``run_dir``), or None without full ground truth."""
-    from evaluation.vos import evaluate_vos
-    from experiments.run.videos import has_full_ground_truth
+    """The metrics of ``<run>/predictions`` by the dataset's scorer (its CSVs written into ``run_dir``), or
+    None when a frame the run writes has no ground truth (the split is scored on a server, if anywhere)."""
+    from experiments.run.videos import has_ground_truth
 
-    if not has_full_ground_truth(videos):
-        log.info("split %s has no full ground truth: predictions written, not scored", cfg.dataset.split)
+    if not has_ground_truth(videos):
+        log.info("split %s of %s has no ground truth for the frames it predicts (first-frame masks only): "
+                 "predictions written, not scored", cfg.dataset.split, cfg.dataset.name)
         return None
-    result = evaluate_vos(videos, run_dir / "predictions", workers=int(cfg.eval_workers),
-                          dataset=cfg.dataset.name, split=cfg.dataset.split)
+    scorer = VOS_SCORERS.get(cfg.dataset.reader, score_davis_rules)
+    return scorer(videos, run_dir / "predictions", run_dir, int(cfg.eval_workers), cfg.dataset.name,
+                  cfg.dataset.split)
+
+
+def score_davis_rules(videos: list, predictions: Path, run_dir: Path, workers: int, dataset: str,
+                      split: str) -> dict:
+    """`evaluation.vos.evaluate_vos` (DAVIS, MOSE, folder layouts): the DAVIS CSVs and
+    ``per-frame_results-<split>.csv``; metrics ``J&F-Mean``, ``J-Mean``, ... and per-object rows."""
+    from evaluation.vos import evaluate_vos
+
+    result = evaluate_vos(videos, predictions, workers=workers, dataset=dataset, split=split)
     result.write(run_dir)
     log.info("%s", result.global_table())
     return result.to_dict()
+
+
+def score_sav(videos: list, predictions: Path, run_dir: Path, workers: int, dataset: str, split: str) -> dict:
+    """`evaluation.sav.evaluate_sav` (official defaults: each object's first and last annotated frame
+    skipped) on the per-object masks; metrics ``J&F``, ``J``, ``F`` and per-object rows."""
+    from evaluation.sav import GLOBAL_NAMES, evaluate_sav
+
+    result = evaluate_sav(videos, predictions, workers=workers)
+    log.info("%s", "  ".join(f"{name} {result.metrics[name]:.4f}" for name in GLOBAL_NAMES))
+    return result.record(split, len(videos)).metrics
+
+
+def score_lvos(videos: list, predictions: Path, run_dir: Path, workers: int, dataset: str, split: str) -> dict:
+    """`evaluation.lvos.evaluate_lvos`: the official ``global_results-<split>.csv`` and
+    ``per-sequence_results-<split>.csv``; metrics ``J&F-Mean``, ``J-seen-Mean``, ... (NaN -> None)."""
+    from evaluation.lvos import GLOBAL_COLUMNS, evaluate_lvos
+
+    result = evaluate_lvos(videos, predictions, workers=workers)
+    result.write_csvs(run_dir, split)
+    log.info("%s", "  ".join(f"{name} {result.metrics[name]:.4f}" for name in GLOBAL_COLUMNS))
+    return result.record(split, len(videos)).metrics
+
+
+def score_vost(videos: list, predictions: Path, run_dir: Path, workers: int, dataset: str, split: str) -> dict:
+    """`evaluation.vost.evaluate_vost`: the official ``global_results-<split>.csv`` and
+    ``per-sequence_results-<split>.csv``; metrics ``J-Mean``, ``J_last-Mean``, ... (no F)."""
+    from evaluation.vost import GLOBAL_NAMES, evaluate_vost
+
+    result = evaluate_vost(videos, predictions, workers=workers)
+    result.write_csvs(run_dir, split)
+    log.info("%s", "  ".join(f"{name} {result.metrics[name]:.4f}" for name in GLOBAL_NAMES))
+    return result.record(split, len(videos)).metrics
+
+
+#: reader name -> the scorer equal to the benchmark's official evaluator, called as
+#: ``scorer(videos, predictions_dir, run_dir, workers, dataset, split) -> metrics``; readers not listed
+#: are scored by `score_davis_rules`. A new benchmark with its own evaluator is one entry here.
+VOS_SCORERS = {"sav": score_sav, "lvos": score_lvos, "vost": score_vost}
 
 
 def score_vis(videos: list, results_json: str | Path | None, run_dir: Path | None = None) -> dict | None:
