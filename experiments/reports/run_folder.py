@@ -19,6 +19,7 @@ import numpy as np
 from datasets.errors import DatasetError
 from evaluation.record import ResultsRecord
 from experiments.run.outputs import TRACKS_FILE
+from experiments.run.scoring import VOS_SCORERS
 from experiments.run.summary import summarize_seeds
 
 log = logging.getLogger("sampt")
@@ -258,6 +259,9 @@ def stored_frame_scores(run: SeedRun) -> tuple[list | None, str]:
     if not run.record.metrics:
         return None, f"split {run.record.split} was not scored (no ground truth for every frame, evaluate=false, " \
                      "a failed video or an unmerged shard): no per-frame scores"
+    reader = (run.record.config or {}).get("dataset", {}).get("reader")
+    if reader in VOS_SCORERS:
+        return None, f"the {reader} scorer (equal to its official evaluator) keeps per-object scores only"
     path = output_paths(run.path, run.record.split)["per_frame"]
     if not path.is_file():
         return None, (f"{path} not found (a run written before per-frame scores were kept); score it again with "

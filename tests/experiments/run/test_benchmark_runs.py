@@ -12,7 +12,10 @@ from datasets.png import read_label_png
 from datasets.registry import read_videos
 from datasets.sav import read_binary_mask
 from datasets.synthetic import generate
+from evaluation.record import ResultsRecord
 from evaluation.vos import main as evaluate_cli
+from experiments.reports.report import write_report
+from experiments.run.summary import summarize_seeds, write_summary
 from experiments.run.vos import predict_video
 from tests.fakes import DiskSegmenter, ScriptedTracker
 from tests.helpers import run_app
@@ -63,6 +66,21 @@ def test_dataset_config_runs_end_to_end_and_scores_as_the_official_cli(dataset, 
     assert record["metrics"]["per_object"] == official["per_object"]
     if dataset != "sav":  # the official CSVs are in the run folder
         assert (run / f"global_results-{info.split}.csv").is_file()
+    page = write_report(run).read_text()  # the report copes with the benchmark's own metric names
+    assert "keeps per-object scores only" in page and videos[0].name in page
+
+
+@pytest.mark.parametrize("names", [("J&F", "J", "F"), ("J&F-Mean", "J-seen-Mean", "J-unseen-Mean"),
+                                   ("J-Mean", "J_last-Mean", "J-Decay")])
+def test_multi_seed_summary_of_each_benchmarks_metric_names(names, tmp_path):
+    records = {seed: ResultsRecord(task="vos", dataset="x", split="val",
+                                   metrics={"global": {**{n: 0.5 + seed / 10 for n in names}, "V-unseen-Mean": None}})
+               for seed in (0, 1)}
+    summary = summarize_seeds(records)
+    write_summary(tmp_path, summary)
+    table = (tmp_path / "summary.csv").read_text().splitlines()
+    assert table[0] == "metric,mean,std,seed_0,seed_1" and [line.split(",")[0] for line in table[1:]] == list(names)
+    assert summary["metrics"][names[0]]["mean"] == pytest.approx(0.55)
 
 
 def test_late_objects_are_prompted_on_their_first_annotated_frame_and_sav_masks_overlap(tmp_path):
