@@ -17,8 +17,8 @@ Semantics:
 - An object's frames are the frame numbers ``range(start, end, 5)`` (`LvosRange.frames`); its first
   frame (the prompt) is ``start``. Each of them needs a frame image and an annotation PNG.
 - Predictions (``<video>/<frame:08d>.png``, ids as in the ground truth) are written for the union of the
-  objects' frames. Each object's first frame needs its annotation PNG; the other frames' PNGs may be absent
-  (the test split ships first-frame masks only: predicted, not scored).
+  objects' frames. Each of them needs its annotation PNG, except in ``test``, which ships first-frame masks
+  only: there only each object's first frame needs one (predicted, not scored).
 """
 from __future__ import annotations
 
@@ -155,9 +155,9 @@ class LvosReader(VideoReader):
             index = video.frame_index(number)
             if frame_name(number) in pngs:
                 video.annotation_paths[index] = pngs[frame_name(number)]
-            elif number in starts:
+            elif number in starts or self.split != "test":
                 raise DatasetError(f"video {name}: no annotation {self.annotations_root / name / frame_name(number)}"
-                                   ".png for the first frame of an object's frame_range in the meta file")
+                                   ".png for a frame of an object's frame_range in the meta file")
         video.frames_to_write = sorted(video.frame_index(n) for n in {n for r in ranges.values() for n in r.frames})
         video.size = tuple(read_label_png(video.annotation_paths[video.frame_index(min(starts))]).shape)
         video.objects = [VideoObject(id=i, first_frame=video.frame_index(ranges[i].start)) for i in sorted(ranges)]
