@@ -292,8 +292,10 @@ EXPECTED = {  # preset -> {dotted key: value} it must set (beyond its header com
     "paper/sampt_reinit_ytvos": {"dataset.name": "ytvos18", **REINIT, "model.iterative_refinement_iterations": 0},
     "paper/sampt_mose": {"dataset.name": "mose", "model.iterative_refinement_iterations": 0, "model.use_point_reinit": False},
     "paper/sampt_reinit_mose": {"dataset.name": "mose", **REINIT, "model.iterative_refinement_iterations": 0},
-    **{f"paper/sampt_{d}": {"dataset.name": d, "model.iterative_refinement_iterations": 0, "model.use_point_reinit": False,
-                            "dataset.save_overlapping_masks": d == "sav"} for d in ("sav", "lvos", "vost")},
+    # no paper target: the MOSE exception (no refinement); SA-V writes per-object (overlapping) masks
+    **{f"paper/sampt_{d}": {"dataset.name": d, "model.iterative_refinement_iterations": 0,
+                            "model.use_point_reinit": False, "dataset.save_overlapping_masks": d == "sav"}
+       for d in ("sav", "lvos", "vost")},
     **{f"paper/sampt_reinit_{d}": {"dataset.name": d, **REINIT, "model.iterative_refinement_iterations": 0,
                                    "dataset.save_overlapping_masks": d == "sav"} for d in ("sav", "lvos", "vost")},
     "paper/sampt_uvo": {"dataset.name": "uvo", "model.iterative_refinement_iterations": 0,
