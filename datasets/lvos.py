@@ -17,7 +17,8 @@ Semantics:
 - An object's frames are the frame numbers ``range(start, end, 5)`` (`LvosRange.frames`); its first
   frame (the prompt) is ``start``. Each of them needs a frame image and an annotation PNG.
 - Predictions (``<video>/<frame:08d>.png``, ids as in the ground truth) are written for the union of the
-  objects' frames.
+  objects' frames. Each of them needs its annotation PNG, except in ``test``, which ships first-frame masks
+  only: there only each object's first frame needs one (predicted, not scored).
 """
 from __future__ import annotations
 
@@ -149,13 +150,15 @@ class LvosReader(VideoReader):
         video = LvosVideo(name=name, frame_names=[p.stem for p in frames], frame_paths=frames, annotation_paths={},
                           objects=[], size=(0, 0), frames_to_write=[0], dataset=self.dataset, ranges=ranges,
                           meta_order=order, unseen=None if self.unseen is None else name in self.unseen)
+        starts = {r.start for r in ranges.values()}
         for number in sorted({n for r in ranges.values() for n in r.frames}):
             index = video.frame_index(number)
-            if frame_name(number) not in pngs:
+            if frame_name(number) in pngs:
+                video.annotation_paths[index] = pngs[frame_name(number)]
+            elif number in starts or self.split != "test":
                 raise DatasetError(f"video {name}: no annotation {self.annotations_root / name / frame_name(number)}"
                                    ".png for a frame of an object's frame_range in the meta file")
-            video.annotation_paths[index] = pngs[frame_name(number)]
-        video.frames_to_write = sorted(video.annotation_paths)
-        video.size = tuple(read_label_png(video.annotation_paths[video.frames_to_write[0]]).shape)
+        video.frames_to_write = sorted(video.frame_index(n) for n in {n for r in ranges.values() for n in r.frames})
+        video.size = tuple(read_label_png(video.annotation_paths[video.frame_index(min(starts))]).shape)
         video.objects = [VideoObject(id=i, first_frame=video.frame_index(ranges[i].start)) for i in sorted(ranges)]
         return video

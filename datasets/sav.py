@@ -11,7 +11,7 @@ Layout::
 Semantics:
 
 - One object per ``<obj:03d>`` folder. `Video` object ids are the folder number + 1 (label maps reserve 0
-  for the background): folder ``000`` is object 1; `SavVideo.object_folder` maps back.
+  for the background): folder ``000`` is object 1; `Video.object_folder` maps back.
 - An object's first frame is its first annotated frame whose mask is non-empty (objects may start late);
   an object whose masks are all empty cannot be prompted and is an error naming its folder.
 - A mask PNG is binary: any nonzero pixel is the object (more than two values is an error, as in the
@@ -61,11 +61,6 @@ class SavVideo(Video):
     """
 
     object_masks: dict[int, dict[int, Path]] = field(default_factory=dict, repr=False)
-
-    @staticmethod
-    def object_folder(object_id: int) -> str:
-        """The ``<obj:03d>`` folder name of ``object_id`` (folder number + 1)."""
-        return f"{object_id - 1:03d}"
 
     def object_mask(self, object_id: int, index: int) -> np.ndarray:
         """(H, W) bool mask of ``object_id`` on annotated frame ``index``; errors name the file."""

@@ -92,6 +92,12 @@ class Video:
         for index in range(self.num_frames):
             yield self.frame(index)
 
+    @staticmethod
+    def object_folder(object_id: int) -> str:
+        """The ``<obj:03d>`` folder of ``object_id`` in per-object mask layouts (SA-V's annotations, the run's
+        overlapping predictions): the id - 1 (ids start at 1, folders at ``000``)."""
+        return f"{object_id - 1:03d}"
+
     def has_annotation(self, index: int) -> bool:
         return index in self.annotation_paths
 

@@ -48,16 +48,15 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
 from datasets.errors import DatasetError
 from datasets.lvos import LvosVideo, frame_name
 from evaluation.davis_metrics import boundary_radius, mask_scores
-from evaluation.record import ResultsRecord, nan_to_none
-from evaluation.scoring import (PredictionError, csv_text, format_3f, map_videos, nan_mean, prediction_folder,
-                                read_and_score, read_prediction_labels, require_predictions, write_results)
+from evaluation.scoring import (OwnRulesResult, PredictionError, csv_text, format_3f, map_videos, nan_mean,
+                                prediction_folder, read_and_score, read_prediction_labels, require_predictions)
 
 log = logging.getLogger(__name__)
 
@@ -135,23 +134,12 @@ def evaluate_lvos_video(video: LvosVideo, predictions_dir: str | Path) -> dict[s
 
 
 @dataclass
-class LvosResult:
-    """Scores of one LVOS evaluation.
+class LvosResult(OwnRulesResult):
+    """Scores of one LVOS evaluation: ``metrics`` the official global columns (`GLOBAL_COLUMNS`; NaN where
+    the tool gives NaN, e.g. no unseen video), ``per_object`` ``"<video>_<position>"`` -> ``{"J", "F",
+    "J&F", "V", "slots", "unseen"}``."""
 
-    Attributes:
-        metrics: the official global columns (`GLOBAL_COLUMNS`), unrounded fractions (NaN where the tool
-            gives NaN, e.g. no unseen video).
-        per_object: ``"<video>_<position>"`` -> ``{"J", "F", "J&F", "V", "slots", "unseen"}``.
-    """
-
-    metrics: dict[str, float]
-    per_object: dict[str, dict]
-
-    def record(self, split: str, num_videos: int) -> ResultsRecord:
-        """The `ResultsRecord` of this evaluation (``metrics.global``, ``metrics.per_object``; NaN -> null)."""
-        return ResultsRecord(task="vos", dataset="lvos", split=split,
-                             metrics=nan_to_none({"global": dict(self.metrics), "per_object": self.per_object}),
-                             num_videos=num_videos, num_videos_evaluated=num_videos)
+    dataset: ClassVar[str] = "lvos"
 
     def global_csv(self) -> str:
         """``global_results-<split>.csv`` text as the tool writes it (``%.3f``)."""
@@ -162,11 +150,10 @@ class LvosResult:
         return csv_text([PER_SEQUENCE_COLUMNS] + [[key, format_3f(row["J"]), format_3f(row["F"]), format_3f(row["V"])]
                                                   for key, row in self.per_object.items()])
 
-    def write(self, output_dir: Path, split: str, num_videos: int) -> list[Path]:
-        """Write ``results.json`` and the two official CSVs into ``output_dir``; returns their paths."""
-        return write_results(self.record(split, num_videos), output_dir,
-                             ((f"global_results-{split}.csv", self.global_csv()),
-                              (f"per-sequence_results-{split}.csv", self.per_sequence_csv())))
+    def official_files(self, split: str) -> list[tuple[str, str]]:
+        """The two official CSVs (``global_results-<split>.csv``, ``per-sequence_results-<split>.csv``)."""
+        return [(f"global_results-{split}.csv", self.global_csv()),
+                (f"per-sequence_results-{split}.csv", self.per_sequence_csv())]
 
 
 def evaluate_lvos(videos: Sequence[LvosVideo], predictions_dir: str | Path, workers: int | None = None,

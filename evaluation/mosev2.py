@@ -58,16 +58,15 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
 from datasets.errors import DatasetError
 from datasets.mosev2 import Mosev2Video
 from evaluation.davis_metrics import overlap_and_boundary_f
-from evaluation.record import ResultsRecord, nan_to_none
-from evaluation.scoring import (map_videos, nan_mean, prediction_folder, read_and_score,
-                                read_prediction_labels, require_predictions, write_results)
+from evaluation.scoring import (OwnRulesResult, map_videos, nan_mean, prediction_folder, read_and_score,
+                                read_prediction_labels, require_predictions)
 
 MOSEV2_PREDICTION_LAYOUT = "PREDICTIONS/<video>/<frame:05d>.png   (indexed PNGs at annotation size, ids as in the GT)"
 #: the official global keys, in the order of its ``scores.txt``
@@ -201,7 +200,7 @@ def rounded_percent(value: float | None) -> float | None:
 
 
 @dataclass
-class Mosev2Result:
+class Mosev2Result(OwnRulesResult):
     """Scores of one MOSEv2 evaluation.
 
     Attributes:
@@ -211,15 +210,8 @@ class Mosev2Result:
         seconds: summed scoring seconds of the videos (the ``total_time`` of ``metrics.json``).
     """
 
-    metrics: dict[str, float]
-    per_object: dict[str, dict]
+    dataset: ClassVar[str] = "mosev2"
     seconds: float = 0.0
-
-    def record(self, split: str, num_videos: int) -> ResultsRecord:
-        """The `ResultsRecord` of this evaluation (``metrics.global``, ``metrics.per_object``; NaN -> null)."""
-        return ResultsRecord(task="vos", dataset="mosev2", split=split,
-                             metrics=nan_to_none({"global": dict(self.metrics), "per_object": self.per_object}),
-                             num_videos=num_videos, num_videos_evaluated=num_videos)
 
     def metrics_json(self) -> str:
         """``metrics.json`` text as the tool writes it: per object its 7 values in rounded percent, then
@@ -236,10 +228,9 @@ class Mosev2Result:
         lines = [f"{name}: {value}" for name, value in zip(GLOBAL_KEYS, rounded)]
         return "\n".join(lines + ["Copy-Paste: " + ",".join(f"{value:.1f}" for value in rounded)]) + "\n"
 
-    def write(self, output_dir: Path, split: str, num_videos: int) -> list[Path]:
-        """Write ``results.json``, ``metrics.json`` and ``scores.txt`` into ``output_dir``; returns their paths."""
-        return write_results(self.record(split, num_videos), output_dir,
-                             (("metrics.json", self.metrics_json()), ("scores.txt", self.scores_txt())))
+    def official_files(self, split: str) -> list[tuple[str, str]]:
+        """``metrics.json`` and ``scores.txt``, as the tool writes them."""
+        return [("metrics.json", self.metrics_json()), ("scores.txt", self.scores_txt())]
 
 
 def evaluate_mosev2(videos: Sequence[Mosev2Video], predictions_dir: str | Path, workers: int | None = None,

@@ -48,15 +48,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
 from datasets.errors import DatasetError
 from datasets.sav import SavVideo, read_binary_mask
 from evaluation.davis_metrics import boundary_radius, mask_scores
-from evaluation.record import ResultsRecord
-from evaluation.scoring import PredictionError, map_videos, prediction_folder, read_and_score
+from evaluation.scoring import OwnRulesResult, PredictionError, map_videos, prediction_folder, read_and_score
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +64,7 @@ GLOBAL_NAMES = ("J&F", "J", "F")
 
 
 @dataclass
-class SavResult:
+class SavResult(OwnRulesResult):
     """Scores of one SA-V evaluation.
 
     Attributes:
@@ -74,16 +73,11 @@ class SavResult:
         objects_without_gt: ``"<video>_<obj:03d>"`` of objects empty in the GT on every evaluated frame.
     """
 
-    metrics: dict[str, float]
-    per_object: dict[str, dict[str, float]]
+    dataset: ClassVar[str] = "sav"
     objects_without_gt: list[str] = field(default_factory=list)
 
-    def record(self, split: str, num_videos: int) -> ResultsRecord:
-        """The `ResultsRecord` of this evaluation (``metrics.global``, ``metrics.per_object``)."""
-        extra = {"objects_without_gt": self.objects_without_gt} if self.objects_without_gt else {}
-        return ResultsRecord(task="vos", dataset="sav", split=split,
-                             metrics={"global": dict(self.metrics), "per_object": self.per_object},
-                             num_videos=num_videos, num_videos_evaluated=num_videos, extra=extra)
+    def extra(self) -> dict:
+        return {"objects_without_gt": self.objects_without_gt} if self.objects_without_gt else {}
 
 
 def prediction_mask_path(predictions_dir: Path, video: SavVideo, object_id: int, index: int) -> Path:
@@ -202,7 +196,7 @@ def run_cli(args) -> int:
     if scored is None:
         return 2
     videos, result = scored
-    path = result.record(args.split, len(videos)).write(Path(args.output or args.predictions))
+    path, = result.write(Path(args.output or args.predictions), args.split, len(videos))
     print("  ".join(f"{name}: {result.metrics[name]:.6f}" for name in GLOBAL_NAMES))
     print(f"{len(result.per_object)} objects in {len(videos)} videos; written: {path}")
     return 0

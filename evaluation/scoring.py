@@ -11,12 +11,14 @@ import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
 
 from datasets.errors import DatasetError
+from evaluation.record import ResultsRecord, nan_to_none
 
 
 class PredictionError(DatasetError):
@@ -142,13 +144,46 @@ def nan_mean(values: Sequence[float]) -> float:
     return float(np.mean(values)) if len(values) else math.nan
 
 
-def write_results(record, output_dir: Path, files: Sequence[tuple[str, str]]) -> list[Path]:
-    """Write the `evaluation.record.ResultsRecord` ``record`` (``results.json``) and the official ``files``
-    ((name, text), ...) into ``output_dir``; returns their paths."""
+def write_files(output_dir: Path, files: Sequence[tuple[str, str]]) -> list[Path]:
+    """Write ``files`` ((name, text), ...) atomically into ``output_dir``; returns their paths."""
     from infra.files import atomic_write_text
 
-    paths = [record.write(output_dir)]
+    paths = []
     for name, text in files:
         atomic_write_text(Path(output_dir) / name, text)
         paths.append(Path(output_dir) / name)
     return paths
+
+
+@dataclass
+class OwnRulesResult:
+    """The result of a scorer that follows its benchmark's own official rules (`evaluation.sav`,
+    `evaluation.lvos`, `evaluation.vost`, `evaluation.mosev2`).
+
+    Attributes:
+        metrics: the official tool's global numbers under its own names, unrounded fractions (NaN where the
+            tool gives NaN).
+        per_object: ``"<video>_<object>"`` -> that object's numbers.
+    """
+
+    dataset: ClassVar[str] = ""
+    metrics: dict[str, float]
+    per_object: dict[str, dict]
+
+    def extra(self) -> dict:
+        """What the `ResultsRecord` keeps besides the metrics (``extra``)."""
+        return {}
+
+    def official_files(self, split: str) -> list[tuple[str, str]]:
+        """(file name, text) of the files the official tool writes, as it writes them (none by default)."""
+        return []
+
+    def record(self, split: str, num_videos: int) -> ResultsRecord:
+        """The `evaluation.record.ResultsRecord` (``metrics.global``, ``metrics.per_object``; NaN -> null)."""
+        return ResultsRecord(task="vos", dataset=self.dataset, split=split,
+                             metrics=nan_to_none({"global": dict(self.metrics), "per_object": self.per_object}),
+                             num_videos=num_videos, num_videos_evaluated=num_videos, extra=self.extra())
+
+    def write(self, output_dir: Path, split: str, num_videos: int) -> list[Path]:
+        """Write ``results.json`` and the `official_files` into ``output_dir``; returns their paths."""
+        return [self.record(split, num_videos).write(output_dir), *write_files(output_dir, self.official_files(split))]

@@ -62,9 +62,11 @@ from evaluation.scoring import PredictionError, csv_text, format_3f, map_videos
 log = logging.getLogger(__name__)
 
 DATASETS = ("davis16", "davis17", "mose", "folder")
-#: benchmarks with their own official rules: dataset -> the module whose ``run_cli(args)`` scores it
-OWN_RULES = {"sav": "evaluation.sav", "vost": "evaluation.vost", "lvos": "evaluation.lvos",
-             "mosev2": "evaluation.mosev2"}
+#: benchmarks with their own official rules: reader name -> (module, its scorer). The module's ``run_cli(args)``
+#: is the command line; the scorer ``(videos, predictions_dir, workers=None, progress=False)`` returns an
+#: `evaluation.scoring.OwnRulesResult`. A new benchmark with its own evaluator is one entry here.
+OWN_RULES = {"sav": ("evaluation.sav", "evaluate_sav"), "vost": ("evaluation.vost", "evaluate_vost"),
+             "lvos": ("evaluation.lvos", "evaluate_lvos"), "mosev2": ("evaluation.mosev2", "evaluate_mosev2")}
 CLI_DATASETS = DATASETS + tuple(OWN_RULES)
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 OBJECT_COLUMNS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
@@ -459,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: --rounded is for --dataset vost, lvos and mosev2 only", file=sys.stderr)
         return 2
     if args.dataset in OWN_RULES:
-        return importlib.import_module(OWN_RULES[args.dataset]).run_cli(args)
+        return importlib.import_module(OWN_RULES[args.dataset][0]).run_cli(args)
     try:
         from datasets.registry import read_videos
 

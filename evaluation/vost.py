@@ -43,15 +43,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import floor
 from pathlib import Path
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
 from datasets.errors import DatasetError
 from datasets.video import Video
 from evaluation.davis_metrics import object_statistics
-from evaluation.record import ResultsRecord
-from evaluation.scoring import PredictionError, map_videos, prediction_folder, read_and_score, read_prediction_labels
+from evaluation.scoring import (OwnRulesResult, PredictionError, map_videos, prediction_folder, read_and_score,
+                                read_prediction_labels)
 
 VOST_PREDICTION_LAYOUT = "PREDICTIONS/<video>/<frame>.png   (indexed PNGs, pixel value = object id, every annotated frame)"
 GLOBAL_NAMES = ("J-Mean", "J-Recall", "J-Decay", "J_last-Mean", "J_last-Recall", "J_last-Decay")
@@ -59,31 +59,18 @@ LAST_FRACTION = 0.75
 
 
 @dataclass
-class VostResult:
-    """Scores of one VOST evaluation.
+class VostResult(OwnRulesResult):
+    """Scores of one VOST evaluation: ``metrics`` the six `GLOBAL_NAMES` (flat means over all objects),
+    ``per_object`` ``"<video>_<id>"`` -> the six `GLOBAL_NAMES` of that object (fractions)."""
 
-    Attributes:
-        metrics: the six `GLOBAL_NAMES` -> unrounded fraction (flat means over all objects).
-        per_object: ``"<video>_<id>"`` -> the six `GLOBAL_NAMES` of that object (fractions).
-    """
+    dataset: ClassVar[str] = "vost"
 
-    metrics: dict[str, float]
-    per_object: dict[str, dict[str, float]]
-
-    def record(self, split: str, num_videos: int) -> ResultsRecord:
-        """The `ResultsRecord` of this evaluation (``metrics.global``, ``metrics.per_object``)."""
-        return ResultsRecord(task="vos", dataset="vost", split=split,
-                             metrics={"global": dict(self.metrics), "per_object": self.per_object},
-                             num_videos=num_videos, num_videos_evaluated=num_videos)
-
-    def write_csvs(self, folder: Path, split: str) -> list[Path]:
+    def official_files(self, split: str) -> list[tuple[str, str]]:
         """The official ``global_results-<split>.csv`` and ``per-sequence_results-<split>.csv`` (3 decimals)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        glob, seq = folder / f"global_results-{split}.csv", folder / f"per-sequence_results-{split}.csv"
-        glob.write_text(",".join(GLOBAL_NAMES) + "\n" + ",".join(_r(self.metrics[n]) for n in GLOBAL_NAMES) + "\n")
+        glob = ",".join(GLOBAL_NAMES) + "\n" + ",".join(_r(self.metrics[n]) for n in GLOBAL_NAMES) + "\n"
         rows = [f"{key},{_r(row['J-Mean'])},{_r(row['J_last-Mean'])}\n" for key, row in self.per_object.items()]
-        seq.write_text("Sequence,J-Mean,J_last-Mean\n" + "".join(rows))
-        return [glob, seq]
+        return [(f"global_results-{split}.csv", glob),
+                (f"per-sequence_results-{split}.csv", "Sequence,J-Mean,J_last-Mean\n" + "".join(rows))]
 
 
 def _r(value: float) -> str:
@@ -173,7 +160,7 @@ def run_cli(args) -> int:
         return 2
     videos, result = scored
     output = Path(args.output or args.predictions)
-    paths = [result.record(args.split, len(videos)).write(output), *result.write_csvs(output, args.split)]
+    paths = result.write(output, args.split, len(videos))
     print(" ".join(f"{name:>13}" for name in GLOBAL_NAMES))
     fmt = _r if args.rounded else (lambda value: f"{value:.10f}")
     print(" ".join(f"{fmt(result.metrics[name]):>13}" for name in GLOBAL_NAMES))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import shutil
 import sys
 from dataclasses import dataclass
@@ -134,16 +135,24 @@ def failures_section(run: RunFolder) -> str:
             + page.paragraph("full tracebacks are in results.json (videos_failed)", "note"))
 
 
+def object_stat(stats: dict, *names: str) -> float:
+    """The first of ``names`` in one object's statistics (the benchmarks name them differently: DAVIS
+    ``J-Mean``, SA-V and LVOS ``J``), NaN when it has none (VOST has no F, SA-V no decay)."""
+    value = next((stats[name] for name in names if name in stats), None)
+    return math.nan if value is None else float(value)
+
+
 def per_object_rows(run: RunFolder) -> list[tuple]:
-    """The per-object table (mean over seeds), worst J&F first."""
+    """The per-object table (mean over seeds), worst J&F first (worst J where the benchmark has no F)."""
     rows = []
     for key, stats in run.per_object_mean().items():
         video, object_id = split_object_key(key)
         infos = [seed.video_info(video) for seed in run.seeds]
         fps = [info["fps"] for info in infos if info.get("fps")]
         frames = next((info["num_frames"] for info in infos if info.get("num_frames")), None)
-        jf = (stats["J-Mean"] + stats["F-Mean"]) / 2.0
-        rows.append((video, object_id, stats["J-Mean"], stats["F-Mean"], jf, stats["J-Decay"], stats["F-Decay"],
+        j, f = object_stat(stats, "J-Mean", "J"), object_stat(stats, "F-Mean", "F")
+        jf = object_stat(stats, "J&F") if "J&F" in stats else (j + f) / 2.0 if "F-Mean" in stats else j
+        rows.append((video, object_id, j, f, jf, object_stat(stats, "J-Decay"), object_stat(stats, "F-Decay"),
                      frames, float(np.mean(fps)) if fps else None))
     rows.sort(key=lambda row: (np.nan_to_num(row[4], nan=-1.0), row[0], row[1]))
     return rows

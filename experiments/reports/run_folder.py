@@ -251,13 +251,16 @@ def load_videos_of(run: SeedRun) -> tuple[dict, str]:
 
 def stored_frame_scores(run: SeedRun) -> tuple[list | None, str]:
     """The per-frame scores the run's scoring stored, or (None, why there are none)."""
-    from evaluation.vos import output_paths, read_per_frame_csv
+    from evaluation.vos import OWN_RULES, output_paths, read_per_frame_csv
 
     if run.record.task != "vos":
         return None, "per-frame J&F applies to VOS runs only"
     if not run.record.metrics:
         return None, f"split {run.record.split} was not scored (no ground truth for every frame, evaluate=false, " \
                      "a failed video or an unmerged shard): no per-frame scores"
+    reader = (run.record.config or {}).get("dataset", {}).get("reader")
+    if reader in OWN_RULES:
+        return None, f"the {reader} scorer (equal to its official evaluator) keeps per-object scores only"
     path = output_paths(run.path, run.record.split)["per_frame"]
     if not path.is_file():
         return None, (f"{path} not found (a run written before per-frame scores were kept); score it again with "

@@ -30,6 +30,9 @@ class DatasetSchema:
     # build the benchmark under root on first use (synthetic datasets)
     synthetic: bool = False
     vis: Optional[dict[str, Any]] = None
+    # write each object's own mask, <video>/<obj:03d>/<frame>.png, instead of label maps (the authors'
+    # save_overlapping_masks; experiments/run/vos.py): the layout of scorers of overlapping objects (SA-V)
+    save_overlapping_masks: bool = False
 
 
 @dataclass

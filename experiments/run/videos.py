@@ -62,6 +62,8 @@ def load_videos(cfg: DictConfig) -> list[Video]:
                        select=lambda names: select_videos(names, cfg), **options)
 
 
-def has_full_ground_truth(videos: list[Video]) -> bool:
-    """Whether every frame of every video has a ground-truth annotation (the split can be scored)."""
-    return bool(videos) and all(len(video.annotation_paths) == video.num_frames for video in videos)
+def has_ground_truth(videos: list[Video]) -> bool:
+    """Whether every frame the run writes (``Video.frames_to_write``) of every video has a ground-truth
+    annotation, so the split can be scored: all frames for DAVIS, the annotated frames for SA-V, LVOS and
+    VOST; False for splits with first-frame masks only (YouTube-VOS, MOSE, LVOS test, DAVIS test-dev)."""
+    return bool(videos) and all(set(video.frames_to_write) <= set(video.annotation_paths) for video in videos)

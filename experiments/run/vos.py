@@ -2,10 +2,12 @@
 resumably.
 
 Predictions go to ``<run>/predictions/<video>/<frame>.png`` (indexed PNGs at annotation resolution,
-only the frames the dataset asks for), ``scores.json`` and, written last, the ``.complete`` marker.
+only the frames the dataset asks for; with ``dataset.save_overlapping_masks`` one binary PNG per object,
+``<video>/<obj:03d>/<frame>.png``), ``scores.json`` and, written last, the ``.complete`` marker.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from pathlib import Path
@@ -78,19 +80,47 @@ def peak_rss_bytes() -> int | None:
     return None
 
 
-def _merge_and_write(path: Path, merge) -> None:
-    write_label_png(path, merge())
+def write_object_masks(video_dir: Path, video: Video, t: int, masks: np.ndarray) -> None:
+    """Write frame ``t``'s (M, H, W) bool per-object masks (objects in ``video.object_ids`` order) as binary
+    indexed PNGs (0 background, 1 object) ``video_dir/<obj:03d>/<frame>.png`` (`Video.object_folder`)."""
+    for object_id, mask in zip(video.object_ids, masks):
+        write_label_png(video_dir / video.object_folder(object_id) / f"{video.frame_names[t]}.png",
+                        mask.astype(np.uint8))
+
+
+def write_prediction(video_dir: Path, video: Video, t: int, merge) -> None:
+    """Run ``merge`` (a `trackers.sampt.engine.VideoRun.merges` callable) and write frame ``t``'s prediction:
+    an (H, W) label map as ``<frame>.png``, (M, H, W) per-object masks with `write_object_masks`."""
+    prediction = merge()
+    if prediction.ndim == 3:
+        write_object_masks(video_dir, video, t, prediction)
+    else:
+        write_label_png(video_dir / f"{video.frame_names[t]}.png", prediction)
+
+
+def painted(video: Video, prediction: np.ndarray) -> np.ndarray:
+    """An (H, W) uint8 label map to draw: ``prediction`` itself, or (M, H, W) masks painted in id order (a
+    higher id wins where masks overlap, as `datasets.sav.SavVideo.annotation` paints the ground truth)."""
+    if prediction.ndim == 2:
+        return prediction
+    labels = np.zeros(prediction.shape[1:], np.uint8)
+    for object_id, mask in zip(video.object_ids, prediction):
+        labels[mask] = object_id
+    return labels
 
 
 def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progress: bool = False,
-                  longest_side: int | None = None) -> dict:
-    """Run SAM-PT on one video, write its label maps into ``video_dir``; returns timing and scores.
+                  longest_side: int | None = None, overlapping: bool = False) -> dict:
+    """Run SAM-PT on one video, write its predictions into ``video_dir``; returns timing and scores.
 
+    Predictions are made for every frame and written for ``video.frames_to_write``: label maps
+    ``<frame>.png``, or with ``overlapping`` (the ``dataset.save_overlapping_masks`` option) each object's own
+    mask ``<obj:03d>/<frame>.png`` (`write_object_masks`; masks may overlap, no argmax).
     SAM-PT works at the working resolution (`infra.resolution.WorkingVideo`: frames resized so
     the longest side is ``longest_side``, first masks nearest-resized to it, query points chosen there);
     label maps are made at the annotation size (``video.size``) as the authors' evaluation makes them
     (`trackers.sampt.model.SamPt.merge_frame`). Frames are decoded on demand (by the tracker, then by the
-    frame loop) and dropped; label maps are produced and written frame by frame, so memory does not grow
+    frame loop) and dropped; predictions are produced and written frame by frame, so memory does not grow
     with the video (tracks, visibility and per-object IoU are the only per-frame state kept).
     """
     start = time.perf_counter()
@@ -100,21 +130,21 @@ def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progres
     source = WorkingVideo(video, longest_side)
     run = sampt.run_video(source, VideoObjects.from_masks(source.first_masks()), video.name)
     to_write = set(video.frames_to_write)
-    frames = tqdm(run.merges(output_size=tuple(video.size)), total=video.num_frames, desc=video.name,
-                  unit="frame", leave=False, disable=not progress or video.num_frames < LONG_VIDEO_FRAMES)
-    # label maps are merged, encoded and written on a thread while the next frame is embedded and prompted;
+    frames = tqdm(run.merges(output_size=tuple(video.size), overlapping=overlapping), total=video.num_frames,
+                  desc=video.name, unit="frame", leave=False,
+                  disable=not progress or video.num_frames < LONG_VIDEO_FRAMES)
+    # predictions are merged, encoded and written on a thread while the next frame is embedded and prompted;
     # frames nobody writes or draws are not merged
     with WriteBehind() as writer:
         for t, merge in frames:
-            path = video_dir / f"{video.frame_names[t]}.png"
             if visualizer is None:
                 if t in to_write:
-                    writer.submit(_merge_and_write, path, merge)
+                    writer.submit(write_prediction, video_dir, video, t, merge)
                 continue
-            labels = merge()
+            prediction = merge()
             if t in to_write:
-                writer.submit(write_label_png, path, labels)
-            visualizer.add(t, labels, run)
+                writer.submit(write_prediction, video_dir, video, t, functools.partial(np.asarray, prediction))
+            visualizer.add(t, painted(video, prediction), run)
     if visualizer is not None:
         visualizer.close()
     seconds = time.perf_counter() - start
@@ -148,7 +178,7 @@ def predict_all(cfg: DictConfig, videos: list[Video], run_dir: Path, chash: str,
     def predict(index: int, video: Video, video_dir: Path) -> dict:
         visualizer = make_visualizer(video, index) if make_visualizer else None
         info = predict_video(state["sampt"], video, video_dir, visualizer, progress=bool(cfg.logging.progress),
-                             longest_side=cfg.longest_side)
+                             longest_side=cfg.longest_side, overlapping=bool(cfg.dataset.save_overlapping_masks))
         log.info("%s: %d frames in %.1f s (%.2f fps)", video.name, video.num_frames, info["seconds"], info["fps"])
         return info
 

@@ -430,6 +430,8 @@ class DataEntry:
     folder: str
     archives: tuple[DataArchive, ...] = ()
     manual: str = ""
+    # (reader, split) that `check_layout` reads once the manual steps are done; () for none
+    check: tuple[str, ...] = ()
 
 
 _DAVIS = "https://data.vision.ee.ethz.ch/csergi/share/davis/"
@@ -472,6 +474,35 @@ file ids from SAM-PT's docs/02-prepare-datasets.md):
     gdown 'https://drive.google.com/uc?id=10HYO-CJTaITalhzl_Zbz_Qpesh8F3gZR'   # train.tar.gz (optional)
     tar xzf valid.tar.gz && tar xzf train.tar.gz
 Result: {dir}/mose/valid/{{JPEGImages,Annotations}} (dataset root: {dir}/mose)."""),
+    "sav": DataEntry("SA-V val + test (Segment Anything Video)", "SA-V", manual="""\
+SA-V is served after accepting the license at https://ai.meta.com/datasets/segment-anything-video-downloads/
+(facebookresearch/sam2 sav_dataset/README.md; page https://ai.meta.com/datasets/segment-anything-video/).
+Download the val and test archives (not the train videos) and unpack them into {dir}/SA-V so that
+    {dir}/SA-V/sav_val/{{sav_val.txt,JPEGImages_24fps,Annotations_6fps}}
+    {dir}/SA-V/sav_test/{{sav_test.txt,JPEGImages_24fps,Annotations_6fps}}
+exist (dataset root: {dir}/SA-V; split=val or split=test, both with public annotations, scored by the run).
+Then run make data DATASET=sav again: it reads the layout and says what is wrong.""", check=("sav", "val")),
+    "lvos": DataEntry("LVOS v2 valid + test (long-term VOS)", "LVOS_v2", manual="""\
+LVOS is served from Google Drive / Baidu Drive (links on https://lingyihongfd.github.io/lvos.github.io/ and in
+the LingyiHongfd/LVOS README: the v2 "Eval" and "Test" archives, then the meta jsons, put into each split's
+folder). Unpack into {dir}/LVOS_v2 so that
+    {dir}/LVOS_v2/valid/{{JPEGImages,Annotations,valid_meta.json}}
+    {dir}/LVOS_v2/test/{{JPEGImages,Annotations,test_meta.json}}   (first-frame masks only: make submission)
+exist (rename a split folder unpacked as val/ to valid/ and its meta file to valid_meta.json). Scoring valid
+also needs valid/unseen_videos.txt: copy it from the official evaluation tool (LingyiHongfd/lvos-evaluation).
+LVOS v1: the same steps with the v1 archives into {dir}/LVOS_v1 (dataset.root={dir}/LVOS_v1).
+Then run make data DATASET=lvos again: it reads the layout and says what is wrong.""", check=("lvos", "valid")),
+    "vost": DataEntry("VOST (Video Object Segmentation under Transformations)", "VOST", manual="""\
+VOST is served after a request form on the official page https://www.vostdataset.org (TRI-ML/VOST).
+Unpack it into {dir}/VOST so that
+    {dir}/VOST/{{ImageSets/val.txt,JPEGImages,Annotations}}
+exist (dataset root: {dir}/VOST; split=val, scored by the run). Then run make data DATASET=vost again:
+it reads the layout and says what is wrong.""", check=("vost", "val")),
+    "mosev2": DataEntry("MOSEv2 valid (first-frame masks only)", "MOSEv2", manual="""\
+MOSEv2 is served from the links on its official page https://henghuiding.github.io/MOSEv2/ (and the
+henghuiding/MOSE-api README). Unpack the valid archive into {dir}/MOSEv2 so that
+    {dir}/MOSEv2/valid/{{JPEGImages,Annotations}}
+exist (dataset root: {dir}/MOSEv2); valid is scored by the MOSEv2 server: make submission DATASET=mosev2."""),
     "uvo": DataEntry("UVO v1.0 (VideoDenseSet)", "UVOv1.0", manual="""\
 UVO v1.0 is served from Google Drive (https://sites.google.com/view/unidentified-video-object/dataset).
 SAM-PT's docs/02-prepare-datasets.md re-zipped the folder; with gdown (pip install gdown):
@@ -535,6 +566,25 @@ def manual_steps(name: str, directory: str | Path) -> str:
     return f"{entry.description} has no direct download; do this by hand:\n{entry.manual.format(dir=Path(directory))}"
 
 
+def check_layout(name: str, directory: str | Path) -> str | None:
+    """For a manual dataset whose folder exists under ``directory``: read its split with its reader (every
+    video, so a wrong layout fails here, not in a run) -> ``"ok: ..."``; None when there is nothing to check.
+    Raises `DownloadError` with the reader's message (which names the expected tree)."""
+    entry = DATASETS[ALIASES.get(name, name)]
+    root = Path(directory) / entry.folder
+    if not entry.check or not root.is_dir():
+        return None
+    from datasets.errors import DatasetError
+    from datasets.registry import read_videos
+
+    reader, split = entry.check
+    try:
+        videos = read_videos(reader, root, split)
+    except DatasetError as error:
+        raise DownloadError(f"{root} is not a readable {entry.description} layout: {error}") from None
+    return f"ok: {name} split {split} in {root} ({len(videos)} videos)"
+
+
 def list_datasets() -> str:
     lines = []
     for name, entry in DATASETS.items():
@@ -577,8 +627,9 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("data needs --dataset NAME (or --list)")
         root = fetch_dataset(args.dataset, args.dir, args.keep_archives)
         if root is None:
-            print(manual_steps(args.dataset, args.dir))
-            return 3
+            checked = check_layout(args.dataset, args.dir)
+            print(checked or manual_steps(args.dataset, args.dir))
+            return 0 if checked else 3
         print(f"ok: {args.dataset} in {root}")
         return 0
     except DownloadError as error:

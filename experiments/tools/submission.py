@@ -1,4 +1,5 @@
-"""Submission files for the benchmarks scored on servers: DAVIS 2017 test-dev, YouTube-VOS, MOSE, UVO.
+"""Submission files for the benchmarks scored on servers: DAVIS 2017 test-dev, YouTube-VOS, MOSE, MOSEv2,
+LVOS test, UVO.
 
     python -m experiments.tools.submission --dataset davis17-testdev --root data/DAVIS/2017/test-dev --run RUN_DIR
     make submission DATASET=ytvos18 RUN=outputs/...      (the Makefile wraps the line above)
@@ -14,6 +15,11 @@ the dataset's object ids) and ``<run>/predictions/<video>/.complete`` (written l
   server expects (`Video.frames_to_write`, the 6 fps frames of meta.json), original ids, each PNG
   carrying the palette of the video's first ground-truth PNG.
 - ``mose``: zip with ``<video>/<frame>.png`` folders at the zip root, every frame.
+- ``mosev2``: as ``mose`` (``<video>/<frame:05d>.png`` at the zip root, every frame; henghuiding/MOSE-api
+  ``MOSEv2/sam2_rcms/README.md``); its reader ``mosev2`` comes with the MOSEv2 dataset support.
+- ``lvos`` (LVOS test, CodaLab competition 8767): zip with ``Annotations/<video>/<frame:08d>.png`` for the
+  frames the official evaluator reads (`Video.frames_to_write`: every 5th frame of each object's
+  ``frame_range``), original ids. SA-V test is not here: its annotations are public and the run scores it.
 - ``uvo``: a results json (``.json``; or a ``.zip`` holding ``results.json`` at its root): a list of
   ``{"video_id", "score", "category_id": 1, "segmentations"}`` with one compressed RLE
   ``{"size": [H, W], "counts": str}`` per frame, ``null`` where the track is absent.
@@ -90,13 +96,15 @@ FORMATS: dict[str, SubmissionFormat] = {
     "ytvos19": SubmissionFormat("ytvos19", "valid", "Annotations/", every_frame=False, gt_palette=True,
                                 official_videos=507),
     "mose": SubmissionFormat("mose", "valid"),
+    "mosev2": SubmissionFormat("mosev2", "valid"),
+    "lvos": SubmissionFormat("lvos", "test", "Annotations/", every_frame=False),
     "uvo": SubmissionFormat("uvo", "val", official_videos=256),
 }
 DATASETS = tuple(FORMATS)
 ALIASES = {"davis17_testdev": "davis17-testdev"}  # the config-file spelling
 # dataset root under $DATA_ROOT (default ``data``), as `python -m experiments.tools.download data` unpacks it
 DEFAULT_ROOTS = {"davis17-testdev": "DAVIS-test-dev", "ytvos18": "YouTube2018", "ytvos19": "YouTube2019",
-                 "mose": "mose", "uvo": "UVOv1.0"}
+                 "mose": "mose", "uvo": "UVOv1.0", "mosev2": "MOSEv2", "lvos": "LVOS_v2"}
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -272,7 +280,7 @@ def _zip_dirs(archive: zipfile.ZipFile, folder: str, written: set[str]) -> None:
 # -------------------------------------------------------------------------------------------- VOS writers
 def write_vos_zip(dataset: str, videos: Sequence, predictions_dir: str | Path, out_path: str | Path,
                   require_marker: bool = True, progress: bool = False) -> Path:
-    """Write the zip of a VOS server (``davis17-testdev``, ``ytvos18``, ``ytvos19``, ``mose``)."""
+    """Write the zip of a VOS server (``davis17-testdev``, ``ytvos18``, ``ytvos19``, ``mose``, ``mosev2``, ``lvos``)."""
     dataset = canonical(dataset)
     fmt = _format(dataset)
     if dataset == "uvo":
@@ -442,7 +450,8 @@ def write_submission(dataset: str, videos: Sequence, predictions_dir: str | Path
     """Check the predictions of ``videos`` (the whole split) and write ``dataset``'s submission file.
 
     Args:
-        dataset: one of `DATASETS` (``davis17-testdev``, ``ytvos18``, ``ytvos19``, ``mose``, ``uvo``).
+        dataset: one of `DATASETS` (``davis17-testdev``, ``ytvos18``, ``ytvos19``, ``mose``, ``mosev2``, ``lvos``,
+            ``uvo``).
         videos: every `Video` of the split the server scores (UVO: `datasets.uvo.UvoVideo`).
         predictions_dir: the run's ``predictions`` folder (``<video>/<frame>.png`` + ``.complete``);
             for UVO None when ``tracks`` are given.

@@ -7,7 +7,8 @@ query points and tracks (or, with reinit, the reinit passes of `trackers.sampt.r
 prompt every group of objects, refine); what a caller takes from each frame is its choice:
 
 - `VideoRun.merges` / `VideoRun.label_maps`: one label map per frame (VOS, the demo), as the authors'
-  evaluation merges objects (softmax over the objects' logits and a zero background, argmax);
+  evaluation merges objects (softmax over the objects' logits and a zero background, argmax); with
+  ``overlapping``, each object's own mask per frame instead (SA-V's per-object masks);
 - `VideoRun.object_logits`: each object's own logits per frame (VIS, where tracks may overlap; the SAM step
   alone; the interactive protocol, on the frames it asks for).
 
@@ -393,21 +394,29 @@ class VideoRun:
             out.iou[group.indices] = prediction.iou
         return out
 
-    def merges(self, output_size: tuple[int, int] | None = None) -> Iterator[tuple[int, Callable[[], np.ndarray]]]:
+    def merges(self, output_size: tuple[int, int] | None = None, overlapping: bool = False
+               ) -> Iterator[tuple[int, Callable[[], np.ndarray]]]:
         """Yield (t, merge) for t = 0 ... T - 1: calling ``merge()`` makes frame t's (H', W') uint8 label map
-        (H', W' = ``output_size`` or the frame size; `trackers.sampt.model.SamPt.merge_frame`).
+        (H', W' = ``output_size`` or the frame size; `trackers.sampt.model.SamPt.merge_frame`), or with
+        ``overlapping`` its (M, H', W') bool per-object masks, which may overlap
+        (`trackers.sampt.model.SamPt.overlapping_masks`; objects in ``objects.object_ids`` order).
 
         A merge holds only its own frame's predictions and sizes (not its image features), so a caller may run
         it later or on another thread (upscaling and merging a frame while the next is embedded) or not at all
         (a frame nobody writes).
         """
         objects = self.objects
+        size = tuple(output_size or self.frame_size)
+        empty = (len(objects),) + size if overlapping else size
         for t, sizes, frame in self.steps():
             if frame is None:
-                yield t, functools.partial(np.zeros, output_size or self.frame_size, np.uint8)
-                continue
-            yield t, functools.partial(self.sampt.merge_frame, sizes, frame, objects.object_ids,
-                                       objects.first_frames, objects.first_masks, t, output_size)
+                yield t, functools.partial(np.zeros, empty, bool if overlapping else np.uint8)
+            elif overlapping:
+                yield t, functools.partial(self.sampt.overlapping_masks, sizes, frame, objects.first_frames,
+                                           objects.first_masks, t, output_size)
+            else:
+                yield t, functools.partial(self.sampt.merge_frame, sizes, frame, objects.object_ids,
+                                           objects.first_frames, objects.first_masks, t, output_size)
 
     def label_maps(self, output_size: tuple[int, int] | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Yield (t, (H', W') uint8 label map) for t = 0 ... T - 1: `merges` with each merge run at once."""

@@ -250,18 +250,19 @@ class SamPt:
         return ObjectGroup(batch, rng, tracks, visible)
 
     # ------------------------------------------------------------------------------- merging
-    def merge_frame(self, embedding: Embedding, frame: FramePrediction, object_ids: list[int],
-                    first_frames: np.ndarray, first_masks: list[np.ndarray], t: int,
-                    output_size: tuple[int, int] | None = None) -> np.ndarray:
-        """One (H', W') uint8 label map from M objects' predictions (softmax with a zero background, argmax).
+    def frame_object_logits(self, embedding: Embedding, frame: FramePrediction, first_frames: np.ndarray,
+                            first_masks: list[np.ndarray] | None, t: int,
+                            output_size: tuple[int, int] | None = None) -> dict[int, torch.Tensor]:
+        """Object index k -> its (H', W') float32 logits on frame ``t`` at ``output_size`` (default the frame
+        size), for the objects with a mask that have started (``first_frames[k] <= t``).
 
-        Objects without a mask, or before their first frame, take no part; on an object's first frame its
-        given mask (``first_masks``, None for none) replaces its logits (+-1e8) when ``use_first_mask_on_query_frame``.
+        On an object's first frame its given mask (``first_masks``, None for none) replaces its logits (+-1e8)
+        when ``use_first_mask_on_query_frame``. Used by `merge_frame` and `overlapping_masks`.
         """
         height, width = embedding.original_size
         out_h, out_w = output_size or (height, width)
         paste = self.use_first_mask_on_query_frame and first_masks is not None
-        pasted = [k for k in range(len(object_ids)) if paste and first_frames[k] == t]
+        pasted = [k for k in range(len(first_frames)) if paste and first_frames[k] == t]
         chosen = [k for k in np.flatnonzero(frame.has_mask & (first_frames <= t)) if k not in pasted]
         logits = self.full_logits(embedding, frame.low_res_logits[torch.as_tensor(chosen, dtype=torch.long)])
         logits = resize_logits(logits, (out_h, out_w))
@@ -271,6 +272,17 @@ class SamPt:
             if mask.shape != (out_h, out_w):
                 mask = F.interpolate(mask[None, None].float(), (out_h, out_w), mode="nearest")[0, 0] > 0
             per_object[k] = torch.where(mask, CERTAIN_LOGIT, -CERTAIN_LOGIT).float()
+        return per_object
+
+    def merge_frame(self, embedding: Embedding, frame: FramePrediction, object_ids: list[int],
+                    first_frames: np.ndarray, first_masks: list[np.ndarray], t: int,
+                    output_size: tuple[int, int] | None = None) -> np.ndarray:
+        """One (H', W') uint8 label map from M objects' predictions (softmax with a zero background, argmax).
+
+        Objects without a mask, or before their first frame, take no part (`frame_object_logits`).
+        """
+        out_h, out_w = output_size or embedding.original_size
+        per_object = self.frame_object_logits(embedding, frame, first_frames, first_masks, t, output_size)
         if not per_object:
             return np.zeros((out_h, out_w), np.uint8)
         order = sorted(per_object)  # the objects' order, as the authors stack them
@@ -279,3 +291,16 @@ class SamPt:
         winner = _first_argmax(torch.softmax(stacked, dim=0))
         lookup = torch.tensor([0] + ids, dtype=torch.uint8)
         return lookup[winner].numpy()
+
+    def overlapping_masks(self, embedding: Embedding, frame: FramePrediction, first_frames: np.ndarray,
+                          first_masks: list[np.ndarray] | None, t: int,
+                          output_size: tuple[int, int] | None = None) -> np.ndarray:
+        """(M, H', W') bool: each object's own mask on frame ``t`` (logit > 0 at ``output_size``, no argmax,
+        so masks may overlap); all False for an object without a mask or before its first frame. The
+        per-object counterpart of `merge_frame` (the authors' ``save_overlapping_masks``)."""
+        out_h, out_w = output_size or embedding.original_size
+        masks = np.zeros((len(first_frames), out_h, out_w), bool)
+        for k, logits in self.frame_object_logits(embedding, frame, first_frames, first_masks, t,
+                                                  output_size).items():
+            masks[k] = (logits > 0).numpy()
+        return masks

@@ -81,6 +81,9 @@ DATASETS = {  # option -> (reader, root under DATA_ROOT, split)
     "ytvos18": ("ytvos18", "YouTube2018", "valid"),
     "ytvos19": ("ytvos19", "YouTube2019", "valid"),
     "mose": ("mose", "mose", "valid"),
+    "sav": ("sav", "SA-V", "val"),
+    "lvos": ("lvos", "LVOS_v2", "valid"),
+    "vost": ("vost", "VOST", "val"),
     "folder": ("folder", "folder", "all"),
 }
 
@@ -290,6 +293,12 @@ EXPECTED = {  # preset -> {dotted key: value} it must set (beyond its header com
     "paper/sampt_reinit_ytvos": {"dataset.name": "ytvos18", **REINIT, "model.iterative_refinement_iterations": 0},
     "paper/sampt_mose": {"dataset.name": "mose", "model.iterative_refinement_iterations": 0, "model.use_point_reinit": False},
     "paper/sampt_reinit_mose": {"dataset.name": "mose", **REINIT, "model.iterative_refinement_iterations": 0},
+    # no paper target: the MOSE exception (no refinement); SA-V writes per-object (overlapping) masks
+    **{f"paper/sampt_{d}": {"dataset.name": d, "model.iterative_refinement_iterations": 0,
+                            "model.use_point_reinit": False, "dataset.save_overlapping_masks": d == "sav"}
+       for d in ("sav", "lvos", "vost")},
+    **{f"paper/sampt_reinit_{d}": {"dataset.name": d, **REINIT, "model.iterative_refinement_iterations": 0,
+                                   "dataset.save_overlapping_masks": d == "sav"} for d in ("sav", "lvos", "vost")},
     "paper/sampt_uvo": {"dataset.name": "uvo", "model.iterative_refinement_iterations": 0,
                   "model.add_other_objects_positive_points_as_negative_points": False},
     "paper/sampt_reinit_uvo": {"dataset.name": "uvo", "model.use_point_reinit": True, "model.negative_points_per_mask": 8,

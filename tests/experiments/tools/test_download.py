@@ -329,3 +329,18 @@ def test_real_dataset_registry_is_consistent():
             assert archive.md5 == "" or len(archive.md5) == 32
         entry.manual.format(dir="data")  # the instructions format without errors
     assert dl.list_datasets().count("\n") == len(dl.DATASETS) - 1
+
+
+def test_manual_datasets_check_the_layout_once_unpacked(tmp_path, capsys):
+    """SA-V, LVOS and VOST: the steps until the folder exists, then the reader's verdict on the layout."""
+    from datasets.synthetic import generate
+
+    for name, folder in (("sav", "SA-V"), ("lvos", "LVOS_v2"), ("vost", "VOST")):
+        assert dl.main(["data", "--dataset", name, "--dir", str(tmp_path)]) == 3
+        assert f"{tmp_path}/{folder}" in capsys.readouterr().out
+        generate(tmp_path / folder, name, num_videos=1, height=32, width=32)
+        assert dl.main(["data", "--dataset", name, "--dir", str(tmp_path)]) == 0
+        assert f"ok: {name}" in capsys.readouterr().out
+    (tmp_path / "VOST" / "ImageSets" / "val.txt").unlink()
+    assert dl.main(["data", "--dataset", "vost", "--dir", str(tmp_path)]) == 1
+    assert "val.txt" in capsys.readouterr().err

@@ -351,3 +351,43 @@ def test_cli_default_root_from_data_root_and_config_alias(tmp_path, monkeypatch)
     assert submission.main(["--dataset", "davis17_testdev", "--run", str(run)]) == 0
     with zipfile.ZipFile(run / "submission-davis17-testdev.zip") as archive:
         assert len([n for n in archive.namelist() if n.endswith(".png")]) == 12
+
+
+def test_mosev2_zip_is_the_mose_layout(tmp_path):
+    """MOSEv2 (indexed ``<video>/<frame:05d>.png`` for every frame at the zip root), on MOSE-layout videos."""
+    info = generate(tmp_path / "mose", "mose", **TINY)
+    reader = build_reader("mose", info.root, split="valid")
+    videos = [reader.video(name) for name in reader.sequences]
+    predictions = _fake_predictions(videos, info.videos, tmp_path / "run")
+    with zipfile.ZipFile(write_submission("mosev2", videos, predictions, tmp_path / "mosev2.zip")) as archive:
+        assert sorted(n for n in archive.namelist() if n.endswith(".png")) == sorted(
+            f"synth-00{i}/{t:05d}.png" for i in range(2) for t in range(6))
+    assert submission.FORMATS["mosev2"].reader == "mosev2"
+
+
+def test_lvos_test_zip_has_the_annotated_frames_under_annotations(tmp_path):
+    """LVOS test ships first-frame masks only: the reader reads it, the run does not score it, and the zip holds
+    ``Annotations/<video>/<frame:08d>.png`` for every frame of the objects' ranges (every 5th), original ids."""
+    from experiments.run.videos import has_ground_truth
+
+    info = generate(tmp_path / "lvos", "lvos", split="test", num_videos=2, num_frames=20, height=40, width=48)
+    meta = json.loads((info.root / "test" / "test_meta.json").read_text())["videos"]
+    for name, video in meta.items():
+        starts = {value["frame_range"]["start"] for value in video["objects"].values()}
+        for png in (info.root / "test" / "Annotations" / name).glob("*.png"):
+            if png.stem not in starts:
+                png.unlink()
+    reader = build_reader("lvos", info.root, split="test")
+    videos = [reader.video(name) for name in reader.sequences]
+    assert not has_ground_truth(videos)
+    predictions = tmp_path / "run" / "predictions"
+    for video in videos:
+        for t in video.frames_to_write:
+            write_label_png(predictions / video.name / f"{video.frame_names[t]}.png", info.videos[video.name].labels[t])
+        mark_complete(predictions / video.name, "hash")
+    with zipfile.ZipFile(write_submission("lvos", videos, predictions, tmp_path / "lvos.zip")) as archive:
+        pngs = sorted(n for n in archive.namelist() if n.endswith(".png"))
+        # the ranges end on the last annotated frame (frame 16), which range(start, end, 5) leaves out
+        assert pngs == sorted(f"Annotations/{v.name}/{t + 1:08d}.png" for v in videos for t in range(0, 15, 5))
+        np.testing.assert_array_equal(np.asarray(_png(archive, f"Annotations/{videos[0].name}/00000011.png")),
+                                      info.videos[videos[0].name].labels[10])

@@ -1,0 +1,106 @@
+"""The run path of SA-V, LVOS and VOST (issue 25): each dataset config runs SAM-PT end to end on a synthetic copy
+of the official layout, writes the prediction layout its evaluator reads, and scores it as the evaluator's CLI
+does; SA-V's per-object masks come from each object's own logits and may overlap."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from datasets.png import read_label_png
+from datasets.registry import read_videos
+from datasets.sav import read_binary_mask
+from datasets.synthetic import generate
+from evaluation.record import ResultsRecord
+from evaluation.vos import main as evaluate_cli
+from experiments.reports.report import write_report
+from experiments.run.summary import summarize_seeds, write_summary
+from experiments.run.vos import predict_video
+from tests.fakes import DiskSegmenter, ScriptedTracker
+from tests.helpers import run_app
+from trackers.sampt.model import SamPt
+
+# layout -> frames per video: enough annotated frames for each scorer (VOST and LVOS drop the first and last)
+# and for object 2 to start late
+FRAMES = {"sav": 16, "lvos": 20, "vost": 16}
+# VOST's objects are the ids up to the largest id of the first annotation: the late object needs a lower id
+OBJECT_IDS = {"vost": [2, 1]}
+
+
+def written(video_dir) -> set[str]:
+    """Relative paths of the prediction PNGs under ``video_dir``."""
+    return {path.relative_to(video_dir).as_posix() for path in video_dir.rglob("*.png")}
+
+
+def expected_files(dataset: str, video) -> set[str]:
+    """The files the dataset's evaluator reads: per-object masks for SA-V, label maps otherwise."""
+    frames = [video.frame_names[t] for t in video.frames_to_write]
+    if dataset == "sav":
+        return {f"{video.object_folder(i)}/{frame}.png" for i in video.object_ids for frame in frames}
+    return {f"{frame}.png" for frame in frames}
+
+
+@pytest.mark.parametrize("dataset", ["sav", "lvos", "vost"])
+def test_dataset_config_runs_end_to_end_and_scores_as_the_official_cli(dataset, tmp_path):
+    info = generate(tmp_path / "data", dataset, num_videos=1, num_frames=FRAMES[dataset], height=48, width=64, seed=2,
+                    object_ids=OBJECT_IDS.get(dataset))
+    run = tmp_path / "run"
+    run_app(f"dataset={dataset}", f"dataset.root={info.root}", f"output_dir={run}", "logging.wandb.enabled=false",
+            "logging.report=false", "logging.progress=false", "logging.visualize.num_videos=0", "eval_workers=1",
+            "model.iterative_refinement_iterations=0")
+    videos = read_videos(dataset, info.root, info.split)
+    assert any(obj.first_frame > 0 for video in videos for obj in video.objects), "an object starts late"
+    for video in videos:
+        assert written(run / "predictions" / video.name) == expected_files(dataset, video)
+        late = [obj for obj in video.objects if obj.first_frame > 0]
+        if dataset != "sav":  # the late object is prompted on its first annotated frame: its mask is pasted there
+            labels = read_label_png(run / "predictions" / video.name / f"{video.frame_names[late[0].first_frame]}.png")
+            np.testing.assert_array_equal(labels == late[0].id, video.first_mask(late[0].id))
+    record = json.loads((run / "results.json").read_text())
+    assert record["dataset"] == dataset and record["metrics"] is not None
+    assert evaluate_cli(["--dataset", dataset, "--root", str(info.root), "--split", info.split, "--predictions",
+                         str(run / "predictions"), "--output", str(tmp_path / "cli"), "--workers", "1"]) == 0
+    official = json.loads((tmp_path / "cli" / "results.json").read_text())["metrics"]
+    assert record["metrics"]["global"] == official["global"]
+    assert record["metrics"]["per_object"] == official["per_object"]
+    if dataset != "sav":  # the official CSVs are in the run folder
+        assert (run / f"global_results-{info.split}.csv").is_file()
+    page = write_report(run).read_text()  # the report copes with the benchmark's own metric names
+    assert "keeps per-object scores only" in page and videos[0].name in page
+
+
+@pytest.mark.parametrize("names", [("J&F", "J", "F"), ("J&F-Mean", "J-seen-Mean", "J-unseen-Mean"),
+                                   ("J-Mean", "J_last-Mean", "J-Decay")])
+def test_multi_seed_summary_of_each_benchmarks_metric_names(names, tmp_path):
+    records = {seed: ResultsRecord(task="vos", dataset="x", split="val",
+                                   metrics={"global": {**{n: 0.5 + seed / 10 for n in names}, "V-unseen-Mean": None}})
+               for seed in (0, 1)}
+    summary = summarize_seeds(records)
+    write_summary(tmp_path, summary)
+    table = (tmp_path / "summary.csv").read_text().splitlines()
+    assert table[0] == "metric,mean,std,seed_0,seed_1" and [line.split(",")[0] for line in table[1:]] == list(names)
+    assert summary["metrics"][names[0]]["mean"] == pytest.approx(0.55)
+
+
+def test_late_objects_are_prompted_on_their_first_annotated_frame_and_sav_masks_overlap(tmp_path):
+    """Per-object masks: empty before an object's first annotated frame, its given mask there, and each
+    object's own mask after (two disks that cover each other are both written, no argmax)."""
+    info = generate(tmp_path / "sav", "sav", num_videos=1, num_frames=16, height=48, width=64, seed=2)
+    video = read_videos("sav", info.root, "val")[0]
+    late = next(obj for obj in video.objects if obj.first_frame > 0)
+    sampt = SamPt(ScriptedTracker(), DiskSegmenter(radius=40), iterative_refinement_iterations=0, seed=0)
+    predict_video(sampt, video, tmp_path / "pred", overlapping=True)
+
+    def mask(object_id, t):
+        return read_binary_mask(tmp_path / "pred" / video.object_folder(object_id) / f"{video.frame_names[t]}.png")
+
+    for t in video.frames_to_write:
+        if t < late.first_frame:
+            assert not mask(late.id, t).any()
+    np.testing.assert_array_equal(mask(late.id, late.first_frame), video.first_mask(late.id))
+    after = [t for t in video.frames_to_write if t > late.first_frame]
+    overlaps = [t for t in after if (mask(video.object_ids[0], t) & mask(late.id, t)).any()]
+    assert overlaps, "two 40-pixel disks on a 64x48 frame overlap"
+    png = read_label_png(tmp_path / "pred" / video.object_folder(late.id) / f"{video.frame_names[after[0]]}.png")
+    assert set(np.unique(png)) <= {0, 1}
