@@ -18,6 +18,7 @@ PRESET_uvo := paper/sampt_uvo
 PRESET_sav := paper/sampt_sav
 PRESET_lvos := paper/sampt_lvos
 PRESET_vost := paper/sampt_vost
+PRESET_mosev2 := paper/sampt_mosev2
 PRESET_folder := paper/sampt
 EXPERIMENT ?= $(PRESET_$(DATASET_OPTION))
 SEEDS ?=

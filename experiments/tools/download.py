@@ -502,7 +502,8 @@ it reads the layout and says what is wrong.""", check=("vost", "val")),
 MOSEv2 is served from the links on its official page https://henghuiding.github.io/MOSEv2/ (and the
 henghuiding/MOSE-api README). Unpack the valid archive into {dir}/MOSEv2 so that
     {dir}/MOSEv2/valid/{{JPEGImages,Annotations}}
-exist (dataset root: {dir}/MOSEv2); valid is scored by the MOSEv2 server: make submission DATASET=mosev2."""),
+exist (dataset root: {dir}/MOSEv2); valid is scored by the MOSEv2 server: make submission DATASET=mosev2.
+Then run make data DATASET=mosev2 again: it reads the layout and says what is wrong.""", check=("mosev2", "valid")),
     "uvo": DataEntry("UVO v1.0 (VideoDenseSet)", "UVOv1.0", manual="""\
 UVO v1.0 is served from Google Drive (https://sites.google.com/view/unidentified-video-object/dataset).
 SAM-PT's docs/02-prepare-datasets.md re-zipped the folder; with gdown (pip install gdown):

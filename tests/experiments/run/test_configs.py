@@ -84,6 +84,7 @@ DATASETS = {  # option -> (reader, root under DATA_ROOT, split)
     "sav": ("sav", "SA-V", "val"),
     "lvos": ("lvos", "LVOS_v2", "valid"),
     "vost": ("vost", "VOST", "val"),
+    "mosev2": ("mosev2", "MOSEv2", "valid"),
     "folder": ("folder", "folder", "all"),
 }
 
@@ -296,9 +297,9 @@ EXPECTED = {  # preset -> {dotted key: value} it must set (beyond its header com
     # no paper target: the MOSE exception (no refinement); SA-V writes per-object (overlapping) masks
     **{f"paper/sampt_{d}": {"dataset.name": d, "model.iterative_refinement_iterations": 0,
                             "model.use_point_reinit": False, "dataset.save_overlapping_masks": d == "sav"}
-       for d in ("sav", "lvos", "vost")},
+       for d in ("sav", "lvos", "vost", "mosev2")},
     **{f"paper/sampt_reinit_{d}": {"dataset.name": d, **REINIT, "model.iterative_refinement_iterations": 0,
-                                   "dataset.save_overlapping_masks": d == "sav"} for d in ("sav", "lvos", "vost")},
+                                   "dataset.save_overlapping_masks": d == "sav"} for d in ("sav", "lvos", "vost", "mosev2")},
     "paper/sampt_uvo": {"dataset.name": "uvo", "model.iterative_refinement_iterations": 0,
                   "model.add_other_objects_positive_points_as_negative_points": False},
     "paper/sampt_reinit_uvo": {"dataset.name": "uvo", "model.use_point_reinit": True, "model.negative_points_per_mask": 8,
