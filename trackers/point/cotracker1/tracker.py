@@ -70,7 +70,7 @@ class CoTrackerV1Tracker(PointTracker):
         device: torch device (default: ``cuda`` when available, else ``cpu``).
         support_grid_size: side of the support grid (official 2; 0 = none).
         support_grid_every: a support grid every this many frames from frame 0 (official 12).
-        model_resolution: (H, W) the network runs at (official (384, 512); each side a multiple of 4, >= 32).
+        model_resolution: (H, W) the network runs at (official (384, 512); each side a multiple of 4, >= 64).
         iters: refinement updates per window (official 6).
         visibility_threshold: visible where sigmoid(logit) exceeds it (official 0.7).
     """
@@ -83,8 +83,9 @@ class CoTrackerV1Tracker(PointTracker):
         if support_grid_size < 0 or support_grid_every < 1 or iters < 1:
             raise ValueError(f"need support_grid_size >= 0, support_grid_every >= 1, iters >= 1; got "
                              f"{support_grid_size}, {support_grid_every}, {iters}")
-        if len(model_resolution) != 2 or any(int(s) < 32 or int(s) % 4 for s in model_resolution):
-            raise ValueError(f"model_resolution must be (H, W), multiples of 4 and >= 32, got {model_resolution}")
+        if len(model_resolution) != 2 or any(int(s) < 64 or int(s) % 4 for s in model_resolution):
+            # >= 64: the coarsest correlation level (1/32 of the resolution) must be at least 2 pixels wide
+            raise ValueError(f"model_resolution must be (H, W), multiples of 4 and >= 64, got {model_resolution}")
         self.device = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
         self.support_grid_size, self.support_grid_every = int(support_grid_size), int(support_grid_every)
         self.model_resolution = (int(model_resolution[0]), int(model_resolution[1]))
