@@ -1,8 +1,13 @@
-"""Speed of the weight-free point trackers: seconds per frame of `lk` and `flow` for 64 points on a 50-frame
-480x854 synthetic video (a textured square translating and rotating over a textured background)."""
+"""Speed of the point trackers: seconds per frame of the weight-free `lk` and `flow` for 64 points on a 50-frame
+480x854 synthetic video (a textured square translating and rotating over a textured background); with
+``--neural`` also of `pips` and `cotracker_v1` (random weights in the official format, their default options, CPU,
+one torch thread) on its first 24 frames (a DAVIS-like clip)."""
 from __future__ import annotations
 
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,6 +15,8 @@ import numpy as np
 from trackers.point.base import build_point_tracker
 
 NUM_FRAMES, HEIGHT, WIDTH, NUM_POINTS = 50, 480, 854, 64
+#: `--neural`: the neural trackers timed, on the first NEURAL_FRAMES frames
+NEURAL_TRACKERS, NEURAL_FRAMES = ("pips", "cotracker_v1"), 24
 
 
 def synthetic_video(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +46,39 @@ def synthetic_video(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(frames), np.concatenate(queries).astype(np.float32)
 
 
-def main() -> None:
+def random_checkpoint(name: str, folder: Path) -> Path:
+    """Write random weights of the neural tracker ``name`` in its official checkpoint format; return the path."""
+    import torch
+
+    from tests.inputs import damped_pips_state, seeded_tracker_state
+
+    if name == "pips":
+        path = folder / "model-000200000.pth"
+        torch.save({"model_state_dict": damped_pips_state(0)}, path)
+    else:
+        path = folder / "cotracker_stride_4_wind_8.pth"
+        torch.save(seeded_tracker_state(name), path)
+    return path
+
+
+def time_neural_trackers(frames: np.ndarray, queries: np.ndarray) -> None:
+    """Print the seconds per frame of each of `NEURAL_TRACKERS` on ``frames`` (queries on later frames dropped)."""
+    import torch
+
+    torch.set_num_threads(1)
+    frames = frames[:NEURAL_FRAMES]
+    queries = queries[queries[:, 0] < len(frames)]
+    with tempfile.TemporaryDirectory() as folder:
+        for name in NEURAL_TRACKERS:
+            tracker = build_point_tracker(name, str(random_checkpoint(name, Path(folder))), device="cpu")
+            start = time.perf_counter()
+            tracker.track(frames, queries)
+            seconds = time.perf_counter() - start
+            print(f"{name:12s} {seconds / len(frames):.3f} s/frame  ({seconds:.1f} s for {len(frames)} frames, "
+                  f"{len(queries)} points, 1 torch thread)")
+
+
+def main(neural: bool = False) -> None:
     frames, queries = synthetic_video()
     print(f"{NUM_FRAMES} frames {HEIGHT}x{WIDTH}, {len(queries)} points, OpenCV threads: {cv2.getNumThreads()}")
     for name in ("lk", "flow"):
@@ -51,5 +90,9 @@ def main() -> None:
               f"{visible.mean():.1%} of point-frames visible)")
 
 
+    if neural:
+        time_neural_trackers(frames, queries)
+
+
 if __name__ == "__main__":
-    main()
+    main(neural="--neural" in sys.argv[1:])

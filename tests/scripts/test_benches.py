@@ -23,6 +23,17 @@ def test_bench_trackers_runs(monkeypatch, capsys):
     assert lines[0].startswith("4 frames") and [line.split()[0] for line in lines[1:]] == ["lk", "flow"]
 
 
+def test_bench_trackers_neural_runs(monkeypatch, capsys):
+    import scripts.bench.trackers as bench
+
+    for name, value in (("NUM_FRAMES", 4), ("NEURAL_FRAMES", 3), ("HEIGHT", 96), ("WIDTH", 128)):
+        monkeypatch.setattr(bench, name, value)
+    bench.main(neural=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["lk", "flow", "pips", "cotracker_v1"]
+    assert all("s/frame  (" in line and "for 3 frames" in line for line in lines[3:])
+
+
 def test_bench_segmenters_runs(monkeypatch, capsys):
     import scripts.bench.segmenters as bench
 

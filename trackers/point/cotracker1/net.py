@@ -172,6 +172,19 @@ def window_starts(num_frames: int) -> list[int]:
     return list(range(0, max(num_frames, WINDOW) - WINDOW // 2, WINDOW // 2))
 
 
+def _window_start(query_xy: torch.Tensor, held_xy: torch.Tensor, held_logits: torch.Tensor, carried: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Starting tracks (8, n, 2) and visibility logits (8, n) of a window's n points: the query position (n, 2)
+    and logit 10 on all frames, or for ``carried`` (n,) points the previous window's (4, n, 2) positions and
+    (4, n) logits on the overlapping frames, the last of them held on the 4 new ones."""
+    half = WINDOW // 2
+    coords = query_xy[None].repeat(WINDOW, 1, 1)
+    vis = torch.full((WINDOW, len(query_xy)), START_VISIBILITY_LOGIT, device=query_xy.device)
+    coords[:, carried] = torch.cat([held_xy, held_xy[-1:].expand(half, -1, -1)])[:, carried]
+    vis[:, carried] = torch.cat([held_logits, held_logits[-1:].expand(half, -1)])[:, carried]
+    return coords, vis
+
+
 def track_windows(net: CoTrackerV1Net, features: Callable[[torch.Tensor], list[torch.Tensor]], num_frames: int,
                   queries: torch.Tensor, iters: int = 6) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One forward pass over the video in windows of 8 frames every 4 (the official ``CoTracker.forward``).
@@ -217,12 +230,8 @@ def track_windows(net: CoTrackerV1Net, features: Callable[[torch.Tensor], list[t
         point_feats[new] = sample_features_clamped(pyramid[0], query_frames[new] - start, start_xy[new])
         index = torch.nonzero(inside).squeeze(1)
         carried = started[index]
-        coords = start_xy[index][None].repeat(WINDOW, 1, 1)
-        vis = torch.full((WINDOW, len(index)), START_VISIBILITY_LOGIT, device=device)
-        held_xy = tracks[start:start + half, index] / STRIDE
-        held_vis = logits[start:start + half, index]
-        coords[:, carried] = torch.cat([held_xy, held_xy[-1:].expand(half, -1, -1)])[:, carried]
-        vis[:, carried] = torch.cat([held_vis, held_vis[-1:].expand(half, -1)])[:, carried]
+        coords, vis = _window_start(start_xy[index], tracks[start:start + half, index] / STRIDE,
+                                    logits[start:start + half, index], carried)
         frame = (start + offsets)[:, None]
         mask = (frame < length) & (frame >= query_frames[index]) & (~carried | (frame >= start + half))
         coords, vis = net.refine(pyramid, coords, point_feats[index], vis, mask.float(), iters)
