@@ -1,7 +1,7 @@
 """Speed of the point trackers: seconds per frame of the weight-free `lk` and `flow` for 64 points on a 50-frame
 480x854 synthetic video (a textured square translating and rotating over a textured background); with
-``--neural`` also of `pips` and `cotracker_v1` (random weights in the official format, their default options, CPU,
-one torch thread) on its first 24 frames (a DAVIS-like clip)."""
+``--neural`` also of `pips` and `cotracker_v1` (seeded random weights, `scripts.bench.tracker_memory.build_random`;
+their default options, CPU, one torch thread) on its first 24 frames (a DAVIS-like clip)."""
 from __future__ import annotations
 
 import sys
@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from scripts.bench.tracker_memory import build_random
 from trackers.point.base import build_point_tracker
 
 NUM_FRAMES, HEIGHT, WIDTH, NUM_POINTS = 50, 480, 854, 64
@@ -46,21 +47,6 @@ def synthetic_video(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(frames), np.concatenate(queries).astype(np.float32)
 
 
-def random_checkpoint(name: str, folder: Path) -> Path:
-    """Write random weights of the neural tracker ``name`` in its official checkpoint format; return the path."""
-    import torch
-
-    from tests.inputs import damped_pips_state, seeded_tracker_state
-
-    if name == "pips":
-        path = folder / "model-000200000.pth"
-        torch.save({"model_state_dict": damped_pips_state(0)}, path)
-    else:
-        path = folder / "cotracker_stride_4_wind_8.pth"
-        torch.save(seeded_tracker_state(name), path)
-    return path
-
-
 def time_neural_trackers(frames: np.ndarray, queries: np.ndarray) -> None:
     """Print the seconds per frame of each of `NEURAL_TRACKERS` on ``frames`` (queries on later frames dropped)."""
     import torch
@@ -70,7 +56,7 @@ def time_neural_trackers(frames: np.ndarray, queries: np.ndarray) -> None:
     queries = queries[queries[:, 0] < len(frames)]
     with tempfile.TemporaryDirectory() as folder:
         for name in NEURAL_TRACKERS:
-            tracker = build_point_tracker(name, str(random_checkpoint(name, Path(folder))), device="cpu")
+            tracker = build_random(name, Path(folder))
             start = time.perf_counter()
             tracker.track(frames, queries)
             seconds = time.perf_counter() - start
