@@ -165,6 +165,17 @@ TRACKERS.update({
         damping=(("torch_pips_mixer.linear_1.", 1.0),), bias={"torch_cost_volume_track_mods.occ_out.bias": 0.7},
         probe=TAPIR_PROBE),
 })
+#: CoTracker v1 (SAM-PT's wrapper) on `ONLINE_CLIP` (windows at frames 0, 4, 8, 12; support grids on frames 0 and
+#: 12) at 64x96: undamped, a 1e-7 change of the probe moved the official tracks by 35 px (flow head and feature
+#: updater scaled by 0.05: 0.58 px; 0.01: 4e-4 px; 0.005: 2e-5 px); the visibility bias spreads visibilities
+#: around the 0.7 threshold
+TRACKERS["cotracker_v1"] = dict(
+    seed=2029, checkpoint="cotracker_v1/cotracker_stride_4_wind_8.pth", clip=ONLINE_CLIP, queries=ONLINE_QUERIES,
+    options={"model_resolution": COTRACKER3_RESOLUTION},
+    official=dict(interp_shape=list(COTRACKER3_RESOLUTION), visibility_threshold=0.7, support_grid_size=2,
+                  support_grid_every_n_frames=12),
+    damping=(("updateformer.flow_head.", 0.005), ("ffeat_updater.0.", 0.005)), bias={"vis_predictor.0.bias": 1.0},
+    probe=("updateformer.input_transform.weight", (0, 0)))
 #: TAPIR on a clip longer than its windows: 260 frames, with our tracker in windows of 224 frames ([0, 224),
 #: [32, 256), [64, 260), keeping [0, 128), [128, 160), [160, 260); the temporal reach is 96 frames) against the
 #: official model on the whole clip. At 64x64 (official ``TAPIR(initial_resolution=(64, 64))`` on frames resized
@@ -238,13 +249,14 @@ def make_tracker_inputs(tracker: str, out: Path) -> dict[str, Path]:
     elif tracker == "raft":
         state = damped_raft_princeton_state(RAFT_SEED, RAFT_DAMPING, TRACKERS["raft"]["bias"])
         torch.save(state, paths["checkpoint"])
-    else:  # CoTracker3, TAPIR, BootsTAPIR
+    else:  # CoTracker3, CoTracker v1, TAPIR, BootsTAPIR
         torch.save(seeded_tracker_state(tracker), paths["checkpoint"])
     return paths
 
 
 def seeded_tracker_state(tracker: str) -> dict:
-    """The plain state dict (the official format) of the CoTracker3 or TAPIR ``tracker``: our network drawn
+    """The plain state dict (the official format) of the CoTracker3, CoTracker v1 or TAPIR ``tracker``: our network
+    drawn
     after ``torch.manual_seed(seed)`` (default initialisation), scaled by ``damping`` (`damp`) and with
     ``bias`` added; the global torch generator is left as it was."""
     import torch
@@ -252,7 +264,11 @@ def seeded_tracker_state(tracker: str) -> dict:
     settings = TRACKERS[tracker]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings["seed"])
-        if tracker.startswith("cotracker3"):
+        if tracker == "cotracker_v1":
+            from trackers.point.cotracker1.net import CoTrackerV1Net
+
+            net = CoTrackerV1Net()
+        elif tracker.startswith("cotracker3"):
             from trackers.point.cotracker3.net import OFFLINE_WINDOW, ONLINE_WINDOW, CoTracker3Net
 
             net = CoTracker3Net(OFFLINE_WINDOW if tracker == "cotracker3_offline" else ONLINE_WINDOW)

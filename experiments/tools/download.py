@@ -49,6 +49,7 @@ CHECKPOINT_MODULES = (
     "trackers.point.pips.tracker",
     "trackers.point.pips2.tracker",
     "trackers.point.cotracker3.tracker",
+    "trackers.point.cotracker1.tracker",
     "trackers.point.raft.tracker",
     "trackers.point.tapir.tracker",
     "trackers.point.superglue.tracker",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-TRACKERS = ("pips", "pips2", "cotracker3_online", "cotracker3_offline", "tapir", "bootstapir", "raft")
+TRACKERS = ("pips", "pips2", "cotracker3_online", "cotracker3_offline", "tapir", "bootstapir", "raft", "cotracker_v1")
 
 
 def _status_kib(field: str) -> int:
@@ -66,6 +66,11 @@ def build_random(name: str, folder: Path):
         torch.save(CoTracker3Net(OFFLINE_WINDOW if offline else ONLINE_WINDOW).state_dict(), path)
         cls = CoTracker3OfflineTracker if offline else CoTracker3OnlineTracker
         return cls(checkpoint=path, device="cpu")
+    if name == "cotracker_v1":
+        from trackers.point.cotracker1.net import CoTrackerV1Net
+        from trackers.point.cotracker1.tracker import CHECKPOINT, CoTrackerV1Tracker
+        torch.save(CoTrackerV1Net().state_dict(), folder / CHECKPOINT.filename)
+        return CoTrackerV1Tracker(checkpoint=folder / CHECKPOINT.filename, device="cpu")
     if name in ("tapir", "bootstapir"):
         from trackers.point.tapir.net import TapirNet
         from trackers.point.tapir.tracker import BootsTapirTracker, TapirTracker

@@ -20,6 +20,9 @@ query frame, see `run_official_per_query_frame`) and stores tracks and visibilit
     /path/to/venv/bin/python -m scripts.record.trackers record --tracker pips --official /path/to/sam-pt \\
         --inputs /tmp/tracker_inputs --out tests/fixtures/official_trackers [--sensitivity]
 
+CoTracker v1 (``--tracker cotracker_v1``) is SAM-PT's ``CoTrackerPointTracker``; it imports ``cotracker``, so run
+it with ``PYTHONPATH=/path/to/co-tracker`` (tag v1.0) and ``einops`` importable.
+
 CoTracker3 (facebookresearch/co-tracker), TAPIR and BootsTAPIR (google-deepmind/tapnet, ``tapnet/torch``)
 are run through `OFFICIAL_RUNNERS` (the official predictor or model called as its README / colab does, see
 each runner), with ``--official`` a checkout of that repository.
@@ -63,9 +66,42 @@ def official_tracker(tracker: str, paths: dict):
         from sam_pt.point_tracker.raft import RaftPointTracker
 
         return RaftPointTracker(str(paths["checkpoint"]))  # loads strictly
+    if tracker == "cotracker_v1":
+        # SAM-PT's wrapper imports `cotracker` (facebookresearch/co-tracker v1.0) from the path: see `record`
+        sys.modules.pop("sam_pt.point_tracker.cotracker", None)  # the stand-in of `install_stand_ins`
+        from sam_pt.point_tracker.cotracker import CoTrackerPointTracker
+
+        return _QueryFramesWritten(CoTrackerPointTracker(str(paths["checkpoint"]), add_debug_visualisations=False,
+                                                         **TRACKERS[tracker]["official"]))
     if tracker in OFFICIAL_RUNNERS:
         return OFFICIAL_RUNNERS[tracker](paths["checkpoint"])
     raise ValueError(tracker)
+
+
+class _QueryFramesWritten:
+    """A SAM-PT tracker whose `evaluate_batch` output gets each query point written into its own frame, visible:
+    our `PointTracker` contract (SAM-PT's CoTracker v1 wrapper returns the refined position there instead)."""
+
+    def __init__(self, tracker):
+        self.tracker = tracker
+
+    def eval(self):
+        self.tracker.eval()
+        return self
+
+    def named_parameters(self):
+        network = self.tracker.model.cotracker_model
+        return ((f"model.{name}", parameter) for name, parameter in network.named_parameters())
+
+    def evaluate_batch(self, rgbs, queries) -> dict:
+        import torch
+
+        outputs = self.tracker.evaluate_batch(rgbs, queries)
+        tracks, visible = outputs["trajectories_pred"][0], outputs["visibilities_pred"][0]
+        points = torch.arange(queries.shape[1])
+        tracks[queries[0, :, 0].long(), points] = queries[0, :, 1:].float()
+        visible[queries[0, :, 0].long(), points] = True
+        return {"trajectories_pred": tracks[None], "visibilities_pred": visible[None]}
 
 
 def run_official(model, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

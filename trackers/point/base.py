@@ -22,6 +22,7 @@ TRACKERS: dict[str, str] = {
     "pips2": "trackers.point.pips2.tracker:Pips2Tracker",
     "cotracker3_offline": "trackers.point.cotracker3.tracker:CoTracker3OfflineTracker",
     "cotracker3_online": "trackers.point.cotracker3.tracker:CoTracker3OnlineTracker",
+    "cotracker_v1": "trackers.point.cotracker1.tracker:CoTrackerV1Tracker",
     "tapir": "trackers.point.tapir.tracker:TapirTracker",
     "bootstapir": "trackers.point.tapir.tracker:BootsTapirTracker",
     "raft": "trackers.point.raft.tracker:RaftTracker",

@@ -330,7 +330,9 @@ EXPECTED = {  # preset -> {dotted key: value} it must set (beyond its header com
     "speed/light_hqsam": {**D17, "segmenter.name": "hqsam_vit_tiny", "model.iterative_refinement_iterations": 3},
     "speed/mobilesam": {**D17, "segmenter.name": "mobilesam", "model.iterative_refinement_iterations": 3},
     "code_defaults/embedded_default": {"dataset.name": "synthetic", "tracker.name": "lk", "segmenter.name": "grabcut"},
-    "code_defaults/authors_code": {"segmenter.name": "hqsam_vit_h", "model.positive_points_per_mask": 16},
+    "code_defaults/authors_code": {"segmenter.name": "hqsam_vit_h", "model.positive_points_per_mask": 16,
+                                   "tracker.name": "cotracker_v1", "tracker.options.support_grid_every": 12,
+                                   "tracker.options.visibility_threshold": 0.7},
 }
 
 

@@ -69,14 +69,15 @@ DEFAULT_RESOLUTION = (384, 512)
 OFFLINE_MAX_FRAMES = 150
 
 
-def support_grid(size: int, height: int, width: int) -> torch.Tensor:
-    """(size*size, 2) (x, y) points in rows (y outer), spanning [m, W-m] x [m, H-m] with margin m = W/64.
+def support_grid(size: int, height: int, width: int, margin: float | None = None) -> torch.Tensor:
+    """(size*size, 2) (x, y) points in rows (y outer), spanning [m, W-m] x [m, H-m] with margin m (default
+    W/64, CoTracker3's; CoTracker v1's is W // 64).
 
     ``size`` 1 gives the centre (W/2, H/2).
     """
     if size == 1:
         return torch.tensor([[width / 2, height / 2]], dtype=torch.float32)
-    margin = width / 64
+    margin = width / 64 if margin is None else margin
     ys = torch.linspace(margin, height - margin, size)
     xs = torch.linspace(margin, width - margin, size)
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
