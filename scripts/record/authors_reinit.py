@@ -31,7 +31,8 @@ import numpy as np
 from scripts.record.authors_eval import import_official_eval, input_paths, run_official_eval
 from scripts.record.common import official_commit, recording_parser, run_recording_cli
 from tests.inputs import (
-    AUTHORS_PIPS_SEED, AUTHORS_REINIT_KNOBS, AUTHORS_REINIT_LONGEST_SIZE, AUTHORS_REINIT_SAM_IOU_BIAS, AUTHORS_REINIT_VIDEO, AUTHORS_SAM_SEED,
+    AUTHORS_PIPS_SEED, AUTHORS_REINIT_KNOBS, AUTHORS_REINIT_LONGEST_SIZE, AUTHORS_REINIT_SAM_IOU_BIAS,
+    AUTHORS_REINIT_VIDEO, AUTHORS_SAM_SEED,
     PIPS_DAMPING, make_authors_reinit_inputs,
 )
 
@@ -103,8 +104,9 @@ def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -
         KMEDOIDS_REACHED.clear()
         run_dir = Path(inputs).resolve() / f"official_run_{key}"
         try:
-            labels, frames = run_official_eval(official_eval, paths, {**AUTHORS_REINIT_KNOBS, "reinit_variant": variant},
-                                               run_dir, longest_size=AUTHORS_REINIT_LONGEST_SIZE)
+            knobs = {**AUTHORS_REINIT_KNOBS, "reinit_variant": variant}
+            labels, frames = run_official_eval(official_eval, paths, knobs, run_dir,
+                                               longest_size=AUTHORS_REINIT_LONGEST_SIZE)
         except (Exception, SystemExit):
             if not KMEDOIDS_REACHED:
                 raise

@@ -16,8 +16,8 @@ One pass over a clip (the video, or the video flipped in time for frames before 
       relative area differences, favouring the frame before the next other object's query frame;
 - new query points are sampled from the mask at the chosen frame (see below for tiny and empty masks).
 
-The chosen mask's size, as the authors' code (`sam_pt/modeling/sam_pt.py` at 874ff7e, ``_forward_w_reinit_inner``)
-handles it, is the default (``reinit_tiny_masks="authors"``): their validity check compares the area after
+The chosen mask's size, as the authors' code (`sam_pt/modeling/sam_pt.py` at 874ff7e,
+``_forward_w_reinit_inner``) handles it, is the default (``reinit_tiny_masks="authors"``): their validity check compares the area after
 setting areas <= 25 px to NaN with ``<= 0``, which is never true, so no object ever stops: a 1-25 px mask
 is re-sampled like any other, and an empty one (SAM's IoU below ``sam_iou_threshold`` empties a mask) gives
 positive points at (0, 0), as does a mask covering the whole frame for its negative points (their samplers
