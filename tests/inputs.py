@@ -771,9 +771,11 @@ AUTHORS_KNOBS = dict(positive_points_per_mask=8, negative_points_per_mask=1,
 AUTHORS_VIDEO_NAME = "synth-000"
 
 
-def make_authors_eval_inputs(out: Path) -> dict[str, Path]:
-    """Write the dataset (`AUTHORS_VIDEO`), the damped PIPS checkpoint (official format) and the tiny SAM's state
-    dict (`seeded_tiny_sam` with `AUTHORS_SAM_SEED`, `AUTHORS_SAM_IOU_BIAS`) under ``out``; returns their paths."""
+def make_authors_eval_inputs(out: Path, video: dict = AUTHORS_VIDEO, iou_bias: float = AUTHORS_SAM_IOU_BIAS
+                             ) -> dict[str, Path]:
+    """Write the dataset (``video``, default `AUTHORS_VIDEO`), the damped PIPS checkpoint (official format) and the
+    tiny SAM's state dict (`seeded_tiny_sam` with `AUTHORS_SAM_SEED` and ``iou_bias``) under ``out``; returns
+    their paths."""
     import torch
 
     from datasets.synthetic import generate
@@ -781,13 +783,13 @@ def make_authors_eval_inputs(out: Path) -> dict[str, Path]:
     out = Path(out)
     davis = out / "DAVIS" / "2017" / "trainval"
     if not (davis / "ImageSets" / "2017" / "val.txt").is_file():
-        generate(davis, "davis17", full_resolution=True, **AUTHORS_VIDEO)
+        generate(davis, "davis17", full_resolution=True, **video)
     state = damped_pips_state(AUTHORS_PIPS_SEED)
     pips = out / "pips" / "model-000200000.pth"
     pips.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model_state_dict": state}, pips)
     tiny_sam = out / "tiny_sam.pt"
-    torch.save(seeded_tiny_sam(AUTHORS_SAM_SEED, AUTHORS_SAM_IOU_BIAS).state_dict(), tiny_sam)
+    torch.save(seeded_tiny_sam(AUTHORS_SAM_SEED, iou_bias).state_dict(), tiny_sam)
     return {"davis": davis, "d17_path": out / "DAVIS" / "2017", "pips": pips, "tiny_sam": tiny_sam}
 
 
@@ -1241,3 +1243,23 @@ def make_superglue_inputs(out: Path) -> dict[str, Path]:
     torch.save(superpoint, paths["superpoint"])
     torch.save(superglue, paths["superglue"])
     return paths
+
+
+# ==== authors_reinit: the authors' evaluation with reinit, variants A-D (scripts/record/authors_reinit.py)
+#: 8 frames, three objects (object 2 leaves the frame and comes back): two reinit steps per pass
+AUTHORS_REINIT_VIDEO = dict(num_videos=1, num_frames=8, num_objects=3, height=108, width=192, seed=12)
+#: the IoU shift of the tiny SAM: the 0.7 threshold keeps some masks and rejects others (recording.json counts)
+AUTHORS_REINIT_SAM_IOU_BIAS = 0.832
+#: the working size (their ``longest_size``): the Full-Resolution frames' own 216x384 (fast on a CPU)
+AUTHORS_REINIT_LONGEST_SIZE = 384
+#: `AUTHORS_KNOBS` with 1 positive and 1 negative point (with this seed Shi-Tomasi always finds them: their
+#: k-medoids fallback, which subsamples with torch.randperm, never runs), 2 refinement iterations (fast)
+#: and reinit every few frames (the variant is set per recording)
+AUTHORS_REINIT_KNOBS = dict(AUTHORS_KNOBS, positive_points_per_mask=1, negative_points_per_mask=1,
+                            iterative_refinement_iterations=2, use_point_reinit=True,
+                            reinit_point_tracker_horizon=6, reinit_horizon=4)
+
+
+def make_authors_reinit_inputs(out: Path) -> dict[str, Path]:
+    """`make_authors_eval_inputs` with `AUTHORS_REINIT_VIDEO` and `AUTHORS_REINIT_SAM_IOU_BIAS`."""
+    return make_authors_eval_inputs(out, AUTHORS_REINIT_VIDEO, AUTHORS_REINIT_SAM_IOU_BIAS)

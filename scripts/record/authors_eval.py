@@ -30,6 +30,7 @@ and compares.
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -47,30 +48,40 @@ def official_tiny_sam(checkpoint: str, **_unused):
     return seeded_tiny_sam(AUTHORS_SAM_SEED, state_path=checkpoint)
 
 
-def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -> dict:
-    """Run the authors' evaluation on ``inputs`` (from `make_authors_eval_inputs`) and write ``out/labels.npz``."""
-    import shutil
-
-    import torch
-    from PIL import Image
-
-    official = Path(official).resolve()
+def input_paths(inputs: Path, make_inputs=make_authors_eval_inputs) -> dict:
+    """The paths `make_authors_eval_inputs` wrote under ``inputs`` (``make_inputs`` writes them when absent)."""
     inputs = Path(inputs).resolve()
-    paths = make_authors_eval_inputs(inputs) if not (inputs / "tiny_sam.pt").is_file() else {
-        "d17_path": inputs / "DAVIS" / "2017", "pips": inputs / "pips" / "model-000200000.pth",
-        "tiny_sam": inputs / "tiny_sam.pt"}
+    if not (inputs / "tiny_sam.pt").is_file():
+        return make_inputs(inputs)
+    return {"d17_path": inputs / "DAVIS" / "2017", "pips": inputs / "pips" / "model-000200000.pth",
+            "tiny_sam": inputs / "tiny_sam.pt"}
+
+
+def import_official_eval(official: Path, inputs: Path):
+    """Import the authors' ``sam_pt.vos_eval.eval`` from the checkout ``official`` (stand-ins installed)."""
+    import torch
+
     # Hydra finds their configs as the package `configs` (two levels above eval.py); this repository has a
     # configs/ folder too, so a copy of theirs is made a regular package that wins the import
-    config_package = inputs / "official_configs"
+    config_package = Path(inputs).resolve() / "official_configs"
     if not (config_package / "configs" / "__init__.py").is_file():
-        shutil.copytree(official / "configs", config_package / "configs", dirs_exist_ok=True)
+        shutil.copytree(Path(official).resolve() / "configs", config_package / "configs", dirs_exist_ok=True)
         (config_package / "configs" / "__init__.py").write_text("")
-    sys.path[:0] = [str(config_package), str(official)]
+    sys.path[:0] = [str(config_package), str(Path(official).resolve())]
     install_stand_ins()
     torch.set_num_threads(1)
     import sam_pt.vos_eval.eval as official_eval
 
-    run_dir = inputs / "official_run"
+    return official_eval
+
+
+def run_official_eval(official_eval, paths: dict, knobs: dict, run_dir: Path, longest_size: int = 1024
+                      ) -> tuple[np.ndarray, list]:
+    """Run the authors' ``main`` on the inputs ``paths`` with the SAM-PT ``knobs`` (their names); return the
+    (T, H, W) uint8 label maps it wrote for `AUTHORS_VIDEO_NAME` and their frame names. ``longest_size``: their
+    working size (the longest side of the frames they segment)."""
+    from PIL import Image
+
     overrides = [
         "model/point_tracker=pips",
         "model/sam@model.sam_predictor.sam_model=sam_mobile_vit_tiny",
@@ -81,13 +92,12 @@ def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -
         "~model.sam_predictor.sam_model.prompt_encoder",
         "~model.sam_predictor.sam_model.mask_decoder",
         f"model.point_tracker.checkpoint_path={paths['pips'].parent}",
-        *[f"model.{key}={str(value).lower() if isinstance(value, bool) else value}"
-          for key, value in AUTHORS_KNOBS.items()],
-        "model.use_point_reinit=false",
-        "dataset=D17", "split=val", f"d17_path={paths['d17_path']}", "size=-1", "longest_size=1024",
+        *[f"model.{key}={str(value).lower() if isinstance(value, bool) else value}" for key, value in knobs.items()],
+        "dataset=D17", "split=val", f"d17_path={paths['d17_path']}", "size=-1", f"longest_size={longest_size}",
         "seed=72", "visualize_results=false", f"output={run_dir / 'labels'}", f"hydra.run.dir={run_dir}",
     ]
     sys.argv = ["eval.py", *overrides]
+    shutil.rmtree(run_dir, ignore_errors=True)  # their evaluation skips videos it finds already written
     try:
         official_eval.main()
     except (Exception, SystemExit) as error:  # Hydra exits when their final davis2017 scoring step fails
@@ -96,10 +106,18 @@ def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -
         print(f"(the authors' run ended with {error!r} after writing the label maps: their final scoring "
               f"step needs the davis2017 package, which this recording does not use)")
     frames = sorted((run_dir / "labels" / AUTHORS_VIDEO_NAME).glob("*.png"))
-    labels = np.stack([np.asarray(Image.open(p)) for p in frames]).astype(np.uint8)
+    return np.stack([np.asarray(Image.open(p)) for p in frames]).astype(np.uint8), [p.stem for p in frames]
+
+
+def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -> dict:
+    """Run the authors' evaluation on ``inputs`` (from `make_authors_eval_inputs`) and write ``out/labels.npz``."""
+    paths = input_paths(inputs)
+    official_eval = import_official_eval(official, inputs)
+    knobs = {**AUTHORS_KNOBS, "use_point_reinit": False}
+    labels, frames = run_official_eval(official_eval, paths, knobs, Path(inputs).resolve() / "official_run")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out / "labels.npz", labels=labels, frames=np.array([p.stem for p in frames]))
+    np.savez_compressed(out / "labels.npz", labels=labels, frames=np.array(frames))
     info = {"official_commit": official_commit(official, commit), "video": AUTHORS_VIDEO,
             "knobs": AUTHORS_KNOBS, "pips_seed": AUTHORS_PIPS_SEED, "pips_damping": PIPS_DAMPING,
             "sam_seed": AUTHORS_SAM_SEED, "sam_iou_bias": AUTHORS_SAM_IOU_BIAS, "labels_shape": list(labels.shape),

@@ -136,12 +136,14 @@ class SamPt:
         return areas
 
     def select_query_points(self, frame: np.ndarray, mask: np.ndarray, t: int, rng: np.random.Generator,
-                            video: str | None = None, object_id: int | None = None) -> np.ndarray:
-        """(P, 3) float32 (t, x, y) query points of one object from its mask on frame t, positives first."""
+                            video: str | None = None, object_id: int | None = None,
+                            zeros_for_empty: bool = False) -> np.ndarray:
+        """(P, 3) float32 (t, x, y) query points of one object from its mask on frame t, positives first
+        (``zeros_for_empty``: see `trackers.sampt.query_points.query_points_for_object`)."""
         return query_points_for_object(frame, mask, t, self.positive_points_per_mask,
                                        self.negative_points_per_mask, self.positive_point_selection_method,
                                        self.negative_point_selection_method, rng, video=video,
-                                       object_id=object_id)
+                                       object_id=object_id, zeros_for_empty=zeros_for_empty)
 
     def track_objects(self, frames, query_points: np.ndarray, masks: list[np.ndarray] | None = None,
                       rng: np.random.Generator | None = None, num_positive: int | None = None

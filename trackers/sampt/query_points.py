@@ -297,7 +297,7 @@ def sample_points(mask: np.ndarray, num_points: int, method: str, rng: np.random
 def query_points_for_object(frame: np.ndarray | None, mask: np.ndarray, t: int, num_positive: int,
                             num_negative: int, positive_method: str, negative_method: str,
                             rng: np.random.Generator, *, video: str | None = None, object_id: int | None = None,
-                            kmedoids_method: str = "alternate") -> np.ndarray:
+                            kmedoids_method: str = "alternate", zeros_for_empty: bool = False) -> np.ndarray:
     """Positive points from `mask` and negative points from its complement, as tracker queries.
 
     Args:
@@ -309,6 +309,9 @@ def query_points_for_object(frame: np.ndarray | None, mask: np.ndarray, t: int, 
         rng: all randomness comes from it (see `video_rng`).
         video, object_id: named in the error raised for an empty mask (or a mask covering the whole frame
             when negatives are requested).
+        zeros_for_empty: instead of that error, give the points of an empty region at (0, 0), as the authors'
+            samplers do (``sam_pt/utils/query_points.py`` at 874ff7e: each ``extract_*_points`` returns zeros
+            for an empty mask; their reinit reaches them, `trackers.sampt.reinit`).
 
     Returns:
         (num_positive + num_negative, 3) float32 (t, x, y), positives first.
@@ -320,6 +323,9 @@ def query_points_for_object(frame: np.ndarray | None, mask: np.ndarray, t: int, 
     for kind, region, count, method in (("positive", mask, num_positive, positive_method),
                                         ("negative", ~mask, num_negative, negative_method)):
         if _check_count(count) == 0:
+            continue
+        if zeros_for_empty and not np.any(region):
+            parts.append(np.zeros((count, 2), np.float32))
             continue
         try:
             parts.append(sample_points(region, count, method, rng, frame=frame, kmedoids_method=kmedoids_method))

@@ -16,17 +16,18 @@ One pass over a clip (the video, or the video flipped in time for frames before 
       relative area differences, favouring the frame before the next other object's query frame;
 - new query points are sampled from the mask at the chosen frame (see below for tiny and empty masks).
 
-The chosen mask's size, as the authors' code (`sam_pt/modeling/sam_pt.py`, ``_forward_w_reinit_inner``)
-handles it, is the default (``reinit_tiny_masks="authors"``): their validity check compares the area after
+The chosen mask's size, as the authors' code (`sam_pt/modeling/sam_pt.py` at 874ff7e,
+``_forward_w_reinit_inner``) handles it, is the default (``reinit_tiny_masks="authors"``): their validity check compares the area after
 setting areas <= 25 px to NaN with ``<= 0``, which is never true, so no object ever stops: a 1-25 px mask
-is re-sampled like any other, and an empty one gives positive points at (0, 0) (their k-medoids returns
-zeros for an empty mask) with negative points sampled from the whole frame; the points at (0, 0) are
-tracked on, and are invisible while the border rule holds them. ``reinit_tiny_masks="stop"`` applies the
-paper's rule instead (Appendix A: a mask of <= 25 px stops the object: empty masks for the rest of the
-clip). Either way a mask covering the whole frame (no negative point to sample) stops the object. Variant
+is re-sampled like any other, and an empty one (SAM's IoU below ``sam_iou_threshold`` empties a mask) gives
+positive points at (0, 0), as does a mask covering the whole frame for its negative points (their samplers
+return zeros for an empty region, ``sam_pt/utils/query_points.py``); the points at (0, 0) are tracked on,
+and are invisible while the border rule holds them. ``reinit_tiny_masks="stop"`` applies the paper's rule
+instead (Appendix A: a mask of <= 25 px stops the object: empty masks for the rest of the clip). Variant
 D's sync bonus is applied only when the next query frame lies inside the horizon (their code indexes past
-the end otherwise). These rules are read from their code; no output of the authors' reinit is recorded and
-compared (the SAM step it calls is: ``tests/trackers/sampt/test_official_sam_step.py``).
+the end otherwise). Every variant gives the label maps of the authors' evaluation, on every pixel, where
+SAM's IoU threshold rejects masks and reinit steps start from empty masks:
+``tests/experiments/run/test_authors_reinit_path.py`` (recorded with ``scripts/record/authors_reinit.py``).
 """
 from __future__ import annotations
 
@@ -38,7 +39,6 @@ import torch
 from trackers.sampt.engine import PromptGroup, frame_loop
 from trackers.sampt.knobs import REINIT_VARIANTS
 from trackers.sampt.prompting import FramePrediction
-from trackers.sampt.query_points import EmptyMaskError, query_points_for_object
 
 #: masks with at most this many pixels are not reinitialised from (paper, Appendix A)
 MAX_INVALID_MASK_AREA = 25
@@ -192,28 +192,19 @@ class ReinitPass:
                 stopped[obj] = True
                 timesteps[obj] = num_frames
                 continue
-            mask = sampt.full_mask(clip.embedding(t_new), pending[t_new].low_res_logits[obj])
-            try:
-                current[obj] = _reinit_points(sampt, clip.frame(t_new), mask, t_new, rng)
-            except EmptyMaskError as error:  # the mask covers the whole frame: no negative point to sample
-                LOG.warning("reinit: object %d stops at frame %d: %s", obj, end, error)
-                stopped[obj] = True
-                timesteps[obj] = num_frames
-                continue
+            mask = _reinit_mask(sampt, clip, pending[t_new], obj, t_new)
+            current[obj] = sampt.select_query_points(clip.frame(t_new), mask, t_new, rng, zeros_for_empty=True)
             timesteps[obj] = t_new
 
 
-def _reinit_points(sampt, frame: np.ndarray, mask: np.ndarray, t: int, rng: np.random.Generator) -> np.ndarray:
-    """(P, 3) new query points from the (H, W) bool reinit mask; an empty mask gives positive points at
-    (0, 0) and negatives from the whole frame, as the authors' code (``reinit_tiny_masks="authors"``)."""
-    if mask.any():
-        return sampt.select_query_points(frame, mask, t, rng)
-    negatives = query_points_for_object(frame, mask, t, 0, sampt.negative_points_per_mask, "random",
-                                        sampt.negative_point_selection_method, rng)
-    positives = np.zeros((sampt.positive_points_per_mask, 3), np.float32)
-    positives[:, 0] = t
-    LOG.info("reinit: empty mask at frame %d: positive points at (0, 0), as the authors' code", t)
-    return np.concatenate([positives, negatives])
+def _reinit_mask(sampt, clip, frame: FramePrediction, obj: int, t: int) -> np.ndarray:
+    """(H, W) bool mask of object ``obj`` on clip frame ``t`` to sample new query points from: empty where SAM's
+    mask was rejected (IoU below ``sam_iou_threshold``) or not predicted, as the authors' code, whose rejected
+    masks are -inf logits before reinit reads them (``sam_pt/modeling/sam_pt.py`` at 874ff7e,
+    ``predict_mask`` and ``_forward_w_reinit_inner``)."""
+    if not frame.has_mask[obj]:
+        return np.zeros(clip.frame(t).shape[:2], bool)
+    return sampt.full_mask(clip.embedding(t), frame.low_res_logits[obj])
 
 
 def _objects(frame: FramePrediction, objects: np.ndarray) -> FramePrediction:

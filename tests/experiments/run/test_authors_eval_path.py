@@ -45,7 +45,7 @@ def run_ours(inputs: dict, out: Path, longest_side: int | None = 1024, **overrid
     sampt = SamPt(PipsTracker(checkpoint=inputs["pips"], device="cpu"), SamSegmenter.from_model(sam, device="cpu"),
                   seed=0, **{**KNOBS, **overrides})
     info = predict_video(sampt, video, out, longest_side=longest_side)
-    assert info["working_size"] == ([576, 1024] if longest_side else [108, 192])
+    assert info["working_size"] == ([round(216 * longest_side / 384), longest_side] if longest_side else [108, 192])
     return np.stack([read_label_png(out / f"{name}.png") for name in video.frame_names])
 
 

@@ -58,6 +58,14 @@ def _reinit_sampt(variant, tracker, segmenter, horizon=4, tracker_horizon=6, **k
                  reinit_point_tracker_horizon=tracker_horizon, iterative_refinement_iterations=0, **knobs)
 
 
+class QueryRecordingTracker(ScriptedTracker):
+    """`ScriptedTracker` that keeps the queries of every call."""
+
+    def track(self, frames, queries):
+        self.queries = getattr(self, "queries", []) + [np.asarray(queries).copy()]
+        return super().track(frames, queries)
+
+
 def test_variant_a_reinitialises_on_the_horizon_and_embeds_each_frame_once():
     tracker, seg = ScriptedTracker(), Recorder(DiskSegmenter(radius=8))
     sampt = _reinit_sampt("reinit-on-horizon-and-sync-masks", tracker, seg)
@@ -98,12 +106,7 @@ def test_by_default_an_empty_reinit_mask_gives_positive_points_at_the_origin_as_
     """The authors' validity check never fires: an empty reinit mask is re-sampled, its positive points at
     (0, 0) (their k-medoids of an empty mask), its negative points from the whole frame; tracking goes on."""
 
-    class RecordingTracker(ScriptedTracker):
-        def track(self, frames, queries):
-            self.queries = getattr(self, "queries", []) + [np.asarray(queries).copy()]
-            return super().track(frames, queries)
-
-    tracker = RecordingTracker()
+    tracker = QueryRecordingTracker()
     seg = DiskSegmenter(radius=8, empty_from=2)
     sampt = _reinit_sampt("reinit-on-horizon-and-sync-masks", tracker, seg)
     result = segment_video(sampt, frames_with_ids(10), {1: (0, _square())}, "v")
@@ -126,9 +129,25 @@ def test_reinit_runs_forward_and_on_the_flipped_video():
     assert not np.isnan(out.tracks).any()
 
 
-def test_a_mask_covering_the_whole_frame_stops_the_object():
-    tracker = ScriptedTracker()
+def test_a_mask_covering_the_whole_frame_gives_negative_points_at_the_origin_as_the_authors_code():
+    """No negative point can be sampled outside the reinit mask: the authors' samplers give (0, 0) for the empty
+    complement and tracking goes on (it used to stop the object here)."""
+    tracker = QueryRecordingTracker()
     sampt = _reinit_sampt("reinit-on-horizon-and-sync-masks", tracker, DiskSegmenter(radius=1000))
     result = segment_video(sampt, frames_with_ids(10), {1: (0, _square())}, "v")
-    assert len(tracker.calls) == 1  # no negative point can be sampled outside the reinit mask
-    assert (result.labels[1:4] == 1).all() and not (result.labels[4:] == 1).any()
+    assert [(c[0], c[3]) for c in tracker.calls] == [(6, 0), (6, 3), (4, 6)]
+    again = tracker.queries[1]
+    assert again[:8, 1:].any() and (again[8, 1:] == 0).all()
+    assert (result.labels[1:] == 1).all()
+
+
+def test_a_rejected_reinit_mask_is_empty_as_the_authors_code():
+    """SAM's IoU below the threshold rejects the mask at reinit frame 3: new query points come from an empty
+    mask (positives at (0, 0)), not from the rejected mask's logits (the authors' rejected masks are -inf)."""
+    tracker = QueryRecordingTracker()
+    seg = DiskSegmenter(radius=8, iou_by_frame={3: 0.5})
+    sampt = _reinit_sampt("reinit-on-horizon-and-sync-masks", tracker, seg)
+    result = segment_video(sampt, frames_with_ids(10), {1: (0, _square())}, "v")
+    assert [(c[0], c[3]) for c in tracker.calls] == [(6, 0), (6, 3), (4, 6)]
+    np.testing.assert_array_equal(tracker.queries[1][:8], 0.0)
+    assert (result.labels[1:3] == 1).any() and not (result.labels[3:] == 1).any()
