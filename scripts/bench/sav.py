@@ -68,20 +68,20 @@ def main(argv: list[str] | None = ()) -> None:
         per_k = 1000.0 / pairs
         # ours includes reading the videos (the reader reads masks to find each object's first frame), as
         # the official time includes its folder scan
-        ours1, ours1_s = timed(lambda: evaluate_sav(read_videos("sav", inputs["gt"], "val"), inputs["pred"], workers=1))
-        ours2, ours2_s = timed(lambda: evaluate_sav(read_videos("sav", inputs["gt"], "val"), inputs["pred"], workers=2))
-        assert ours1.per_object == ours2.per_object, "workers=1 and workers=2 disagree"
         name = "official sav_benchmark" if args.official else "reference.sav"
-        report("evaluation.sav", name, ours1, (ours1_s, ours2_s), per_k, (1, 2) if args.official else (1,),
+        report("evaluation.sav", name,
+               lambda workers: evaluate_sav(read_videos("sav", inputs["gt"], "val"), inputs["pred"], workers=workers),
+               per_k, (1, 2) if args.official else (1,),
                lambda processes: baseline(args.official, inputs, [v.name for v in videos], processes))
 
 
-def report(scorer: str, name: str, ours, seconds: tuple[float, float], per_k: float, processes: tuple[int, ...],
-           run_baseline) -> None:
-    """Time ``run_baseline(processes)`` -> (global, per_object) for each of ``processes``, print the seconds per
-    1000 pairs and the speed-ups of ``scorer`` (``seconds``: its workers=1 and workers=2 times), and exit 1 when
-    its scores ``ours`` differ from the baseline's by more than 1e-9."""
-    ours1_s, ours2_s = seconds
+def report(scorer: str, name: str, run_ours, per_k: float, processes: tuple[int, ...], run_baseline) -> None:
+    """Time ``run_ours(workers)`` (our result; workers 1 and 2, which must agree) and ``run_baseline(count)`` ->
+    (global, per_object) for each count of ``processes``, print the seconds per 1000 pairs and the speed-ups of
+    ``scorer``, and exit 1 when our scores differ from the baseline's by more than 1e-9."""
+    ours, ours1_s = timed(lambda: run_ours(1))
+    ours2, ours2_s = timed(lambda: run_ours(2))
+    assert ours.per_object == ours2.per_object, "workers=1 and workers=2 disagree"
     rows = []
     for count in processes:
         theirs, their_s = timed(lambda: run_baseline(count))
