@@ -1,6 +1,6 @@
 """Reader of XMem's Long-Time Video sets LV1 (``long_video``) and LV3 (``long_video_x3``).
 
-Layout (``long_video_set/`` as XMem's ``LongTimeVideo.zip`` unpacks; hkchengrex/XMem
+Layout (``long_video_set/`` as XMem's ``LongTimeVideo.zip`` unpacks; hkchengrex/XMem @f3b841d
 ``docs/GETTING_STARTED.md``, section "Long-Time Video")::
 
     ROOT/                                          the dataset root: long_video_set
@@ -18,9 +18,10 @@ Semantics, as the authors read it (SysCV/sam-pt 874ff7e ``sam_pt/vos_eval/eval.p
   below; every one of them must be in that first mask. All start on that PNG's frame.
 - Predictions are written for the annotated frames only (XMem's ``to_save``: the names of the PNGs).
 - Scoring: XMem scores the Long-Time Video sets with the DAVIS 2017 evaluation (davis2017-evaluation)
-  pointed at the ``long_video_davis`` copies, which hold only the annotated frames (hkchengrex/XMem
-  ``docs/INFERENCE.md``, "Getting quantitative results"): `evaluation.vos.evaluate_vos` scores the written
-  frames, the first and last annotated frames dropped, over objects 1..N (SAM-PT's code does not score LV).
+  pointed at the ``long_video_davis`` copies (hkchengrex/XMem ``docs/INFERENCE.md``, "Getting quantitative
+  results"), which scores a sequence on its annotation PNGs, first and last dropped (docs/protocol.md section
+  9): `evaluation.vos.evaluate_vos` scores the written (annotated) frames so, over objects 1..N (SAM-PT's code
+  does not score LV).
 """
 from __future__ import annotations
 
