@@ -41,7 +41,8 @@ def _davis_copy(videos, davis):
     for video in videos:
         for index in video.frames_to_write:
             name = video.frame_names[index]
-            for kind, path in (("JPEGImages", video.frame_paths[index]), ("Annotations", video.annotation_paths[index])):
+            for kind, path in (("JPEGImages", video.frame_paths[index]),
+                               ("Annotations", video.annotation_paths[index])):
                 target = davis / kind / "480p" / video.name / f"{name}{path.suffix}"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(path, target)
