@@ -20,6 +20,8 @@ READERS: dict[str, str] = {
     "lvos": "datasets.lvos:LvosReader",
     "mosev2": "datasets.mosev2:Mosev2Reader",
     "folder": "datasets.folder:FolderReader",
+    "lv1": "datasets.long_video:LongVideoReader",
+    "lv3": "datasets.long_video:LongVideo3Reader",
 }
 
 

@@ -77,6 +77,13 @@ DEFAULT_SPLIT["mosev2"] = "valid"
 LATE_START_LAYOUTS += ("mosev2",)
 READER_FOR_LAYOUT["mosev2"] = "mosev2"
 DEFAULT_NUM_FRAMES["mosev2"] = 40
+# XMem's Long-Time Video set (long_video_set): LV1 in long_video/ (label maps on every 5th frame), LV3 in
+# long_video_x3/ (the same video played forward, backward, forward); every object starts on frame 0
+LAYOUTS += ("long_video",)
+DEFAULT_SPLIT["long_video"] = "val"
+READER_FOR_LAYOUT["long_video"] = "lv1"
+LONG_VIDEO_STRIDE = 5
+LONG_VIDEO_REPEATS = 3
 GREY_PALETTE = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
 COMPLETE_MARKER = ".complete"
 # the embedded default: objects move (translation, rotation, scale) and partly occlude each other, but
@@ -556,6 +563,31 @@ def _write_mosev2(root: Path, split: str, items: list[_Rendered]) -> None:
     _write_json(base / "meta.json", {"videos": meta})
 
 
+def _write_long_video(root: Path, items: list[_Rendered]) -> None:
+    """Long-Time Video: ``long_video/`` with every frame and label maps on every `LONG_VIDEO_STRIDE`-th frame,
+    ``long_video_x3/`` the same video played forward, backward, forward (frame k is source frame
+    `bounce_frame`; it is annotated where that source frame is)."""
+    for item in items:
+        truth = item.truth
+        annotated = set(range(0, truth.num_frames, LONG_VIDEO_STRIDE))
+        for folder, length in (("long_video", truth.num_frames),
+                               ("long_video_x3", LONG_VIDEO_REPEATS * truth.num_frames)):
+            for k in range(length):
+                t = bounce_frame(k, truth.num_frames)
+                write_frame(root / folder / "JPEGImages" / truth.name / f"{_name(k)}.jpg", item.frames[t], quality=95)
+                if t in annotated:
+                    write_label_png(root / folder / "Annotations" / truth.name / f"{_name(k)}.png", truth.labels[t])
+
+
+def bounce_frame(k: int, num_frames: int) -> int:
+    """The source frame of frame ``k`` of a video played forward, backward, forward, ... (0, 1, .., T-1,
+    T-2, .., 1, 0, 1, ..: the order of XMem's ``scripts/expand_long_vid.py`` that made LV3)."""
+    if num_frames == 1:
+        return 0
+    k %= 2 * num_frames - 2
+    return k if k < num_frames else 2 * num_frames - 2 - k
+
+
 def _upscale(frame: np.ndarray, labels: np.ndarray, factor: int = 2) -> tuple[np.ndarray, np.ndarray]:
     height, width = labels.shape
     size = (width * factor, height * factor)
@@ -592,7 +624,7 @@ def generate(
     """Write a synthetic benchmark in ``layout`` under ``root`` (which must be empty or absent).
 
     Args:
-        layout: one of ``davis17, davis16, ytvos, mose, uvo, folder, sav, vost, lvos, mosev2``.
+        layout: one of ``davis17, davis16, ytvos, mose, uvo, folder, sav, vost, lvos, mosev2, long_video``.
         num_frames: frames per video (for ``ytvos``: the 30 fps frames; every 5th is the 6 fps set; for
             ``sav``: the 24 fps frames, masks on every 4th; ``lvos``: masks on every 5th); default 12, for ``sav``
             48, for ``lvos`` 60, for ``mosev2`` 40.
@@ -675,6 +707,8 @@ def _write_layout(root: Path, layout: str, split: str, items: list[_Rendered], f
         _write_lvos(root, split, items)
     elif layout == "mosev2":
         _write_mosev2(root, split, items)
+    elif layout == "long_video":
+        _write_long_video(root, items)
     else:
         _write_folder(root, split, items)
 

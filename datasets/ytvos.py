@@ -1,4 +1,4 @@
-"""Readers of the YouTube-VOS 2018 / 2019 layout (valid, train).
+"""Readers of the YouTube-VOS 2018 / 2019 layout (valid, test, train).
 
 Layout::
 
@@ -8,6 +8,8 @@ Layout::
                                                          object first gets its mask (train: every 6 fps frame)
       valid/meta.json                                    videos -> <video> -> objects -> <id> ->
                                                          {"category": ..., "frames": [frame names]}
+      test/...  test_all_frames/...                      the test split: the same files as valid (first-
+                                                         appearance masks only; scored by the test server)
       valid_all_frames/JPEGImages/<video>/00000.jpg 00001.jpg ...   optional, all 30 fps frames
                                                          (also found at all_frames/valid_all_frames/JPEGImages,
                                                          the place XMem and SAM-PT use)
@@ -72,7 +74,8 @@ class YouTubeVOSReader(VideoReader):
 
     Args:
         root: the folder holding ``valid/`` (and/or ``train/``).
-        split: ``valid`` (alias ``val``) or ``train``.
+        split: ``valid`` (alias ``val``), ``test`` (as ``valid``: the authors' ``YouTubeVOSTestDataset``
+            reads both alike, SysCV/sam-pt 874ff7e ``sam_pt/vos_eval/eval.py``) or ``train``.
         all_frames: process all 30 fps frames from ``<split>_all_frames`` instead of the 6 fps frames;
             ``frames_to_write`` still names only the 6 fps frames listed in meta.json.
         sequences: optional subset of video names (in the given order).

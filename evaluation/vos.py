@@ -2,7 +2,7 @@
 
 Command line::
 
-    python -m evaluation.vos --dataset {davis16,davis17,mose,folder} --root ROOT --split SPLIT \\
+    python -m evaluation.vos --dataset {davis16,davis17,mose,folder,lv1,lv3} --root ROOT --split SPLIT \\
         --predictions DIR [--output DIR] [--workers N] [--resolution 480p]
 
 ``--dataset sav`` is scored by `evaluation.sav` (the official SA-V rules, described there).
@@ -19,6 +19,8 @@ protocol notes and share that code, but no output of their official tools is rec
 * Objects are ``Video.objects`` (DAVIS 2017: ids 1..N with N the largest id of the first GT frame);
   ground truth comes from ``Video.annotation`` (void 255 already read as background).
 * Frames 1..T-2 are scored (first and last dropped); prediction PNGs of other frames are never read.
+  Videos that write only some frames (LV1/LV3: the annotated ones) are scored on those, first and last
+  dropped: the DAVIS evaluation on XMem's ``long_video_davis`` copies (`scored_frames`).
 * Predictions ``<predictions>/<video>/<frame>.png`` are read raw (palette or greyscale ids). An id above
   the largest object id is an error naming the video, frame and file (the official tool silently exits);
   objects missing from the prediction are empty masks. A missing frame or a frame of the wrong size is an
@@ -61,7 +63,7 @@ from evaluation.scoring import PredictionError, csv_text, format_3f, map_videos
 
 log = logging.getLogger(__name__)
 
-DATASETS = ("davis16", "davis17", "mose", "folder")
+DATASETS = ("davis16", "davis17", "mose", "folder", "lv1", "lv3")
 #: benchmarks with their own official rules: reader name -> (module, its scorer). The module's ``run_cli(args)``
 #: is the command line; the scorer ``(videos, predictions_dir, workers=None, progress=False)`` returns an
 #: `evaluation.scoring.OwnRulesResult`. A new benchmark with its own evaluator is one entry here.
@@ -228,14 +230,19 @@ def read_per_frame_csv(path: str | Path) -> list[VideoScores]:
 # Scoring one video
 
 
-def scored_frames(video: Video) -> range:
-    """Indices of the scored frames: 1..T-2 (the first and last frames are not scored)."""
-    if video.num_frames < 3:
+def scored_frames(video: Video) -> list[int]:
+    """Indices of the scored frames: the written frames (``Video.frames_to_write``) but the first and last.
+
+    DAVIS, MOSE and folder videos write every frame: frames 1..T-2. The Long-Time Video sets write their
+    annotated frames, the frames of the DAVIS-layout copies XMem scores them on (``datasets.long_video``).
+    """
+    written = sorted(video.frames_to_write)
+    if len(written) < 3:
         raise DatasetError(
-            f"video {video.name} has {video.num_frames} frames; DAVIS-style scoring drops the first and last "
+            f"video {video.name} has {len(written)} frames to score; DAVIS-style scoring drops the first and last "
             "frame and needs at least 3"
         )
-    return range(1, video.num_frames - 1)
+    return written[1:-1]
 
 
 def prediction_path(predictions_dir: Path, video: Video, index: int) -> Path:
@@ -258,8 +265,8 @@ def check_predictions_exist(videos: Sequence[Video], predictions_dir: str | Path
             name = f"{video.frame_names[index]}.png"
             if name not in present:
                 raise PredictionError(
-                    f"video {video.name}: frame {video.frame_names[index]} has no prediction {folder / name}; "
-                    f"every frame except the first and last must be predicted\nexpected layout:\n{PREDICTION_LAYOUT}"
+                    f"video {video.name}: frame {video.frame_names[index]} has no prediction {folder / name}; every "
+                    f"written frame except the first and last must be predicted\nexpected layout:\n{PREDICTION_LAYOUT}"
                 )
 
 

@@ -46,8 +46,8 @@ def score_vos(cfg: DictConfig, videos: list, run_dir: Path) -> dict | None:
 
 def score_davis_rules(videos: list, predictions: Path, run_dir: Path, workers: int, dataset: str,
                       split: str) -> dict:
-    """`evaluation.vos.evaluate_vos` (DAVIS, MOSE, folder layouts): the DAVIS CSVs and
-    ``per-frame_results-<split>.csv``; metrics ``J&F-Mean``, ``J-Mean``, ... and per-object rows."""
+    """`evaluation.vos.evaluate_vos` (DAVIS, MOSE, folder layouts; LV1/LV3 on their annotated frames): the DAVIS
+    CSVs and ``per-frame_results-<split>.csv``; metrics ``J&F-Mean``, ``J-Mean``, ... and per-object rows."""
     from evaluation.vos import evaluate_vos
 
     result = evaluate_vos(videos, predictions, workers=workers, dataset=dataset, split=split)

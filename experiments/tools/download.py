@@ -516,6 +516,33 @@ SAM-PT's docs/02-prepare-datasets.md re-zipped the folder; with gdown (pip insta
 Then split the videos into frames at {dir}/UVOv1.0/uvo_videos_dense_frames/<ytid>/<i>.png (SAM-PT's
 scripts/uvo_video2frames.py). Dataset root: {dir}/UVOv1.0."""),
 }
+# XMem's Long-Time Video set (LV1 = long_video, LV3 = long_video_x3) and the YouTube-VOS test splits
+_LONG_VIDEO = """\
+The Long-Time Video set (from AFB-URR; XMem's extended copy with long_video_x3) is served from Google Drive
+(hkchengrex/XMem docs/GETTING_STARTED.md, "Long-Time Video"; its scripts/download_datasets.py uses this file id).
+With gdown (pip install gdown):
+    mkdir -p {dir}/long_video_set && cd {dir}/long_video_set
+    gdown https://drive.google.com/uc?id=100MxAuV0_UL20ca5c-5CNpqQ5QYPDSoz   # LongTimeVideo.zip
+    unzip LongTimeVideo.zip && rm LongTimeVideo.zip
+Result: {dir}/long_video_set/long_video/{{JPEGImages,Annotations}} (LV1) and .../long_video_x3/... (LV3; if it is
+missing, XMem's scripts/expand_long_vid.py long_video long_video_x3 3 makes it). Dataset root: {dir}/long_video_set.
+Then run make data DATASET={name} again: it reads the layout and says what is wrong."""
+_YTVOS_TEST = """\
+The YouTube-VOS {year} test split (first-appearance masks only, scored by the CodaLab test server) is served
+after registering at https://youtube-vos.org/dataset/vos/ ({year} version: test.zip and test_all_frames.zip).
+Unpack them into {dir}/{folder} so that
+    {dir}/{folder}/test/{{JPEGImages,Annotations,meta.json}}
+    {dir}/{folder}/all_frames/test_all_frames/JPEGImages   (or {dir}/{folder}/test_all_frames/JPEGImages)
+exist (dataset root: {dir}/{folder}; without the all frames run with dataset.options.all_frames=false). Run with
+dataset={reader} dataset.split=test, then make submission DATASET={reader} SPLIT=test RUN=outputs/<run>.
+Then run make data DATASET={reader}_test again: it reads the layout and says what is wrong."""
+for _lv in ("lv1", "lv3"):
+    DATASETS[_lv] = DataEntry(f"Long-Time Video {_lv.upper()} (XMem's long_video_set)", "long_video_set",
+                              manual=_LONG_VIDEO.replace("{name}", _lv), check=(_lv, "val"))
+for _reader, _year, _folder in (("ytvos18", "2018", "YouTube2018"), ("ytvos19", "2019", "YouTube2019")):
+    DATASETS[f"{_reader}_test"] = DataEntry(
+        f"YouTube-VOS {_year} test (first-appearance masks only)", _folder, check=(_reader, "test"),
+        manual=_YTVOS_TEST.replace("{year}", _year).replace("{folder}", _folder).replace("{reader}", _reader))
 ALIASES = {name.replace("_", "-"): name for name in DATASETS}
 
 

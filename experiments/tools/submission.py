@@ -13,7 +13,8 @@ the dataset's object ids) and ``<run>/predictions/<video>/.complete`` (written l
   and exits when a frame has more objects than the first ground-truth frame; both are refused here.
 - ``ytvos18`` / ``ytvos19``: zip with ``Annotations/<video>/<frame>.png`` for exactly the frames the
   server expects (`Video.frames_to_write`, the 6 fps frames of meta.json), original ids, each PNG
-  carrying the palette of the video's first ground-truth PNG.
+  carrying the palette of the video's first ground-truth PNG; the same zip for the valid and the test
+  server (``--split test``: the test split's videos and meta.json frames).
 - ``mose``: zip with ``<video>/<frame>.png`` folders at the zip root, every frame.
 - ``mosev2``: as ``mose`` (``<video>/<frame:05d>.png`` at the zip root, every frame; henghuiding/MOSE-api
   ``MOSEv2/sam2_rcms/README.md``); its reader ``mosev2`` comes with the MOSEv2 dataset support.
@@ -47,7 +48,7 @@ import os
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -78,7 +79,7 @@ class SubmissionFormat:
         folder_prefix: path inside the zip above the video folders ("" = video folders at the zip root).
         every_frame: predictions for every frame (else `Video.frames_to_write`).
         gt_palette: copy the palette of the video's first ground-truth PNG into every PNG.
-        official_videos: number of videos in the server's split (a different count is logged).
+        official_videos: split -> number of videos the server scores in it (a count matching none is logged).
     """
 
     reader: str
@@ -86,19 +87,19 @@ class SubmissionFormat:
     folder_prefix: str = ""
     every_frame: bool = True
     gt_palette: bool = False
-    official_videos: int = 0
+    official_videos: dict[str, int] = field(default_factory=dict)
 
 
 FORMATS: dict[str, SubmissionFormat] = {
-    "davis17-testdev": SubmissionFormat("davis17", "test-dev", official_videos=30),
+    "davis17-testdev": SubmissionFormat("davis17", "test-dev", official_videos={"test-dev": 30}),
     "ytvos18": SubmissionFormat("ytvos18", "valid", "Annotations/", every_frame=False, gt_palette=True,
-                                official_videos=474),
+                                official_videos={"valid": 474, "test": 508}),
     "ytvos19": SubmissionFormat("ytvos19", "valid", "Annotations/", every_frame=False, gt_palette=True,
-                                official_videos=507),
+                                official_videos={"valid": 507, "test": 541}),
     "mose": SubmissionFormat("mose", "valid"),
     "mosev2": SubmissionFormat("mosev2", "valid"),
     "lvos": SubmissionFormat("lvos", "test", "Annotations/", every_frame=False),
-    "uvo": SubmissionFormat("uvo", "val", official_videos=256),
+    "uvo": SubmissionFormat("uvo", "val", official_videos={"val": 256}),
 }
 DATASETS = tuple(FORMATS)
 ALIASES = {"davis17_testdev": "davis17-testdev"}  # the config-file spelling
@@ -142,9 +143,10 @@ def _check_videos(dataset: str, videos: Sequence) -> None:
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise SubmissionError(f"videos given twice: {', '.join(duplicates)}")
-    if fmt.official_videos and len(videos) != fmt.official_videos:
-        LOGGER.warning("%d videos given, but the %s server expects %d: it will reject or under-score this "
-                       "submission unless the split is complete", len(videos), dataset, fmt.official_videos)
+    if fmt.official_videos and len(videos) not in fmt.official_videos.values():
+        expected = " or ".join(f"{count} ({split})" for split, count in fmt.official_videos.items())
+        LOGGER.warning("%d videos given, but the %s server expects %s: it will reject or under-score this "
+                       "submission unless the split is complete", len(videos), dataset, expected)
     if dataset == "davis17-testdev" and len(videos) == 1:
         raise SubmissionError(
             f"the DAVIS test-dev server rejects a zip whose root holds exactly one entry (\"Incorrect folder "

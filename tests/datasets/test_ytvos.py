@@ -134,3 +134,19 @@ def test_size_mismatch_and_corrupt_meta(broken):
     (broken / "valid" / "meta.json").write_text("{not json")
     with pytest.raises(DatasetError, match="not valid JSON"):
         YouTubeVOS2018Reader(broken)
+
+
+def test_test_split_reads_as_valid_from_the_authors_all_frames_folder(tmp_path, valid):
+    """YouTube-VOS test ships what valid ships (first-appearance masks, meta.json, test_all_frames); the
+    authors' evaluator reads both alike, its all frames from all_frames/test_all_frames."""
+    info = generate(tmp_path / "yt", "ytvos", split="test", **TINY)
+    assert sorted(p.name for p in info.root.iterdir()) == ["test", "test_all_frames"]
+    (info.root / "all_frames").mkdir()
+    (info.root / "test_all_frames").rename(info.root / "all_frames" / "test_all_frames")
+    for all_frames in (False, True):
+        test = build_reader("ytvos18", info.root, split="test", all_frames=all_frames).video("synth-001")
+        reference = build_reader("ytvos18", valid.root, split="valid", all_frames=all_frames).video("synth-001")
+        assert test.frame_names == reference.frame_names and test.objects == reference.objects
+        assert test.frames_to_write == reference.frames_to_write
+        assert sorted(test.annotation_paths) == sorted(reference.annotation_paths) != test.frames_to_write
+        np.testing.assert_array_equal(test.first_mask(5), reference.first_mask(5))

@@ -106,3 +106,46 @@ def test_late_objects_are_prompted_on_their_first_annotated_frame_and_sav_masks_
     assert overlaps, "two 40-pixel disks on a 64x48 frame overlap"
     png = read_label_png(tmp_path / "pred" / video.object_folder(late.id) / f"{video.frame_names[after[0]]}.png")
     assert set(np.unique(png)) <= {0, 1}
+
+
+@pytest.mark.parametrize("dataset", ["lv1", "lv3"])
+def test_long_video_config_runs_end_to_end_and_scores_the_annotated_frames(dataset, tmp_path):
+    """LV1/LV3 (XMem's long_video_set): every frame tracked, label maps written on the annotated frames only,
+    scored by the DAVIS rules on them as the CLI scores them."""
+    info = generate(tmp_path / "long_video_set", "long_video", num_videos=1, num_frames=11, height=48, width=64, seed=2)
+    run = tmp_path / "run"
+    run_app(f"dataset={dataset}", f"dataset.root={info.root}", f"output_dir={run}", "logging.wandb.enabled=false",
+            "logging.report=false", "logging.progress=false", "logging.visualize.num_videos=0", "eval_workers=1",
+            "model.iterative_refinement_iterations=0")
+    video = read_videos(dataset, info.root, "val")[0]
+    assert written(run / "predictions" / video.name) == {f"{video.frame_names[t]}.png" for t in video.annotation_paths}
+    assert len(video.annotation_paths) < video.num_frames
+    record = json.loads((run / "results.json").read_text())
+    assert evaluate_cli(["--dataset", dataset, "--root", str(info.root), "--split", "val", "--predictions",
+                         str(run / "predictions"), "--output", str(tmp_path / "cli"), "--workers", "1"]) == 0
+    official = json.loads((tmp_path / "cli" / "results.json").read_text())["metrics"]
+    assert record["metrics"]["global"] == official["global"]
+    scored = [line.split(",")[2] for line in (run / "per-frame_results-val.csv").read_text().splitlines()[1:]]
+    annotated = [video.frame_names[t] for t in sorted(video.annotation_paths)]
+    assert sorted(set(scored)) == annotated[1:-1]
+
+
+def test_ytvos_test_split_is_predicted_not_scored_and_zipped_as_valid(tmp_path):
+    """dataset.split=test on ytvos18: predictions on the meta.json frames, no score (first-appearance masks only),
+    and `make submission ... SPLIT=test` zips Annotations/<video>/<frame>.png as for the valid server."""
+    import zipfile
+
+    from experiments.tools.submission import main as submission_cli
+
+    info = generate(tmp_path / "YouTube2018", "ytvos", split="test", num_videos=1, num_frames=11, height=48,
+                    width=64, seed=2)
+    run = tmp_path / "run"
+    run_app("dataset=ytvos18", "dataset.split=test", f"dataset.root={info.root}", f"output_dir={run}",
+            "logging.wandb.enabled=false", "logging.report=false", "logging.progress=false",
+            "logging.visualize.num_videos=0", "model.iterative_refinement_iterations=0")
+    assert json.loads((run / "results.json").read_text())["metrics"] is None
+    video = read_videos("ytvos18", info.root, "test")[0]
+    assert submission_cli(["--dataset", "ytvos18", "--root", str(info.root), "--split", "test", "--run", str(run)]) == 0
+    with zipfile.ZipFile(run / "submission-ytvos18.zip") as archive:
+        pngs = {name for name in archive.namelist() if name.endswith(".png")}
+    assert pngs == {f"Annotations/{video.name}/{video.frame_names[t]}.png" for t in video.frames_to_write}

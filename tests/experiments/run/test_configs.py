@@ -86,6 +86,8 @@ DATASETS = {  # option -> (reader, root under DATA_ROOT, split)
     "vost": ("vost", "VOST", "val"),
     "mosev2": ("mosev2", "MOSEv2", "valid"),
     "folder": ("folder", "folder", "all"),
+    "lv1": ("lv1", "long_video_set", "val"),
+    "lv3": ("lv3", "long_video_set", "val"),
 }
 
 
@@ -300,6 +302,9 @@ EXPECTED = {  # preset -> {dotted key: value} it must set (beyond its header com
        for d in ("sav", "lvos", "vost", "mosev2")},
     **{f"paper/sampt_reinit_{d}": {"dataset.name": d, **REINIT, "model.iterative_refinement_iterations": 0,
                                    "dataset.save_overlapping_masks": d == "sav"} for d in ("sav", "lvos", "vost", "mosev2")},
+    # no paper target: the paper's knobs unchanged (the authors' command for LV has no override)
+    **{f"paper/sampt_{d}": {"dataset.name": d, "model.iterative_refinement_iterations": 12,
+                            "model.use_point_reinit": False} for d in ("lv1", "lv3")},
     "paper/sampt_uvo": {"dataset.name": "uvo", "model.iterative_refinement_iterations": 0,
                   "model.add_other_objects_positive_points_as_negative_points": False},
     "paper/sampt_reinit_uvo": {"dataset.name": "uvo", "model.use_point_reinit": True, "model.negative_points_per_mask": 8,

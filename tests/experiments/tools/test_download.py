@@ -344,3 +344,21 @@ def test_manual_datasets_check_the_layout_once_unpacked(tmp_path, capsys):
     (tmp_path / "VOST" / "ImageSets" / "val.txt").unlink()
     assert dl.main(["data", "--dataset", "vost", "--dir", str(tmp_path)]) == 1
     assert "val.txt" in capsys.readouterr().err
+
+
+def test_long_video_and_ytvos_test_steps_then_layout_check(tmp_path, capsys):
+    """LV1/LV3 (XMem's long_video_set, one download) and the YouTube-VOS test splits: the steps, then the
+    reader's verdict once unpacked."""
+    from datasets.synthetic import generate
+
+    assert dl.main(["data", "--dataset", "lv3", "--dir", str(tmp_path)]) == 3
+    assert "100MxAuV0_UL20ca5c-5CNpqQ5QYPDSoz" in capsys.readouterr().out
+    generate(tmp_path / "long_video_set", "long_video", num_videos=1, height=32, width=32)
+    for name in ("lv1", "lv3"):
+        assert dl.main(["data", "--dataset", name, "--dir", str(tmp_path)]) == 0
+        assert f"ok: {name} split val" in capsys.readouterr().out
+    assert dl.main(["data", "--dataset", "ytvos19-test", "--dir", str(tmp_path)]) == 3
+    assert f"{tmp_path}/YouTube2019/test/{{JPEGImages,Annotations,meta.json}}" in capsys.readouterr().out
+    generate(tmp_path / "YouTube2019", "ytvos", split="test", num_videos=1, height=32, width=32)
+    assert dl.main(["data", "--dataset", "ytvos19_test", "--dir", str(tmp_path)]) == 0
+    assert "ok: ytvos19_test split test" in capsys.readouterr().out

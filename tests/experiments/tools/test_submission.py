@@ -391,3 +391,16 @@ def test_lvos_test_zip_has_the_annotated_frames_under_annotations(tmp_path):
         assert pngs == sorted(f"Annotations/{v.name}/{t + 1:08d}.png" for v in videos for t in range(0, 15, 5))
         np.testing.assert_array_equal(np.asarray(_png(archive, f"Annotations/{videos[0].name}/00000011.png")),
                                       info.videos[videos[0].name].labels[10])
+
+
+def test_ytvos_video_counts_of_the_valid_and_test_servers(caplog):
+    """The ytvos18/19 zip serves the valid and the test server: a split of either size is complete."""
+    from types import SimpleNamespace
+
+    for dataset, counts in (("ytvos18", (474, 508)), ("ytvos19", (507, 541))):
+        for count in counts:
+            caplog.clear()
+            submission._check_videos(dataset, [SimpleNamespace(name=f"v{i}") for i in range(count)])
+            assert not caplog.records
+        submission._check_videos(dataset, [SimpleNamespace(name="v0")])
+        assert f"expects {counts[0]} (valid) or {counts[1]} (test)" in caplog.text
