@@ -163,7 +163,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def skip_reason(config: Config, args: argparse.Namespace, device: str, elapsed: float, budget: float) -> str | None:
     """Why ``config`` is not run (None: it runs)."""
     if config.compile and device != "cuda":
-        return "skipped: torch.compile runs on CUDA only"
+        return "skipped: compiled configurations run on CUDA only (compiling on CPU takes minutes)"
     if args.smoke and config.bf16 and config.model != args.models[0]:
         return f"skipped: bf16 on CPU is slow; the smoke run checks it on {args.models[0]} only"
     if elapsed + ALLOWANCE[config.compile] > budget:

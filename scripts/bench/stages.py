@@ -8,6 +8,11 @@ products, convolutions and attention: the counter's ops; element-wise work is no
 in the same run on the same threads (the best of several ``torch.mm`` of two square matrices, before and after
 the stages).
 
+Each segmenter stage runs twice, "before" and "after": before = the layout the authors' code runs (contiguous
+tensors, eager), after = the project's defaults (`SamSegmenter` ``channels_last=True``), plus ``compile=True``
+with ``--compile`` (torch.compile; its compile time is printed, not counted in s/frame). Tracker stages have no
+such option yet and run once.
+
 Stages (``--stages``, default all that can run here):
 
 - ``enc:<arch>``: the image encoder as `trackers.segmenters.base.Segmenter.embed` calls it on one frame of
@@ -55,6 +60,8 @@ class StageResult:
     flops: float
     seconds: float
     fraction: float
+    seconds_before: float | None = None  # the authors' layout (segmenter stages only)
+    fraction_before: float | None = None
 
     @property
     def gflops_per_s(self) -> float:
@@ -109,13 +116,16 @@ def sam_module(arch: str, smoke: bool) -> torch.nn.Module:
     return build_sam_module(arch)
 
 
-def segmenter_for(arch: str, smoke: bool):
-    """The project's segmenter (`SamSegmenter` or `Sam2Segmenter`) around `sam_module`."""
+def segmenter_for(arch: str, smoke: bool, options: dict):
+    """The project's segmenter (`SamSegmenter` or `Sam2Segmenter`) around `sam_module`, with ``options``
+    (``channels_last`` applies to `SamSegmenter` only)."""
     if arch.startswith("sam2"):
         from trackers.segmenters.sam2 import Sam2Segmenter as Wrapper
+
+        options = {k: v for k, v in options.items() if k != "channels_last"}
     else:
         from trackers.segmenters.sam import SamSegmenter as Wrapper
-    return Wrapper.from_model(sam_module(arch, smoke), device="cpu")
+    return Wrapper.from_model(sam_module(arch, smoke), device="cpu", **options)
 
 
 def test_frame(size: tuple[int, int], seed: int = 0) -> np.ndarray:
@@ -135,14 +145,14 @@ def prompts(size: tuple[int, int], seed: int = 0) -> tuple[torch.Tensor, torch.T
     return (torch.tensor(points, dtype=torch.float32), torch.tensor(labels), torch.tensor(boxes, dtype=torch.float32))
 
 
-def encoder_stage(arch: str, size: tuple[int, int], smoke: bool) -> tuple[str, Callable, int]:
-    segmenter = segmenter_for(arch, smoke)
+def encoder_stage(arch: str, size: tuple[int, int], smoke: bool, options: dict) -> tuple[str, Callable, int]:
+    segmenter = segmenter_for(arch, smoke, options)
     frame = test_frame(size)
     return f"1 frame {size[0]}x{size[1]}", lambda: segmenter.embed(frame), 1
 
 
-def decoder_stage(arch: str, size: tuple[int, int], smoke: bool) -> tuple[str, Callable, int]:
-    segmenter = segmenter_for(arch, smoke)
+def decoder_stage(arch: str, size: tuple[int, int], smoke: bool, options: dict) -> tuple[str, Callable, int]:
+    segmenter = segmenter_for(arch, smoke, options)
     embedding = segmenter.embed(test_frame(size))
     points, labels, boxes = prompts(size)
 
@@ -183,13 +193,15 @@ def default_stages(smoke: bool) -> list[str]:
                                                             "trk:raft"))]
 
 
-def build_stage(stage: str, smoke: bool, frames: int, scratch: Path) -> tuple[str, Callable, int]:
+def build_stage(stage: str, smoke: bool, frames: int, scratch: Path, options: dict | None = None
+                ) -> tuple[str, Callable, int]:
+    """``stage``'s (input description, function, frames per call); ``options`` go to segmenter stages."""
     kind, _, name = stage.partition(":")
     size = SMOKE_SIZE if smoke else WORKING_SIZE
     if kind == "enc" and name in ENCODERS:
-        return encoder_stage(name, size, smoke)
+        return encoder_stage(name, size, smoke, options or {})
     if kind == "dec" and name in ENCODERS:
-        return decoder_stage(name, size, smoke)
+        return decoder_stage(name, size, smoke, options or {})
     if kind == "trk" and name in TRACKERS:
         return tracker_stage(name, (96, 128) if smoke else size, frames, scratch)
     valid = [f"enc:{a}" for a in ENCODERS] + [f"dec:{a}" for a in ENCODERS] + [f"trk:{t}" for t in TRACKERS]
@@ -198,10 +210,32 @@ def build_stage(stage: str, smoke: bool, frames: int, scratch: Path) -> tuple[st
 
 def print_table(results: list[StageResult], peak: float, threads: int, gemm_size: int) -> None:
     print(f"float32 GEMM peak: {peak / 1e9:.1f} GFLOP/s ({threads} threads, torch.mm {gemm_size}x{gemm_size})")
-    print(f"{'stage':28s} {'input':38s} {'GFLOP/frame':>12s} {'s/frame':>9s} {'GFLOP/s':>9s} {'of peak':>8s}")
+    print(f"{'stage':28s} {'input':38s} {'GFLOP/frame':>12s} {'s/frame':>17s} {'of peak':>15s}")
+    print(f"{'':28s} {'':38s} {'':12s} {'before':>8s} {'after':>8s} {'before':>7s} {'after':>7s}")
     for r in results:
-        print(f"{r.stage:28s} {r.input:38s} {r.flops / 1e9:12.2f} {r.seconds:9.3f} {r.gflops_per_s:9.1f} "
-              f"{100 * r.fraction:7.1f}%")
+        before = ("" if r.seconds_before is None else f"{r.seconds_before:8.3f}").rjust(8)
+        before_fraction = ("" if r.fraction_before is None else f"{100 * r.fraction_before:6.1f}%").rjust(7)
+        print(f"{r.stage:28s} {r.input:38s} {r.flops / 1e9:12.2f} {before} {r.seconds:8.3f} "
+              f"{before_fraction} {100 * r.fraction:6.1f}%")
+
+
+def run_stage(stage: str, args: argparse.Namespace, scratch: Path) -> tuple:
+    """(stage, input, FLOPs, seconds after, seconds before or None) per frame; compile time is printed."""
+    after = {"channels_last": True, **({"compile": True} if args.compile else {})}
+    settings = {"before": {"channels_last": False}, "after": after} if stage.startswith(("enc:", "dec:")) else {
+        "after": {}}
+    seconds = {}
+    for name, options in settings.items():
+        description, function, frames = build_stage(stage, args.smoke, args.frames, scratch, options)
+        if options.get("compile"):
+            start = time.perf_counter()
+            function()
+            print(f"  {stage}: compiled in {time.perf_counter() - start:.0f} s", flush=True)
+        flops, seconds[name] = measure(function, frames, args.repeats)
+        print(f"  {stage} ({name}): {seconds[name]:.3f} s/frame", flush=True)
+        del function
+        gc.collect()
+    return stage, description, flops, seconds["after"], seconds.get("before")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -211,6 +245,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=2, help="timed calls per stage after the counted one")
     parser.add_argument("--frames", type=int, default=8, help="clip length of the tracker stages")
     parser.add_argument("--smoke", action="store_true", help="tiny models and frames (checks that stages run)")
+    parser.add_argument("--compile", action="store_true", help="'after' also compiles the image encoder (minutes)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     return parser.parse_args(argv)
 
@@ -222,18 +257,13 @@ def main(argv: list[str] | None = ()) -> list[StageResult]:
     threads = torch.get_num_threads()
     gemm_size = 512 if args.smoke else 2048
     peak = gemm_peak(gemm_size)
-    timed = []
     with tempfile.TemporaryDirectory(prefix="bench_stages_") as scratch, torch.no_grad():
-        for stage in args.stages or default_stages(args.smoke):
-            description, function, frames = build_stage(stage, args.smoke, args.frames, Path(scratch))
-            timed.append((stage, description, *measure(function, frames, args.repeats)))
-            print(f"  {stage}: {timed[-1][3]:.3f} s/frame", flush=True)
-            del function
-            gc.collect()
+        timed = [run_stage(stage, args, Path(scratch)) for stage in args.stages or default_stages(args.smoke)]
     # the peak is measured before and after the stages and the higher taken: a busy moment lowers one of them
     peak = max(peak, gemm_peak(gemm_size))
-    results = [StageResult(stage, description, flops, seconds, flops / seconds / peak)
-               for stage, description, flops, seconds in timed]
+    results = [StageResult(stage, description, flops, seconds, flops / seconds / peak, before,
+                           None if before is None else flops / before / peak)
+               for stage, description, flops, seconds, before in timed]
     print_table(results, peak, threads, gemm_size)
     if args.json:
         args.json.write_text(json.dumps({"peak_flops": peak, "threads": threads,

@@ -64,5 +64,9 @@ def test_bench_stages_counts_and_times_every_kind_of_stage(capsys):
     assert {r.stage.split(":")[0] for r in results} == {"enc", "dec", "trk"}
     for r in results:  # counted FLOPs, a time and the fraction that follows from both and the peak
         assert r.flops > 0 and r.seconds > 0 and r.fraction > 0
+        segmenter_stage = r.stage.startswith(("enc:", "dec:"))  # measured before (authors' layout) and after
+        assert (r.seconds_before is not None) == segmenter_stage == (r.fraction_before is not None)
+        if segmenter_stage:
+            assert abs(r.fraction_before / r.fraction - r.seconds / r.seconds_before) < 1e-9
     out = capsys.readouterr().out
-    assert "float32 GEMM peak" in out and "enc:mobilesam" in out
+    assert "float32 GEMM peak" in out and "enc:mobilesam (before)" in out and "enc:mobilesam (after)" in out

@@ -65,7 +65,12 @@ class SamSegmenter(BatchEncoderSegmenter):
         autocast_bf16: run encoder and decoder under bfloat16 autocast (a speed option; off by default so that
             results are float32 as the authors' evaluation, on any device).
             Outputs are always returned as float32.
-        compile: ``torch.compile`` the image encoder (CUDA only).
+        compile: ``torch.compile`` the image encoder (on CPU too; the first call compiles, which takes minutes
+            on CPU, and the compiled encoder is kept for every later frame and video of this segmenter).
+        channels_last: hold the image encoder's weights and input in the channels-last memory layout, which
+            runs the convolutions of the TinyViT encoders (MobileSAM, Light HQ-SAM) through oneDNN's faster
+            kernels on CPU. The same function; its float rounding differs from the contiguous layout the
+            authors' ``SamPredictor`` uses (docs/benchmarks.md measures both).
         embed_batch_size: frames per image-encoder call in `embed_many`; None: `base.CUDA_EMBED_BATCH_SIZE`
             on CUDA, 1 elsewhere (on CPU a batch brings nothing and costs memory).
         hq_token_only: HQ decoders only. False (SAM-PT's setting: it calls HQ-SAM's ``predict_torch``
@@ -88,6 +93,7 @@ class SamSegmenter(BatchEncoderSegmenter):
         hq_token_only: bool = False,
         lean_decoder: bool | None = None,
         embed_batch_size: int | None = None,
+        channels_last: bool = True,
     ):
         for part in ("image_encoder", "prompt_encoder", "mask_decoder", "preprocess", "postprocess_masks"):
             if not hasattr(sam, part):
@@ -110,11 +116,11 @@ class SamSegmenter(BatchEncoderSegmenter):
         self.lean = LeanMaskDecoder(self.sam.prompt_encoder, self.sam.mask_decoder) if (
             leanable if lean_decoder is None else lean_decoder) else None
         self.img_size = int(self.sam.image_encoder.img_size)
-        self._encoder = self.sam.image_encoder
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self._encoder = self.sam.image_encoder.to(memory_format=torch.channels_last) if channels_last else (
+            self.sam.image_encoder)
         if compile:
-            if self.device.type != "cuda":
-                raise ValueError(f"compile=True is supported on CUDA only; the segmenter runs on {self.device}")
-            self._encoder = torch.compile(self.sam.image_encoder)
+            self._encoder = torch.compile(self._encoder)
 
     @classmethod
     def from_model(
@@ -151,7 +157,7 @@ class SamSegmenter(BatchEncoderSegmenter):
         with torch.inference_mode():
             # contiguous (B, 3, h, w), as SamPredictor makes it: the encoder's float rounding depends on the layout
             images = torch.from_numpy(resized).to(self.device).permute(0, 3, 1, 2).contiguous().float()
-            images = self.sam.preprocess(images)
+            images = self.sam.preprocess(images).contiguous(memory_format=self.memory_format)
             with self._autocast():
                 output = self._encoder(images)
         features, interm = (output[0], output[1]) if isinstance(output, (tuple, list)) else (output, None)

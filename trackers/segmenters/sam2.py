@@ -157,7 +157,8 @@ class Sam2Segmenter(BatchEncoderSegmenter):
         device: where to run; None keeps the module's current device.
         autocast_bf16: bfloat16 autocast (a speed option, off by default: float32 as the authors run SAM).
             Outputs are float32.
-        compile: ``torch.compile`` the image encoder (CUDA only).
+        compile: ``torch.compile`` the image encoder (on CPU too, where the first call compiles for minutes; the
+            compiled encoder is kept for every later frame and video of this segmenter).
         embed_batch_size: frames per image-encoder call in `embed_many`; None: several on CUDA
             (`trackers.segmenters.base.CUDA_EMBED_BATCH_SIZE`), 1 elsewhere.
 
@@ -178,8 +179,6 @@ class Sam2Segmenter(BatchEncoderSegmenter):
         self._feature_sizes = [(s, s) for s in sizes]
         self._forward_image = self.model.forward_image
         if compile:
-            if self.device.type != "cuda":
-                raise ValueError(f"compile=True is supported on CUDA only; the segmenter runs on {self.device}")
             self._forward_image = torch.compile(self.model.forward_image)
 
     @classmethod

@@ -196,11 +196,41 @@ def test_bf16_autocast_runs_and_stays_close(tiny_sam, frame):
     assert ((got.low_res_logits > 0) == (want.low_res_logits > 0)).float().mean() > 0.95
 
 
-def test_cpu_defaults_and_compile_guard(tiny_sam):
+def test_cpu_defaults(tiny_sam):
     segmenter = SamSegmenter.from_model(tiny_sam)
     assert segmenter.device.type == "cpu" and not segmenter.autocast_bf16
-    with pytest.raises(ValueError, match="CUDA only"):
-        SamSegmenter.from_model(tiny_sam, compile=True)
+
+
+def _tinyvit_embeddings(frame, **options) -> tuple[torch.Tensor, SamSegmenter]:
+    from trackers.segmenters.sam_models import build_tiny_tinyvit_sam
+
+    segmenter = SamSegmenter.from_model(build_tiny_tinyvit_sam(seed=3), **options)
+    return segmenter.embed(frame).features["image"], segmenter
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_encoder_memory_layout_changes_float_rounding_only(frame, channels_last):
+    """The channels-last layout runs the same encoder (TinyViT: its convolutions take oneDNN's kernels); the
+    embedding equals the contiguous layout's up to float32 rounding, and the input follows the weights' layout."""
+    want, _ = _tinyvit_embeddings(frame, channels_last=False)
+    got, segmenter = _tinyvit_embeddings(frame, channels_last=channels_last)
+    conv = segmenter.sam.image_encoder.patch_embed.seq[0].c.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) == channels_last
+    assert segmenter.memory_format == (torch.channels_last if channels_last else torch.contiguous_format)
+    scale = float(want.abs().max())
+    assert (got - want).abs().max() <= 1e-5 * scale
+
+
+@pytest.mark.slow
+def test_compiled_encoder_on_cpu_gives_the_eager_embedding(frame):
+    """``compile=True`` on CPU (inductor): the same embedding up to float32 rounding, and the compiled module
+    is kept for later frames."""
+    want, _ = _tinyvit_embeddings(frame)
+    got, segmenter = _tinyvit_embeddings(frame, compile=True)
+    assert segmenter._encoder is not segmenter.sam.image_encoder
+    again = segmenter.embed(frame).features["image"]
+    scale = float(want.abs().max())
+    assert (got - want).abs().max() <= 1e-4 * scale and torch.equal(got, again)
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
