@@ -1263,3 +1263,14 @@ AUTHORS_REINIT_KNOBS = dict(AUTHORS_KNOBS, positive_points_per_mask=1, negative_
 def make_authors_reinit_inputs(out: Path) -> dict[str, Path]:
     """`make_authors_eval_inputs` with `AUTHORS_REINIT_VIDEO` and `AUTHORS_REINIT_SAM_IOU_BIAS`."""
     return make_authors_eval_inputs(out, AUTHORS_REINIT_VIDEO, AUTHORS_REINIT_SAM_IOU_BIAS)
+
+
+# ==== tapir_authors: SAM-PT's own TAPIR wrapper, its JAX TAPIR (scripts/record/trackers.py)
+#: `tapir`'s clip, queries and weights (the recorder also writes them as the Haiku .npy the wrapper loads), the occlusion head's
+#: bias raised by 1.8: at SAM-PT's threshold (configs/model/point_tracker/tapir.yaml: visible above 0.1) every
+#: point was visible, now 10 of 54 point-frames off the query frames are hidden (the nearest probability 0.0075
+#: from 0.1); our tracker in its mode
+TRACKERS["tapir_authors"] = dict(
+    TRACKERS["tapir"], tracker="tapir", checkpoint="tapir_authors/tapir_checkpoint_panning.pt",
+    bias={"torch_cost_volume_track_mods.occ_out.bias": 1.8},
+    official=dict(visibility_threshold=0.1), options=dict(coordinates="sampt", visibility_threshold=0.1))

@@ -15,10 +15,19 @@ How a video is tracked (both directions at once, no chaining):
     256x256 up to ``resolution``, i.e. only 256x256 by default);
   - queries (t, x, y) in pixels of the given frames (pixel centres at integer coordinates) become TAPIR's
     (t, y, x) raster coordinates of the resized video (pixel centres at +0.5): y' = (y + 0.5) * h / H, and the
-    tracks come back the same way: x = x' * W / w - 0.5;
+    tracks come back the same way: x = x' * W / w - 0.5 (``coordinates="centres"``, the default). With
+    ``coordinates="sampt"`` they are scaled by the size ratio alone, as SAM-PT's `TapirPointTracker.forward`
+    does (SysCV/sam-pt @ 874ff7e, `sam_pt/point_tracker/tapir/tracker.py:82-106`): y' = y * h / H and
+    x = x' * W / w (the two differ by half a pixel of each resolution, 0.67 px on the recorded 96x128 clip);
   - visible = (1 - sigmoid(occlusion)) * (1 - sigmoid(expected_dist)) > ``visibility_threshold`` (0.5 as in the
     official colab; SAM-PT's TAPIR config used 0.1 with the JAX `tapir_checkpoint_panning.npy`, and 0.5 in an
     earlier version with the causal checkpoint);
+  - SAM-PT's wrapper also resizes with `F.interpolate(bilinear, align_corners=False, antialias=True)` (lines
+    86-89; it divides by 255 before resizing, we after: the [-1, 1] frames differ by float rounding only) and
+    runs its JAX TAPIR (the same network, `pyramid_level=0`, lines 47-51) on the whole video: with
+    ``coordinates="sampt"`` and ``visibility_threshold=0.1`` (its `configs/model/point_tracker/tapir.yaml`) our
+    tracks equal its outputs (`tests/trackers/point/test_official_trackers.py`, `tapir_authors`) except on the
+    query frames, which our contract fixes (below; their wrapper returns the refined position there);
   - on its query frame a point is reported at its query position and visible (the network's refinement moves it
     slightly, and the `PointTracker` contract fixes it there).
 
@@ -59,6 +68,8 @@ TAPIR_PANNING = register(CheckpointInfo(
 BOOTSTAPIR_V2 = register(CheckpointInfo(
     "bootstapir", "bootstapir_checkpoint_v2.pt",
     "https://storage.googleapis.com/dm-tapnet/bootstap/bootstapir_checkpoint_v2.pt"))
+#: query/track coordinate conventions (`_TapirTrackerBase` ``coordinates``, module docstring)
+COORDINATES = ("centres", "sampt")
 #: frames a middle window keeps when ``window_frames`` is None: windows are then twice the temporal reach plus
 #: this (288 frames with the default settings: every DAVIS and YouTube-VOS video is one window)
 DEFAULT_KEPT_FRAMES = 96
@@ -102,6 +113,8 @@ class _TapirTrackerBase(PointTracker):
         feature_chunk_size: frames encoded at once (memory only).
         initial_resolution: (h, w) of the global cost volume; keep 256x256 (the checkpoints' training size),
             smaller values only serve fast tests.
+        coordinates: "centres" (default: pixel centres mapped onto pixel centres) or "sampt" (SAM-PT's wrapper:
+            coordinates scaled by the size ratio alone); see the module docstring.
         window_frames: the most frames run through the network at once (memory only: results do not depend on
             it); must exceed twice the refinement's temporal reach (`TapirNet.temporal_reach`: 2 x 96 = 192 with
             the defaults); None: that plus `DEFAULT_KEPT_FRAMES` (288 with the defaults).
@@ -116,7 +129,12 @@ class _TapirTrackerBase(PointTracker):
                  resolution: tuple[int, int] = (256, 256), refinement_resolutions: list | None = None,
                  visibility_threshold: float = 0.5, softmax_temperature: float = 20.0, num_pips_iter: int = 4,
                  query_chunk_size: int = 64, feature_chunk_size: int = 10,
-                 initial_resolution: tuple[int, int] = (256, 256), window_frames: int | None = None):
+                 initial_resolution: tuple[int, int] = (256, 256), window_frames: int | None = None,
+                 coordinates: str = "centres"):
+        if coordinates not in COORDINATES:
+            raise ValueError(f"unknown TAPIR coordinates {coordinates!r}; valid: {', '.join(COORDINATES)}")
+        #: pixel-centre offset added to queries before scaling and taken from tracks after (0 for "sampt")
+        self.centre_offset = 0.5 if coordinates == "centres" else 0.0
         self.resolution = _resolution(resolution, "resolution")
         self.refinement_resolutions = None if refinement_resolutions is None else [
             _resolution(r, "refinement_resolutions entries") for r in refinement_resolutions]
@@ -185,8 +203,8 @@ class _TapirTrackerBase(PointTracker):
         num_frames, num_points = source.num_frames, len(queries)
         query_tyx = torch.stack([
             torch.from_numpy(queries[:, 0]),
-            (torch.from_numpy(queries[:, 2]) + 0.5) * model_height / height,
-            (torch.from_numpy(queries[:, 1]) + 0.5) * model_width / width,
+            (torch.from_numpy(queries[:, 2]) + self.centre_offset) * model_height / height,
+            (torch.from_numpy(queries[:, 1]) + self.centre_offset) * model_width / width,
         ], dim=-1).float().to(self.device)[None]
         out = {"tracks": np.zeros((num_frames, num_points, 2), np.float32),
                "occlusion": np.zeros((num_frames, num_points), np.float32),
@@ -202,7 +220,8 @@ class _TapirTrackerBase(PointTracker):
             result = self.model.estimate(grids, query_features, local, self.resolution, self.resolutions)
             core = slice(window.core_start - window.start, window.core_end - window.start)
             kept = slice(window.core_start, window.core_end)
-            out["tracks"][kept] = (result["tracks"][0, :, core] * scale - 0.5).permute(1, 0, 2).float().cpu().numpy()
+            tracks = result["tracks"][0, :, core] * scale - self.centre_offset
+            out["tracks"][kept] = tracks.permute(1, 0, 2).float().cpu().numpy()
             for key in ("occlusion", "expected_dist"):
                 out[key][kept] = result[key][0, :, core].T.float().cpu().numpy()
             del grids, result  # before the next window's features are assembled: one window's copy at a time
