@@ -161,7 +161,8 @@ TRACKERS.update({
         damping=(("torch_pips_mixer.linear_1.", 1.0),), bias={},
         probe=TAPIR_PROBE),
     "bootstapir": dict(
-        seed=2028, checkpoint="tapir/bootstapir_checkpoint_v2.pt", options={},
+        seed=2028, checkpoint="tapir/bootstapir_checkpoint_v2.pt",
+        options={"softmax_temperature": 20.0},  # recorded with the official PyTorch TAPIR's default (its colab's)
         damping=(("torch_pips_mixer.linear_1.", 1.0),), bias={"torch_cost_volume_track_mods.occ_out.bias": 0.7},
         probe=TAPIR_PROBE),
 })

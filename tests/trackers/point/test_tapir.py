@@ -75,6 +75,10 @@ def test_loads_official_format_strictly(tapir_checkpoint, bootstapir_checkpoint,
         assert torch.equal(value, saved[key]), key
     tapir = build_point_tracker("tapir", checkpoint=str(tapir_checkpoint), **FAST)
     assert isinstance(tapir, TapirTracker) and tapir.model.extra_convs is None
+    # each checkpoint's softmax temperature by default (BootsTAPIR: its training config's 10), or the one given
+    assert (tapir.model.softmax_temperature, bootstapir.model.softmax_temperature) == (20.0, 10.0)
+    given = build_point_tracker("bootstapir", checkpoint=str(bootstapir_checkpoint), softmax_temperature=20, **FAST)
+    assert given.model.softmax_temperature == 20.0
 
 
 def test_checkpoint_of_the_other_model_is_rejected(tapir_checkpoint, bootstapir_checkpoint):

@@ -106,8 +106,8 @@ class _TapirTrackerBase(PointTracker):
         refinement_resolutions: (h, w) list for the PIPs refinement; None: log-spaced from 256x256 to
             ``resolution`` (the official default).
         visibility_threshold: visible when (1 - sigmoid(occ)) * (1 - sigmoid(expected_dist)) > this.
-        softmax_temperature: cost-volume softmax temperature (official default 20, also used by the colab for
-            BootsTAPIR).
+        softmax_temperature: cost-volume softmax temperature; None: the checkpoint's
+            (``default_softmax_temperature``: 20 for TAPIR, 10 for BootsTAPIR, see `BootsTapirTracker`).
         num_pips_iter: refinement iterations per resolution (4).
         query_chunk_size: queries processed at once (memory only; results do not depend on it).
         feature_chunk_size: frames encoded at once (memory only).
@@ -124,10 +124,11 @@ class _TapirTrackerBase(PointTracker):
     info: CheckpointInfo
     pyramid_level: int
     extra_convs: bool
+    default_softmax_temperature: float
 
     def __init__(self, checkpoint: str | Path | None = None, device: str | torch.device | None = None,
                  resolution: tuple[int, int] = (256, 256), refinement_resolutions: list | None = None,
-                 visibility_threshold: float = 0.5, softmax_temperature: float = 20.0, num_pips_iter: int = 4,
+                 visibility_threshold: float = 0.5, softmax_temperature: float | None = None, num_pips_iter: int = 4,
                  query_chunk_size: int = 64, feature_chunk_size: int = 10,
                  initial_resolution: tuple[int, int] = (256, 256), window_frames: int | None = None,
                  coordinates: str = "centres"):
@@ -144,6 +145,8 @@ class _TapirTrackerBase(PointTracker):
                             ("feature_chunk_size", feature_chunk_size)):
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if softmax_temperature is None:
+            softmax_temperature = self.default_softmax_temperature
         if not softmax_temperature > 0:
             raise ValueError(f"softmax_temperature must be > 0, got {softmax_temperature!r}")
         path = require_checkpoint(checkpoint, self.info)
@@ -265,11 +268,22 @@ class TapirTracker(_TapirTrackerBase):
     info = TAPIR_PANNING
     pyramid_level = 0
     extra_convs = False
+    #: tapnet's TAPIR class default (its `configs/tapir_config.py` and the demos set none)
+    default_softmax_temperature = 20.0
 
 
 class BootsTapirTracker(_TapirTrackerBase):
-    """BootsTAPIR on `bootstapir_checkpoint_v2.pt` (``pyramid_level=1``, extra convs); see `_TapirTrackerBase`."""
+    """BootsTAPIR on `bootstapir_checkpoint_v2.pt` (``pyramid_level=1``, extra convs); see `_TapirTrackerBase`.
+
+    Softmax temperature 10, the one the released checkpoint is evaluated with (google-deepmind/tapnet
+    @ c2cbab8): its README lists `configs/tapir_bootstrap_config.py` (``softmax_temperature=10.0``) as the
+    config of `bootstapir_checkpoint_v2` beside the reported TAP-Vid numbers, and the JAX demo
+    (`colabs/tapir_demo.ipynb`) builds BootsTAPIR with ``softmax_temperature=10.0`` (kept when it moved to the v2
+    checkpoint, 136338f). The PyTorch colab constructs ``TAPIR(pyramid_level=1)`` with the class default 20,
+    a setting nothing in the repository evaluates; ``softmax_temperature=20`` reproduces it.
+    """
 
     info = BOOTSTAPIR_V2
     pyramid_level = 1
     extra_convs = True
+    default_softmax_temperature = 10.0
