@@ -161,7 +161,8 @@ TRACKERS.update({
         damping=(("torch_pips_mixer.linear_1.", 1.0),), bias={},
         probe=TAPIR_PROBE),
     "bootstapir": dict(
-        seed=2028, checkpoint="tapir/bootstapir_checkpoint_v2.pt", options={},
+        seed=2028, checkpoint="tapir/bootstapir_checkpoint_v2.pt",
+        options={"softmax_temperature": 20.0},  # recorded with the official PyTorch TAPIR's default (its colab's)
         damping=(("torch_pips_mixer.linear_1.", 1.0),), bias={"torch_cost_volume_track_mods.occ_out.bias": 0.7},
         probe=TAPIR_PROBE),
 })
@@ -1263,3 +1264,14 @@ AUTHORS_REINIT_KNOBS = dict(AUTHORS_KNOBS, positive_points_per_mask=1, negative_
 def make_authors_reinit_inputs(out: Path) -> dict[str, Path]:
     """`make_authors_eval_inputs` with `AUTHORS_REINIT_VIDEO` and `AUTHORS_REINIT_SAM_IOU_BIAS`."""
     return make_authors_eval_inputs(out, AUTHORS_REINIT_VIDEO, AUTHORS_REINIT_SAM_IOU_BIAS)
+
+
+# ==== tapir_authors: SAM-PT's own TAPIR wrapper, its JAX TAPIR (scripts/record/trackers.py)
+#: `tapir`'s clip, queries and weights (the recorder also writes them as the Haiku .npy the wrapper loads), the occlusion head's
+#: bias raised by 1.8: at SAM-PT's threshold (configs/model/point_tracker/tapir.yaml: visible above 0.1) every
+#: point was visible, now 10 of 54 point-frames off the query frames are hidden (the nearest probability 0.0075
+#: from 0.1); our tracker in its mode
+TRACKERS["tapir_authors"] = dict(
+    TRACKERS["tapir"], tracker="tapir", checkpoint="tapir_authors/tapir_checkpoint_panning.pt",
+    bias={"torch_cost_volume_track_mods.occ_out.bias": 1.8},
+    official=dict(visibility_threshold=0.1), options=dict(coordinates="sampt", visibility_threshold=0.1))

@@ -23,6 +23,9 @@ query frame, see `run_official_per_query_frame`) and stores tracks and visibilit
 CoTracker v1 (``--tracker cotracker_v1``) is SAM-PT's ``CoTrackerPointTracker``; it imports ``cotracker``, so run
 it with ``PYTHONPATH=/path/to/co-tracker`` (tag v1.0) and ``einops`` importable.
 
+SAM-PT's TAPIR wrapper (``--tracker tapir_authors``, their JAX TAPIR) runs on the same weights written as its
+Haiku ``.npy`` (`scripts.record.sampt_tapir`, which says what the recording venv needs).
+
 CoTracker3 (facebookresearch/co-tracker), TAPIR and BootsTAPIR (google-deepmind/tapnet, ``tapnet/torch``)
 are run through `OFFICIAL_RUNNERS` (the official predictor or model called as its README / colab does, see
 each runner), with ``--official`` a checkout of that repository.
@@ -71,8 +74,14 @@ def official_tracker(tracker: str, paths: dict):
         sys.modules.pop("sam_pt.point_tracker.cotracker", None)  # the stand-in of `install_stand_ins`
         from sam_pt.point_tracker.cotracker import CoTrackerPointTracker
 
-        return _QueryFramesWritten(CoTrackerPointTracker(str(paths["checkpoint"]), add_debug_visualisations=False,
-                                                         **TRACKERS[tracker]["official"]))
+        model = CoTrackerPointTracker(str(paths["checkpoint"]), add_debug_visualisations=False,
+                                      **TRACKERS[tracker]["official"])
+        return _QueryFramesWritten(model, model.model.cotracker_model)
+    if tracker == "tapir_authors":
+        from scripts.record.sampt_tapir import SamPtTapir
+
+        model = SamPtTapir(paths["checkpoint"], **TRACKERS[tracker]["official"])
+        return _QueryFramesWritten(model, model)
     if tracker in OFFICIAL_RUNNERS:
         return OFFICIAL_RUNNERS[tracker](paths["checkpoint"])
     raise ValueError(tracker)
@@ -80,18 +89,18 @@ def official_tracker(tracker: str, paths: dict):
 
 class _QueryFramesWritten:
     """A SAM-PT tracker whose `evaluate_batch` output gets each query point written into its own frame, visible:
-    our `PointTracker` contract (SAM-PT's CoTracker v1 wrapper returns the refined position there instead)."""
+    our `PointTracker` contract (SAM-PT's CoTracker v1 and TAPIR wrappers return the refined position there
+    instead); ``network`` is what `named_parameters` lists (under ``model.``)."""
 
-    def __init__(self, tracker):
-        self.tracker = tracker
+    def __init__(self, tracker, network):
+        self.tracker, self.network = tracker, network
 
     def eval(self):
         self.tracker.eval()
         return self
 
     def named_parameters(self):
-        network = self.tracker.model.cotracker_model
-        return ((f"model.{name}", parameter) for name, parameter in network.named_parameters())
+        return ((f"model.{name}", parameter) for name, parameter in self.network.named_parameters())
 
     def evaluate_batch(self, rgbs, queries) -> dict:
         import torch

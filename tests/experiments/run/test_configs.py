@@ -213,6 +213,8 @@ def test_tracker_options(option):
     assert not unknown, f"tracker={option}: options {unknown} not accepted by {cls.__name__}({sorted(allowed)})"
     for key, value in cfg["options"].items():  # the configs state the constructor defaults
         default = inspect.signature(cls.__init__).parameters[key].default
+        if default is None and hasattr(cls, f"default_{key}"):  # a per-model default (BootsTAPIR's temperature)
+            default = getattr(cls, f"default_{key}")
         if default is not inspect.Parameter.empty and key != "visibility_threshold":
             assert value == (list(default) if isinstance(default, tuple) else default), f"tracker={option}.{key}"
 
@@ -338,6 +340,10 @@ EXPECTED = {  # preset -> {dotted key: value} it must set (beyond its header com
     "code_defaults/authors_code": {"segmenter.name": "hqsam_vit_h", "model.positive_points_per_mask": 16,
                                    "tracker.name": "cotracker_v1", "tracker.options.support_grid_every": 12,
                                    "tracker.options.visibility_threshold": 0.7},
+    "code_defaults/authors_tapir": {"segmenter.name": "hqsam_vit_h", "model.positive_points_per_mask": 32,
+                                    "model.negative_points_per_mask": 72, "model.iterative_refinement_iterations": 24,
+                                    "tracker.name": "tapir", "tracker.options.coordinates": "sampt",
+                                    "tracker.options.visibility_threshold": 0.1},
 }
 
 

@@ -75,6 +75,10 @@ def test_loads_official_format_strictly(tapir_checkpoint, bootstapir_checkpoint,
         assert torch.equal(value, saved[key]), key
     tapir = build_point_tracker("tapir", checkpoint=str(tapir_checkpoint), **FAST)
     assert isinstance(tapir, TapirTracker) and tapir.model.extra_convs is None
+    # each checkpoint's softmax temperature by default (BootsTAPIR: its training config's 10), or the one given
+    assert (tapir.model.softmax_temperature, bootstapir.model.softmax_temperature) == (20.0, 10.0)
+    given = build_point_tracker("bootstapir", checkpoint=str(bootstapir_checkpoint), softmax_temperature=20, **FAST)
+    assert given.model.softmax_temperature == 20.0
 
 
 def test_checkpoint_of_the_other_model_is_rejected(tapir_checkpoint, bootstapir_checkpoint):
@@ -114,6 +118,8 @@ def test_bad_options(tapir_checkpoint):
         TapirTracker(tapir_checkpoint, device="cpu", visibility_threshold=1.5)
     with pytest.raises(ValueError, match="query_chunk_size"):
         TapirTracker(tapir_checkpoint, device="cpu", query_chunk_size=0)
+    with pytest.raises(ValueError, match="unknown TAPIR coordinates 'authors'; valid: centres, sampt"):
+        TapirTracker(tapir_checkpoint, device="cpu", coordinates="authors")
 
 
 # ------------------------------------------------------------------------------------------------ tracking
@@ -173,24 +179,29 @@ class _EchoNet(torch.nn.Module):
         return {"tracks": tracks, "occlusion": full * self.logits[0], "expected_dist": full * self.logits[1]}
 
 
-def test_wrapper_coordinate_conventions(bootstapir):
-    """(t, x, y) pixels -> (t, y, x) raster coordinates of the resized video and back, video in [-1, 1]."""
+@pytest.mark.parametrize("coordinates, offset", [("centres", 0.5), ("sampt", 0.0)])
+def test_wrapper_coordinate_conventions(bootstapir, bootstapir_checkpoint, coordinates, offset):
+    """(t, x, y) pixels -> (t, y, x) raster coordinates of the resized video and back, video in [-1, 1]: pixel
+    centres onto pixel centres, or (SAM-PT's wrapper) scaled by the size ratio alone."""
     frames = random_video(2, 48, 80, seed=3)
     frames[0, 0, 0] = 0
     frames[0, 0, 1] = 255
     queries = np.array([[1, 79.0, 0.0], [0, 12.25, 33.5]], np.float32)
-    original = bootstapir.model
+    tracker = bootstapir if coordinates == "centres" else BootsTapirTracker(bootstapir_checkpoint, **FAST,
+                                                                            coordinates=coordinates)
+    original = tracker.model
     try:
-        bootstapir.model = _EchoNet(occlusion=-4.0, expected_dist=-4.0)
-        tracks, visible = bootstapir.track(frames, queries)
-        seen = bootstapir.model.seen
+        tracker.model = _EchoNet(occlusion=-4.0, expected_dist=-4.0)
+        tracks, visible = tracker.track(frames, queries)
+        seen = tracker.model.seen
     finally:
-        bootstapir.model = original
+        tracker.model = original
     video, query_points = seen["video"], seen["query_points"]
     assert video.shape == (1, 2, 64, 64, 3)
     assert float(video.min()) >= -1.0 and float(video.max()) <= 1.0
-    np.testing.assert_allclose(query_points[0].numpy(), [[1, 0.5 * 64 / 48, 79.5 * 64 / 80],
-                                                         [0, 34.0 * 64 / 48, 12.75 * 64 / 80]], rtol=1e-6)
+    np.testing.assert_allclose(query_points[0].numpy(), [[1, offset * 64 / 48, (79 + offset) * 64 / 80],
+                                                         [0, (33.5 + offset) * 64 / 48, (12.25 + offset) * 64 / 80]],
+                               rtol=1e-6)
     np.testing.assert_allclose(tracks, np.broadcast_to(queries[:, 1:], (2, 2, 2)), atol=1e-4)
     assert visible.all()  # (1 - sigmoid(-4))^2 = 0.965 > 0.5
 

@@ -15,10 +15,19 @@ How a video is tracked (both directions at once, no chaining):
     256x256 up to ``resolution``, i.e. only 256x256 by default);
   - queries (t, x, y) in pixels of the given frames (pixel centres at integer coordinates) become TAPIR's
     (t, y, x) raster coordinates of the resized video (pixel centres at +0.5): y' = (y + 0.5) * h / H, and the
-    tracks come back the same way: x = x' * W / w - 0.5;
+    tracks come back the same way: x = x' * W / w - 0.5 (``coordinates="centres"``, the default). With
+    ``coordinates="sampt"`` they are scaled by the size ratio alone, as SAM-PT's `TapirPointTracker.forward`
+    does (SysCV/sam-pt @ 874ff7e, `sam_pt/point_tracker/tapir/tracker.py:82-106`): y' = y * h / H and
+    x = x' * W / w (the two differ by half a pixel of each resolution, 0.67 px on the recorded 96x128 clip);
   - visible = (1 - sigmoid(occlusion)) * (1 - sigmoid(expected_dist)) > ``visibility_threshold`` (0.5 as in the
     official colab; SAM-PT's TAPIR config used 0.1 with the JAX `tapir_checkpoint_panning.npy`, and 0.5 in an
     earlier version with the causal checkpoint);
+  - SAM-PT's wrapper also resizes with `F.interpolate(bilinear, align_corners=False, antialias=True)` (lines
+    86-89; it divides by 255 before resizing, we after: the [-1, 1] frames differ by float rounding only) and
+    runs its JAX TAPIR (the same network, `pyramid_level=0`, lines 47-51) on the whole video: with
+    ``coordinates="sampt"`` and ``visibility_threshold=0.1`` (its `configs/model/point_tracker/tapir.yaml`) our
+    tracks equal its outputs (`tests/trackers/point/test_official_trackers.py`, `tapir_authors`) except on the
+    query frames, which our contract fixes (below; their wrapper returns the refined position there);
   - on its query frame a point is reported at its query position and visible (the network's refinement moves it
     slightly, and the `PointTracker` contract fixes it there).
 
@@ -59,6 +68,8 @@ TAPIR_PANNING = register(CheckpointInfo(
 BOOTSTAPIR_V2 = register(CheckpointInfo(
     "bootstapir", "bootstapir_checkpoint_v2.pt",
     "https://storage.googleapis.com/dm-tapnet/bootstap/bootstapir_checkpoint_v2.pt"))
+#: query/track coordinate conventions (`_TapirTrackerBase` ``coordinates``, module docstring)
+COORDINATES = ("centres", "sampt")
 #: frames a middle window keeps when ``window_frames`` is None: windows are then twice the temporal reach plus
 #: this (288 frames with the default settings: every DAVIS and YouTube-VOS video is one window)
 DEFAULT_KEPT_FRAMES = 96
@@ -95,13 +106,15 @@ class _TapirTrackerBase(PointTracker):
         refinement_resolutions: (h, w) list for the PIPs refinement; None: log-spaced from 256x256 to
             ``resolution`` (the official default).
         visibility_threshold: visible when (1 - sigmoid(occ)) * (1 - sigmoid(expected_dist)) > this.
-        softmax_temperature: cost-volume softmax temperature (official default 20, also used by the colab for
-            BootsTAPIR).
+        softmax_temperature: cost-volume softmax temperature; None: the checkpoint's
+            (``default_softmax_temperature``: 20 for TAPIR, 10 for BootsTAPIR, see `BootsTapirTracker`).
         num_pips_iter: refinement iterations per resolution (4).
         query_chunk_size: queries processed at once (memory only; results do not depend on it).
         feature_chunk_size: frames encoded at once (memory only).
         initial_resolution: (h, w) of the global cost volume; keep 256x256 (the checkpoints' training size),
             smaller values only serve fast tests.
+        coordinates: "centres" (default: pixel centres mapped onto pixel centres) or "sampt" (SAM-PT's wrapper:
+            coordinates scaled by the size ratio alone); see the module docstring.
         window_frames: the most frames run through the network at once (memory only: results do not depend on
             it); must exceed twice the refinement's temporal reach (`TapirNet.temporal_reach`: 2 x 96 = 192 with
             the defaults); None: that plus `DEFAULT_KEPT_FRAMES` (288 with the defaults).
@@ -111,12 +124,18 @@ class _TapirTrackerBase(PointTracker):
     info: CheckpointInfo
     pyramid_level: int
     extra_convs: bool
+    default_softmax_temperature: float
 
     def __init__(self, checkpoint: str | Path | None = None, device: str | torch.device | None = None,
                  resolution: tuple[int, int] = (256, 256), refinement_resolutions: list | None = None,
-                 visibility_threshold: float = 0.5, softmax_temperature: float = 20.0, num_pips_iter: int = 4,
+                 visibility_threshold: float = 0.5, softmax_temperature: float | None = None, num_pips_iter: int = 4,
                  query_chunk_size: int = 64, feature_chunk_size: int = 10,
-                 initial_resolution: tuple[int, int] = (256, 256), window_frames: int | None = None):
+                 initial_resolution: tuple[int, int] = (256, 256), window_frames: int | None = None,
+                 coordinates: str = "centres"):
+        if coordinates not in COORDINATES:
+            raise ValueError(f"unknown TAPIR coordinates {coordinates!r}; valid: {', '.join(COORDINATES)}")
+        #: pixel-centre offset added to queries before scaling and taken from tracks after (0 for "sampt")
+        self.centre_offset = 0.5 if coordinates == "centres" else 0.0
         self.resolution = _resolution(resolution, "resolution")
         self.refinement_resolutions = None if refinement_resolutions is None else [
             _resolution(r, "refinement_resolutions entries") for r in refinement_resolutions]
@@ -126,6 +145,8 @@ class _TapirTrackerBase(PointTracker):
                             ("feature_chunk_size", feature_chunk_size)):
             if int(value) != value or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if softmax_temperature is None:
+            softmax_temperature = self.default_softmax_temperature
         if not softmax_temperature > 0:
             raise ValueError(f"softmax_temperature must be > 0, got {softmax_temperature!r}")
         path = require_checkpoint(checkpoint, self.info)
@@ -185,8 +206,8 @@ class _TapirTrackerBase(PointTracker):
         num_frames, num_points = source.num_frames, len(queries)
         query_tyx = torch.stack([
             torch.from_numpy(queries[:, 0]),
-            (torch.from_numpy(queries[:, 2]) + 0.5) * model_height / height,
-            (torch.from_numpy(queries[:, 1]) + 0.5) * model_width / width,
+            (torch.from_numpy(queries[:, 2]) + self.centre_offset) * model_height / height,
+            (torch.from_numpy(queries[:, 1]) + self.centre_offset) * model_width / width,
         ], dim=-1).float().to(self.device)[None]
         out = {"tracks": np.zeros((num_frames, num_points, 2), np.float32),
                "occlusion": np.zeros((num_frames, num_points), np.float32),
@@ -202,7 +223,8 @@ class _TapirTrackerBase(PointTracker):
             result = self.model.estimate(grids, query_features, local, self.resolution, self.resolutions)
             core = slice(window.core_start - window.start, window.core_end - window.start)
             kept = slice(window.core_start, window.core_end)
-            out["tracks"][kept] = (result["tracks"][0, :, core] * scale - 0.5).permute(1, 0, 2).float().cpu().numpy()
+            tracks = result["tracks"][0, :, core] * scale - self.centre_offset
+            out["tracks"][kept] = tracks.permute(1, 0, 2).float().cpu().numpy()
             for key in ("occlusion", "expected_dist"):
                 out[key][kept] = result[key][0, :, core].T.float().cpu().numpy()
             del grids, result  # before the next window's features are assembled: one window's copy at a time
@@ -246,11 +268,22 @@ class TapirTracker(_TapirTrackerBase):
     info = TAPIR_PANNING
     pyramid_level = 0
     extra_convs = False
+    #: tapnet's TAPIR class default (its `configs/tapir_config.py` and the demos set none)
+    default_softmax_temperature = 20.0
 
 
 class BootsTapirTracker(_TapirTrackerBase):
-    """BootsTAPIR on `bootstapir_checkpoint_v2.pt` (``pyramid_level=1``, extra convs); see `_TapirTrackerBase`."""
+    """BootsTAPIR on `bootstapir_checkpoint_v2.pt` (``pyramid_level=1``, extra convs); see `_TapirTrackerBase`.
+
+    Softmax temperature 10, the one the released checkpoint is evaluated with (google-deepmind/tapnet
+    @ c2cbab8): its README lists `configs/tapir_bootstrap_config.py` (``softmax_temperature=10.0``) as the
+    config of `bootstapir_checkpoint_v2` beside the reported TAP-Vid numbers, and the JAX demo
+    (`colabs/tapir_demo.ipynb`) builds BootsTAPIR with ``softmax_temperature=10.0`` (kept when it moved to the v2
+    checkpoint, 136338f). The PyTorch colab constructs ``TAPIR(pyramid_level=1)`` with the class default 20,
+    a setting nothing in the repository evaluates; ``softmax_temperature=20`` reproduces it.
+    """
 
     info = BOOTSTAPIR_V2
     pyramid_level = 1
     extra_convs = True
+    default_softmax_temperature = 10.0
