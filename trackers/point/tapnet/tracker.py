@@ -71,10 +71,10 @@ def load_tapnet_checkpoint(model: TapNet, path: str | Path) -> None:
     used = {(e.module, e.name) for e in haiku_entries(model) if e.collection == "params"}
     unexpected = sorted(f"{module}:{name}" for module, names in checkpoint["params"].items()
                         for name in (names if isinstance(names, dict) else {"?": None}) if (module, name) not in used)
-    if missing or wrong or unexpected:
-        raise CheckpointError(
-            f"checkpoint {path} does not match TAP-Net ({EXPECTED}): {len(missing)} missing {missing[:3]}, "
-            f"{len(wrong)} of another shape {wrong[:3]}, {len(unexpected)} unexpected parameters {unexpected[:3]}")
+    problems = [f"{len(names)} {what} {names[:3]}{' ...' if len(names) > 3 else ''}" for what, names in (
+        ("missing", missing), ("of another shape", wrong), ("unexpected parameters", unexpected)) if names]
+    if problems:
+        raise CheckpointError(f"checkpoint {path} does not match TAP-Net ({EXPECTED}): {', '.join(problems)}")
     model.load_state_dict(state, strict=True)
 
 
