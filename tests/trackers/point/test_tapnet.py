@@ -77,7 +77,8 @@ def test_wrong_layouts_name_the_file_and_the_parameter(tmp_path, checkpoint):
         TapNetTracker(save(tmp_path / "missing.npy", without), device="cpu")
     extra = {"params": {**official["params"], "tap_net/~/regression_hid": {"w": np.zeros((1, 1), np.float32)}},
              "state": official["state"]}
-    with pytest.raises(CheckpointError, match=r"extra\.npy .*: 1 unexpected parameters \['tap_net/~/regression_hid:w'\]$"):
+    unexpected = r"extra\.npy .*: 1 unexpected parameters \['tap_net/~/regression_hid:w'\]$"
+    with pytest.raises(CheckpointError, match=unexpected):
         TapNetTracker(save(tmp_path / "extra.npy", extra), device="cpu")
     with pytest.raises(CheckpointError, match=r"plain\.npy.*no 'params' and 'state'"):
         TapNetTracker(save(tmp_path / "plain.npy", np.zeros(3, np.float32)), device="cpu")

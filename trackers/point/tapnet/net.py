@@ -118,7 +118,8 @@ class TsmResNet(nn.Module):
         self.stem = nn.Conv2d(3, 64, 7, stride=2, bias=False)
         blocks, channels_in = [], 64
         for channels, stride, shift in UNITS:
-            blocks += [TsmBlock(channels_in, channels, stride, True, shift), TsmBlock(channels, channels, 1, False, shift)]
+            blocks += [TsmBlock(channels_in, channels, stride, True, shift),
+                       TsmBlock(channels, channels, 1, False, shift)]
             channels_in = channels
         self.blocks = nn.ModuleList(blocks)
 
