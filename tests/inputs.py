@@ -250,6 +250,8 @@ def make_tracker_inputs(tracker: str, out: Path) -> dict[str, Path]:
     elif tracker == "raft":
         state = damped_raft_princeton_state(RAFT_SEED, RAFT_DAMPING, TRACKERS["raft"]["bias"])
         torch.save(state, paths["checkpoint"])
+    elif tracker == "tapnet":
+        write_tapnet_checkpoint(seeded_tapnet_state(), paths["checkpoint"])
     else:  # CoTracker3, CoTracker v1, TAPIR, BootsTAPIR
         torch.save(seeded_tracker_state(tracker), paths["checkpoint"])
     return paths
@@ -1275,3 +1277,59 @@ TRACKERS["tapir_authors"] = dict(
     TRACKERS["tapir"], tracker="tapir", checkpoint="tapir_authors/tapir_checkpoint_panning.pt",
     bias={"torch_cost_volume_track_mods.occ_out.bias": 1.8},
     official=dict(visibility_threshold=0.1), options=dict(coordinates="sampt", visibility_threshold=0.1))
+# ==== official_trackers (continued): TAP-Net (SAM-PT's TapnetPointTracker, JAX/Haiku) on `TRACKER_CLIP`
+#: random TAP-Net weights: our network's default initialisation after ``torch.manual_seed(seed)``, the frozen batch
+#: norms drawn around identity (`seeded_tapnet_state`), written as the official Haiku checkpoint
+#: (`write_tapnet_checkpoint`); the probe is an official (module:name, index). Not chaotic (no iterations: a 1e-7
+#: change of the probe moved the official tracks by 3e-5 px undamped), but undamped every heatmap peaks in a
+#: corner (the convolutions' padding) and every occlusion logit is within 0.01 of 0.02. So the two cost-volume
+#: convolutions get a positive mean (heatmaps follow the feature similarity: the points move with the clip; 0.2
+#: instead of 0.02 on `hid2` made the softmax so sharp that our float32 and float64 runs differed by 5.6e-4 px,
+#: with 0.02 by 3e-5 px), and the occlusion output is scaled by 300 and shifted so that about half the points are
+#: visible, every logit at least 0.017 from the 0.5 threshold.
+TRACKERS["tapnet"] = dict(
+    seed=2030, checkpoint="tapnet/checkpoint_wo_optstate.npy", options={}, damping=(("head.occ_out.", 300.0),),
+    bias={"head.hid1.weight": 0.5, "head.hid2.weight": 0.02, "head.occ_out.bias": -6.265},
+    probe=("tap_net/~/cost_volume_regression_1:w", (0, 1, 1, 0, 3)))
+
+
+def seeded_tapnet_state() -> dict:
+    """`trackers.point.tapnet.net.TapNet`'s state dict after ``torch.manual_seed(TRACKERS["tapnet"]["seed"])``: default
+    initialisation, batch-norm scale 1 + 0.1 N(0, 1), offset and mean 0.1 N(0, 1), variance U(0.5, 1.5); then
+    ``damping`` and ``bias``. The global torch generator is left as it was."""
+    import torch
+
+    from trackers.point.tapnet.net import TapNet
+
+    settings = TRACKERS["tapnet"]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(settings["seed"])
+        state = TapNet().state_dict()
+        for name in sorted(state):
+            size = state[name].shape
+            if name.endswith((".scale", ".offset", ".mean")):
+                state[name] = float(name.endswith(".scale")) + 0.1 * torch.randn(size)
+            elif name.endswith(".var"):
+                state[name] = 0.5 + torch.rand(size)
+    state = damp(state, settings["damping"])
+    for name, value in settings["bias"].items():
+        state[name] = state[name] + value
+    return state
+
+
+def write_tapnet_checkpoint(state: dict, path: Path) -> None:
+    """Write our TAP-Net ``state`` as the official checkpoint: ``np.save`` of {"params": {module: {name: array}},
+    "state": {module: {name: array}}} (pickled, as jaxline saves it), the moving averages with Haiku's
+    ``counter`` and ``hidden`` beside ``average``."""
+    from trackers.point.tapnet.net import TapNet, haiku_entries, to_haiku
+
+    checkpoint = {"params": {}, "state": {}}
+    for entry in haiku_entries(TapNet()):
+        value = to_haiku(state[entry.key], entry.layout)
+        module = checkpoint[entry.collection].setdefault(entry.module, {})
+        module[entry.name] = value
+        if entry.collection == "state":
+            module.update(counter=np.array(1000, np.int32), hidden=value.copy())
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as file:
+        np.save(file, checkpoint, allow_pickle=True)

@@ -125,3 +125,51 @@ def read_state_dict(path: str | Path, expected: str, key: str | None = None, unw
         raise CheckpointError(f"checkpoint {path} is not in the official {expected} format: not a plain "
                               f"state_dict of tensors (found {found})")
     return checkpoint
+
+
+#: what a pickled .npy checkpoint may name: numpy's array reconstruction and plain containers (the pickle
+#: counterpart of ``torch.load(weights_only=True)``); anything else (code, optimizer objects) is refused
+ALLOWED_PICKLE_GLOBALS = frozenset({
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    ("builtins", "dict"), ("builtins", "list"), ("builtins", "tuple"), ("collections", "OrderedDict"),
+})
+
+
+def read_pickled_npy(path: str | Path, expected: str):
+    """The object stored by ``np.save(path, obj, allow_pickle=True)`` (e.g. a JAX/Haiku checkpoint dict), unpickled
+    with only `ALLOWED_PICKLE_GLOBALS`; a plain (non-object) .npy array is returned as it is.
+
+    Raises:
+        CheckpointError naming the file and ``expected`` (what it should be) when it is not a .npy file, is
+        truncated, or its pickle names anything else (the name is given).
+    """
+    import pickle
+
+    import numpy as np
+
+    class _Restricted(pickle.Unpickler):
+        def find_class(self, module: str, name: str):
+            if (module, name) not in ALLOWED_PICKLE_GLOBALS:
+                raise CheckpointError(f"checkpoint {path} pickles {module}.{name}, which is not allowed (only numpy "
+                                      f"arrays in plain containers are loaded); expected {expected}")
+            return super().find_class(module, name)
+
+    try:
+        with open(path, "rb") as file:
+            version = np.lib.format.read_magic(file)
+            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+            if read_header is None:
+                raise ValueError(f".npy format version {version} is not supported")
+            dtype = read_header(file, max_header_size=1 << 20)[2]
+            if not dtype.hasobject:
+                file.seek(0)
+                return np.load(file, allow_pickle=False)
+            return _Restricted(file).load()[()]
+    except CheckpointError:
+        raise
+    except Exception as error:  # noqa: BLE001 - not a .npy file, truncated, a broken pickle
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointError(f"cannot read checkpoint {path} as a .npy file ({reason}); expected {expected}") from None

@@ -53,6 +53,7 @@ CHECKPOINT_MODULES = (
     "trackers.point.raft.tracker",
     "trackers.point.tapir.tracker",
     "trackers.point.superglue.tracker",
+    "trackers.point.tapnet.tracker",
 )
 
 # checkpoints whose official file name another checkpoint also has (PIPS and PIPS++: model-000200000.pth),

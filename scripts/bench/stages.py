@@ -48,7 +48,8 @@ NUM_OBJECTS, NUM_POSITIVE = 5, 8
 ENCODERS = ("sam_vit_b", "sam_vit_l", "sam_vit_h", "hqsam_vit_b", "hqsam_vit_l", "hqsam_vit_h", "hqsam_vit_tiny",
             "mobilesam", "sam2_hiera_t", "sam2_hiera_s", "sam2_hiera_b_plus", "sam2_hiera_l")
 DECODERS = ("sam_vit_h", "hqsam_vit_h", "sam2_hiera_l")
-TRACKERS = ("pips", "pips2", "cotracker_v1", "cotracker3_offline", "cotracker3_online", "tapir", "bootstapir", "raft")
+TRACKERS = ("pips", "pips2", "cotracker_v1", "cotracker3_offline", "cotracker3_online", "tapir", "bootstapir", "raft",
+            "tapnet")
 
 
 @dataclass

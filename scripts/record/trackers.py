@@ -26,6 +26,9 @@ it with ``PYTHONPATH=/path/to/co-tracker`` (tag v1.0) and ``einops`` importable.
 SAM-PT's TAPIR wrapper (``--tracker tapir_authors``, their JAX TAPIR) runs on the same weights written as its
 Haiku ``.npy`` (`scripts.record.sampt_tapir`, which says what the recording venv needs).
 
+TAP-Net (``--tracker tapnet``) is SAM-PT's ``TapnetPointTracker`` (JAX/Haiku, `_TapnetWrapper`): run it in a venv with
+jax, dm-haiku, chex, einshape, ml_collections and jaxline (CPU) besides torch.
+
 CoTracker3 (facebookresearch/co-tracker), TAPIR and BootsTAPIR (google-deepmind/tapnet, ``tapnet/torch``)
 are run through `OFFICIAL_RUNNERS` (the official predictor or model called as its README / colab does, see
 each runner), with ``--official`` a checkout of that repository.
@@ -82,6 +85,8 @@ def official_tracker(tracker: str, paths: dict):
 
         model = SamPtTapir(paths["checkpoint"], **TRACKERS[tracker]["official"])
         return _QueryFramesWritten(model, model)
+    if tracker == "tapnet":
+        return _TapnetWrapper(paths["checkpoint"])
     if tracker in OFFICIAL_RUNNERS:
         return OFFICIAL_RUNNERS[tracker](paths["checkpoint"])
     raise ValueError(tracker)
@@ -111,6 +116,48 @@ class _QueryFramesWritten:
         tracks[queries[0, :, 0].long(), points] = queries[0, :, 1:].float()
         visible[queries[0, :, 0].long(), points] = True
         return {"trajectories_pred": tracks[None], "visibilities_pred": visible[None]}
+
+
+class _TapnetWrapper:
+    """SAM-PT's `TapnetPointTracker` (JAX/Haiku: run with jax, dm-haiku, chex, einshape, ml_collections and jaxline
+    importable; TensorFlow, which it only asks to hide the GPUs, is a stand-in), unmodified, with the query frames
+    written as `_QueryFramesWritten` does. Its jitted forward keeps the weights it was built with, so `perturb`
+    builds it again from a copy of the checkpoint with one weight changed."""
+
+    def __init__(self, checkpoint: Path):
+        self.checkpoint = Path(checkpoint)
+        self.tracker = self._build(self.checkpoint)
+
+    @staticmethod
+    def _build(checkpoint: Path):
+        import importlib.machinery
+        import types
+
+        tensorflow = types.ModuleType("tensorflow")
+        tensorflow.__spec__ = importlib.machinery.ModuleSpec("tensorflow", None)
+        tensorflow.config = types.SimpleNamespace(experimental=types.SimpleNamespace(
+            set_visible_devices=lambda *args, **kwargs: None))
+        sys.modules.setdefault("tensorflow", tensorflow)
+        sys.modules.pop("sam_pt.point_tracker.tapnet", None)  # the stand-in of `install_stand_ins`
+        from sam_pt.point_tracker.tapnet import TapnetPointTracker
+
+        return _QueryFramesWritten(TapnetPointTracker(str(checkpoint), visibility_threshold=0.5))
+
+    def eval(self):
+        return self
+
+    def evaluate_batch(self, rgbs, queries) -> dict:
+        return self.tracker.evaluate_batch(rgbs, queries)
+
+    def perturb(self, probe: str, index: tuple, delta: float) -> None:
+        """Add ``delta`` to ``params[module][name][index]`` (``probe`` is "module:name") and rebuild."""
+        module, name = probe.split(":")
+        checkpoint = np.load(self.checkpoint, allow_pickle=True).item()
+        checkpoint["params"][module][name][tuple(index)] += np.float32(delta)
+        perturbed = self.checkpoint.with_name("perturbed_" + self.checkpoint.name)
+        with open(perturbed, "wb") as file:
+            np.save(file, checkpoint, allow_pickle=True)
+        self.tracker = self._build(perturbed)
 
 
 def run_official(model, frames: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -317,9 +364,12 @@ def record(tracker: str, official: Path, inputs: Path, out: Path, commit: str | 
             "track_range": [float(tracks.min()), float(tracks.max())]}
     if sensitivity:
         name, index = TRACKERS[tracker]["probe"]
-        parameter = dict(model.named_parameters())[f"model.{name}"]
-        with torch.no_grad():
-            parameter[index] += 1e-7
+        if isinstance(model, _TapnetWrapper):
+            model.perturb(name, index, 1e-7)
+        else:
+            parameter = dict(model.named_parameters())[f"model.{name}"]
+            with torch.no_grad():
+                parameter[index] += 1e-7
         moved, moved_visible = run(model, frames, queries)
         info["sensitivity"] = {"probe": [name, list(index)], "max_track_change_px": float(np.abs(moved - tracks).max()),
                                "visibility_changes": int((np.asarray(moved_visible) != np.asarray(visible)).sum())}

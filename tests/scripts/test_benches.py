@@ -34,7 +34,8 @@ def test_bench_neural_trackers_runs(monkeypatch, capsys):
     monkeypatch.setattr(bench, "WIDTH", 320)
     bench.main(["--neural", "--frames", "2", "--keypoints", "64"])
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in lines[1:]] == ["pips", "cotracker_v1", "superglue (64 keypoints)"]
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "pips", "cotracker_v1", "tapnet", "superglue (64 keypoints)"]
 
 
 def test_bench_segmenters_runs(monkeypatch, capsys):

@@ -27,6 +27,7 @@ TRACKERS: dict[str, str] = {
     "bootstapir": "trackers.point.tapir.tracker:BootsTapirTracker",
     "raft": "trackers.point.raft.tracker:RaftTracker",
     "superglue": "trackers.point.superglue.tracker:SuperGlueTracker",
+    "tapnet": "trackers.point.tapnet.tracker:TapNetTracker",
 }
 
 

@@ -317,6 +317,7 @@ EXPECTED = {  # preset -> {dotted key: value} it must set (beyond its header com
                    "tracker.options.fb_threshold": None, "tracker.options.chaining": "sampt"},
     "ablations/tab2a_superglue": tab2(0, 0, **{"tracker.name": "superglue"}),
     "ablations/tab2a_superglue_iri3": tab2(0, 3, **{"tracker.name": "superglue"}),
+    "ablations/tab2a_tapnet": tab2(0, 0, **{"tracker.name": "tapnet"}),
     **{f"ablations/tab2b_np{n}": tab2(n, 0) for n in (0, 1, 8, 16, 72)},
     **{f"ablations/tab2c_iri{i}": tab2(1, i) for i in (0, 1, 3, 12)},
     "ablations/tab2d_ps_none": tab2(1, 12, **{"model.use_patch_matching_filtering": False}),

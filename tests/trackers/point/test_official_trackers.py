@@ -1,6 +1,7 @@
 """Point trackers against the official ones (tests/fixtures/official_trackers, recorded with
 scripts/record/trackers.py: SAM-PT's own trackers from SysCV/sam-pt (CoTracker v1 included), CoTracker3 from
-facebookresearch/co-tracker, TAPIR and BootsTAPIR from google-deepmind/tapnet, and TAPIR through SAM-PT's JAX
+facebookresearch/co-tracker, TAPIR and BootsTAPIR from google-deepmind/tapnet, TAPIR through SAM-PT's JAX
+wrapper and TAP-Net through SAM-PT's JAX
 wrapper): the same synthetic clip, queries on the first, a middle and the last frame, the same random (damped) weights;
 ``build_point_tracker(...).track`` must give the official tracks to 1e-3 px and the same visibility."""
 from __future__ import annotations
@@ -27,7 +28,7 @@ def test_tracks_equal_official(tracker, tmp_path):
 
 
 @pytest.mark.parametrize("tracker", ["cotracker3_offline", pytest.param("cotracker3_online", marks=pytest.mark.slow),
-                                     "cotracker_v1", "tapir", "bootstapir",
+                                     "cotracker_v1", "tapir", "bootstapir", "tapnet",
                                      pytest.param("tapir_long", marks=pytest.mark.slow), "tapir_authors"])
 def test_cotracker3_tapir_equal_official(tracker, tmp_path):
     check_equals_official(tracker, tmp_path)

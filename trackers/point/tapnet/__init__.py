@@ -1,0 +1,1 @@
+"""The tapnet point tracker: `tracker.py` (SAM-PT's wrapper: loading, resizing, scaling) and `net.py` (the network)."""
