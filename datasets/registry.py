@@ -20,6 +20,7 @@ READERS: dict[str, str] = {
     "lvos": "datasets.lvos:LvosReader",
     "mosev2": "datasets.mosev2:Mosev2Reader",
     "folder": "datasets.folder:FolderReader",
+    "bdd100k": "datasets.bdd100k:Bdd100kReader",
 }
 
 
