@@ -20,6 +20,7 @@ PRESET_lvos := paper/sampt_lvos
 PRESET_vost := paper/sampt_vost
 PRESET_mosev2 := paper/sampt_mosev2
 PRESET_folder := paper/sampt
+PRESET_bdd100k := code_defaults/authors_code_bdd100k
 EXPERIMENT ?= $(PRESET_$(DATASET_OPTION))
 SEEDS ?=
 ARGS ?=

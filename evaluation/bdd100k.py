@@ -170,8 +170,9 @@ def _nanmean(values: np.ndarray) -> float:
 
 
 def object_row(j: np.ndarray, f: np.ndarray, visible: np.ndarray, first: int) -> dict:
-    """One object's official row (`PER_OBJECT_COLUMNS` and the Recall / Decay columns) from its (T,) per-frame J,
-    F and GT-visible flags, scored from frame ``first + 1`` on."""
+    """One object's numbers (`PER_OBJECT_COLUMNS` but ``short-medium-long``, `length_class` of ``visible_frames``;
+    and the Recall / Decay columns) from its (T,) per-frame J, F and GT-visible flags, scored from frame
+    ``first + 1`` on."""
     if first == len(j) - 1:  # first shown on the last frame: the tool gives J = F = 1, visible and not
         j = f = np.ones(1)
         visible = nonvisible = np.ones(1, bool)
@@ -185,11 +186,14 @@ def object_row(j: np.ndarray, f: np.ndarray, visible: np.ndarray, first: int) ->
         row[f"{name}-Mean"], row[f"{name}-Recall"], row[f"{name}-Decay"] = object_statistics(values)
         row[f"{name}-Mean-Vis"] = _nanmean(values[visible])
         row[f"{name}-Mean-NonVis"] = _nanmean(values[nonvisible])
-    kind = ("short" if counts[1] < SHORT_OBJECT_THRESHOLD else "medium" if counts[1] < LONG_OBJECT_THRESHOLD
-            else "long")
-    row.update({"n_frames": counts[0], "visible_frames": counts[1], "nonvisible_frames": counts[0] - counts[1],
-                "short-medium-long": kind})
+    row.update({"n_frames": counts[0], "visible_frames": counts[1], "nonvisible_frames": counts[0] - counts[1]})
     return row
+
+
+def length_class(visible_frames: int) -> str:
+    """The tool's ``short-medium-long`` column: by the object's visible frames."""
+    return ("short" if visible_frames < SHORT_OBJECT_THRESHOLD else "medium" if visible_frames < LONG_OBJECT_THRESHOLD
+            else "long")
 
 
 def evaluate_bdd100k_video(video: Bdd100kVideo, predictions_dir: str | Path, overlapping: bool) -> dict[str, dict]:
@@ -238,7 +242,7 @@ def global_scores(per_object: dict[str, dict]) -> dict[str, float]:
 @dataclass
 class Bdd100kResult(OwnRulesResult):
     """Scores of one BDD100K evaluation: ``metrics`` the official global columns (`GLOBAL_COLUMNS`, NaN where the
-    tool gives NaN), ``per_object`` ``"<seq>_<id>"`` -> `object_row`; ``overlapping``: the mode scored."""
+    tool gives NaN), ``per_object`` ``"<seq>_<id>"`` -> `object_row` (numbers only); ``overlapping``: the mode."""
 
     dataset: ClassVar[str] = "bdd100k"
     overlapping: bool = False
@@ -252,11 +256,11 @@ class Bdd100kResult(OwnRulesResult):
 
     def per_sequence_csv(self) -> str:
         """``per-sequence_results.csv`` text as the tool writes it (one row per object, ``%.3f``, NaN empty)."""
-        def cell(value):
-            return format_3f(value) if isinstance(value, float) else str(value)
+        def cells(row: dict) -> list[str]:
+            values = [row[name] for name in PER_OBJECT_COLUMNS[:-1]] + [length_class(row["visible_frames"])]
+            return [format_3f(value) if isinstance(value, float) else str(value) for value in values]
 
-        return csv_text([("Sequence",) + PER_OBJECT_COLUMNS] + [[key] + [cell(row[name]) for name in PER_OBJECT_COLUMNS]
-                                                                for key, row in self.per_object.items()])
+        return csv_text([("Sequence",) + PER_OBJECT_COLUMNS] + [[key] + cells(row) for key, row in self.per_object.items()])
 
     def official_files(self, split: str) -> list[tuple[str, str]]:
         """``global_results.csv`` and ``per-sequence_results.csv``, as the tool writes them."""

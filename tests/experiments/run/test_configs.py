@@ -86,6 +86,7 @@ DATASETS = {  # option -> (reader, root under DATA_ROOT, split)
     "vost": ("vost", "VOST", "val"),
     "mosev2": ("mosev2", "MOSEv2", "valid"),
     "folder": ("folder", "folder", "all"),
+    "bdd100k": ("bdd100k", "bdd100k/vos", "val"),
 }
 
 
@@ -333,6 +334,12 @@ EXPECTED = {  # preset -> {dotted key: value} it must set (beyond its header com
     "code_defaults/authors_code": {"segmenter.name": "hqsam_vit_h", "model.positive_points_per_mask": 16,
                                    "tracker.name": "cotracker_v1", "tracker.options.support_grid_every": 12,
                                    "tracker.options.visibility_threshold": 0.7},
+    # the authors' BDD100K command: their code defaults without refinement
+    "code_defaults/authors_code_bdd100k": {"dataset.name": "bdd100k", "dataset.split": "val",
+                                           "dataset.save_overlapping_masks": False, "segmenter.name": "hqsam_vit_h",
+                                           "tracker.name": "cotracker_v1", "model.positive_points_per_mask": 16,
+                                           "model.negative_points_per_mask": 1,
+                                           "model.iterative_refinement_iterations": 0, "longest_side": 1024},
 }
 
 
