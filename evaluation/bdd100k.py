@@ -171,8 +171,8 @@ def _nanmean(values: np.ndarray) -> float:
 
 def object_row(j: np.ndarray, f: np.ndarray, visible: np.ndarray, first: int) -> dict:
     """One object's numbers (`PER_OBJECT_COLUMNS` but ``short-medium-long``, `length_class` of ``visible_frames``;
-    and the Recall / Decay columns) from its (T,) per-frame J, F and GT-visible flags, scored from frame
-    ``first + 1`` on."""
+    and the Recall / Decay columns; None for the mean over no visible / non-visible frame, the tool's NaN) from
+    its (T,) per-frame J, F and GT-visible flags, scored from frame ``first + 1`` on."""
     if first == len(j) - 1:  # first shown on the last frame: the tool gives J = F = 1, visible and not
         j = f = np.ones(1)
         visible = nonvisible = np.ones(1, bool)
@@ -184,8 +184,8 @@ def object_row(j: np.ndarray, f: np.ndarray, visible: np.ndarray, first: int) ->
     row = {}
     for name, values in (("J", j), ("F", f)):
         row[f"{name}-Mean"], row[f"{name}-Recall"], row[f"{name}-Decay"] = object_statistics(values)
-        row[f"{name}-Mean-Vis"] = _nanmean(values[visible])
-        row[f"{name}-Mean-NonVis"] = _nanmean(values[nonvisible])
+        row[f"{name}-Mean-Vis"] = float(np.nanmean(values[visible])) if visible.any() else None
+        row[f"{name}-Mean-NonVis"] = float(np.nanmean(values[nonvisible])) if nonvisible.any() else None
     row.update({"n_frames": counts[0], "visible_frames": counts[1], "nonvisible_frames": counts[0] - counts[1]})
     return row
 
@@ -218,7 +218,7 @@ def global_scores(per_object: dict[str, dict]) -> dict[str, float]:
     rows = list(per_object.values())
 
     def column(name: str) -> np.ndarray:
-        return np.array([row[name] for row in rows], dtype=np.float64)
+        return np.array([math.nan if row[name] is None else row[name] for row in rows], dtype=np.float64)
 
     scores = {}
     for name in ("J", "F"):
@@ -242,7 +242,7 @@ def global_scores(per_object: dict[str, dict]) -> dict[str, float]:
 @dataclass
 class Bdd100kResult(OwnRulesResult):
     """Scores of one BDD100K evaluation: ``metrics`` the official global columns (`GLOBAL_COLUMNS`, NaN where the
-    tool gives NaN), ``per_object`` ``"<seq>_<id>"`` -> `object_row` (numbers only); ``overlapping``: the mode."""
+    tool gives NaN), ``per_object`` ``"<seq>_<id>"`` -> `object_row` (numbers or None); ``overlapping``: the mode."""
 
     dataset: ClassVar[str] = "bdd100k"
     overlapping: bool = False
@@ -258,7 +258,7 @@ class Bdd100kResult(OwnRulesResult):
         """``per-sequence_results.csv`` text as the tool writes it (one row per object, ``%.3f``, NaN empty)."""
         def cells(row: dict) -> list[str]:
             values = [row[name] for name in PER_OBJECT_COLUMNS[:-1]] + [length_class(row["visible_frames"])]
-            return [format_3f(value) if isinstance(value, float) else str(value) for value in values]
+            return [str(value) if isinstance(value, (int, str)) else format_3f(value) for value in values]
 
         return csv_text([("Sequence",) + PER_OBJECT_COLUMNS] + [[key] + cells(row) for key, row in self.per_object.items()])
 

@@ -1343,7 +1343,7 @@ def _write_bdd100k_predictions(videos, pred: Path, overlapping: Path) -> None:
                 labels[mask] = object_id
                 write_label_png(overlapping / video.name / video.object_folder(object_id) / f"{frame}.png",
                                 mask.astype(np.uint8))
-            if video.name == BDD100K_BINARY_VIDEO:
+            if video.name == BDD100K_BINARY_VIDEO and video.object_ids == [1]:  # `BDD100K_GT` (not the bench's)
                 labels = labels * np.uint8(255)
             write_label_png(pred / video.name / f"{frame}.png", labels)
 

@@ -39,8 +39,8 @@ def recorded():
 
 
 def equal(theirs, mine) -> bool:
-    if theirs is None:
-        return isinstance(mine, float) and math.isnan(mine)
+    if theirs is None:  # the tool's NaN: None per object, NaN among our global numbers
+        return mine is None or (isinstance(mine, float) and math.isnan(mine))
     if isinstance(theirs, str):
         return theirs == mine
     return abs(mine - theirs) <= ATOL
