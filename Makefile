@@ -22,6 +22,7 @@ PRESET_mosev2 := paper/sampt_mosev2
 PRESET_folder := paper/sampt
 PRESET_lv1 := paper/sampt_lv1
 PRESET_lv3 := paper/sampt_lv3
+PRESET_bdd100k := code_defaults/authors_code_bdd100k
 EXPERIMENT ?= $(PRESET_$(DATASET_OPTION))
 SEEDS ?=
 ARGS ?=

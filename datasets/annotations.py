@@ -36,6 +36,7 @@ def scan_first_appearances(
     known_ids: set[int] | None = None,
     stop_when_found: bool = False,
     void_label: int | None = None,
+    wide: bool = False,
 ) -> tuple[dict[int, int], tuple[int, int]]:
     """Read annotation PNGs in frame order and find the first frame of every id.
 
@@ -45,6 +46,7 @@ def scan_first_appearances(
         known_ids: if given, an id outside it is an error naming the file.
         stop_when_found: stop reading once every id of ``known_ids`` was seen (dense annotations).
         void_label: value that is not an object.
+        wide: ids may exceed 255 (16-bit PNGs, `datasets.png.read_label_png`).
 
     Returns:
         (id -> first frame index, (H, W) of the annotations).
@@ -52,7 +54,7 @@ def scan_first_appearances(
     first: dict[int, int] = {}
     for index in sorted(annotations):
         path = annotations[index]
-        labels = read_label_png(path)
+        labels = read_label_png(path, wide=wide)
         if size is None:
             size = labels.shape
         elif labels.shape != tuple(size):

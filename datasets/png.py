@@ -53,12 +53,13 @@ def read_frame(path: str | Path) -> np.ndarray:
     return np.asarray(image)
 
 
-def read_label_png(path: str | Path, allow_rgb: bool = False) -> np.ndarray:
+def read_label_png(path: str | Path, allow_rgb: bool = False, wide: bool = False) -> np.ndarray:
     """Read an annotation or prediction PNG as an (H, W) uint8 label map (raw pixel values = ids).
 
     Palette ("P") and greyscale ("L") PNGs give their raw values. An RGB PNG cannot be decoded into ids
     without its palette, so it is an error unless ``allow_rgb`` (then every non-black pixel is 1, for
-    binary DAVIS 2016 style masks saved as colour images).
+    binary DAVIS 2016 style masks saved as colour images). With ``wide`` a 16-bit greyscale PNG may hold ids
+    up to 65535 (BDD100K, `datasets.bdd100k`): the map is then (H, W) uint16 when a value exceeds 255.
     """
     path = Path(path)
     image = _open(path)
@@ -68,9 +69,11 @@ def read_label_png(path: str | Path, allow_rgb: bool = False) -> np.ndarray:
         return np.asarray(image, dtype=np.uint8)
     if image.mode in ("I", "I;16", "I;16B"):
         array = np.asarray(image)
-        if array.max(initial=0) > 255:
-            raise DatasetError(f"label PNG {path} has values above 255 (mode {image.mode}); ids must be 0..255")
-        return array.astype(np.uint8)
+        top = int(array.max(initial=0))
+        if top > 255 and not (wide and top <= 65535 and int(array.min(initial=0)) >= 0):
+            raise DatasetError(f"label PNG {path} has values above 255 (mode {image.mode}); ids must be 0..255"
+                               + (" (0..65535 for a 16-bit PNG)" if wide else ""))
+        return array.astype(np.uint16 if top > 255 else np.uint8)
     if image.mode in ("RGB", "RGBA", "LA"):
         if allow_rgb:
             rgb = np.asarray(image.convert("RGB"))
@@ -84,12 +87,18 @@ def read_label_png(path: str | Path, allow_rgb: bool = False) -> np.ndarray:
 
 
 def write_label_png(path: str | Path, labels: np.ndarray, palette: np.ndarray | None = None) -> None:
-    """Write an (H, W) label map as an indexed PNG with the DAVIS palette (or ``palette``), atomically."""
+    """Write an (H, W) label map as an indexed PNG with the DAVIS palette (or ``palette``), atomically; ids
+    above 255 (up to 65535: BDD100K, `datasets.bdd100k`) as a 16-bit greyscale PNG (no palette), which
+    `read_label_png` reads back with ``wide=True``."""
     labels = np.asarray(labels)
     if labels.ndim != 2:
         raise ValueError(f"labels for {path} must be (H, W), got shape {labels.shape}")
-    if labels.size and (labels.min() < 0 or labels.max() > 255):
-        raise ValueError(f"labels for {path} must be ids in 0..255, got {labels.min()}..{labels.max()}")
+    if labels.size and (labels.min() < 0 or labels.max() > 65535):
+        raise ValueError(f"labels for {path} must be ids in 0..65535, got {labels.min()}..{labels.max()}")
+    if labels.size and labels.max() > 255:
+        image = Image.fromarray(labels.astype(np.uint16))
+        atomic_write(path, lambda temporary: image.save(temporary, format="PNG"))
+        return
     image = Image.fromarray(labels.astype(np.uint8), mode="P")
     image.putpalette((DAVIS_PALETTE if palette is None else np.asarray(palette, np.uint8)).reshape(-1).tolist())
     atomic_write(path, lambda temporary: image.save(temporary, format="PNG"))

@@ -22,6 +22,7 @@ READERS: dict[str, str] = {
     "folder": "datasets.folder:FolderReader",
     "lv1": "datasets.long_video:LongVideoReader",
     "lv3": "datasets.long_video:LongVideo3Reader",
+    "bdd100k": "datasets.bdd100k:Bdd100kReader",
 }
 
 

@@ -84,6 +84,12 @@ DEFAULT_SPLIT["long_video"] = "val"
 READER_FOR_LAYOUT["long_video"] = "lv1"
 LONG_VIDEO_STRIDE = 5
 LONG_VIDEO_REPEATS = 3
+
+# BDD100K VOS (the authors' conversion of MOTS 2020): every frame annotated, frames named <seq>-<t:07d> from 1
+LAYOUTS += ("bdd100k",)
+DEFAULT_SPLIT["bdd100k"] = "val"
+LATE_START_LAYOUTS += ("bdd100k",)
+READER_FOR_LAYOUT["bdd100k"] = "bdd100k"
 GREY_PALETTE = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
 COMPLETE_MARKER = ".complete"
 # the embedded default: objects move (translation, rotation, scale) and partly occlude each other, but
@@ -588,6 +594,17 @@ def bounce_frame(k: int, num_frames: int) -> int:
     return k if k < num_frames else 2 * num_frames - 2 - k
 
 
+def _write_bdd100k(root: Path, split: str, items: list[_Rendered]) -> None:
+    """BDD100K VOS: all frames as JPEGs and label maps of every frame (empty before object 2 starts and while it
+    is out of the frame), both named ``<video>-<t:07d>`` counting from 1, as the authors' conversion writes them."""
+    for item in items:
+        truth = item.truth
+        for t in range(truth.num_frames):
+            stem = f"{truth.name}-{t + 1:07d}"
+            write_frame(root / split / "JPEGImages" / truth.name / f"{stem}.jpg", item.frames[t], quality=95)
+            write_label_png(root / split / "Annotations" / truth.name / f"{stem}.png", truth.labels[t])
+
+
 def _upscale(frame: np.ndarray, labels: np.ndarray, factor: int = 2) -> tuple[np.ndarray, np.ndarray]:
     height, width = labels.shape
     size = (width * factor, height * factor)
@@ -624,7 +641,7 @@ def generate(
     """Write a synthetic benchmark in ``layout`` under ``root`` (which must be empty or absent).
 
     Args:
-        layout: one of ``davis17, davis16, ytvos, mose, uvo, folder, sav, vost, lvos, mosev2, long_video``.
+        layout: one of ``davis17, davis16, ytvos, mose, uvo, folder, sav, vost, lvos, mosev2, long_video, bdd100k``.
         num_frames: frames per video (for ``ytvos``: the 30 fps frames; every 5th is the 6 fps set; for
             ``sav``: the 24 fps frames, masks on every 4th; ``lvos``: masks on every 5th); default 12, for ``sav``
             48, for ``lvos`` 60, for ``mosev2`` 40.
@@ -709,6 +726,8 @@ def _write_layout(root: Path, layout: str, split: str, items: list[_Rendered], f
         _write_mosev2(root, split, items)
     elif layout == "long_video":
         _write_long_video(root, items)
+    elif layout == "bdd100k":
+        _write_bdd100k(root, split, items)
     else:
         _write_folder(root, split, items)
 

@@ -25,13 +25,14 @@ class PredictionError(DatasetError):
     """A prediction folder or file that cannot be scored; the message names the video, frame and file."""
 
 
-def read_prediction_labels(path: Path, video: str, size: tuple[int, int]) -> np.ndarray:
-    """(H, W) uint8 label map of the prediction PNG ``path`` of ``video``; `PredictionError` naming the file when
-    it cannot be read as an indexed PNG (e.g. RGB) or is not ``size`` = (H, W)."""
+def read_prediction_labels(path: Path, video: str, size: tuple[int, int], wide: bool = False) -> np.ndarray:
+    """(H, W) uint8 label map of the prediction PNG ``path`` of ``video`` (``wide``: uint16 when a 16-bit PNG holds
+    ids above 255); `PredictionError` naming the file when it cannot be read as an indexed PNG (e.g. RGB) or is
+    not ``size`` = (H, W)."""
     from datasets.png import read_label_png
 
     try:
-        labels = read_label_png(path)
+        labels = read_label_png(path, wide=wide)
     except DatasetError as error:
         raise PredictionError(f"video {video}: {error}") from None
     if labels.shape != tuple(size):

@@ -8,6 +8,7 @@ Command line::
 ``--dataset sav`` is scored by `evaluation.sav` (the official SA-V rules, described there).
 ``--dataset lvos`` is scored by `evaluation.lvos` (the official LVOS v1/v2 rules, described there).
 ``--dataset mosev2`` is scored by `evaluation.mosev2` (the official MOSEv2 rules, described there).
+``--dataset bdd100k`` is scored by `evaluation.bdd100k` (the authors' BDD100K rules, described there).
 
 Python: :func:`evaluate_vos` on a list of `datasets.video.Video` objects, returning a `VosResult`.
 
@@ -68,7 +69,8 @@ DATASETS = ("davis16", "davis17", "mose", "folder", "lv1", "lv3")
 #: is the command line; the scorer ``(videos, predictions_dir, workers=None, progress=False)`` returns an
 #: `evaluation.scoring.OwnRulesResult`. A new benchmark with its own evaluator is one entry here.
 OWN_RULES = {"sav": ("evaluation.sav", "evaluate_sav"), "vost": ("evaluation.vost", "evaluate_vost"),
-             "lvos": ("evaluation.lvos", "evaluate_lvos"), "mosev2": ("evaluation.mosev2", "evaluate_mosev2")}
+             "lvos": ("evaluation.lvos", "evaluate_lvos"), "mosev2": ("evaluation.mosev2", "evaluate_mosev2"),
+             "bdd100k": ("evaluation.bdd100k", "evaluate_bdd100k")}
 CLI_DATASETS = DATASETS + tuple(OWN_RULES)
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 OBJECT_COLUMNS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")

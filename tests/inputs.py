@@ -1333,3 +1333,129 @@ def write_tapnet_checkpoint(state: dict, path: Path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as file:
         np.save(file, checkpoint, allow_pickle=True)
+
+# ==== official_bdd100k: synthetic BDD100K VOS roots and seeded predictions (scripts/record/bdd100k.py)
+#: the ground truth: `datasets.synthetic` layout ``bdd100k`` (every frame annotated; object 2 starts late, leaves the
+#: frame and comes back; object 1 is visible on every frame: a long object), edited by `BDD100K_GT_EDITS`
+BDD100K_GT = dict(layout="bdd100k", num_videos=3, num_frames=36, height=72, width=96, num_objects=3, seed=17)
+BDD100K_PRED_SEED = 29
+#: (video, object id) -> (frame ranges [start, stop) where the object is drawn as a block, or erased when the id
+#: is one the generator drew); the thresholds of BDD100KEvaluator are 5 and 30 visible frames
+BDD100K_GT_EDITS = {
+    ("synth-000", 3): [(10, 15)],  # erased on frames 10-14: vanishes and returns
+    ("synth-000", 4): [(20, 23)],  # a block on frames 20-22 only: short (3 visible frames), then absent
+    ("synth-000", 5): [(35, 36)],  # a block on the last frame only (the tool scores it J = F = 1)
+    ("synth-001", 4): [(8, 22)],  # a block on frames 8-21: medium (14 visible frames)
+    ("synth-002", 2): [(0, 36)],  # erased everywhere: one object left (ids 1..N stay contiguous)
+    ("synth-002", 3): [(0, 36)],
+}
+#: prediction cases: (video, object id) -> what the prediction does instead of a jittered copy of the GT
+BDD100K_CASES = {
+    ("synth-000", 2): "absent",  # never predicted
+    ("synth-001", 2): "early",  # predicted (its first mask, jittered) on the frames before it starts
+}
+BDD100K_EMPTY_FRAME = ("synth-000", 30)  # an all-background predicted frame
+BDD100K_BINARY_VIDEO = "synth-002"  # one object, predicted as 0/255 maps (the tool divides such maps by 255)
+#: a second root whose one sequence has 300 objects, ids above 255 in 16-bit PNGs (the tool's `masks != 255`
+#: assertion must be lifted to score it): 2x2 blocks on a 3-pixel grid, object k starts on frame k % 8 (the
+#: last frame for some), is absent where (k + t) % 5 == 0 after its start; predictions shift odd objects by
+#: 1 pixel and drop every 11th
+BDD100K_WIDE = dict(name="wide-000", num_frames=8, height=48, width=96, num_objects=300, seed=19)
+
+
+def _bdd100k_block(video: str, object_id: int, shape: tuple[int, int], t: int) -> tuple[slice, slice]:
+    y = 4 + 5 * (object_id + len(video)) % (shape[0] - 12)
+    x = 4 + 2 * t
+    return slice(y, y + 5), slice(x, x + 6)
+
+
+def _edit_bdd100k_gt(split_dir: Path, num_frames: int, generated: int) -> None:
+    """Apply `BDD100K_GT_EDITS` to a generated BDD100K split folder (``generated`` ids were drawn)."""
+    from datasets.png import read_label_png, write_label_png
+
+    for (video, object_id), spans in BDD100K_GT_EDITS.items():
+        for start, stop in spans:
+            for t in range(start, min(stop, num_frames)):
+                path = split_dir / "Annotations" / video / f"{video}-{t + 1:07d}.png"
+                labels = read_label_png(path).copy()
+                if object_id <= generated:
+                    labels[labels == object_id] = 0
+                else:
+                    labels[_bdd100k_block(video, object_id, labels.shape, t)] = object_id
+                write_label_png(path, labels)
+
+
+def _bdd100k_masks(video, index: int, rng: np.random.Generator) -> dict[int, np.ndarray]:
+    """Object id -> (H, W) bool predicted mask of frame ``index``: a jittered GT mask (see `BDD100K_CASES`)."""
+    gt = video.annotation(index)
+    masks = {}
+    for obj in video.objects:
+        case = BDD100K_CASES.get((video.name, obj.id))
+        source = gt == obj.id
+        if case == "early" and index < obj.first_frame:
+            source = video.annotation(obj.first_frame) == obj.id
+        mask = sav_prediction(source, rng)
+        masks[obj.id] = mask if case != "absent" and (video.name, index) != BDD100K_EMPTY_FRAME else mask & False
+    return masks
+
+
+def _write_bdd100k_predictions(videos, pred: Path, overlapping: Path) -> None:
+    """Label maps (masks painted in id order) into ``pred``, each object's own mask into ``overlapping``."""
+    from datasets.png import write_label_png
+
+    rng = np.random.default_rng(BDD100K_PRED_SEED)
+    for video in videos:
+        for index, frame in enumerate(video.frame_names):
+            masks = _bdd100k_masks(video, index, rng)
+            labels = np.zeros(video.size, np.uint8)
+            for object_id, mask in masks.items():
+                labels[mask] = object_id
+                write_label_png(overlapping / video.name / video.object_folder(object_id) / f"{frame}.png",
+                                mask.astype(np.uint8))
+            if video.name == BDD100K_BINARY_VIDEO and video.object_ids == [1]:  # `BDD100K_GT` (not the bench's)
+                labels = labels * np.uint8(255)
+            write_label_png(pred / video.name / f"{frame}.png", labels)
+
+
+def _write_bdd100k_wide(root: Path, pred: Path) -> None:
+    """The `BDD100K_WIDE` sequence under ``root/val`` and its predictions under ``pred``."""
+    from datasets.png import write_frame, write_label_png
+
+    spec = BDD100K_WIDE
+    rng = np.random.default_rng(spec["seed"])
+    name, shape, cols = spec["name"], (spec["height"], spec["width"]), spec["width"] // 3
+    for t in range(spec["num_frames"]):
+        gt = np.zeros(shape, np.uint16)
+        guess = np.zeros(shape, np.uint16)
+        for k in range(1, spec["num_objects"] + 1):
+            if t < k % spec["num_frames"] or ((k + t) % 5 == 0 and t > k % spec["num_frames"]):
+                continue
+            y, x = 3 * ((k - 1) // cols), 3 * ((k - 1) % cols)
+            gt[y:y + 2, x:x + 2] = k
+            if k % 11:
+                shift = k % 2
+                guess[y + shift:y + 2 + shift, x:x + 2] = k
+        stem = f"{name}-{t + 1:07d}"
+        write_frame(root / "val" / "JPEGImages" / name / f"{stem}.jpg", rng.integers(0, 256, shape + (3,), np.uint8))
+        write_label_png(root / "val" / "Annotations" / name / f"{stem}.png", gt)
+        write_label_png(pred / name / f"{stem}.png", guess)
+
+
+def make_bdd100k_inputs(out: Path, gt: dict | None = None) -> dict[str, Path]:
+    """Write the BDD100K inputs under ``out``: ``gt`` (a root with ``val``, `generate` options ``gt``, default
+    `BDD100K_GT` with its edits; the scoring benchmark passes larger ones), ``pred`` (``<seq>/<frame>.png`` label
+    maps of every frame), ``overlapping`` (``<seq>/<obj:03d>/<frame>.png``, each object's own mask), ``wide_gt``
+    and ``wide_pred`` (`BDD100K_WIDE`); returns name -> path (``split``: the ``val`` folder the official tool
+    reads, ``wide_split`` likewise)."""
+    from datasets.registry import read_videos
+    from datasets.synthetic import generate
+
+    out = Path(out)
+    options = BDD100K_GT if gt is None else gt
+    generate(out / "gt", **options)
+    if gt is None:
+        _edit_bdd100k_gt(out / "gt" / "val", options["num_frames"], options["num_objects"])
+    _write_bdd100k_predictions(read_videos("bdd100k", out / "gt", "val"), out / "pred", out / "overlapping")
+    _write_bdd100k_wide(out / "wide_gt", out / "wide_pred")
+    return {"gt": out / "gt", "split": out / "gt" / "val", "pred": out / "pred", "overlapping": out / "overlapping",
+            "wide_gt": out / "wide_gt", "wide_split": out / "wide_gt" / "val", "wide_pred": out / "wide_pred"}

@@ -516,6 +516,24 @@ SAM-PT's docs/02-prepare-datasets.md re-zipped the folder; with gdown (pip insta
     unzip UVO_Videos/uvo_videos_dense.zip && mv uvo_videos_dense UVOv1.0/
 Then split the videos into frames at {dir}/UVOv1.0/uvo_videos_dense_frames/<ytid>/<i>.png (SAM-PT's
 scripts/uvo_video2frames.py). Dataset root: {dir}/UVOv1.0."""),
+    "bdd100k": DataEntry("BDD100K VOS val (the authors' conversion of MOTS 2020)", "bdd100k/vos", manual="""\
+BDD100K is served after registering at https://bdd-data.berkeley.edu/portal.html#download: take "MOTS 2020
+Images" and "MOTS 2020 Labels" and unpack them into {dir}/bdd100k so that
+    {dir}/bdd100k/images/seg_track_20/val/<video>/<video>-0000001.jpg ...
+    {dir}/bdd100k/labels/seg_track_20/bitmasks/val/<video>/<video>-0000001.png ...
+exist. SAM-PT's VOS version is made by the authors' script (SysCV/sam-pt @874ff7e,
+scripts/bdd100k_from_instance_seg_to_vos_annotations.py; docs/02-prepare-datasets.md): from a checkout of
+sam-pt whose data/bdd100k is {dir}/bdd100k,
+    mkdir -p data/bdd100k/vos/val/Annotations data/bdd100k/vos/val/JPEGImages
+    cp -r data/bdd100k/images/seg_track_20/val/* data/bdd100k/vos/val/JPEGImages/
+    python -m scripts.bdd100k_from_instance_seg_to_vos_annotations
+It drops ignored and crowd instances, renumbers each video's objects 1..N and splits a video of more than 100
+objects into sequences <video>, <video>-chunk2, ...; link each chunk's frames to its video's folder:
+    cd data/bdd100k/vos/val && for a in Annotations/*-chunk*; do
+        c=$(basename "$a"); ln -sfn "${{c%-chunk*}}" "JPEGImages/$c"; done
+Result: {dir}/bdd100k/vos/val/{{JPEGImages,Annotations}}/<seq>/<seq>-0000001.* (dataset root: {dir}/bdd100k/vos;
+every frame annotated, scored by the run). Then run make data DATASET=bdd100k again: it reads the layout and
+says what is wrong.""", check=("bdd100k", "val")),
 }
 # XMem's Long-Time Video set (LV1 = long_video, LV3 = long_video_x3) and the YouTube-VOS test splits
 _LONG_VIDEO = """\

@@ -10,7 +10,7 @@ import sys
 
 #: the CPU benchmarks, in the order `make bench` runs them
 BENCHMARKS = ("e2e", "eval", "lvos", "memory", "mosev2", "sam_step", "sav", "segmenters", "stages", "trackers",
-              "vis", "vost")
+              "vis", "vost", "bdd100k")
 
 
 def main() -> int:

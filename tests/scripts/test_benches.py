@@ -47,7 +47,8 @@ def test_bench_segmenters_runs(monkeypatch, capsys):
     assert "tiny SAM   embed" in out and "GrabCut    embed" in out
 
 
-@pytest.mark.parametrize("benchmark, num_frames", [("sav", 24), ("lvos", 40), ("vost", 40), ("mosev2", 40)])
+@pytest.mark.parametrize("benchmark, num_frames", [("sav", 24), ("lvos", 40), ("vost", 40), ("mosev2", 40),
+                                                   ("bdd100k", 12)])
 def test_scoring_bench_runs_and_agrees_with_the_reference(benchmark, num_frames, monkeypatch, capsys):
     bench = importlib.import_module(f"scripts.bench.{benchmark}")
     small = dict(num_videos=3, num_frames=num_frames, height=48, width=64)

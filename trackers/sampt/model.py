@@ -279,7 +279,8 @@ class SamPt:
     def merge_frame(self, embedding: Embedding, frame: FramePrediction, object_ids: list[int],
                     first_frames: np.ndarray, first_masks: list[np.ndarray], t: int,
                     output_size: tuple[int, int] | None = None) -> np.ndarray:
-        """One (H', W') uint8 label map from M objects' predictions (softmax with a zero background, argmax).
+        """One (H', W') uint8 label map from M objects' predictions (softmax with a zero background, argmax);
+        int32 when an id exceeds 255 (BDD100K sequences of 255 objects or more, `datasets.bdd100k`).
 
         Objects without a mask, or before their first frame, take no part (`frame_object_logits`).
         """
@@ -291,7 +292,7 @@ class SamPt:
         ids = [object_ids[k] for k in order]
         stacked = torch.stack([torch.zeros((out_h, out_w))] + [per_object[k] for k in order])
         winner = _first_argmax(torch.softmax(stacked, dim=0))
-        lookup = torch.tensor([0] + ids, dtype=torch.uint8)
+        lookup = torch.tensor([0] + ids, dtype=torch.uint8 if max(ids) <= 255 else torch.int32)
         return lookup[winner].numpy()
 
     def overlapping_masks(self, embedding: Embedding, frame: FramePrediction, first_frames: np.ndarray,

@@ -23,7 +23,7 @@ from trackers.sampt.model import SamPt
 
 # layout -> frames per video: enough annotated frames for each scorer (VOST and LVOS drop the first and last)
 # and for object 2 to start late
-FRAMES = {"sav": 16, "lvos": 20, "vost": 16, "mosev2": 16}
+FRAMES = {"sav": 16, "lvos": 20, "vost": 16, "mosev2": 16, "bdd100k": 12}
 # VOST's objects are the ids up to the largest id of the first annotation: the late object needs a lower id
 OBJECT_IDS = {"vost": [2, 1]}
 
@@ -41,7 +41,7 @@ def expected_files(dataset: str, video) -> set[str]:
     return {f"{frame}.png" for frame in frames}
 
 
-@pytest.mark.parametrize("dataset", ["sav", "lvos", "vost", "mosev2"])
+@pytest.mark.parametrize("dataset", ["sav", "lvos", "vost", "mosev2", "bdd100k"])
 def test_dataset_config_runs_end_to_end_and_scores_as_the_official_cli(dataset, tmp_path):
     info = generate(tmp_path / "data", dataset, num_videos=1, num_frames=FRAMES[dataset], height=48, width=64, seed=2,
                     object_ids=OBJECT_IDS.get(dataset))
@@ -65,7 +65,7 @@ def test_dataset_config_runs_end_to_end_and_scores_as_the_official_cli(dataset, 
     assert record["metrics"]["global"] == official["global"]
     assert record["metrics"]["per_object"] == official["per_object"]
     official_file = {"lvos": f"global_results-{info.split}.csv", "vost": f"global_results-{info.split}.csv",
-                     "mosev2": "scores.txt"}.get(dataset)
+                     "mosev2": "scores.txt", "bdd100k": "global_results.csv"}.get(dataset)
     if official_file:  # the files the official tool writes are in the run folder
         assert (run / official_file).is_file()
     page = write_report(run).read_text()  # the report copes with the benchmark's own metric names
@@ -149,3 +149,21 @@ def test_ytvos_test_split_is_predicted_not_scored_and_zipped_as_valid(tmp_path):
     with zipfile.ZipFile(run / "submission-ytvos18.zip") as archive:
         pngs = {name for name in archive.namelist() if name.endswith(".png")}
     assert pngs == {f"Annotations/{video.name}/{video.frame_names[t]}.png" for t in video.frames_to_write}
+
+
+def test_bdd100k_overlapping_masks_are_scored_as_the_overlapping_mode(tmp_path):
+    """BDD100K with ``dataset.save_overlapping_masks``: each object's own mask is written and the run scores
+    them as the authors' evaluator's ``--object_overlapping_allowed`` mode, as the command line does."""
+    info = generate(tmp_path / "data", "bdd100k", num_videos=1, num_frames=12, height=48, width=64, seed=2)
+    run = tmp_path / "run"
+    run_app("dataset=bdd100k", f"dataset.root={info.root}", f"output_dir={run}", "dataset.save_overlapping_masks=true",
+            "logging.wandb.enabled=false", "logging.report=false", "logging.progress=false",
+            "logging.visualize.num_videos=0", "eval_workers=1", "model.iterative_refinement_iterations=0")
+    video = read_videos("bdd100k", info.root, "val")[0]
+    assert written(run / "predictions" / video.name) == expected_files("sav", video)  # per-object masks
+    record = json.loads((run / "results.json").read_text())
+    assert evaluate_cli(["--dataset", "bdd100k", "--root", str(info.root), "--split", "val", "--predictions",
+                         str(run / "predictions"), "--output", str(tmp_path / "cli"), "--workers", "1"]) == 0
+    official = json.loads((tmp_path / "cli" / "results.json").read_text())
+    assert official["object_overlapping_allowed"] is True
+    assert record["metrics"] == official["metrics"]

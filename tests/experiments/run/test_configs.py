@@ -88,6 +88,7 @@ DATASETS = {  # option -> (reader, root under DATA_ROOT, split)
     "folder": ("folder", "folder", "all"),
     "lv1": ("lv1", "long_video_set", "val"),
     "lv3": ("lv3", "long_video_set", "val"),
+    "bdd100k": ("bdd100k", "bdd100k/vos", "val"),
 }
 
 
@@ -345,6 +346,12 @@ EXPECTED = {  # preset -> {dotted key: value} it must set (beyond its header com
                                     "model.negative_points_per_mask": 72, "model.iterative_refinement_iterations": 24,
                                     "tracker.name": "tapir", "tracker.options.coordinates": "sampt",
                                     "tracker.options.visibility_threshold": 0.1},
+    # the authors' BDD100K command: their code defaults without refinement
+    "code_defaults/authors_code_bdd100k": {"dataset.name": "bdd100k", "dataset.split": "val",
+                                           "dataset.save_overlapping_masks": False, "segmenter.name": "hqsam_vit_h",
+                                           "tracker.name": "cotracker_v1", "model.positive_points_per_mask": 16,
+                                           "model.negative_points_per_mask": 1,
+                                           "model.iterative_refinement_iterations": 0, "longest_side": 1024},
 }
 
 

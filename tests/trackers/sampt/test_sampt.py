@@ -222,6 +222,8 @@ def test_merge_is_softmax_against_zero_background_then_argmax():
     np.testing.assert_array_equal(labels, expected)
     resized = sampt.merge_frame(embedding, pred, [4, 9], np.array([0, 0]), [None, None], t=1, output_size=(24, 32))
     assert resized.shape == (24, 32) and set(np.unique(resized)) == {0, 4, 9}
+    wide = sampt.merge_frame(embedding, pred, [4, 300], np.array([0, 0]), [None, None], t=1)  # BDD100K ids > 255
+    np.testing.assert_array_equal(wide, np.where(labels == 9, 300, labels.astype(np.int64)))
 
 
 def test_same_seed_same_result_and_seed_changes_query_points():
