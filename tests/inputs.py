@@ -1263,3 +1263,64 @@ AUTHORS_REINIT_KNOBS = dict(AUTHORS_KNOBS, positive_points_per_mask=1, negative_
 def make_authors_reinit_inputs(out: Path) -> dict[str, Path]:
     """`make_authors_eval_inputs` with `AUTHORS_REINIT_VIDEO` and `AUTHORS_REINIT_SAM_IOU_BIAS`."""
     return make_authors_eval_inputs(out, AUTHORS_REINIT_VIDEO, AUTHORS_REINIT_SAM_IOU_BIAS)
+
+
+# ==== authors_vis: the authors' UVO VIS pipeline (scripts/record/authors_vis.py)
+#: one synthetic UVO video (`datasets.synthetic`, layout ``uvo``): 90x160 frames that the authors' Detectron2
+#: mapper resizes to 360x640 (short side 360); object 2 appears after frame 0
+AUTHORS_VIS_VIDEO = dict(num_videos=1, num_frames=3, num_objects=3, height=90, width=160, seed=3)
+#: near-flat frames: the background and each object painted in one colour (the tiny random SAM's masks then
+#: follow regions instead of texture) plus uniform noise of +-`AUTHORS_VIS_NOISE` (corners for Shi-Tomasi);
+#: the RGB of label 0, 1, 2, 3
+AUTHORS_VIS_PALETTE = ((30, 30, 30), (220, 40, 40), (40, 200, 60), (60, 60, 230))
+AUTHORS_VIS_NOISE = 8
+AUTHORS_VIS_SAM_IOU_BIAS = 0.83
+#: factor on the last layer of the tiny SAM's hypernetwork MLPs (sharper mask logits, stability scores spread)
+AUTHORS_VIS_LOGIT_SCALE = 20.0
+
+
+def vis_tiny_sam(state_path: str | Path | None = None):
+    """`seeded_tiny_sam` (`AUTHORS_SAM_SEED`, `AUTHORS_VIS_SAM_IOU_BIAS`) with its mask upscaling made
+    checkerboard-free (each transposed convolution's 2x2 taps set to its first tap, so a flat region gives
+    flat logits) and its hypernetwork outputs scaled by `AUTHORS_VIS_LOGIT_SCALE`; or, with ``state_path``,
+    the same architecture loaded from that state dict."""
+    import torch
+
+    if state_path is not None:
+        return seeded_tiny_sam(AUTHORS_SAM_SEED, state_path=state_path)
+    sam = seeded_tiny_sam(AUTHORS_SAM_SEED, AUTHORS_VIS_SAM_IOU_BIAS)
+    with torch.no_grad():
+        for layer in sam.mask_decoder.output_upscaling:
+            if isinstance(layer, torch.nn.ConvTranspose2d):
+                layer.weight[:] = layer.weight[:, :, :1, :1]
+        for mlp in sam.mask_decoder.output_hypernetworks_mlps:
+            mlp.layers[-1].weight *= AUTHORS_VIS_LOGIT_SCALE
+            mlp.layers[-1].bias *= AUTHORS_VIS_LOGIT_SCALE
+    return sam
+
+
+def make_authors_vis_inputs(out: Path) -> dict[str, Path]:
+    """Write under ``out`` the UVO root ``UVOv1.0`` (`AUTHORS_VIS_VIDEO`, frames repainted with
+    `AUTHORS_VIS_PALETTE` and `AUTHORS_VIS_NOISE`), the damped PIPS checkpoint (official format) and the `vis_tiny_sam` state dict;
+    returns their paths (``uvo``: the UVO root, ``datasets``: the folder above it)."""
+    import torch
+
+    from datasets.png import write_frame
+    from datasets.synthetic import generate
+
+    out = Path(out)
+    uvo = out / "UVOv1.0"
+    if not (uvo / "VideoDenseSet" / "UVO_video_val_dense.json").is_file():
+        info = generate(uvo, "uvo", **AUTHORS_VIS_VIDEO)
+        palette, rng = np.array(AUTHORS_VIS_PALETTE, np.int64), np.random.default_rng(AUTHORS_VIS_VIDEO["seed"])
+        for name, truth in info.videos.items():
+            for t, labels in enumerate(truth.labels):
+                noise = rng.integers(-AUTHORS_VIS_NOISE, AUTHORS_VIS_NOISE + 1, (*labels.shape, 3))
+                write_frame(uvo / "uvo_videos_dense_frames" / name / f"{t}.png",
+                            np.clip(palette[labels] + noise, 0, 255).astype(np.uint8))
+    pips = out / "pips" / "model-000200000.pth"
+    pips.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model_state_dict": damped_pips_state(AUTHORS_PIPS_SEED)}, pips)
+    tiny_sam = out / "tiny_sam.pt"
+    torch.save(vis_tiny_sam().state_dict(), tiny_sam)
+    return {"datasets": out, "uvo": uvo, "pips": pips, "tiny_sam": tiny_sam}
