@@ -12,8 +12,8 @@ test): a synthetic UVO v1.0 root (``UVOv1.0/VideoDenseSet/UVO_video_val_dense.js
 VIS command (docs/04-running-experiments.md: no refinement, no other objects' points as negatives,
 ``DETECTRON2_CONFIG.SEED=36``) and `OVERRIDES` (PIPS, Shi-Tomasi points, a 4x4 proposal grid). Stand-ins
 are registered only for modules this path never calls (wandb; the TAPIR/TAPNet/CoTracker subpackages).
-Detectron2 runs from a source checkout on ``PYTHONPATH`` (its compiled ops are not used on this path).
-Commands::
+Detectron2 (their pin: v0.6) runs from a source checkout on ``PYTHONPATH``: its compiled ops are never called
+on this path (`prepare_detectron2`). Commands::
 
     .venv/bin/python -m scripts.record.authors_vis inputs --out /tmp/authors_vis_inputs
     PYTHONPATH=.:/path/to/detectron2 /path/to/venv/bin/python -m scripts.record.authors_vis record \\
@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -100,12 +101,30 @@ def note_proposals(proposals: list) -> None:
     SamAutomaticMaskGenerator.generate = noted_generate
 
 
+def prepare_detectron2() -> None:
+    """Let a Detectron2 source checkout (v0.6, their pin) import with Pillow 13 and without its compiled ops,
+    which this path never calls: PIL's removed alias ``Image.LINEAR`` (= ``BILINEAR``) and, when the checkout
+    is not built, a ``detectron2._C`` stand-in answering its environment report's compiler queries."""
+    from PIL import Image
+
+    if not hasattr(Image, "LINEAR"):
+        Image.LINEAR = Image.BILINEAR
+    try:
+        import detectron2._C  # noqa: F401
+    except ImportError:
+        compiled = types.ModuleType("detectron2._C")
+        compiled.get_compiler_version = compiled.get_cuda_version = lambda: "not built (source checkout)"
+        compiled.has_cuda = lambda: False
+        sys.modules["detectron2._C"] = compiled
+
+
 def run_official_vis(official: Path, paths: dict, run_dir: Path) -> tuple[list, dict, list]:
     """Run their ``main`` on ``paths``; return their ``results.json`` entries, their metrics (``segm``) and
     the records of their automatic mask generator (first frame, at their 360-pixel short side)."""
     os.environ["DETECTRON2_DATASETS"] = str(paths["datasets"])  # their builtin.py registers uvo_v1_val from it
+    prepare_detectron2()
     install_kmedoids_stand_in()  # Shi-Tomasi points: a run that reaches k-medoids fails (KMEDOIDS_REACHED)
-    official_eval = import_official_eval(official, paths["datasets"])
+    import_official_eval(official, paths["datasets"])  # their sys.path, config package and stand-ins
     import sam_pt.vis_eval.eval as vis_eval
     import sam_pt.vis_eval.train_net_video as train_net
 
@@ -119,7 +138,6 @@ def run_official_vis(official: Path, paths: dict, run_dir: Path) -> tuple[list, 
         return metrics
 
     vis_eval.Trainer.test = classmethod(recorded_test)  # notes the returned metrics, changes nothing
-    del official_eval
     sys.argv = ["eval.py", *overrides(paths, run_dir)]
     shutil.rmtree(run_dir, ignore_errors=True)
     try:
