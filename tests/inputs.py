@@ -1324,3 +1324,36 @@ def make_authors_vis_inputs(out: Path) -> dict[str, Path]:
     tiny_sam = out / "tiny_sam.pt"
     torch.save(vis_tiny_sam().state_dict(), tiny_sam)
     return {"datasets": out, "uvo": uvo, "pips": pips, "tiny_sam": tiny_sam}
+
+
+# ==== official_davis16: DAVIS 2016 scoring as the authors call it (scripts/record/davis16.py)
+#: the ground truth: a synthetic DAVIS 2017 trainval root (`datasets.synthetic`, layout ``davis17``) whose
+#: ``ImageSets/2016/val.txt`` lists every video, as the authors score D16 (their davis_path is the 2017
+#: trainval root, year 2016: every object of a frame is the one foreground object)
+DAVIS16_VIDEOS = dict(num_videos=3, num_frames=10, num_objects=2, height=96, width=160, seed=21)
+DAVIS16_SEED = 22
+#: (video, frame) whose prediction is empty; a video never predicted (every frame empty)
+DAVIS16_EMPTY = ("synth-001", 4)
+DAVIS16_UNPREDICTED = "synth-002"
+
+
+def make_davis16_inputs(out: Path) -> dict[str, Path]:
+    """Write the root (``out/DAVIS``) and binary 0/255 predictions (``out/pred``, perturbed copies of each
+    frame's foreground, `perturb_labels`); returns both paths."""
+    from datasets.png import write_label_png
+    from datasets.synthetic import generate
+
+    root, pred = Path(out) / "DAVIS", Path(out) / "pred"
+    info = generate(root, "davis17", **DAVIS16_VIDEOS)
+    rng = np.random.default_rng(DAVIS16_SEED)
+    for name, truth in info.videos.items():
+        pngs = sorted((root / "Annotations" / "480p" / name).glob("*.png"))
+        for t, png in enumerate(pngs):
+            predicted = perturb_labels(truth.labels[t], DAVIS16_VIDEOS["num_objects"], rng) > 0
+            if (name, t) == DAVIS16_EMPTY or name == DAVIS16_UNPREDICTED:
+                predicted[:] = False
+            write_label_png(pred / name / png.name, np.where(predicted, 255, 0))
+    sets = root / "ImageSets" / "2016"
+    sets.mkdir(parents=True, exist_ok=True)
+    (sets / "val.txt").write_text("".join(f"{name}\n" for name in info.videos))
+    return {"root": root, "predictions": pred}
