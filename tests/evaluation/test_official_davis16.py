@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from datasets.registry import build_reader
-from evaluation.vos import GLOBAL_COLUMNS, OBJECT_COLUMNS, evaluate_vos
+from evaluation.vos import evaluate_vos
+from tests.evaluation.test_official_davis import assert_per_frame_equal, assert_per_object_and_global_equal
 from tests.helpers import FIXTURES
 from tests.inputs import make_davis16_inputs
 
 FIXTURE = FIXTURES / "official_davis16" / "davis16.json"
-ATOL = 1e-12
 
 
 @pytest.fixture(scope="module")
@@ -33,20 +32,11 @@ def ours(tmp_path_factory):
 
 
 def test_per_frame_equal_official(ours, official):
-    frames = ours.per_frame()
-    assert list(frames) == list(official["per_frame"])
-    for key, values in official["per_frame"].items():
-        np.testing.assert_allclose(frames[key]["J"], values["J"], rtol=0, atol=ATOL, err_msg=f"{key} J")
-        np.testing.assert_allclose(frames[key]["F"], values["F"], rtol=0, atol=ATOL, err_msg=f"{key} F")
+    assert_per_frame_equal(ours, official)
 
 
 def test_per_sequence_and_global_equal_official(ours, official):
-    assert list(ours.per_object) == list(official["per_object"])
-    for key, stats in official["per_object"].items():
-        np.testing.assert_allclose([ours.per_object[key][c] for c in OBJECT_COLUMNS],
-                                   [stats[c] for c in OBJECT_COLUMNS], rtol=0, atol=ATOL, err_msg=key)
-    np.testing.assert_allclose([ours.global_scores[c] for c in GLOBAL_COLUMNS],
-                               [official["global"][c] for c in GLOBAL_COLUMNS], rtol=0, atol=ATOL)
+    assert_per_object_and_global_equal(ours, official)
     # the inputs exercise the rules: imperfect scores, an empty frame and a video never predicted (J = 0)
     assert 0.1 < official["global"]["J&F-Mean"] < 0.9
     assert all(value == 0.0 for value in official["per_frame"]["synth-002_1"]["J"])
