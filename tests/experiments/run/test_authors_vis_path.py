@@ -63,7 +63,9 @@ def decode(segmentation, shape) -> np.ndarray:
     return mask_utils.decode({**segmentation, "counts": segmentation["counts"].encode()}).astype(bool)
 
 
-def test_the_recording_filters_and_keeps_proposals():
+def test_the_recording_is_not_trivial():
+    """Two overlapping proposals (of 48 masks, after their IoU, stability and NMS filters), tracks that cover
+    5%-95% of each frame."""
     recording = json.loads((FIXTURE / "recording.json").read_text())
     assert recording["num_proposals"] == recording["num_detections"] == 2
     recorded = np.load(FIXTURE / "proposals.npz")
