@@ -14,8 +14,13 @@ Python: :func:`evaluate_vos` on a list of `datasets.video.Video` objects, return
 
 Behaviour (``docs/protocol.md`` sections 1, 1.8, 4), equal to the official DAVIS 2017 evaluator
 (semi-supervised task) to floating-point rounding (``tests/evaluation/test_official_davis.py`` compares with its
-recorded output, ``tests/fixtures/official_davis``; the DAVIS 2016 and MOSE rules below follow the
-protocol notes and share that code, but no output of their official tools is recorded):
+recorded output, ``tests/fixtures/official_davis``). DAVIS 2016 as the authors score it (the DAVIS 2017
+evaluator's 2016 fork with ``year="2016"`` on the 2017 trainval root, SysCV/sam-pt 874ff7e
+``sam_pt/vos_eval/davis2017eval.py``) is recorded with the public fork hkchengrex/davis2016-evaluation
+(``tests/evaluation/test_official_davis16.py``; their pinned m43/davis2016-davis2017-davis2019-evaluation
+@35401a5 was not available to record). MOSE follows the protocol notes and shares the DAVIS 2017 code; no
+official output is recorded: MOSE v1 is scored by its CodaLab server only (henghuiding/MOSE-api @241977a ships
+MOSEv1 data loaders, no evaluation code):
 
 * Objects are ``Video.objects`` (DAVIS 2017: ids 1..N with N the largest id of the first GT frame);
   ground truth comes from ``Video.annotation`` (void 255 already read as background).

@@ -1459,3 +1459,96 @@ def make_bdd100k_inputs(out: Path, gt: dict | None = None) -> dict[str, Path]:
     _write_bdd100k_wide(out / "wide_gt", out / "wide_pred")
     return {"gt": out / "gt", "split": out / "gt" / "val", "pred": out / "pred", "overlapping": out / "overlapping",
             "wide_gt": out / "wide_gt", "wide_split": out / "wide_gt" / "val", "wide_pred": out / "wide_pred"}
+
+# ==== authors_vis: the authors' UVO VIS pipeline (scripts/record/authors_vis.py)
+#: one synthetic UVO video (`datasets.synthetic`, layout ``uvo``): 90x160 frames that the authors' Detectron2
+#: mapper resizes to 360x640 (short side 360); object 2 appears after frame 0
+AUTHORS_VIS_VIDEO = dict(num_videos=1, num_frames=3, num_objects=3, height=90, width=160, seed=3)
+#: near-flat frames: the background and each object painted in one colour (the tiny random SAM's masks then
+#: follow regions instead of texture) plus uniform noise of +-`AUTHORS_VIS_NOISE` (corners for Shi-Tomasi);
+#: the RGB of label 0, 1, 2, 3
+AUTHORS_VIS_PALETTE = ((30, 30, 30), (220, 40, 40), (40, 200, 60), (60, 60, 230))
+AUTHORS_VIS_NOISE = 8
+AUTHORS_VIS_SAM_IOU_BIAS = 0.83
+#: factor on the last layer of the tiny SAM's hypernetwork MLPs (sharper mask logits, stability scores spread)
+AUTHORS_VIS_LOGIT_SCALE = 20.0
+
+
+def vis_tiny_sam(state_path: str | Path | None = None):
+    """`seeded_tiny_sam` (`AUTHORS_SAM_SEED`, `AUTHORS_VIS_SAM_IOU_BIAS`) with its mask upscaling made
+    checkerboard-free (each transposed convolution's 2x2 taps set to its first tap, so a flat region gives
+    flat logits) and its hypernetwork outputs scaled by `AUTHORS_VIS_LOGIT_SCALE`; or, with ``state_path``,
+    the same architecture loaded from that state dict."""
+    import torch
+
+    if state_path is not None:
+        return seeded_tiny_sam(AUTHORS_SAM_SEED, state_path=state_path)
+    sam = seeded_tiny_sam(AUTHORS_SAM_SEED, AUTHORS_VIS_SAM_IOU_BIAS)
+    with torch.no_grad():
+        for layer in sam.mask_decoder.output_upscaling:
+            if isinstance(layer, torch.nn.ConvTranspose2d):
+                layer.weight[:] = layer.weight[:, :, :1, :1]
+        for mlp in sam.mask_decoder.output_hypernetworks_mlps:
+            mlp.layers[-1].weight *= AUTHORS_VIS_LOGIT_SCALE
+            mlp.layers[-1].bias *= AUTHORS_VIS_LOGIT_SCALE
+    return sam
+
+
+def make_authors_vis_inputs(out: Path) -> dict[str, Path]:
+    """Write under ``out`` the UVO root ``UVOv1.0`` (`AUTHORS_VIS_VIDEO`, frames repainted with
+    `AUTHORS_VIS_PALETTE` and `AUTHORS_VIS_NOISE`), the damped PIPS checkpoint (official format) and the `vis_tiny_sam` state dict;
+    returns their paths (``uvo``: the UVO root, ``datasets``: the folder above it)."""
+    import torch
+
+    from datasets.png import write_frame
+    from datasets.synthetic import generate
+
+    out = Path(out)
+    uvo = out / "UVOv1.0"
+    if not (uvo / "VideoDenseSet" / "UVO_video_val_dense.json").is_file():
+        info = generate(uvo, "uvo", **AUTHORS_VIS_VIDEO)
+        palette, rng = np.array(AUTHORS_VIS_PALETTE, np.int64), np.random.default_rng(AUTHORS_VIS_VIDEO["seed"])
+        for name, truth in info.videos.items():
+            for t, labels in enumerate(truth.labels):
+                noise = rng.integers(-AUTHORS_VIS_NOISE, AUTHORS_VIS_NOISE + 1, (*labels.shape, 3))
+                write_frame(uvo / "uvo_videos_dense_frames" / name / f"{t}.png",
+                            np.clip(palette[labels] + noise, 0, 255).astype(np.uint8))
+    pips = out / "pips" / "model-000200000.pth"
+    pips.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model_state_dict": damped_pips_state(AUTHORS_PIPS_SEED)}, pips)
+    tiny_sam = out / "tiny_sam.pt"
+    torch.save(vis_tiny_sam().state_dict(), tiny_sam)
+    return {"datasets": out, "uvo": uvo, "pips": pips, "tiny_sam": tiny_sam}
+
+
+# ==== official_davis16: DAVIS 2016 scoring as the authors call it (scripts/record/davis16.py)
+#: the ground truth: a synthetic DAVIS 2017 trainval root (`datasets.synthetic`, layout ``davis17``) whose
+#: ``ImageSets/2016/val.txt`` lists every video, as the authors score D16 (their davis_path is the 2017
+#: trainval root, year 2016: every object of a frame is the one foreground object)
+DAVIS16_VIDEOS = dict(num_videos=3, num_frames=10, num_objects=2, height=96, width=160, seed=21)
+DAVIS16_SEED = 22
+#: (video, frame) whose prediction is empty; a video never predicted (every frame empty)
+DAVIS16_EMPTY = ("synth-001", 4)
+DAVIS16_UNPREDICTED = "synth-002"
+
+
+def make_davis16_inputs(out: Path) -> dict[str, Path]:
+    """Write the root (``out/DAVIS``) and binary 0/255 predictions (``out/pred``, perturbed copies of each
+    frame's foreground, `perturb_labels`); returns both paths."""
+    from datasets.png import write_label_png
+    from datasets.synthetic import generate
+
+    root, pred = Path(out) / "DAVIS", Path(out) / "pred"
+    info = generate(root, "davis17", **DAVIS16_VIDEOS)
+    rng = np.random.default_rng(DAVIS16_SEED)
+    for name, truth in info.videos.items():
+        pngs = sorted((root / "Annotations" / "480p" / name).glob("*.png"))
+        for t, png in enumerate(pngs):
+            predicted = perturb_labels(truth.labels[t], DAVIS16_VIDEOS["num_objects"], rng) > 0
+            if (name, t) == DAVIS16_EMPTY or name == DAVIS16_UNPREDICTED:
+                predicted[:] = False
+            write_label_png(pred / name / png.name, np.where(predicted, 255, 0))
+    sets = root / "ImageSets" / "2016"
+    sets.mkdir(parents=True, exist_ok=True)
+    (sets / "val.txt").write_text("".join(f"{name}\n" for name in info.videos))
+    return {"root": root, "predictions": pred}

@@ -15,9 +15,11 @@ As the authors' VIS evaluation (SysCV/sam-pt ``sam_pt/modeling/vis_to_vos_adapte
 
 Differences from the authors' code, on purpose: each proposal draws its query points from its own random
 stream (run seed, video, proposal index), so a track does not depend on ``masks_batch_size``; every frame
-is embedded once for all batches (the authors re-embed per batch: the same embedding, slower). This follows
-a reading of the authors' code: no output of their VIS pipeline is recorded and compared (the scorer's
-is, ``tests/evaluation/test_official_vis.py``). The authors feed
+is embedded once for all batches (the authors re-embed per batch: the same embedding, slower). Recorded
+against the authors' code run unmodified (their ``sam_pt/vis_eval/eval.py`` at 874ff7e, synthetic UVO video,
+tiny random SAM, random PIPS): the same proposals, every pixel of every track and the same metrics, scores
+to float32 rounding (``tests/experiments/run/test_authors_vis_path.py``; the scorer alone on richer inputs:
+``tests/evaluation/test_official_vis.py``). The authors feed
 frames resized to a 360-pixel short side (Detectron2 ``ResizeShortestEdge(360, 1333)``, PIL bilinear)
 and resize the mask logits back bilinearly: ``frame_short_side=360`` does the same, None keeps the frames.
 

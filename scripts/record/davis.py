@@ -41,23 +41,21 @@ from tests.inputs import (
 )
 
 
-def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -> dict:
-    """Run the official evaluator on ``inputs`` (from `make_davis_inputs`) and write ``out/davis17.json``."""
-    official = Path(official).resolve()
-    sys.path.insert(0, str(official))
-    from davis2017.evaluation import DAVISEvaluation
-
+def official_scores(evaluation, results: Path, sequences) -> dict:
+    """Run ``evaluation.evaluate(results)`` (an official ``DAVISEvaluation``, semi-supervised) and return its
+    numbers: ``global`` (the table exactly as its ``evaluation_method.py`` builds it), ``per_object`` (Mean,
+    Recall, Decay of J and F) and ``per_frame`` (J and F of every object, captured from
+    ``_evaluate_semisupervised``; ``sequences`` in the order it evaluates them)."""
     per_frame = []
-    semisupervised = DAVISEvaluation._evaluate_semisupervised
+    semisupervised = type(evaluation)._evaluate_semisupervised
 
     def capture(*args):
         j, f = semisupervised(*args)
         per_frame.append((j.tolist(), f.tolist()))
         return j, f
 
-    DAVISEvaluation._evaluate_semisupervised = staticmethod(capture)
-    evaluation = DAVISEvaluation(davis_root=str(Path(inputs) / "DAVIS"), task="semi-supervised", gt_set="val")
-    metrics = evaluation.evaluate(str(Path(inputs) / "pred"))
+    type(evaluation)._evaluate_semisupervised = staticmethod(capture)
+    metrics = evaluation.evaluate(str(results))
     J, F = metrics["J"], metrics["F"]
     # evaluation_method.py's global table, verbatim
     final_mean = (np.mean(J["M"]) + np.mean(F["M"])) / 2.
@@ -68,23 +66,33 @@ def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -
                "F-Mean": F["M"], "F-Recall": F["R"], "F-Decay": F["D"]}
     per_object = {name: {c: float(values[i]) for c, values in columns.items()} for i, name in enumerate(names)}
     frames = {}
-    for seq, (j, f) in zip(DAVIS_SEQUENCES, per_frame):
+    for seq, (j, f) in zip(sequences, per_frame):
         for k in range(len(j)):
             frames[f"{seq}_{k + 1}"] = {"J": j[k], "F": f[k]}
+    return {"global": dict(zip(["J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay"],
+                               map(float, g_res))),
+            "per_object": per_object, "per_frame": frames}
+
+
+def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -> dict:
+    """Run the official evaluator on ``inputs`` (from `make_davis_inputs`) and write ``out/davis17.json``."""
+    official = Path(official).resolve()
+    sys.path.insert(0, str(official))
+    from davis2017.evaluation import DAVISEvaluation
+
+    evaluation = DAVISEvaluation(davis_root=str(Path(inputs) / "DAVIS"), task="semi-supervised", gt_set="val")
+    scores = official_scores(evaluation, Path(inputs) / "pred", DAVIS_SEQUENCES)
     result = {
         "official": {"repository": "davisvideochallenge/davis2017-evaluation",
                      "commit": official_commit(official, commit), "numpy": np.__version__},
         "settings": {"sequences": DAVIS_SEQUENCES, "seed": DAVIS_SEED, "void_sequence": DAVIS_VOID_SEQUENCE,
                      "unpredicted_last": DAVIS_UNPREDICTED_LAST, "swapped": DAVIS_SWAPPED, "empty": DAVIS_EMPTY},
-        "global": dict(zip(["J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay"],
-                           map(float, g_res))),
-        "per_object": per_object,
-        "per_frame": frames,
+        **scores,
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "davis17.json").write_text(json.dumps(result, indent=1) + "\n")
-    return {"global": result["global"], "objects": len(per_object)}
+    return {"global": result["global"], "objects": len(result["per_object"])}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,8 @@ def ours(inputs):
     return evaluate_vos(videos, inputs["predictions"], workers=1)
 
 
-def test_per_frame_equal_official(ours, official):
+def assert_per_frame_equal(ours, official: dict) -> None:
+    """Every per-frame J and F of ``ours`` (a `VosResult`) equals the recording ``official`` to `ATOL`."""
     frames = ours.per_frame()
     assert list(frames) == list(official["per_frame"])
     for key, values in official["per_frame"].items():
@@ -45,13 +46,22 @@ def test_per_frame_equal_official(ours, official):
         np.testing.assert_allclose(frames[key]["F"], values["F"], rtol=0, atol=ATOL, err_msg=f"{key} F")
 
 
-def test_per_object_and_global_equal_official(ours, official):
+def assert_per_object_and_global_equal(ours, official: dict) -> None:
+    """Every per-object statistic and global number of ``ours`` equals the recording ``official`` to `ATOL`."""
     assert list(ours.per_object) == list(official["per_object"])
     for key, stats in official["per_object"].items():
         np.testing.assert_allclose([ours.per_object[key][c] for c in OBJECT_COLUMNS],
                                    [stats[c] for c in OBJECT_COLUMNS], rtol=0, atol=ATOL, err_msg=key)
     np.testing.assert_allclose([ours.global_scores[c] for c in GLOBAL_COLUMNS],
                                [official["global"][c] for c in GLOBAL_COLUMNS], rtol=0, atol=ATOL)
+
+
+def test_per_frame_equal_official(ours, official):
+    assert_per_frame_equal(ours, official)
+
+
+def test_per_object_and_global_equal_official(ours, official):
+    assert_per_object_and_global_equal(ours, official)
     # the inputs exercise the rules: imperfect scores, empty predictions (J = 0) and false positives
     assert 0.3 < official["global"]["J&F-Mean"] < 0.9
     assert any(0.0 in values["J"] for values in official["per_frame"].values())
