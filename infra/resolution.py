@@ -14,7 +14,8 @@ This module holds that transform; nothing here imports torch:
   masks and paste given masks with it), bit-identical to it (tested against torch).
 - `working_shape`: the working size by the long side (VOS, the demo) or by the short side (VIS: Detectron2's
   ``ResizeShortestEdge``, `shortest_side_shape`).
-- `WorkingVideo`: a video seen at the working size: ``frame(t)`` and ``first_mask(id)``.
+- `WorkingVideo`: a video seen at the working size: ``frame(t)`` and ``first_mask(id)``, optionally mirrored
+  (`mirror`: the authors' ``flip`` option).
 """
 from __future__ import annotations
 
@@ -91,6 +92,19 @@ def working_shape(height: int, width: int, longest_side: int | None = None, shor
     return int(height), int(width)
 
 
+def mirror(array: np.ndarray, axis: int = -1) -> np.ndarray:
+    """``array`` mirrored along ``axis`` (default the last, the width of (..., H, W)), as a contiguous copy."""
+    return np.ascontiguousarray(np.flip(np.asarray(array), axis))
+
+
+def mirror_points(points: np.ndarray, width: int) -> np.ndarray:
+    """(..., 2) pixel (x, y) on a ``width`` wide image -> the same points on the image mirrored left-right
+    (x -> width - 1 - x: pixel centres at integer x, as query points are)."""
+    points = np.array(points, dtype=np.float32)
+    points[..., 0] = width - 1 - points[..., 0]
+    return points
+
+
 class WorkingVideo:
     """A video at the working resolution: what SAM-PT's query points, tracker and SAM see. The one view every
     run uses (VOS at a long side, VIS at a short side, the demo on a video file).
@@ -100,6 +114,10 @@ class WorkingVideo:
             `datasets.video.Video`, e.g. DAVIS Full-Resolution frames, or `datasets.video_file.VideoSource`);
             `first_mask`/`first_masks` also need its ``objects`` and ``first_mask(id)``.
         longest_side, short_side, max_size: the working size (`working_shape`); none: the stored size.
+        mirrored: see the video mirrored left-right, as the authors' ``flip`` option
+            (``sam_pt/vos_eval/eval.py:186-188`` at SysCV/sam-pt 874ff7e): frames are resized, then mirrored;
+            first masks are mirrored at their stored size, then resized (their loader resizes frames, their
+            eval.py mirrors them and then resizes masks). Outputs are mirrored back by the caller (`mirror`).
 
     Attributes:
         num_frames: T; frame_size: (h, w) working size; source_size: (H, W) of the stored frames; scale:
@@ -107,8 +125,9 @@ class WorkingVideo:
     """
 
     def __init__(self, video, longest_side: int | None = None, short_side: int | None = None,
-                 max_size: int | None = 1333):
+                 max_size: int | None = 1333, mirrored: bool = False):
         self.video = video
+        self.mirrored = bool(mirrored)
         self.name = video.name
         self.num_frames = video.num_frames
         self.source_size = tuple(int(side) for side in video.frame_size)
@@ -122,11 +141,14 @@ class WorkingVideo:
         if frame.shape[:2] != self.source_size:
             raise ValueError(f"video {self.name}: frame {t} is {frame.shape[1]}x{frame.shape[0]}, the video's frames "
                              f"are {self.source_size[1]}x{self.source_size[0]} (W x H); all frames need one size")
-        return resize_frame(frame, self.frame_size)
+        frame = resize_frame(frame, self.frame_size)
+        return mirror(frame, axis=1) if self.mirrored else frame
 
     def first_mask(self, object_id: int) -> np.ndarray:
-        """(h, w) bool first mask of ``object_id`` (the video's first-mask source), nearest-resized."""
-        return resize_mask_nearest(self.video.first_mask(object_id), self.frame_size)
+        """(h, w) bool first mask of ``object_id`` (the video's first-mask source; mirrored when ``mirrored``),
+        nearest-resized."""
+        mask = self.video.first_mask(object_id)
+        return resize_mask_nearest(mirror(mask) if self.mirrored else mask, self.frame_size)
 
     def first_masks(self) -> dict[int, tuple[int, np.ndarray]]:
         """object id -> (first frame, (h, w) bool mask), as `trackers.sampt.engine.VideoObjects.from_masks` takes them."""

@@ -1552,3 +1552,18 @@ def make_davis16_inputs(out: Path) -> dict[str, Path]:
     sets.mkdir(parents=True, exist_ok=True)
     (sets / "val.txt").write_text("".join(f"{name}\n" for name in info.videos))
     return {"root": root, "predictions": pred}
+
+# ==== authors_options: the authors' evaluation options (scripts/record/authors_options.py)
+#: the `authors_eval` inputs at working size 256 (144x256 from the 216x384 Full-Resolution frames: frames are
+#: resized before they are mirrored, masks after; each first mask has at most 1800 pixels, so the authors'
+#: k-medoids point of ``input_only_one_gt_mask_point`` clusters every pixel and needs no random subsample)
+AUTHORS_OPTIONS_LONGEST_SIZE = 256
+#: fixture key -> the authors' root config keys of one recorded run (``configs/vos_eval_root.yaml``)
+AUTHORS_OPTIONS_RUNS = {"plain": dict(save_scores=True, save_overlapping_masks=True),
+                        "flip": dict(flip=True, save_scores=True, save_overlapping_masks=True),
+                        "one_point": dict(input_only_one_gt_mask_point=True)}
+#: fixture key -> its SAM-PT knobs: `AUTHORS_KNOBS`, without negative points for the one-point run (SAM's
+#: one-point masks are large and Shi-Tomasi finds no corner in the rest of the frame, where the authors fall back
+#: to a k-medoids point of a torch.randperm subsample, which our code cannot reproduce)
+AUTHORS_OPTIONS_KNOBS = {key: dict(AUTHORS_KNOBS, negative_points_per_mask=0 if key == "one_point" else 1)
+                         for key in AUTHORS_OPTIONS_RUNS}

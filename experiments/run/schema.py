@@ -33,6 +33,13 @@ class DatasetSchema:
     # write each object's own mask, <video>/<obj:03d>/<frame>.png, instead of label maps (the authors'
     # save_overlapping_masks; experiments/run/vos.py): the layout of scorers of overlapping objects (SA-V)
     save_overlapping_masks: bool = False
+    # the authors' evaluation options (SysCV/sam-pt configs/vos_eval_root.yaml, off there too; docs/protocol.md):
+    # run on the mirrored video and mirror the outputs back (flip); sample query points from SAM's mask of one
+    # k-medoids point of each first mask (input_only_one_gt_mask_point); also write each frame's
+    # probabilities, <video>/scores/<frame>.npz (save_scores; experiments/run/vos.py)
+    flip: bool = False
+    input_only_one_gt_mask_point: bool = False
+    save_scores: bool = False
 
 
 @dataclass

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from infra.background import WriteBehind
 from datasets.png import write_label_png
 from datasets.video import Video
-from infra.resolution import WorkingVideo
+from infra.resolution import WorkingVideo, mirror, mirror_points
 from experiments.run.outputs import predict_resumably, write_tracks
 from infra.files import write_json_atomic
 from trackers.sampt.engine import VideoObjects
@@ -88,14 +88,58 @@ def write_object_masks(video_dir: Path, video: Video, t: int, masks: np.ndarray)
                         mask.astype(np.uint8))
 
 
-def write_prediction(video_dir: Path, video: Video, t: int, merge) -> None:
-    """Run ``merge`` (a `trackers.sampt.engine.VideoRun.merges` callable) and write frame ``t``'s prediction:
-    an (H, W) label map as ``<frame>.png``, (M, H, W) per-object masks with `write_object_masks`."""
-    prediction = merge()
+#: per-frame probabilities of ``dataset.save_scores``: ``<video>/SCORES_FOLDER/<frame>.npz``
+SCORES_FOLDER = "scores"
+
+
+def quantized_probabilities(probabilities: torch.Tensor) -> np.ndarray:
+    """(M + 1, H, W) float32 probabilities -> uint8 ``floor(255 p)``, the authors' quantisation of the scores
+    they save (``(prob * 255).astype(np.uint8)``, ``sam_pt/vos_eval/eval.py:360`` at SysCV/sam-pt 874ff7e)."""
+    return (probabilities.numpy() * 255).astype(np.uint8)
+
+
+def write_scores(video_dir: Path, video: Video, t: int, scores: np.ndarray) -> None:
+    """Write frame ``t``'s (M + 1, H, W) uint8 scores as ``<video>/scores/<frame>.npz`` (compressed):
+    ``probabilities`` (channel 0 the background, then the objects) and ``object_ids`` ((M + 1,) int64, 0 first:
+    channel c holds object ``object_ids[c]``)."""
+    path = video_dir / SCORES_FOLDER / f"{video.frame_names[t]}.npz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, probabilities=scores, object_ids=np.asarray([0, *video.object_ids], np.int64))
+
+
+def frame_outputs(prediction, video: Video) -> tuple[np.ndarray, np.ndarray | None]:
+    """(what is written as PNGs, the uint8 scores or None) of one `trackers.sampt.engine.VideoRun.merges` result:
+    a label map or per-object masks as they are, probabilities as their label map (`SamPt.label_map`) and their
+    `quantized_probabilities`."""
+    from trackers.sampt.model import SamPt
+
+    if isinstance(prediction, torch.Tensor):
+        return SamPt.label_map(prediction, video.object_ids), quantized_probabilities(prediction)
+    return prediction, None
+
+
+def mirrored_outputs(prediction: np.ndarray, scores: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """`frame_outputs` mirrored back from a run on the mirrored video (``dataset.flip``; the authors mirror the
+    probabilities before their argmax, ``sam_pt/vos_eval/eval.py:351-352`` at 874ff7e: the same pixels)."""
+    return mirror(prediction), None if scores is None else mirror(scores)
+
+
+def write_prediction(video_dir: Path, video: Video, t: int, merge, mirrored: bool = False) -> None:
+    """Run ``merge`` (a `trackers.sampt.engine.VideoRun.merges` callable) and write frame ``t``'s outputs
+    (`frame_outputs`, mirrored back with ``mirrored``; `write_outputs`)."""
+    outputs = frame_outputs(merge(), video)
+    write_outputs(video_dir, video, t, *(mirrored_outputs(*outputs) if mirrored else outputs))
+
+
+def write_outputs(video_dir: Path, video: Video, t: int, prediction: np.ndarray, scores: np.ndarray | None) -> None:
+    """Write frame ``t``'s prediction: an (H, W) label map as ``<frame>.png``, (M, H, W) per-object masks with
+    `write_object_masks`; and its scores with `write_scores` when there are any."""
     if prediction.ndim == 3:
         write_object_masks(video_dir, video, t, prediction)
     else:
         write_label_png(video_dir / f"{video.frame_names[t]}.png", prediction)
+    if scores is not None:
+        write_scores(video_dir, video, t, scores)
 
 
 def painted(video: Video, prediction: np.ndarray) -> np.ndarray:
@@ -110,7 +154,8 @@ def painted(video: Video, prediction: np.ndarray) -> np.ndarray:
 
 
 def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progress: bool = False,
-                  longest_side: int | None = None, overlapping: bool = False) -> dict:
+                  longest_side: int | None = None, overlapping: bool = False, flip: bool = False,
+                  one_point_input: bool = False, save_scores: bool = False) -> dict:
     """Run SAM-PT on one video, write its predictions into ``video_dir``; returns timing and scores.
 
     Predictions are made for every frame and written for ``video.frames_to_write``: label maps
@@ -122,16 +167,24 @@ def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progres
     (`trackers.sampt.model.SamPt.merge_frame`). Frames are decoded on demand (by the tracker, then by the
     frame loop) and dropped; predictions are produced and written frame by frame, so memory does not grow
     with the video (tracks, visibility and per-object IoU are the only per-frame state kept).
+
+    The authors' options (README, "The authors' evaluation options"): ``flip`` runs on the mirrored video and
+    mirrors every output back (a visualizer sees the mirrored run); ``one_point_input``: query points from SAM's
+    mask of one point per first mask; ``save_scores``: each frame's probabilities too (`write_scores`).
     """
+    if overlapping and save_scores:
+        raise ValueError("dataset.save_scores writes the probabilities behind the label maps, and "
+                         "dataset.save_overlapping_masks writes no label maps: set one of them to false")
     start = time.perf_counter()
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     rss_reset = reset_peak_rss()
-    source = WorkingVideo(video, longest_side)
-    run = sampt.run_video(source, VideoObjects.from_masks(source.first_masks()), video.name)
+    source = WorkingVideo(video, longest_side, mirrored=flip)
+    run = sampt.run_video(source, VideoObjects.from_masks(source.first_masks()), video.name,
+                          one_point_input=one_point_input)
     to_write = set(video.frames_to_write)
-    frames = tqdm(run.merges(output_size=tuple(video.size), overlapping=overlapping), total=video.num_frames,
-                  desc=video.name, unit="frame", leave=False,
+    frames = tqdm(run.merges(output_size=tuple(video.size), overlapping=overlapping, probabilities=save_scores),
+                  total=video.num_frames, desc=video.name, unit="frame", leave=False,
                   disable=not progress or video.num_frames < LONG_VIDEO_FRAMES)
     # predictions are merged, encoded and written on a thread while the next frame is embedded and prompted;
     # frames nobody writes or draws are not merged
@@ -139,12 +192,12 @@ def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progres
         for t, merge in frames:
             if visualizer is None:
                 if t in to_write:
-                    writer.submit(write_prediction, video_dir, video, t, merge)
+                    writer.submit(write_prediction, video_dir, video, t, merge, flip)
                 continue
-            prediction = merge()
+            outputs = frame_outputs(merge(), video)  # as the run saw the video (mirrored with flip)
             if t in to_write:
-                writer.submit(write_prediction, video_dir, video, t, functools.partial(np.asarray, prediction))
-            visualizer.add(t, painted(video, prediction), run)
+                writer.submit(write_outputs, video_dir, video, t, *(mirrored_outputs(*outputs) if flip else outputs))
+            visualizer.add(t, painted(video, outputs[0]), run)
     if visualizer is not None:
         visualizer.close()
     seconds = time.perf_counter() - start
@@ -159,7 +212,8 @@ def predict_video(sampt, video: Video, video_dir: Path, visualizer=None, progres
         "object_scores": {str(k): v for k, v in run.scores.items()},
     }
     write_json_atomic(video_dir / "scores.json", info)
-    write_tracks(video_dir, run.tracks, run.visible, run.object_ids, source.frame_size)
+    tracks = mirror_points(run.tracks, source.frame_size[1]) if flip else run.tracks
+    write_tracks(video_dir, tracks, run.visible, run.object_ids, source.frame_size)
     return info
 
 
@@ -178,7 +232,9 @@ def predict_all(cfg: DictConfig, videos: list[Video], run_dir: Path, chash: str,
     def predict(index: int, video: Video, video_dir: Path) -> dict:
         visualizer = make_visualizer(video, index) if make_visualizer else None
         info = predict_video(state["sampt"], video, video_dir, visualizer, progress=bool(cfg.logging.progress),
-                             longest_side=cfg.longest_side, overlapping=bool(cfg.dataset.save_overlapping_masks))
+                             longest_side=cfg.longest_side, overlapping=bool(cfg.dataset.save_overlapping_masks),
+                             flip=bool(cfg.dataset.flip), save_scores=bool(cfg.dataset.save_scores),
+                             one_point_input=bool(cfg.dataset.input_only_one_gt_mask_point))
         log.info("%s: %d frames in %.1f s (%.2f fps)", video.name, video.num_frames, info["seconds"], info["fps"])
         return info
 

@@ -75,11 +75,12 @@ def import_official_eval(official: Path, inputs: Path):
     return official_eval
 
 
-def run_official_eval(official_eval, paths: dict, knobs: dict, run_dir: Path, longest_size: int = 1024
-                      ) -> tuple[np.ndarray, list]:
+def run_official_eval(official_eval, paths: dict, knobs: dict, run_dir: Path, longest_size: int = 1024,
+                      options: dict | None = None) -> tuple[np.ndarray, list]:
     """Run the authors' ``main`` on the inputs ``paths`` with the SAM-PT ``knobs`` (their names); return the
     (T, H, W) uint8 label maps it wrote for `AUTHORS_VIDEO_NAME` and their frame names. ``longest_size``: their
-    working size (the longest side of the frames they segment)."""
+    working size (the longest side of the frames they segment); ``options``: more of their root config keys
+    (``flip``, ``save_scores``, ...; with ``save_scores`` the label maps are under ``labels/Annotations``)."""
     from PIL import Image
 
     overrides = [
@@ -95,17 +96,20 @@ def run_official_eval(official_eval, paths: dict, knobs: dict, run_dir: Path, lo
         *[f"model.{key}={str(value).lower() if isinstance(value, bool) else value}" for key, value in knobs.items()],
         "dataset=D17", "split=val", f"d17_path={paths['d17_path']}", "size=-1", f"longest_size={longest_size}",
         "seed=72", "visualize_results=false", f"output={run_dir / 'labels'}", f"hydra.run.dir={run_dir}",
+        *[f"{key}={str(value).lower() if isinstance(value, bool) else value}"
+          for key, value in (options or {}).items()],
     ]
+    labels_dir = run_dir / "labels" / ("Annotations" if (options or {}).get("save_scores") else "") / AUTHORS_VIDEO_NAME
     sys.argv = ["eval.py", *overrides]
     shutil.rmtree(run_dir, ignore_errors=True)  # their evaluation skips videos it finds already written
     try:
         official_eval.main()
     except (Exception, SystemExit) as error:  # Hydra exits when their final davis2017 scoring step fails
-        if not (run_dir / "labels" / AUTHORS_VIDEO_NAME).is_dir():
+        if not labels_dir.is_dir():
             raise
         print(f"(the authors' run ended with {error!r} after writing the label maps: their final scoring "
               f"step needs the davis2017 package, which this recording does not use)")
-    frames = sorted((run_dir / "labels" / AUTHORS_VIDEO_NAME).glob("*.png"))
+    frames = sorted(labels_dir.glob("*.png"))
     return np.stack([np.asarray(Image.open(p)) for p in frames]).astype(np.uint8), [p.stem for p in frames]
 
 

@@ -16,7 +16,7 @@ from datasets.errors import DatasetError, DatasetLayoutError
 from datasets.png import read_label_png, write_label_png
 from datasets.synthetic import generate
 from infra.resolution import (
-    WorkingVideo, longest_side_shape, nearest_source_indices, resize_frame, resize_mask_nearest,
+    WorkingVideo, longest_side_shape, mirror, mirror_points, nearest_source_indices, resize_frame, resize_mask_nearest,
 )
 
 SIZES = [(480, 854), (1080, 1920), (2160, 4096), (720, 1280), (1080, 1440), (576, 1024), (1280, 720),
@@ -88,6 +88,20 @@ def test_working_video_reads_full_resolution_first_masks(davis17):
     np.testing.assert_array_equal(masks[2][1], resize_mask_nearest(full_labels == 2, (150, 200)))
     native = WorkingVideo(video, None)
     assert native.frame_size == (96, 128) and native.frame(0) is not None
+
+
+def test_mirrored_working_video_mirrors_as_the_authors_flip(davis17):
+    """``flip`` in the authors' order (their loader resizes frames, then eval.py:186-188 mirrors them and the
+    first masks, which are resized after): frames resized, then mirrored; first masks mirrored, then resized."""
+    video = Davis17Reader(davis17.root, frames_resolution="Full-Resolution").video("synth-000")
+    source, mirrored = WorkingVideo(video, 200), WorkingVideo(video, 200, mirrored=True)
+    np.testing.assert_array_equal(mirrored.frame(2), resize_frame(video.frame(2), (150, 200))[:, ::-1])
+    np.testing.assert_array_equal(mirrored.first_mask(2), resize_mask_nearest(video.first_mask(2)[:, ::-1], (150, 200)))
+    assert not np.array_equal(mirrored.frame(2), source.frame(2))
+    assert mirror(np.arange(6).reshape(2, 3)).tolist() == [[2, 1, 0], [5, 4, 3]]
+    points = np.array([[[0.0, 3.0], [199.0, 7.5], [10.25, 0.0]]], np.float32)
+    assert mirror_points(points, 200)[0, :, 0].tolist() == [199.0, 0.0, 188.75]
+    np.testing.assert_array_equal(mirror_points(mirror_points(points, 200), 200), points)
 
 
 def test_full_resolution_falls_back_to_1080p_and_missing_folders_name_the_make_target(tmp_path, davis17):

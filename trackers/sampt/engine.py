@@ -205,6 +205,9 @@ class VideoObjects:
             tracking, no border rule); None: tracked by the model.
         batches: objects prompted (and tracked) together, each with its own random stream (`SamPt.run_video`);
             None: all objects together.
+        query_masks: M (H, W) bool masks on the first frames that query points are sampled from and that
+            trackers choosing their own points see, in place of ``first_masks`` (which are still pasted);
+            None: ``first_masks``. The one-point input sets them (`trackers.sampt.model.SamPt.one_point_masks`).
     """
 
     object_ids: list[int]
@@ -215,6 +218,7 @@ class VideoObjects:
     tracks: np.ndarray | None = None
     visible: np.ndarray | None = None
     batches: list[np.ndarray] | None = None
+    query_masks: list[np.ndarray] | None = None
 
     @classmethod
     def from_masks(cls, first_masks: dict) -> "VideoObjects":
@@ -225,6 +229,11 @@ class VideoObjects:
 
     def __len__(self) -> int:
         return len(self.object_ids)
+
+    @property
+    def sampled_masks(self) -> list[np.ndarray] | None:
+        """The masks query points come from: ``query_masks`` when set, else ``first_masks``."""
+        return self.first_masks if self.query_masks is None else self.query_masks
 
     def check(self, num_frames: int, frame_size: tuple[int, int], video: str) -> "VideoObjects":
         """The objects validated against a video of ``num_frames`` frames of ``frame_size``; `ValueError`
@@ -250,7 +259,7 @@ class VideoObjects:
             None if self.first_masks is None else [np.asarray(m, bool) for m in self.first_masks],
             self.query_points, self.num_positive,
             None if self.tracks is None else np.asarray(self.tracks, np.float32),
-            None if self.visible is None else np.asarray(self.visible, bool), self.batches)
+            None if self.visible is None else np.asarray(self.visible, bool), self.batches, self.query_masks)
 
 
 @dataclass
@@ -394,25 +403,31 @@ class VideoRun:
             out.iou[group.indices] = prediction.iou
         return out
 
-    def merges(self, output_size: tuple[int, int] | None = None, overlapping: bool = False
-               ) -> Iterator[tuple[int, Callable[[], np.ndarray]]]:
+    def merges(self, output_size: tuple[int, int] | None = None, overlapping: bool = False,
+               probabilities: bool = False) -> Iterator[tuple[int, Callable[[], Any]]]:
         """Yield (t, merge) for t = 0 ... T - 1: calling ``merge()`` makes frame t's (H', W') uint8 label map
         (H', W' = ``output_size`` or the frame size; `trackers.sampt.model.SamPt.merge_frame`), or with
         ``overlapping`` its (M, H', W') bool per-object masks, which may overlap
-        (`trackers.sampt.model.SamPt.overlapping_masks`; objects in ``objects.object_ids`` order).
+        (`trackers.sampt.model.SamPt.overlapping_masks`; objects in ``objects.object_ids`` order), or with
+        ``probabilities`` its (M + 1, H', W') float32 probabilities, background first
+        (`trackers.sampt.model.SamPt.frame_probabilities`; `SamPt.label_map` makes the label map from them).
 
         A merge holds only its own frame's predictions and sizes (not its image features), so a caller may run
         it later or on another thread (upscaling and merging a frame while the next is embedded) or not at all
         (a frame nobody writes).
         """
+        if overlapping and probabilities:
+            raise ValueError("a merge makes per-object masks (overlapping) or probabilities, not both")
         objects = self.objects
         size = tuple(output_size or self.frame_size)
-        empty = (len(objects),) + size if overlapping else size
         for t, sizes, frame in self.steps():
             if frame is None:
-                yield t, functools.partial(np.zeros, empty, bool if overlapping else np.uint8)
+                yield t, functools.partial(empty_merge, len(objects), size, overlapping, probabilities)
             elif overlapping:
                 yield t, functools.partial(self.sampt.overlapping_masks, sizes, frame, objects.first_frames,
+                                           objects.first_masks, t, output_size)
+            elif probabilities:
+                yield t, functools.partial(self.sampt.frame_probabilities, sizes, frame, objects.first_frames,
                                            objects.first_masks, t, output_size)
             else:
                 yield t, functools.partial(self.sampt.merge_frame, sizes, frame, objects.object_ids,
@@ -433,6 +448,18 @@ class VideoRun:
                 continue
             logits = self.sampt.full_logits(sizes, frame.low_res_logits[torch.from_numpy(chosen)])
             yield t, chosen, resize_logits(logits, output_size)
+
+
+def empty_merge(num_objects: int, size: tuple[int, int], overlapping: bool, probabilities: bool):
+    """What `VideoRun.merges` makes of a frame where no object is active: an all-background label map, no
+    per-object mask, or probability 1 for the background."""
+    if overlapping:
+        return np.zeros((num_objects,) + tuple(size), bool)
+    if probabilities:
+        background = torch.zeros((num_objects + 1,) + tuple(size))
+        background[0] = 1.0
+        return background
+    return np.zeros(size, np.uint8)
 
 
 def resize_logits(logits: torch.Tensor, size: tuple[int, int] | None) -> torch.Tensor:

@@ -26,11 +26,13 @@ import torch.nn.functional as F
 
 from infra.frames import FrameSource, as_frame_source
 from trackers.point.base import PointTracker, ReferenceMasks
-from trackers.sampt.engine import Clip, ObjectGroup, VideoObjects, VideoRun, frame_reader, resize_logits
+from trackers.sampt.engine import (
+    Clip, ObjectGroup, VideoObjects, VideoRun, empty_merge, frame_reader, resize_logits,
+)
 from trackers.sampt.knobs import SamPtKnobs, int_at_least, knobs_from
 from trackers.sampt.mask_box import MaskBoxFinder, UpscalingBoxFinder, has_sam_geometry
 from trackers.sampt.prompting import FramePrediction, PromptSettings, segment_frame
-from trackers.sampt.query_points import query_points_for_object, video_rng
+from trackers.sampt.query_points import kmedoids_points, query_points_for_object, video_rng
 from trackers.sampt.reinit import ReinitPass
 from trackers.segmenters.base import Embedding, Segmenter
 
@@ -200,8 +202,29 @@ class SamPt:
         return (x >= margin) & (y >= margin) & (x <= 1 - margin) & (y <= 1 - margin)
 
     # ------------------------------------------------------------------------------- running a video
+    def one_point_masks(self, frame_at, objects: VideoObjects, rng: np.random.Generator, video_name: str = ""
+                        ) -> list[np.ndarray]:
+        """M (H, W) bool masks: for each object, the segmenter's mask from one positive point alone (no mask
+        input, single output, logits > 0) on its first frame, the point being the k-medoids point (K = 1,
+        `trackers.sampt.query_points.kmedoids_points` from ``rng``) of its first mask. The authors'
+        ``input_only_one_gt_mask_point`` (``sam_pt/vos_eval/eval.py:238-258`` at 874ff7e): these masks replace
+        the first masks as the masks query points are sampled from, while the given first masks are still
+        pasted on the first frames (their eval.py:323-325). An empty result is kept (logged): its query points
+        are zeros, as the authors' samplers give for an empty mask."""
+        embeddings, masks = {}, []
+        for obj, t0, mask in zip(objects.object_ids, objects.first_frames, objects.first_masks):
+            if int(t0) not in embeddings:
+                embeddings[int(t0)] = self.segmenter.embed(frame_at(int(t0)))
+            point = torch.from_numpy(kmedoids_points(mask, 1, rng))[None]
+            prediction = self.segmenter.predict(embeddings[int(t0)], point, torch.ones((1, 1), dtype=torch.long))
+            masks.append(self.full_mask(embeddings[int(t0)], prediction.low_res_logits[0]))
+            if not masks[-1].any():
+                LOG.warning("video %s, object %s: the mask from one point is empty; its query points are (0, 0)",
+                            video_name, obj)
+        return masks
+
     def run_video(self, frames, objects: VideoObjects, video_name: str = "",
-                  rngs: list[np.random.Generator] | None = None) -> VideoRun:
+                  rngs: list[np.random.Generator] | None = None, one_point_input: bool = False) -> VideoRun:
         """The one way to run SAM-PT on a video: prepare ``objects`` and return the `VideoRun` whose iteration
         makes the masks frame by frame (`trackers.sampt.engine`).
 
@@ -217,14 +240,19 @@ class SamPt:
             objects: what to segment (`VideoObjects`).
             video_name: names the video's random stream and errors.
             rngs: one random stream per batch of ``objects.batches`` (default: the video's stream, one batch).
+            one_point_input: query points come from SAM's mask of one k-medoids point of each first mask
+                (`one_point_masks`, the authors' ``input_only_one_gt_mask_point``), not from the first mask.
         """
         frame_at, num_frames, frame_size = frame_reader(frames)
         objects = objects.check(num_frames, frame_size, video_name)
         rng = video_rng(self.seed, video_name)
         if objects.query_points is None and objects.tracks is None:
+            if one_point_input:
+                objects.query_masks = self.one_point_masks(frame_at, objects, rng, video_name)
             objects.query_points = np.stack([
-                self.select_query_points(frame_at(t0), mask, int(t0), rng, video=video_name, object_id=obj)
-                for obj, t0, mask in zip(objects.object_ids, objects.first_frames, objects.first_masks)])
+                self.select_query_points(frame_at(t0), mask, int(t0), rng, video=video_name, object_id=obj,
+                                         zeros_for_empty=one_point_input)
+                for obj, t0, mask in zip(objects.object_ids, objects.first_frames, objects.sampled_masks)])
         batches = objects.batches or [np.arange(len(objects))]
         rngs = rngs or [rng]
         if len(rngs) != len(batches):
@@ -247,7 +275,7 @@ class SamPt:
         if self.use_point_reinit:
             clip = Clip(frame_at, len(source), self.segmenter)
             return ObjectGroup(batch, rng, reinit=ReinitPass(self, clip, objects.query_points[batch], rng))
-        masks = None if objects.first_masks is None else [objects.first_masks[k] for k in batch]
+        masks = None if objects.sampled_masks is None else [objects.sampled_masks[k] for k in batch]
         tracks, visible = self.track_objects(source, objects.query_points[batch], masks, rng, objects.num_positive)
         return ObjectGroup(batch, rng, tracks, visible)
 
@@ -276,24 +304,39 @@ class SamPt:
             per_object[k] = torch.where(mask, CERTAIN_LOGIT, -CERTAIN_LOGIT).float()
         return per_object
 
-    def merge_frame(self, embedding: Embedding, frame: FramePrediction, object_ids: list[int],
-                    first_frames: np.ndarray, first_masks: list[np.ndarray], t: int,
-                    output_size: tuple[int, int] | None = None) -> np.ndarray:
-        """One (H', W') uint8 label map from M objects' predictions (softmax with a zero background, argmax);
-        int32 when an id exceeds 255 (BDD100K sequences of 255 objects or more, `datasets.bdd100k`).
-
-        Objects without a mask, or before their first frame, take no part (`frame_object_logits`).
-        """
+    def frame_probabilities(self, embedding: Embedding, frame: FramePrediction, first_frames: np.ndarray,
+                            first_masks: list[np.ndarray] | None, t: int,
+                            output_size: tuple[int, int] | None = None) -> torch.Tensor:
+        """(M + 1, H', W') float32 probabilities on frame ``t``: channel 0 the background, channel k + 1 object
+        k. The softmax over a zero background logit and the logits of the objects that take part
+        (`frame_object_logits`), as the authors' evaluation computes it (``sam_pt/vos_eval/eval.py:326`` at
+        874ff7e); an object without a mask or before its first frame is 0 (their -inf / -1e8 logits)."""
         out_h, out_w = output_size or embedding.original_size
         per_object = self.frame_object_logits(embedding, frame, first_frames, first_masks, t, output_size)
         if not per_object:
-            return np.zeros((out_h, out_w), np.uint8)
+            return empty_merge(len(first_frames), (out_h, out_w), overlapping=False, probabilities=True)
+        probabilities = torch.zeros((len(first_frames) + 1, out_h, out_w))
         order = sorted(per_object)  # the objects' order, as the authors stack them
-        ids = [object_ids[k] for k in order]
         stacked = torch.stack([torch.zeros((out_h, out_w))] + [per_object[k] for k in order])
-        winner = _first_argmax(torch.softmax(stacked, dim=0))
-        lookup = torch.tensor([0] + ids, dtype=torch.uint8 if max(ids) <= 255 else torch.int32)
-        return lookup[winner].numpy()
+        probabilities[[0] + [k + 1 for k in order]] = torch.softmax(stacked, dim=0)
+        return probabilities
+
+    @staticmethod
+    def label_map(probabilities: torch.Tensor, object_ids: list[int]) -> np.ndarray:
+        """(M + 1, H, W) `frame_probabilities` -> (H, W) uint8 label map: the id of the most probable channel
+        (the first one where several are equal; 0 the background); int32 when an id exceeds 255 (BDD100K
+        sequences of 255 objects or more, `datasets.bdd100k`)."""
+        ids = [0] + list(object_ids)
+        lookup = torch.tensor(ids, dtype=torch.uint8 if max(ids) <= 255 else torch.int32)
+        return lookup[_first_argmax(probabilities)].numpy()
+
+    def merge_frame(self, embedding: Embedding, frame: FramePrediction, object_ids: list[int],
+                    first_frames: np.ndarray, first_masks: list[np.ndarray], t: int,
+                    output_size: tuple[int, int] | None = None) -> np.ndarray:
+        """One (H', W') uint8 label map from M objects' predictions (softmax with a zero background, argmax:
+        `label_map` of `frame_probabilities`). Objects without a mask, or before their first frame, take no part."""
+        return self.label_map(self.frame_probabilities(embedding, frame, first_frames, first_masks, t, output_size),
+                              object_ids)
 
     def overlapping_masks(self, embedding: Embedding, frame: FramePrediction, first_frames: np.ndarray,
                           first_masks: list[np.ndarray] | None, t: int,

@@ -31,7 +31,10 @@ def authors() -> np.ndarray:
     return np.load(FIXTURE / "labels.npz")["labels"]
 
 
-def run_ours(inputs: dict, out: Path, longest_side: int | None = 1024, **overrides) -> np.ndarray:
+def run_ours(inputs: dict, out: Path, longest_side: int | None = 1024, options: dict | None = None,
+             **overrides) -> np.ndarray:
+    """Our label maps (T, H, W) uint8 of the recorded video (with ``overlapping``: per-object masks (T, M, H, W));
+    ``options``: `predict_video` keywords (flip, ...); ``overrides``: SAM-PT knobs over `AUTHORS_KNOBS`."""
     from experiments.run.vos import predict_video
     from trackers.point.pips.tracker import PipsTracker
     from trackers.sampt.model import SamPt
@@ -44,8 +47,11 @@ def run_ours(inputs: dict, out: Path, longest_side: int | None = 1024, **overrid
     sam.load_state_dict(torch.load(inputs["tiny_sam"], map_location="cpu"), strict=True)
     sampt = SamPt(PipsTracker(checkpoint=inputs["pips"], device="cpu"), SamSegmenter.from_model(sam, device="cpu"),
                   seed=0, **{**KNOBS, **overrides})
-    info = predict_video(sampt, video, out, longest_side=longest_side)
+    info = predict_video(sampt, video, out, longest_side=longest_side, **(options or {}))
     assert info["working_size"] == ([round(216 * longest_side / 384), longest_side] if longest_side else [108, 192])
+    if (options or {}).get("overlapping"):
+        return np.stack([[read_label_png(out / video.object_folder(obj) / f"{name}.png") for obj in video.object_ids]
+                         for name in video.frame_names])
     return np.stack([read_label_png(out / f"{name}.png") for name in video.frame_names])
 
 

@@ -54,3 +54,31 @@ def test_only_written_frames_are_merged_on_the_writer_thread_and_equal_the_seria
     for t in sparse.frames_to_write:
         np.testing.assert_array_equal(read_label_png(tmp_path / "sparse" / f"{sparse.frame_names[t]}.png"), serial[t])
     assert len(set(np.unique(np.stack(list(serial.values())))) - {0}) >= 1
+
+
+def test_the_authors_options_reach_predict_video_from_the_config(tmp_path, monkeypatch):
+    """``dataset.flip``, ``dataset.input_only_one_gt_mask_point`` and ``dataset.save_scores`` (off by default, as
+    the authors' configs/vos_eval_root.yaml) reach `predict_video`; scores and per-object masks exclude each other."""
+    import pytest
+
+    from experiments.run import vos
+    from experiments.run.schema import compose_config
+
+    keys = ("flip", "input_only_one_gt_mask_point", "save_scores", "save_overlapping_masks")
+    assert [compose_config().dataset[key] for key in keys] == [False] * 4
+    cfg = compose_config(*(f"dataset.{key}=true" for key in keys[:3]), "logging.progress=false")
+    info = generate(tmp_path / "D", "davis17", num_videos=1, num_frames=2, height=24, width=32)
+    video = build_reader("davis17", info.root, split="val").video("synth-000")
+    seen = {}
+
+    def fake_predict(sampt, video, video_dir, visualizer=None, **options):
+        seen.update(options)
+        return {"seconds": 1.0, "fps": 2.0}
+
+    monkeypatch.setattr(vos, "predict_video", fake_predict)
+    monkeypatch.setattr(vos, "build_sampt", lambda *args: None)
+    vos.predict_all(cfg, [video], tmp_path / "run", "hash", seed=0)
+    assert [seen[key] for key in ("flip", "one_point_input", "save_scores", "overlapping")] == [True] * 3 + [False]
+    with pytest.raises(ValueError, match="save_overlapping_masks"):
+        predict_video(SamPt(ScriptedTracker(), DiskSegmenter()), video, tmp_path / "both", overlapping=True,
+                      save_scores=True)

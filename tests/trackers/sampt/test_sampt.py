@@ -226,6 +226,31 @@ def test_merge_is_softmax_against_zero_background_then_argmax():
     np.testing.assert_array_equal(wide, np.where(labels == 9, 300, labels.astype(np.int64)))
 
 
+def test_probabilities_are_the_merges_softmax_with_absent_objects_at_zero():
+    """`frame_probabilities` (save_scores): background first, objects in order; an object without a mask or before
+    its first frame is 0; its `label_map` is `merge_frame`."""
+    seg = DiskSegmenter()
+    sampt = SamPt(None, seg)
+    embedding = seg.embed(frames_with_ids(1)[0])
+    from trackers.sampt.prompting import FramePrediction
+
+    low = torch.full((3, 1, 256, 256), -5.0)
+    low[0, 0, :100, :128] = 2.0
+    low[2, 0, :, 64:] = 3.0
+    pred = FramePrediction(low, np.array([True, False, True]), np.array([True, False, True]),
+                           np.full(3, 0.9, np.float32))
+    for first_frames in (np.array([0, 0, 0]), np.array([0, 0, 2])):
+        probabilities = sampt.frame_probabilities(embedding, pred, first_frames, None, t=1)
+        assert probabilities.shape == (4,) + embedding.original_size
+        torch.testing.assert_close(probabilities.sum(0), torch.ones(embedding.original_size))
+        assert not probabilities[2].any() and probabilities[3].any() == (first_frames[2] <= 1)
+        full = torch.cat([torch.zeros((1,) + embedding.original_size), seg.upscale(embedding, low[[0, 2]])])
+        if first_frames[2] <= 1:
+            torch.testing.assert_close(probabilities[[0, 1, 3]], torch.softmax(full, 0))
+        np.testing.assert_array_equal(SamPt.label_map(probabilities, [4, 7, 9]),
+                                      sampt.merge_frame(embedding, pred, [4, 7, 9], first_frames, None, t=1))
+
+
 def test_same_seed_same_result_and_seed_changes_query_points():
     frames = frames_with_ids(3)
     a, b = _square_masks()
