@@ -25,6 +25,7 @@ Stages (``--stages``, default all that can run here):
 
     python -m scripts.bench.stages [--stages enc:mobilesam trk:pips] [--threads 2] [--repeats 2] [--json F]
     python -m scripts.bench.stages --smoke   # tiny models and frames: checks that every stage runs
+    python -m scripts.bench.stages --cpu-time --compile --stages enc:mobilesam   # one thread, CPU time
 
 Numbers: docs/benchmarks.md ("Neural stages against the GEMM peak").
 """
@@ -69,21 +70,24 @@ class StageResult:
         return self.flops / self.seconds / 1e9
 
 
-def gemm_peak(size: int = 2048, repeats: int = 5) -> float:
+def gemm_peak(size: int = 2048, repeats: int = 5, clock: Callable[[], float] = time.perf_counter) -> float:
     """Float32 FLOP/s of the best of ``repeats`` ``torch.mm`` of two (size, size) matrices (2 size^3 FLOPs)."""
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(size, size, generator=generator)
     b = torch.randn(size, size, generator=generator)
     torch.mm(a, b)  # warm-up
-    return 2.0 * size**3 / best_seconds(lambda: torch.mm(a, b), repeats)
+    return 2.0 * size**3 / best_seconds(lambda: torch.mm(a, b), repeats, clock)
 
 
-def best_seconds(function: Callable[[], object], repeats: int) -> float:
+def best_seconds(function: Callable[[], object], repeats: int, clock: Callable[[], float] = time.perf_counter) -> float:
+    """The shortest of ``repeats`` calls of ``function`` by ``clock`` (wall time, or ``time.thread_time``: the
+    CPU time of the calling thread, which with one torch thread is the whole work and little affected by
+    other jobs on a shared machine)."""
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         function()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, clock() - start)
     return best
 
 
@@ -96,10 +100,11 @@ def counted_flops(function: Callable[[], object]) -> int:
     return counter.get_total_flops()
 
 
-def measure(function: Callable[[], object], frames: int, repeats: int) -> tuple[float, float]:
+def measure(function: Callable[[], object], frames: int, repeats: int,
+            clock: Callable[[], float] = time.perf_counter) -> tuple[float, float]:
     """Count, warm up and time ``function`` (covering ``frames`` frames): (FLOPs, seconds) per frame."""
     flops = counted_flops(function) / frames
-    return flops, best_seconds(function, repeats) / frames
+    return flops, best_seconds(function, repeats, clock) / frames
 
 
 # ------------------------------------------------------------------------------------------------ stages
@@ -222,7 +227,7 @@ def print_table(results: list[StageResult], peak: float, threads: int, gemm_size
 
 def run_stage(stage: str, args: argparse.Namespace, scratch: Path) -> tuple:
     """(stage, input, FLOPs, seconds after, seconds before or None) per frame; compile time is printed."""
-    after = {"channels_last": True, **({"compile": True} if args.compile else {})}
+    after = {"channels_last": True, **({"compile": True} if args.compile and stage.startswith("enc:") else {})}
     settings = {"before": {"channels_last": False}, "after": after} if stage.startswith(("enc:", "dec:")) else {
         "after": {}}
     seconds = {}
@@ -232,11 +237,16 @@ def run_stage(stage: str, args: argparse.Namespace, scratch: Path) -> tuple:
             start = time.perf_counter()
             function()
             print(f"  {stage}: compiled in {time.perf_counter() - start:.0f} s", flush=True)
-        flops, seconds[name] = measure(function, frames, args.repeats)
+        flops, seconds[name] = measure(function, frames, args.repeats, clock(args))
         print(f"  {stage} ({name}): {seconds[name]:.3f} s/frame", flush=True)
         del function
         gc.collect()
     return stage, description, flops, seconds["after"], seconds.get("before")
+
+
+def clock(args: argparse.Namespace) -> Callable[[], float]:
+    """The clock of the run: the calling thread's CPU time with ``--cpu-time``, else wall time."""
+    return time.thread_time if args.cpu_time else time.perf_counter
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -247,24 +257,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--frames", type=int, default=8, help="clip length of the tracker stages")
     parser.add_argument("--smoke", action="store_true", help="tiny models and frames (checks that stages run)")
     parser.add_argument("--compile", action="store_true", help="'after' also compiles the image encoder (minutes)")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="one torch thread, times by the thread's CPU time (time.thread_time), peak included: "
+                             "fractions that hold on a machine busy with other jobs")
     parser.add_argument("--json", type=Path, help="also write the results here")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = ()) -> list[StageResult]:
     args = parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.threads or args.cpu_time:
+        torch.set_num_threads(1 if args.cpu_time else args.threads)
     threads = torch.get_num_threads()
     gemm_size = 512 if args.smoke else 2048
-    peak = gemm_peak(gemm_size)
+    peak = gemm_peak(gemm_size, clock=clock(args))
     with tempfile.TemporaryDirectory(prefix="bench_stages_") as scratch, torch.no_grad():
         timed = [run_stage(stage, args, Path(scratch)) for stage in args.stages or default_stages(args.smoke)]
     # the peak is measured before and after the stages and the higher taken: a busy moment lowers one of them
-    peak = max(peak, gemm_peak(gemm_size))
+    peak = max(peak, gemm_peak(gemm_size, clock=clock(args)))
     results = [StageResult(stage, description, flops, seconds, flops / seconds / peak, before,
                            None if before is None else flops / before / peak)
                for stage, description, flops, seconds, before in timed]
+    if args.cpu_time:
+        print("times: CPU time of the one torch thread (time.thread_time), the peak's too")
     print_table(results, peak, threads, gemm_size)
     if args.json:
         args.json.write_text(json.dumps({"peak_flops": peak, "threads": threads,

@@ -72,3 +72,14 @@ def test_bench_stages_counts_and_times_every_kind_of_stage(capsys):
             assert abs(r.fraction_before / r.fraction - r.seconds / r.seconds_before) < 1e-9
     out = capsys.readouterr().out
     assert "float32 GEMM peak" in out and "enc:mobilesam (before)" in out and "enc:mobilesam (after)" in out
+
+
+def test_bench_stages_cpu_time_clock_counts_work_not_waiting():
+    """``--cpu-time`` times by the thread's CPU time: a sleeping call costs ~0 s there, its wall time elsewhere."""
+    import time
+
+    from scripts.bench.stages import best_seconds, clock, parse_args
+
+    assert clock(parse_args(["--cpu-time"])) is time.thread_time and clock(parse_args([])) is time.perf_counter
+    assert best_seconds(lambda: time.sleep(0.05), 2, time.thread_time) < 0.02
+    assert best_seconds(lambda: time.sleep(0.05), 2, time.perf_counter) >= 0.05
