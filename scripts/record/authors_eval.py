@@ -75,11 +75,11 @@ def import_official_eval(official: Path, inputs: Path):
     return official_eval
 
 
-def run_official_eval(official_eval, paths: dict, knobs: dict, run_dir: Path, longest_size: int = 1024
-                      ) -> tuple[np.ndarray, list]:
+def run_official_eval(official_eval, paths: dict, knobs: dict, run_dir: Path, longest_size: int = 1024,
+                      extra: tuple[str, ...] = ()) -> tuple[np.ndarray, list]:
     """Run the authors' ``main`` on the inputs ``paths`` with the SAM-PT ``knobs`` (their names); return the
     (T, H, W) uint8 label maps it wrote for `AUTHORS_VIDEO_NAME` and their frame names. ``longest_size``: their
-    working size (the longest side of the frames they segment)."""
+    working size (the longest side of the frames they segment); ``extra``: more Hydra overrides."""
     from PIL import Image
 
     overrides = [
@@ -94,7 +94,7 @@ def run_official_eval(official_eval, paths: dict, knobs: dict, run_dir: Path, lo
         f"model.point_tracker.checkpoint_path={paths['pips'].parent}",
         *[f"model.{key}={str(value).lower() if isinstance(value, bool) else value}" for key, value in knobs.items()],
         "dataset=D17", "split=val", f"d17_path={paths['d17_path']}", "size=-1", f"longest_size={longest_size}",
-        "seed=72", "visualize_results=false", f"output={run_dir / 'labels'}", f"hydra.run.dir={run_dir}",
+        "seed=72", "visualize_results=false", f"output={run_dir / 'labels'}", f"hydra.run.dir={run_dir}", *extra,
     ]
     sys.argv = ["eval.py", *overrides]
     shutil.rmtree(run_dir, ignore_errors=True)  # their evaluation skips videos it finds already written
