@@ -1567,3 +1567,36 @@ AUTHORS_OPTIONS_RUNS = {"plain": dict(save_scores=True, save_overlapping_masks=T
 #: to a k-medoids point of a torch.randperm subsample, which our code cannot reproduce)
 AUTHORS_OPTIONS_KNOBS = {key: dict(AUTHORS_KNOBS, negative_points_per_mask=0 if key == "one_point" else 1)
                          for key in AUTHORS_OPTIONS_RUNS}
+
+# ==== authors_interactive: the authors' interactive point correction (scripts/record/authors_interactive.py)
+#: 6 frames, two objects, at the 480p size only: the inputs copy 480p to Full-Resolution, so that their
+#: working size (``longest_size`` 192), their output size and ours are all the frames' own 108x192
+AUTHORS_INTERACTIVE_VIDEO = dict(num_videos=1, num_frames=6, num_objects=2, height=108, width=192, seed=13)
+AUTHORS_INTERACTIVE_LONGEST_SIZE = 192
+#: SAM-PT knobs (names as in both codes): 1 positive + 1 negative Shi-Tomasi query point, 2 refinement iterations
+AUTHORS_INTERACTIVE_KNOBS = dict(AUTHORS_KNOBS, positive_points_per_mask=1, negative_points_per_mask=1,
+                                 iterative_refinement_iterations=2, add_other_objects_positive_points_as_negative_points=False)
+#: our run seed (`experiments.apps.interactive.simulate_video`); the recorder seeds torch before each object's
+#: simulation with `experiments.apps.interactive.annotator_seed` of it, as ours seeds its click generator
+AUTHORS_INTERACTIVE_SEED = 0
+#: the protocol's settings per recorded mode (their ``SamPtInteractive`` argument names)
+AUTHORS_INTERACTIVE_MODES = {
+    "online": dict(online=True, online_interactive_iou_threshold=0.8, interactions_max=16, interactions_max_per_frame=3),
+    "offline": dict(online=False, interactions_max=16, interactions_max_per_frame=2),
+    "no_tracking": dict(disable_point_tracking=True, interactions_max_per_frame=2),
+}
+
+
+def make_authors_interactive_inputs(out: Path) -> dict[str, Path]:
+    """`make_authors_eval_inputs` with `AUTHORS_INTERACTIVE_VIDEO` (480p only; its frames and annotations are also
+    copied as the Full-Resolution ones, which the authors' reader loads)."""
+    import shutil
+
+    from datasets.synthetic import generate
+
+    davis = Path(out) / "DAVIS" / "2017" / "trainval"
+    if not (davis / "ImageSets" / "2017" / "val.txt").is_file():
+        generate(davis, "davis17", **AUTHORS_INTERACTIVE_VIDEO)
+        for kind in ("JPEGImages", "Annotations"):
+            shutil.copytree(davis / kind / "480p", davis / kind / "Full-Resolution")
+    return make_authors_eval_inputs(out, AUTHORS_INTERACTIVE_VIDEO, AUTHORS_SAM_IOU_BIAS)

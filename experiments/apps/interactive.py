@@ -1,14 +1,16 @@
 """Simulated interactive point-based video segmentation (the authors' ``SamPtInteractive`` protocol).
 
 SysCV/sam-pt ``sam_pt/modeling/sam_pt_interactive.py`` (run by ``sam_pt/vos_eval/eval.py`` with
-``simulate_interactive_point_correction=true``), reimplemented from a reading of their code (no output of
-theirs is recorded and compared); one object at a time, as the authors run it:
+``simulate_interactive_point_correction=true``), equal to theirs on a recording of online, offline and
+no-tracking runs (``tests/fixtures/authors_interactive``, ``tests/experiments/apps/test_authors_interactive.py``:
+the same interactions, clicks, passes and IoU curves; final masks on every pixel but one, float rounding);
+one object at a time, as the authors run it:
 
 1. The object's query points (one positive point by default) are sampled from its first ground-truth mask
    and tracked through the whole video (forward and backward); they count as interactions.
 2. A simulated annotator walks the frames in order. On each frame the segmenter is prompted with the
-   frame's visible points (positives only, then all points with the first pass's logits when there are
-   negatives, then the refinement passes; no predicted-IoU threshold; no mask without a positive point) and
+   frame's visible points in their order (positives only, then all points with the first pass's logits
+   when there are negatives, then the refinement passes; no predicted-IoU threshold; no mask without a positive point) and
    the mask's IoU (J, 1 when both masks are empty) with the ground truth is compared with the threshold.
 3. Below the threshold, while the budgets allow (``interactions_max`` in all, ``interactions_max_per_frame``
    per visit of a frame), one correction per interaction, in this order (`choose_correction`):
@@ -16,11 +18,13 @@ theirs is recorded and compared); one object at a time, as the authors run it:
    else the first visible positive point that lies off the object (likewise), else add a point: positive
    in the false-negative region if it is larger than the false-positive region, else negative in the
    false-positive region, at the first k-medoid (k = min(3, region size)) of the region's largest DBSCAN
-   cluster (`error_region_point`). An added point is tracked from this frame onward (invisible before).
+   cluster (`error_region_point`; its random subsamples are drawn by a torch generator per object,
+   `annotator_seed`). An added point is tracked from this frame onward (invisible before).
    The frame is left when its IoU reaches the threshold or its per-frame budget is spent.
 4. Online mode uses one threshold; offline mode sweeps `OFFLINE_THRESHOLDS` in order, restarting at frame
    0 with the points so far after each complete pass. Every completed pass is kept; at the end the result
-   is the final points, or the completed pass with the best mean IoU if that is higher.
+   is the final points, or the completed pass with the best mean IoU if that is higher. The authors' sweep
+   is shared by all objects of a run (``InteractiveSettings.shared_offline_sweep``; off by default).
 5. The baseline without tracking (``disable_point_tracking``): no query points, threshold 1.0, budget
    ``interactions_max_per_frame`` per frame; each added point exists on its frame only.
 
@@ -29,9 +33,10 @@ authors do; per-frame results are cached by prompt, so only frames whose prompt 
 again). Per object the history of interactions and the IoU-vs-interactions curve are returned.
 
 CLI: ``python -m experiments.apps.interactive --dataset davis17 --root R --split val --out DIR`` writes
-``DIR/<video>/interactive.json`` and ``DIR/<video>/iou_vs_interactions.png`` (and ``--mp4`` overlays).
-DBSCAN is scikit-learn's with the authors' parameters. Deviation, stated: the
-boundary F is our DAVIS `evaluation.davis_metrics.mask_scores`.
+``DIR/<video>/interactive.json``, ``DIR/<video>/masks.npz`` (``object_<id>``: (T, H, W) bool final masks) and
+``DIR/<video>/iou_vs_interactions.png`` (and ``--mp4`` overlays).
+DBSCAN is scikit-learn's with the authors' parameters. J and F are our DAVIS
+`evaluation.davis_metrics.mask_scores` (theirs: the davis2017 package's, equal on the recording).
 """
 from __future__ import annotations
 
@@ -43,11 +48,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.spatial.distance import cdist
+import torch
 
 from evaluation.davis_metrics import boundary_radius, mask_scores
 from trackers.sampt.engine import Clip, VideoObjects
-from trackers.sampt.query_points import alternate_kmedoids
+from trackers.sampt.query_points import alternate_kmedoids, video_rng
 
 LOG = logging.getLogger(__name__)
 
@@ -67,35 +72,45 @@ def dbscan_labels(points: np.ndarray, eps: float, min_samples: int) -> np.ndarra
     return DBSCAN(eps=eps, min_samples=min_samples).fit(points).labels_.astype(np.int64)
 
 
-def error_region_point(mask: np.ndarray, rng: np.random.Generator, dbscan_points: int = 18000,
+def error_region_point(mask: np.ndarray, generator: torch.Generator, dbscan_points: int = 18000,
                        min_cluster_points: int = 180, kmedoid_points: int = 720) -> np.ndarray:
     """Where the annotator clicks in an error region: (2,) float32 (x, y).
 
-    As the authors' ``extract_largest_cluster_points``: DBSCAN (eps = 2.4 H W / ``dbscan_points``,
-    min_samples 10) on a random subset of at most ``dbscan_points`` pixels of the (H, W) bool ``mask``;
-    the largest cluster (the whole mask if there is no cluster or it has fewer than ``min_cluster_points``
-    pixels); K-medoids (K = min(3, pixels in the mask)) of at most ``kmedoid_points`` of its pixels; the
-    first medoid.
+    As the authors' ``extract_largest_cluster_points`` (SysCV/sam-pt 874ff7e,
+    ``sam_pt/modeling/sam_pt_interactive.py:700-737``), with the same random draws: the (H, W) bool ``mask``'s
+    pixels in raster order, permuted by ``torch.randperm`` (of ``generator``) and cut to ``dbscan_points``;
+    DBSCAN (eps = 2.4 H W / ``dbscan_points``, min_samples 10) on them; the largest cluster (ties: the label
+    met first, as ``Counter.most_common``), or all the mask's pixels in raster order if there is no cluster or
+    it has fewer than ``min_cluster_points``; a second ``torch.randperm`` cut to ``kmedoid_points``; K-medoids
+    (K = min(3, pixels in the mask)) on their float32 distances (scikit-learn's, as scikit-learn-extra's
+    ``KMedoids`` computes them for their float32 points); the first medoid. Equal to theirs on every click of
+    ``tests/fixtures/authors_interactive`` (``tests/experiments/apps/test_authors_interactive.py``).
     """
-    pixels = np.argwhere(mask).astype(np.float64)  # (n, 2) (y, x)
+    from sklearn.metrics import pairwise_distances
+
+    pixels = np.argwhere(mask).astype(np.float32)  # (n, 2) (y, x)
     if len(pixels) == 0:
         raise ValueError("error_region_point: the error region is empty")
-    subset = pixels[rng.permutation(len(pixels))[:dbscan_points]]
+    subset = pixels[torch.randperm(len(pixels), generator=generator)[:dbscan_points].numpy()]
     eps = 2.4 * mask.shape[0] * mask.shape[1] / dbscan_points
     labels = dbscan_labels(subset, eps, 10)
-    clustered = labels[labels >= 0]
-    if len(clustered) == 0:
-        cluster = pixels
-    else:
-        counts = np.bincount(clustered)
-        cluster = subset[labels == int(np.argmax(counts))]
-        if len(cluster) < min_cluster_points:
-            cluster = pixels
-    cluster = cluster[rng.permutation(len(cluster))[:kmedoid_points]]
-    k = min(3, len(pixels), len(cluster))
-    medoids = alternate_kmedoids(cdist(cluster, cluster), k)
+    found = np.unique(labels[labels >= 0], return_index=True, return_counts=True)
+    cluster = pixels
+    if len(found[0]):
+        ids, first, counts = found
+        largest = ids[np.lexsort((first, -counts))[0]]  # most members, then first met
+        if counts[ids == largest][0] >= min_cluster_points:
+            cluster = subset[labels == largest]
+    cluster = cluster[torch.randperm(len(cluster), generator=generator)[:kmedoid_points].numpy()]
+    medoids = alternate_kmedoids(pairwise_distances(cluster), min(3, len(pixels), len(cluster)))
     y, x = cluster[medoids[0]]
     return np.array([x, y], np.float32)
+
+
+def annotator_seed(seed: int, video: str, object_id: int) -> int:
+    """The seed of the generator that draws one object's clicks (`error_region_point`) in `simulate_video`:
+    determined by (run seed, video name, object id) only."""
+    return int(video_rng(seed, f"{video}/annotator/{object_id}").integers(2**31))
 
 
 @dataclass(frozen=True)
@@ -115,7 +130,7 @@ class Correction:
 
 
 def choose_correction(pred: np.ndarray, gt: np.ndarray, points: np.ndarray, visible: np.ndarray,
-                      labels: np.ndarray, rng: np.random.Generator) -> Correction:
+                      labels: np.ndarray, generator: torch.Generator) -> Correction:
     """The annotator's next correction on a frame whose mask is not good enough.
 
     Args:
@@ -143,10 +158,10 @@ def choose_correction(pred: np.ndarray, gt: np.ndarray, points: np.ndarray, visi
     false_negative = gt & ~pred
     false_positive = pred & ~gt
     if false_negative.sum() > false_positive.sum():
-        return Correction("add", "positive", len(labels), error_region_point(false_negative, rng))
+        return Correction("add", "positive", len(labels), error_region_point(false_negative, generator))
     if not false_positive.any():
         raise ValueError("choose_correction: the mask equals the ground truth; there is nothing to correct")
-    return Correction("add", "negative", len(labels), error_region_point(false_positive, rng))
+    return Correction("add", "negative", len(labels), error_region_point(false_positive, generator))
 
 
 # ----------------------------------------------------------------------------------------- segmenting
@@ -174,13 +189,13 @@ class FramePrompter:
         height, width = self.gt.shape[1:]
         if len(coords) == 0 or not (labels == 1).any():
             return np.zeros((height, width), bool), 0.0
-        order = np.argsort(labels != 1, kind="stable")  # positives first (the decoder is order-invariant)
         tracks = np.zeros((len(self.gt), 1, len(coords), 2), np.float32)
-        tracks[t, 0] = np.asarray(coords, np.float32)[order]
+        tracks[t, 0] = coords
         visible = np.zeros(tracks.shape[:3], bool)
         visible[t] = True
+        # in the points' own order, as the authors' prompt (the decoder's sums depend on it in the last bits)
         objects = VideoObjects([1], np.zeros(1, np.int64), tracks=tracks, visible=visible,
-                               num_positive=int((labels == 1).sum()))
+                               num_positive=int((labels == 1).sum()), point_labels=np.asarray(labels, np.int64))
         run = self.sampt.run_video(self.clip, objects, rngs=[self.rng])
         (_, chosen, logits), = run.object_logits(frames=[t])
         mask = (logits[0] > 0).numpy() if len(chosen) else np.zeros((height, width), bool)
@@ -216,7 +231,16 @@ class PointSet:
 
 @dataclass
 class InteractiveSettings:
-    """The protocol's knobs (the authors' ``SamPtInteractive`` arguments and defaults)."""
+    """The protocol's knobs (the authors' ``SamPtInteractive`` arguments and defaults).
+
+    ``shared_offline_sweep``: the authors' offline sweep is one list per model that each object's simulation
+    pops in place (SysCV/sam-pt 874ff7e ``sam_pt/modeling/sam_pt_interactive.py:97,254,293``), so an object
+    starts at the first threshold the run's previous objects (and videos) did not reach, and their run fails
+    on the object after the last threshold is spent. On (as recorded in
+    ``tests/fixtures/authors_interactive``), `simulate_video` carries one sweep through a run and raises a
+    `ValueError` there; off (default), every object walks the whole sweep (docs/protocol.md section 9 for
+    the measured effect).
+    """
 
     interactions_max: int = 300
     interactions_max_per_frame: int = 3
@@ -224,6 +248,7 @@ class InteractiveSettings:
     online_iou_threshold: float = 0.9
     offline_iou_thresholds: tuple[float, ...] = OFFLINE_THRESHOLDS
     disable_point_tracking: bool = False
+    shared_offline_sweep: bool = False
 
     def __post_init__(self):
         for name in ("interactions_max", "interactions_max_per_frame"):
@@ -244,7 +269,7 @@ class InteractiveResult:
         passes: completed passes over the video: threshold, mean IoU / F, interactions used.
         frame_ious: (T,) J of the final result per frame; final_iou: their mean.
         interactions_used: query points plus corrections.
-        points: the final `PointSet`.
+        points: the final `PointSet`; masks: (T, H, W) bool final masks (the segmenter on its points).
     """
 
     history: list[dict]
@@ -253,6 +278,7 @@ class InteractiveResult:
     final_iou: float
     interactions_used: int
     points: PointSet = field(repr=False)
+    masks: np.ndarray = field(repr=False)
 
 
 def _full_pass(prompter: FramePrompter, points: PointSet, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -293,8 +319,24 @@ def _starting_points(sampt, frames: np.ndarray, query_points: np.ndarray, settin
         settings.interactions_max - len(query_points)
 
 
+def _object_thresholds(settings: InteractiveSettings, sweep: list[float] | None) -> list[float]:
+    """The thresholds one object walks through (popped as passes start): the run's shared ``sweep`` itself
+    in offline mode with ``shared_offline_sweep``, else a list of its own."""
+    if settings.disable_point_tracking:
+        return [1.0]
+    if settings.online:
+        return [settings.online_iou_threshold]
+    if not settings.shared_offline_sweep:
+        return list(settings.offline_iou_thresholds)
+    if not sweep:
+        raise ValueError("the shared offline sweep is spent: the run's earlier objects passed its last threshold "
+                         "(the authors' code fails here too); run fewer objects or set shared_offline_sweep off")
+    return sweep
+
+
 def simulate_object(sampt, frames: np.ndarray, gt: np.ndarray, query_points: np.ndarray,
-                    settings: InteractiveSettings, rng: np.random.Generator) -> InteractiveResult:
+                    settings: InteractiveSettings, rng: np.random.Generator, clicks: torch.Generator,
+                    sweep: list[float] | None = None) -> InteractiveResult:
     """Run the protocol (module docstring) for one object.
 
     Args:
@@ -303,13 +345,14 @@ def simulate_object(sampt, frames: np.ndarray, gt: np.ndarray, query_points: np.
         gt: (T, H, W) bool ground-truth masks of the object (empty where it is absent).
         query_points: (P, 3) float (t, x, y) query points, the first ``sampt.positive_points_per_mask``
             positive (ignored with ``disable_point_tracking``).
+        rng: the segmenter's generator; clicks: the annotator's (`error_region_point`); sweep: the run's
+            remaining thresholds with ``settings.shared_offline_sweep`` (popped in place).
     """
     num_frames = len(frames)
     if gt.shape != frames.shape[:3]:
         raise ValueError(f"gt masks {gt.shape} must match the frames {frames.shape[:3]}")
     prompter = FramePrompter(sampt, lambda t: frames[t], gt, rng)
-    thresholds = [1.0] if settings.disable_point_tracking else (
-        [settings.online_iou_threshold] if settings.online else list(settings.offline_iou_thresholds))
+    thresholds = _object_thresholds(settings, sweep)
     points, budget, left = _starting_points(sampt, frames, query_points, settings)
 
     def overall(current: PointSet) -> tuple[float, float] | None:
@@ -337,7 +380,7 @@ def simulate_object(sampt, frames: np.ndarray, gt: np.ndarray, query_points: np.
             walk.leave_frame(j, f)
             continue
         correction = choose_correction(mask, gt[walk.frame], points.tracks[walk.frame], points.visible[walk.frame],
-                                       points.labels, rng)
+                                       points.labels, clicks)
         points = apply_correction(sampt, frames, points, walk.frame, correction, settings.disable_point_tracking)
         j_after, f_after, _ = prompter.scores(walk.frame, *points.on_frame(walk.frame))
         after = overall(points) or prev
@@ -348,8 +391,9 @@ def simulate_object(sampt, frames: np.ndarray, gt: np.ndarray, query_points: np.
         if j_after >= walk.threshold or walk.frame_interactions >= settings.interactions_max_per_frame:
             walk.leave_frame(j_after, f_after)
     points, frame_j = _best_points(prompter, points, passes, saved, num_frames)
+    masks = np.stack([prompter.predict(t, *points.on_frame(t))[0] for t in range(num_frames)])
     return InteractiveResult(history=history, passes=passes, frame_ious=frame_j, final_iou=float(frame_j.mean()),
-                             interactions_used=budget - left, points=points)
+                             interactions_used=budget - left, points=points, masks=masks)
 
 
 def _history_entry(correction: Correction, walk: _Walk, before: tuple, after: tuple, overall_before: tuple,
@@ -459,11 +503,12 @@ def write_overlay(path: Path, frames: np.ndarray, points: PointSet, prompter: Fr
 
 
 def simulate_video(sampt, video, settings: InteractiveSettings, out: Path | None = None, seed: int = 0,
-                   mp4: bool = False) -> dict:
+                   mp4: bool = False, sweep: list[float] | None = None) -> dict:
     """Run the protocol on every object of a `datasets.video.Video` with ground truth on every frame;
-    write ``out/<video>/interactive.json`` and ``iou_vs_interactions.png`` when ``out`` is given."""
-    from infra.files import write_json_atomic
-    from trackers.sampt.query_points import video_rng
+    write ``out/<video>/interactive.json``, ``masks.npz`` and ``iou_vs_interactions.png`` when ``out`` is given.
+    ``sweep``: with ``settings.shared_offline_sweep``, the run's remaining offline thresholds (popped in place,
+    so pass the same list for every video of a run); None: the whole sweep from this video's first object."""
+    from infra.files import atomic_write, write_json_atomic
 
     missing = [t for t in range(video.num_frames) if not video.has_annotation(t)]
     if missing:
@@ -475,12 +520,15 @@ def simulate_video(sampt, video, settings: InteractiveSettings, out: Path | None
         raise ValueError(f"video {video.name}: frames are {frames.shape[1:3]} but annotations {labels.shape[1:]}; "
                          f"use frames at the annotation size")
     rng = video_rng(seed, video.name)
-    objects, curves = [], {}
+    sweep = list(settings.offline_iou_thresholds) if sweep is None else sweep
+    objects, curves, masks = [], {}, {}
     for obj in video.objects:
         gt = labels == obj.id
         query = sampt.select_query_points(frames[obj.first_frame], gt[obj.first_frame], obj.first_frame, rng,
                                           video=video.name, object_id=obj.id)
-        result = simulate_object(sampt, frames, gt, query, settings, rng)
+        clicks = torch.Generator().manual_seed(annotator_seed(seed, video.name, obj.id))
+        result = simulate_object(sampt, frames, gt, query, settings, rng, clicks, sweep)
+        masks[f"object_{obj.id}"] = result.masks
         num_query = 0 if settings.disable_point_tracking else len(query)
         curves[obj.id] = iou_curve(result, num_query)
         objects.append({"id": obj.id, "first_frame": obj.first_frame, "query_points": query.tolist(),
@@ -496,10 +544,16 @@ def simulate_video(sampt, video, settings: InteractiveSettings, out: Path | None
                "mean_final_iou": float(np.mean([o["final_iou"] for o in objects])), "objects": objects}
     if out is not None:
         write_json_atomic(out / video.name / "interactive.json", summary)
+        atomic_write(out / video.name / "masks.npz", lambda path: _write_npz(path, masks))
         mode = ("per-frame SAM, no tracking" if settings.disable_point_tracking
                 else "online" if settings.online else "offline sweep")
         plot_curves(out / video.name / "iou_vs_interactions.png", curves, f"{video.name} ({mode})")
     return summary
+
+
+def _write_npz(path: str, arrays: dict) -> None:
+    with open(path, "wb") as file:  # a file object: numpy would append ".npz" to a path without it
+        np.savez_compressed(file, **arrays)
 
 
 def interactive_sampt(args: argparse.Namespace):
@@ -535,6 +589,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--online", action="store_true", help="one threshold (--threshold) instead of the sweep")
     parser.add_argument("--threshold", type=float, default=0.9, help="online IoU threshold")
     parser.add_argument("--disable-point-tracking", action="store_true", help="per-frame SAM baseline")
+    parser.add_argument("--shared-offline-sweep", action="store_true",
+                        help="as the authors' code: one offline threshold sweep for the whole run, not per object")
     parser.add_argument("--mp4", action="store_true", help="write an overlay MP4 of each object's final masks")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -545,10 +601,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings = InteractiveSettings(args.interactions_max, args.interactions_max_per_frame, args.online,
-                                       args.threshold, disable_point_tracking=args.disable_point_tracking)
+                                       args.threshold, disable_point_tracking=args.disable_point_tracking,
+                                       shared_offline_sweep=args.shared_offline_sweep)
+        sweep = list(settings.offline_iou_thresholds)  # used when the sweep is shared by the run
         sampt = interactive_sampt(args)
         for video in read_videos(args.dataset, args.root, args.split, select=lambda names: args.videos or names):
-            summary = simulate_video(sampt, video, settings, Path(args.out), args.seed, args.mp4)
+            summary = simulate_video(sampt, video, settings, Path(args.out), args.seed, args.mp4, sweep)
             print(f"{video.name}: mean final IoU {summary['mean_final_iou']:.3f}")
     except (ValueError, NotImplementedError, CheckpointError, DatasetError) as error:
         print(f"error: {error}", file=sys.stderr)

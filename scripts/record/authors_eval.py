@@ -76,11 +76,12 @@ def import_official_eval(official: Path, inputs: Path):
 
 
 def run_official_eval(official_eval, paths: dict, knobs: dict, run_dir: Path, longest_size: int = 1024,
-                      options: dict | None = None) -> tuple[np.ndarray, list]:
+                      options: dict | None = None, extra: tuple[str, ...] = ()) -> tuple[np.ndarray, list]:
     """Run the authors' ``main`` on the inputs ``paths`` with the SAM-PT ``knobs`` (their names); return the
     (T, H, W) uint8 label maps it wrote for `AUTHORS_VIDEO_NAME` and their frame names. ``longest_size``: their
     working size (the longest side of the frames they segment); ``options``: more of their root config keys
-    (``flip``, ``save_scores``, ...; with ``save_scores`` the label maps are under ``labels/Annotations``)."""
+    (``flip``, ``save_scores``, ...; with ``save_scores`` the label maps are under ``labels/Annotations``);
+    ``extra``: more Hydra overrides as written (the interactive protocol's)."""
     from PIL import Image
 
     overrides = [
@@ -97,7 +98,7 @@ def run_official_eval(official_eval, paths: dict, knobs: dict, run_dir: Path, lo
         "dataset=D17", "split=val", f"d17_path={paths['d17_path']}", "size=-1", f"longest_size={longest_size}",
         "seed=72", "visualize_results=false", f"output={run_dir / 'labels'}", f"hydra.run.dir={run_dir}",
         *[f"{key}={str(value).lower() if isinstance(value, bool) else value}"
-          for key, value in (options or {}).items()],
+          for key, value in (options or {}).items()], *extra,
     ]
     labels_dir = run_dir / "labels" / ("Annotations" if (options or {}).get("save_scores") else "") / AUTHORS_VIDEO_NAME
     sys.argv = ["eval.py", *overrides]

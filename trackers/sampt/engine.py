@@ -208,6 +208,10 @@ class VideoObjects:
         query_masks: M (H, W) bool masks on the first frames that query points are sampled from and that
             trackers choosing their own points see, in place of ``first_masks`` (which are still pasted);
             None: ``first_masks``. The one-point input sets them (`trackers.sampt.model.SamPt.one_point_masks`).
+        point_labels: (P,) int64 label of each point (1 positive, 0 negative), prompted in this order, for
+            points whose positives do not come first (with ``num_positive``, the number of ones); the
+            interactive protocol's added points (`experiments.apps.interactive`). None: ``num_positive``
+            positives first.
     """
 
     object_ids: list[int]
@@ -219,6 +223,7 @@ class VideoObjects:
     visible: np.ndarray | None = None
     batches: list[np.ndarray] | None = None
     query_masks: list[np.ndarray] | None = None
+    point_labels: np.ndarray | None = None
 
     @classmethod
     def from_masks(cls, first_masks: dict) -> "VideoObjects":
@@ -254,12 +259,20 @@ class VideoObjects:
             if len(shape) != 4 or shape[:2] != (num_frames, len(self)) or np.shape(self.visible) != shape[:3]:
                 raise ValueError(f"video {video}: tracks {shape} / visible {np.shape(self.visible)} must be "
                                  f"(T={num_frames}, M={len(self)}, P, 2) / (T, M, P)")
+        if self.point_labels is not None:
+            points = (self.tracks if self.tracks is not None else self.query_points).shape[2]
+            labels = np.asarray(self.point_labels)
+            if (labels.shape != (points,) or self.num_positive != int((labels == 1).sum())
+                    or not np.isin(labels, (0, 1)).all()):
+                raise ValueError(f"video {video}: point_labels {labels.tolist()} must be {points} labels 1/0 with "
+                                 f"num_positive ({self.num_positive}) ones")
         return VideoObjects(
             [int(obj) for obj in self.object_ids], np.asarray(self.first_frames, np.int64),
             None if self.first_masks is None else [np.asarray(m, bool) for m in self.first_masks],
             self.query_points, self.num_positive,
             None if self.tracks is None else np.asarray(self.tracks, np.float32),
-            None if self.visible is None else np.asarray(self.visible, bool), self.batches, self.query_masks)
+            None if self.visible is None else np.asarray(self.visible, bool), self.batches, self.query_masks,
+            None if self.point_labels is None else np.asarray(self.point_labels, np.int64))
 
 
 @dataclass

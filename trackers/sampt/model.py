@@ -18,7 +18,7 @@ SAM step on given trajectories (``tests/trackers/sampt/test_official_sam_step.py
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 import torch
@@ -265,6 +265,8 @@ class SamPt:
         if objects.num_positive is not None:
             num_points = (objects.tracks if objects.tracks is not None else objects.query_points).shape[2]
             settings = self.prompt_settings(objects.num_positive, num_points)
+            if objects.point_labels is not None:
+                settings = replace(settings, point_labels=tuple(int(v) for v in objects.point_labels))
         return VideoRun(self, frame_at, num_frames, tuple(frame_size), objects, groups, settings,
                         frames if isinstance(frames, Clip) else None)
 

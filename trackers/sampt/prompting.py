@@ -47,6 +47,8 @@ class PromptSettings:
         untransformed_refinement_box: pass the refinement box's frame-pixel coordinates to SAM as if
             they were model-input coordinates, as the authors' code does (equal when the frame's longest
             side is already 1024, which is how the authors run it).
+        point_labels: each point's label (1/0) in the given order instead of ``num_positive`` positives first
+            (`trackers.sampt.engine.VideoObjects.point_labels`); None: positives first.
     """
 
     num_positive: int
@@ -58,6 +60,7 @@ class PromptSettings:
     empty_mask_without_positive_point: bool = False
     batching: str = "by-prompt-length"
     untransformed_refinement_box: bool = False
+    point_labels: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -88,11 +91,13 @@ def build_prompts(points: np.ndarray, visible: np.ndarray, active: np.ndarray, s
 
     Returns:
         per object: None (inactive, or no mask: nothing visible), or (coords (K, 2) float32, labels (K,) int64):
-        own visible points (label 1 for the first ``num_positive``, else 0), then other objects' visible
-        positive points (label 0).
+        own visible points (label 1 for the first ``num_positive``, else 0; or ``point_labels``), then other
+        objects' visible positive points (label 0).
     """
     num_objects, num_points = visible.shape
-    own_labels = (np.arange(num_points) < settings.num_positive).astype(np.int64)
+    own_labels = (np.arange(num_points) < settings.num_positive if settings.point_labels is None
+                  else np.asarray(settings.point_labels)).astype(np.int64)
+    positive = own_labels == 1
     prompts: list[tuple[np.ndarray, np.ndarray] | None] = []
     for index in range(num_objects):
         if not active[index]:
@@ -102,7 +107,7 @@ def build_prompts(points: np.ndarray, visible: np.ndarray, active: np.ndarray, s
         labels = [own_labels[visible[index]]]
         if settings.other_objects_as_negatives and num_objects > 1:
             others = np.concatenate([
-                points[other, :settings.num_positive][visible[other, :settings.num_positive]]
+                points[other][positive & visible[other]]
                 for other in range(num_objects) if other != index
             ])
             cap = settings.max_other_objects_points

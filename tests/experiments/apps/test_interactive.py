@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from datasets.synthetic import generate
 from experiments.apps import interactive
@@ -11,6 +12,11 @@ from experiments.apps.interactive import (Correction, InteractiveSettings, Point
 from trackers.point.opencv import LucasKanadeTracker
 from trackers.sampt.model import SamPt
 from trackers.segmenters.grabcut import GrabCutSegmenter
+
+
+def clicks(seed: int = 0) -> torch.Generator:
+    """The annotator's generator (`error_region_point`'s random subsamples)."""
+    return torch.Generator().manual_seed(seed)
 
 
 def square(shape, y0, x0, size):
@@ -26,13 +32,13 @@ def test_removes_a_wrong_negative_point_first():
     points = np.array([[40, 40], [15, 15], [45, 5], [20, 20]], np.float32)  # pos off, neg on, pos off, neg on
     labels = np.array([1, 0, 1, 0])
     visible = np.array([True, True, True, True])
-    choice = choose_correction(pred, gt, points, visible, labels, np.random.default_rng(0))
+    choice = choose_correction(pred, gt, points, visible, labels, clicks())
     assert (choice.action, choice.kind, choice.point) == ("remove", "negative", 1)
     visible[1] = False  # an invisible point is not judged
-    choice = choose_correction(pred, gt, points, visible, labels, np.random.default_rng(0))
+    choice = choose_correction(pred, gt, points, visible, labels, clicks())
     assert (choice.action, choice.kind, choice.point) == ("remove", "negative", 3)
     visible[3] = False
-    choice = choose_correction(pred, gt, points, visible, labels, np.random.default_rng(0))
+    choice = choose_correction(pred, gt, points, visible, labels, clicks())
     assert (choice.action, choice.kind, choice.point) == ("remove", "positive", 0)
 
 
@@ -41,7 +47,7 @@ def test_adds_a_positive_point_in_the_largest_false_negative_region():
     pred = np.zeros((100, 100), bool)
     pred[10:40, 10:14] = True  # a sliver of the big square is found
     points = np.array([[12, 20], [90, 5]], np.float32)  # a correct positive and a correct negative
-    choice = choose_correction(pred, gt, points, np.ones(2, bool), np.array([1, 0]), np.random.default_rng(0))
+    choice = choose_correction(pred, gt, points, np.ones(2, bool), np.array([1, 0]), clicks())
     assert (choice.action, choice.kind, choice.point) == ("add", "positive", 2)
     x, y = choice.xy
     assert 14 <= x < 40 and 10 <= y < 40  # inside the big false-negative region, not the small square
@@ -50,22 +56,21 @@ def test_adds_a_positive_point_in_the_largest_false_negative_region():
 def test_adds_a_negative_point_when_false_positives_dominate():
     gt = square((60, 60), 5, 5, 10)
     pred = gt | square((60, 60), 30, 30, 20)
-    choice = choose_correction(pred, gt, np.array([[8, 8]], np.float32), np.ones(1, bool), np.array([1]),
-                               np.random.default_rng(0))
+    choice = choose_correction(pred, gt, np.array([[8, 8]], np.float32), np.ones(1, bool), np.array([1]), clicks())
     assert (choice.action, choice.kind, choice.point) == ("add", "negative", 1)
     x, y = choice.xy
     assert 30 <= x < 50 and 30 <= y < 50
     with pytest.raises(ValueError, match="nothing to correct"):
-        choose_correction(gt, gt, np.zeros((0, 2)), np.zeros(0, bool), np.zeros(0), np.random.default_rng(0))
+        choose_correction(gt, gt, np.zeros((0, 2)), np.zeros(0, bool), np.zeros(0), clicks())
 
 
 def test_error_region_point_picks_the_largest_cluster():
     mask = square((120, 120), 5, 5, 12) | square((120, 120), 60, 50, 40)
     for seed in range(3):
-        x, y = error_region_point(mask, np.random.default_rng(seed))
+        x, y = error_region_point(mask, clicks(seed))
         assert 50 <= x < 90 and 60 <= y < 100
     tiny = square((120, 120), 3, 3, 2)  # no DBSCAN cluster (fewer than 10 neighbours): the mask itself
-    x, y = error_region_point(tiny, np.random.default_rng(0))
+    x, y = error_region_point(tiny, clicks())
     assert tiny[int(y), int(x)]
 
 
@@ -145,7 +150,7 @@ def test_online_protocol_respects_the_budgets(small_video):
     query = np.array([[0, xs[len(xs) // 2], ys[len(ys) // 2]]], np.float32)
     settings = InteractiveSettings(interactions_max=6, interactions_max_per_frame=2, online=True,
                                    online_iou_threshold=0.99)
-    result = simulate_object(sampt, frames, gt, query, settings, np.random.default_rng(0))
+    result = simulate_object(sampt, frames, gt, query, settings, np.random.default_rng(0), clicks())
     assert len(result.history) == 5  # 6 minus the query point: a 0.99 threshold is never reached first
     assert result.interactions_used == 6
     assert max(visits(result.history)) <= 2
@@ -166,7 +171,7 @@ def test_offline_sweep_restarts_per_threshold(small_video):
     query = np.array([[0, xs[len(xs) // 2], ys[len(ys) // 2]]], np.float32)
     settings = InteractiveSettings(interactions_max=40, interactions_max_per_frame=2,
                                    offline_iou_thresholds=(0.1, 0.5, 0.97))
-    result = simulate_object(sampt, frames, gt, query, settings, np.random.default_rng(0))
+    result = simulate_object(sampt, frames, gt, query, settings, np.random.default_rng(0), clicks())
     thresholds = [entry["threshold"] for entry in result.history]
     assert thresholds == sorted(thresholds)
     assert [p["threshold"] for p in result.passes] == [0.1, 0.5, 0.97][:len(result.passes)]
@@ -182,7 +187,7 @@ def test_no_tracking_baseline(small_video):
     sampt = make_sampt()
     settings = InteractiveSettings(interactions_max=300, interactions_max_per_frame=2, online=True,
                                    disable_point_tracking=True)
-    result = simulate_object(sampt, frames, gt, np.zeros((1, 3)), settings, np.random.default_rng(0))
+    result = simulate_object(sampt, frames, gt, np.zeros((1, 3)), settings, np.random.default_rng(0), clicks())
     assert result.interactions_used <= 2 * 6
     assert max(visits(result.history)) <= 2
     assert {e["threshold"] for e in result.history} == {1.0}
@@ -222,3 +227,20 @@ def test_command_line_needs_dense_ground_truth(tmp_path, capsys):
     assert interactive.main(["--dataset", "folder", "--root", str(info.root), "--split", info.split,
                              "--out", str(tmp_path / "out")]) == 2
     assert "needs ground truth on every frame" in capsys.readouterr().err
+
+
+def test_prompts_keep_the_points_own_order():
+    """The protocol's points are prompted in their order (added points mix the labels), as the authors'."""
+    from trackers.sampt.engine import VideoObjects
+    from trackers.sampt.prompting import PromptSettings, build_prompts
+
+    points = np.arange(8, dtype=np.float32).reshape(1, 4, 2)
+    visible = np.array([[True, True, False, True]])
+    settings = PromptSettings(num_positive=2, point_labels=(1, 0, 0, 1), other_objects_as_negatives=False)
+    (coords, labels), = build_prompts(points, visible, np.ones(1, bool), settings, np.random.default_rng(0))
+    np.testing.assert_array_equal(coords, points[0, [0, 1, 3]])
+    assert labels.tolist() == [1, 0, 1]
+    tracks, shown = np.zeros((2, 1, 4, 2), np.float32), np.ones((2, 1, 4), bool)
+    with pytest.raises(ValueError, match="point_labels"):
+        VideoObjects([1], np.zeros(1, np.int64), tracks=tracks, visible=shown, num_positive=1,
+                     point_labels=np.array([1, 0, 0, 1])).check(2, (8, 8), "v")
