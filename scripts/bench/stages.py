@@ -199,7 +199,7 @@ def tracker_stage(name: str, size: tuple[int, int], frames: int, checkpoint_dir:
     options = OmegaConf.to_container(OmegaConf.load(config).options) or {}
     if name == "superglue":
         options["max_keypoints"] = SUPERGLUE_KEYPOINTS
-    tracker = build_point_tracker(name, checkpoint=str(checkpoint), **options, **overrides)
+    tracker = build_point_tracker(name, checkpoint=str(checkpoint), **{**options, **overrides})
     video = np.stack([np.roll(test_frame(size), 2 * t, axis=1) for t in range(frames)])
     queries_xy, _, _ = prompts(size)
     xy = queries_xy[:, :NUM_POSITIVE].reshape(-1, 2).numpy()
