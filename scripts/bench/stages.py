@@ -8,10 +8,11 @@ products, convolutions and attention: the counter's ops; element-wise work is no
 in the same run on the same threads (the best of several ``torch.mm`` of two square matrices, before and after
 the stages).
 
-Each segmenter stage runs twice, "before" and "after": before = the layout the authors' code runs (contiguous
-tensors, eager), after = the project's defaults (`SamSegmenter` ``channels_last=True``), plus ``compile=True``
-with ``--compile`` (torch.compile; its compile time is printed, not counted in s/frame). Tracker stages have no
-such option yet and run once.
+Each stage with a speed option runs twice, "before" and "after": before = the layout the authors' code runs
+(contiguous tensors, eager), after = the project's defaults (`SamSegmenter` ``channels_last=True``, plus
+``compile=True`` with ``--compile``: torch.compile, its compile time printed, not counted in s/frame; the
+convolutional trackers' ``channels_last=True``, `trackers.point.layout`). ``trk:superglue`` has no such option
+and runs once.
 
 Stages (``--stages``, default all that can run here):
 
@@ -21,7 +22,11 @@ Stages (``--stages``, default all that can run here):
 - ``dec:<arch>``: the mask decoder as the SAM step calls it: one batched call for M = 5 objects of 8 positive +
   1 negative points, then the refinement call with box and mask input;
 - ``trk:<name>``: a point tracker (its ``configs/tracker/<name>.yaml`` options) on a clip of ``--frames``
-  frames of the working size with 8 points per object for 5 objects, per frame of the clip.
+  frames of the working size with 8 points per object for 5 objects, per frame of the clip;
+  ``trk:superglue`` (a tracker with `PointTracker.uses_reference_masks`) draws each object's 8 positive points
+  from the matches inside its frame-0 mask (the box of its points, `ReferenceMasks`), with SuperGlue's shaped
+  random weights (`tests.inputs.superglue_states`) and SuperPoint's keypoints capped at `SUPERGLUE_KEYPOINTS`
+  (random weights find far more keypoints than trained ones).
 
     python -m scripts.bench.stages [--stages enc:mobilesam trk:pips] [--threads 2] [--repeats 2] [--json F]
     python -m scripts.bench.stages --smoke   # tiny models and frames: checks that every stage runs
@@ -50,7 +55,12 @@ ENCODERS = ("sam_vit_b", "sam_vit_l", "sam_vit_h", "hqsam_vit_b", "hqsam_vit_l",
             "mobilesam", "sam2_hiera_t", "sam2_hiera_s", "sam2_hiera_b_plus", "sam2_hiera_l")
 DECODERS = ("sam_vit_h", "hqsam_vit_h", "sam2_hiera_l")
 TRACKERS = ("pips", "pips2", "cotracker_v1", "cotracker3_offline", "cotracker3_online", "tapir", "bootstapir", "raft",
-            "tapnet")
+            "tapnet", "superglue")
+#: trackers without a speed option (they run once, "after" only)
+NO_SPEED_OPTION = ("tapnet", "superglue")
+#: the "before" options of the trackers that have a speed option (the official layout)
+TRACKER_BEFORE = {name: {"channels_last": False} for name in TRACKERS if name not in NO_SPEED_OPTION}
+SUPERGLUE_KEYPOINTS = 1024
 
 
 @dataclass
@@ -62,7 +72,7 @@ class StageResult:
     flops: float
     seconds: float
     fraction: float
-    seconds_before: float | None = None  # the authors' layout (segmenter stages only)
+    seconds_before: float | None = None  # the authors' layout (stages with a speed option only)
     fraction_before: float | None = None
 
     @property
@@ -169,23 +179,47 @@ def decoder_stage(arch: str, size: tuple[int, int], smoke: bool, options: dict) 
     return f"M={NUM_OBJECTS} x 9 points, + box+mask", step, 1
 
 
-def tracker_stage(name: str, size: tuple[int, int], frames: int, checkpoint_dir: Path
+def tracker_checkpoint(name: str, checkpoint_dir: Path) -> Path:
+    """A random official-format checkpoint of tracker ``name`` written under ``checkpoint_dir``."""
+    if name == "superglue":
+        from tests.inputs import superglue_states
+
+        superpoint, superglue = superglue_states()
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        torch.save(superpoint, checkpoint_dir / "superpoint_v1.pth")
+        torch.save(superglue, checkpoint_dir / "superglue_outdoor.pth")
+        return checkpoint_dir / "superglue_outdoor.pth"
+    from tests.inputs import make_tracker_inputs
+
+    return make_tracker_inputs(name, checkpoint_dir)["checkpoint"]
+
+
+def tracker_stage(name: str, size: tuple[int, int], frames: int, checkpoint_dir: Path, overrides: dict
                   ) -> tuple[str, Callable, int]:
-    """A tracker with its preset options and a random official-format checkpoint (`tests.inputs`)."""
+    """A tracker with its preset options updated by ``overrides`` and a random official-format checkpoint."""
     from omegaconf import OmegaConf
 
-    from tests.inputs import make_tracker_inputs
-    from trackers.point.base import build_point_tracker
+    from trackers.point.base import ReferenceMasks, build_point_tracker
 
-    checkpoint = make_tracker_inputs(name, checkpoint_dir / name)["checkpoint"]
+    checkpoint = tracker_checkpoint(name, checkpoint_dir / name)
     config = Path(__file__).resolve().parents[2] / "configs" / "tracker" / f"{name}.yaml"
     options = OmegaConf.to_container(OmegaConf.load(config).options) or {}
-    tracker = build_point_tracker(name, checkpoint=str(checkpoint), **options)
+    if name == "superglue":
+        options["max_keypoints"] = SUPERGLUE_KEYPOINTS
+    tracker = build_point_tracker(name, checkpoint=str(checkpoint), **{**options, **overrides})
     video = np.stack([np.roll(test_frame(size), 2 * t, axis=1) for t in range(frames)])
     queries_xy, _, _ = prompts(size)
     xy = queries_xy[:, :NUM_POSITIVE].reshape(-1, 2).numpy()
     queries = np.concatenate([np.zeros((len(xy), 1)), xy], 1).astype(np.float32)
-    return f"{frames} frames {size[0]}x{size[1]}, {len(xy)} points", lambda: tracker.track(video, queries), frames
+    extra = {}
+    if tracker.uses_reference_masks:  # each object's mask: the box of its points
+        masks = np.zeros((NUM_OBJECTS,) + size, bool)
+        for mask, points in zip(masks, xy.reshape(NUM_OBJECTS, NUM_POSITIVE, 2).astype(int)):
+            (x0, y0), (x1, y1) = points.min(0), points.max(0)
+            mask[y0:y1 + 1, x0:x1 + 1] = True
+        extra["reference"] = ReferenceMasks(masks, NUM_POSITIVE, 0)
+    return (f"{frames} frames {size[0]}x{size[1]}, {len(xy)} points", lambda: tracker.track(video, queries, **extra),
+            frames)
 
 
 def default_stages(smoke: bool) -> list[str]:
@@ -196,12 +230,12 @@ def default_stages(smoke: bool) -> list[str]:
     if not sam2_available():
         names = [n for n in names if "sam2" not in n]
     return [n for n in names if not smoke or n.startswith(("enc:sam_vit_b", "enc:mobilesam", "dec:sam_vit_h",
-                                                            "trk:raft"))]
+                                                            "trk:raft", "trk:superglue"))]
 
 
 def build_stage(stage: str, smoke: bool, frames: int, scratch: Path, options: dict | None = None
                 ) -> tuple[str, Callable, int]:
-    """``stage``'s (input description, function, frames per call); ``options`` go to segmenter stages."""
+    """``stage``'s (input description, function, frames per call); ``options`` go to the segmenter or tracker."""
     kind, _, name = stage.partition(":")
     size = SMOKE_SIZE if smoke else WORKING_SIZE
     if kind == "enc" and name in ENCODERS:
@@ -209,7 +243,7 @@ def build_stage(stage: str, smoke: bool, frames: int, scratch: Path, options: di
     if kind == "dec" and name in ENCODERS:
         return decoder_stage(name, size, smoke, options or {})
     if kind == "trk" and name in TRACKERS:
-        return tracker_stage(name, (96, 128) if smoke else size, frames, scratch)
+        return tracker_stage(name, (96, 128) if smoke else size, frames, scratch, options or {})
     valid = [f"enc:{a}" for a in ENCODERS] + [f"dec:{a}" for a in ENCODERS] + [f"trk:{t}" for t in TRACKERS]
     raise SystemExit(f"unknown stage {stage!r}; valid: {' '.join(valid)}")
 
@@ -227,9 +261,12 @@ def print_table(results: list[StageResult], peak: float, threads: int, gemm_size
 
 def run_stage(stage: str, args: argparse.Namespace, scratch: Path) -> tuple:
     """(stage, input, FLOPs, seconds after, seconds before or None) per frame; compile time is printed."""
-    after = {"channels_last": True, **({"compile": True} if args.compile and stage.startswith("enc:") else {})}
-    settings = {"before": {"channels_last": False}, "after": after} if stage.startswith(("enc:", "dec:")) else {
-        "after": {}}
+    if stage.startswith(("enc:", "dec:")):
+        after = {"channels_last": True, **({"compile": True} if args.compile and stage.startswith("enc:") else {})}
+        settings = {"before": {"channels_last": False}, "after": after}
+    else:  # trackers: "after" = the preset's options (our defaults)
+        before = TRACKER_BEFORE.get(stage.partition(":")[2])
+        settings = {"after": {}} if before is None else {"before": before, "after": {}}
     seconds = {}
     for name, options in settings.items():
         description, function, frames = build_stage(stage, args.smoke, args.frames, scratch, options)

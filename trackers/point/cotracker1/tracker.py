@@ -37,6 +37,7 @@ from trackers.point.cotracker1.net import WINDOW, CoTrackerV1Net, track_windows
 from trackers.point.cotracker3.tracker import support_grid
 from trackers.point.pips.net import feature_pyramid
 from trackers.point.windows import WindowFeatures
+from trackers.point.layout import to_channels_last
 
 CHECKPOINT = register(CheckpointInfo(
     key="cotracker_v1",
@@ -73,13 +74,17 @@ class CoTrackerV1Tracker(PointTracker):
         model_resolution: (H, W) the network runs at (official (384, 512); each side a multiple of 4, >= 64).
         iters: refinement updates per window (official 6).
         visibility_threshold: visible where sigmoid(logit) exceeds it (official 0.7).
+        channels_last: run the network's convolutions in the channels-last memory layout
+            (`trackers.point.layout.to_channels_last`; a speed option: the same function, float rounding
+            differs; the official fixture passes with it on or off).
     """
 
     needs_checkpoint = True
 
     def __init__(self, checkpoint: str | Path | None = None, device: str | torch.device | None = None,
                  support_grid_size: int = 2, support_grid_every: int = 12,
-                 model_resolution: tuple[int, int] = (384, 512), iters: int = 6, visibility_threshold: float = 0.7):
+                 model_resolution: tuple[int, int] = (384, 512), iters: int = 6, visibility_threshold: float = 0.7,
+                 channels_last: bool = True):
         if support_grid_size < 0 or support_grid_every < 1 or iters < 1:
             raise ValueError(f"need support_grid_size >= 0, support_grid_every >= 1, iters >= 1; got "
                              f"{support_grid_size}, {support_grid_every}, {iters}")
@@ -91,6 +96,8 @@ class CoTrackerV1Tracker(PointTracker):
         self.model_resolution = (int(model_resolution[0]), int(model_resolution[1]))
         self.iters, self.visibility_threshold = int(iters), float(visibility_threshold)
         self.net = load_cotracker_v1(checkpoint).to(self.device)
+        if channels_last:
+            to_channels_last(self.net)
 
     def _encode(self, frames: torch.Tensor) -> list[torch.Tensor]:
         """(B, H, W, 3) uint8 -> feature pyramid at the model resolution, per level (B, 128, h, w)."""

@@ -52,6 +52,7 @@ from trackers.point.cotracker3.net import (
 from infra.frames import FrameSource
 from trackers.point.base import PointTracker, check_track_source
 from trackers.point.windows import FeaturesFn, WindowFeatures, warn_long_video
+from trackers.point.layout import to_channels_last
 
 OFFLINE_CHECKPOINT = register(CheckpointInfo(
     key="cotracker3_offline",
@@ -114,6 +115,9 @@ class _CoTracker3Tracker(PointTracker):
         model_resolution: (H, W) the network runs at (official (384, 512); multiples of 32 keep the pyramid exact).
         iters: refinement updates per window (official 6).
         visibility_threshold: threshold of the visibility score (official: 0.9 offline, 0.6 online).
+        channels_last: run the network's convolutions in the channels-last memory layout
+            (`trackers.point.layout.to_channels_last`; a speed option: the same function, float rounding
+            differs; the official fixture passes with it on or off).
     """
 
     needs_checkpoint = True
@@ -125,7 +129,7 @@ class _CoTracker3Tracker(PointTracker):
 
     def __init__(self, checkpoint: str | Path | None = None, device: str | torch.device | None = None,
                  support_grid_size: int = 6, model_resolution: tuple[int, int] = DEFAULT_RESOLUTION,
-                 iters: int = 6, visibility_threshold: float | None = None):
+                 iters: int = 6, visibility_threshold: float | None = None, channels_last: bool = True):
         if support_grid_size < 0:
             raise ValueError(f"support_grid_size must be >= 0, got {support_grid_size}")
         if iters < 1:
@@ -141,6 +145,8 @@ class _CoTracker3Tracker(PointTracker):
         self.net = CoTracker3Net(self.window_len, self.model_resolution)
         load_state_dict_strict(self.net, load_cotracker3_state_dict(path, self.checkpoint_info, self.window_len), path)
         self.net.eval().to(self.device)
+        if channels_last:
+            to_channels_last(self.net)
 
     @abstractmethod
     def _run(self, features: FeaturesFn, num_frames: int, queries: torch.Tensor

@@ -35,6 +35,7 @@ from trackers.point.pips.net import CORR_LEVELS, PipsNet, feature_pyramid, sampl
 from infra.frames import FrameSource
 from trackers.point.base import PointTracker, check_track_source
 from trackers.point.windows import FeaturesFn, WindowFeatures
+from trackers.point.layout import to_channels_last
 
 PIPS_CHECKPOINT = register(
     CheckpointInfo(
@@ -87,7 +88,11 @@ class PipsTracker(PointTracker):
         visible_threshold: sigmoid(visibility) above which a point is reported visible (SAM-PT: 0.5).
         encoder_chunk: frames encoded per `fnet` call (bounds activation memory only).
         point_chunk: most points refined in one network call (bounds memory only; points are independent).
-        net: an already built `PipsNet` to use instead of reading ``checkpoint`` (tests, comparisons).
+        net: an already built `PipsNet` to use instead of reading ``checkpoint`` (tests, comparisons; with
+            ``channels_last`` it is converted in place).
+        channels_last: run the network's convolutions in the channels-last memory layout
+            (`trackers.point.layout.to_channels_last`; a speed option: the same function, float rounding
+            differs; the official fixture passes with it on or off).
     """
 
     needs_checkpoint = True
@@ -105,6 +110,7 @@ class PipsTracker(PointTracker):
         encoder_chunk: int = 8,
         point_chunk: int = 1024,
         net: PipsNet | None = None,
+        channels_last: bool = True,
     ):
         if window < 2 or iters < 1 or stride < 1 or encoder_chunk < 1 or point_chunk < 1:
             raise ValueError(f"need window >= 2, iters >= 1, stride >= 1, encoder_chunk >= 1, point_chunk >= 1; got "
@@ -119,6 +125,8 @@ class PipsTracker(PointTracker):
             raise ValueError(f"net was built with window={net.window}, stride={net.stride}; "
                              f"tracker asked for window={window}, stride={stride}")
         self.net = net.to(self.device).eval()
+        if channels_last:
+            to_channels_last(self.net)
         self.stride, self.window, self.iters = stride, window, iters
         self.visibility_threshold, self.visibility_threshold_step = visibility_threshold, visibility_threshold_step
         self.visible_threshold = visible_threshold

@@ -46,6 +46,7 @@ from trackers.point.pips.net import CORR_LEVELS, feature_pyramid
 from infra.frames import FrameSource
 from trackers.point.base import PointTracker, check_track_source
 from trackers.point.windows import FeaturesFn, WindowFeatures
+from trackers.point.layout import to_channels_last
 
 PIPS2_CHECKPOINT = register(
     CheckpointInfo(
@@ -92,7 +93,11 @@ class Pips2Tracker(PointTracker):
         encoder_chunk: frames encoded per `fnet` call (bounds activation memory only).
         point_chunk: most points refined in one network call (bounds memory only; points are independent):
             the correlation taps take about S * 128 * 49 * 4 bytes per point (3.2 MB at S=128).
-        net: an already built `Pips2Net` to use instead of reading ``checkpoint`` (tests, comparisons).
+        net: an already built `Pips2Net` to use instead of reading ``checkpoint`` (tests, comparisons; with
+            ``channels_last`` it is converted in place).
+        channels_last: run the network's convolutions in the channels-last memory layout
+            (`trackers.point.layout.to_channels_last`; a speed option: the same function, float rounding
+            differs; the official fixture passes with it on or off).
     """
 
     needs_checkpoint = True
@@ -109,6 +114,7 @@ class Pips2Tracker(PointTracker):
         encoder_chunk: int = 8,
         point_chunk: int = 256,
         net: Pips2Net | None = None,
+        channels_last: bool = True,
     ):
         if window < 2 or iters < 1 or stride < 1 or encoder_chunk < 1 or point_chunk < 1:
             raise ValueError(f"need window >= 2, iters >= 1, stride >= 1, encoder_chunk >= 1, point_chunk >= 1; got "
@@ -126,6 +132,8 @@ class Pips2Tracker(PointTracker):
         elif net.stride != stride:
             raise ValueError(f"net was built with stride={net.stride}; tracker asked for stride={stride}")
         self.net = net.to(self.device).eval()
+        if channels_last:
+            to_channels_last(self.net)
         self.stride, self.window, self.iters = stride, window, iters
         self.image_size, self.beautify = image_size, beautify
         self.encoder_chunk, self.point_chunk = encoder_chunk, point_chunk

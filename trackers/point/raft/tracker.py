@@ -53,6 +53,7 @@ from trackers.checkpoints import (
 from trackers.point.opencv import bilinear_sample, check_finite_queries, inside_frame, track_both_directions
 from infra.frames import FrameSource
 from trackers.point.base import PointTracker, check_track_source
+from trackers.point.layout import to_channels_last
 
 PRINCETON_MODELS_ZIP = "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip"
 TORCHVISION_MODELS = "https://download.pytorch.org/models/"
@@ -296,13 +297,16 @@ class RaftTracker(PointTracker):
             check, is lost for the rest of that sweep) or "sampt" (SAM-PT's RAFT tracker: points keep moving
             also outside the frame and are visible wherever they are inside it; needs ``fb_threshold=None``).
             See the module docstring.
+        channels_last: run the network's convolutions in the channels-last memory layout
+            (`trackers.point.layout.to_channels_last`; a speed option: the same function, float rounding
+            differs; the official fixture passes with it on or off).
     """
 
     needs_checkpoint = True
 
     def __init__(self, checkpoint: str | Path | None = None, device: str | torch.device | None = None,
                  variant: str = "raft_large", iterations: int = 12, fb_threshold: float | None = 1.0,
-                 chaining: str = "stop"):
+                 chaining: str = "stop", channels_last: bool = True):
         if variant not in VARIANTS:
             raise ValueError(f"unknown RAFT variant {variant!r}; valid: {', '.join(VARIANTS)}")
         if int(iterations) != iterations or iterations < 1:
@@ -321,6 +325,8 @@ class RaftTracker(PointTracker):
         self.model = build_raft(variant)
         self.checkpoint_format = load_raft_checkpoint(self.model, path, variant)
         self.model.to(self.device)
+        if channels_last:
+            to_channels_last(self.model)
 
     @torch.inference_mode()
     def flow_pair(self, frame_a: np.ndarray, frame_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

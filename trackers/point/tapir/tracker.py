@@ -62,6 +62,7 @@ from infra.frames import FrameSource, as_frame_source
 from trackers.point.base import PointTracker, check_track_source
 from trackers.point.tapir.net import TapirNet, resolution_runs
 from trackers.point.windows import SlidingFeatures, halo_windows
+from trackers.point.layout import to_channels_last
 
 TAPIR_PANNING = register(CheckpointInfo(
     "tapir", "tapir_checkpoint_panning.pt", "https://storage.googleapis.com/dm-tapnet/tapir_checkpoint_panning.pt"))
@@ -118,6 +119,9 @@ class _TapirTrackerBase(PointTracker):
         window_frames: the most frames run through the network at once (memory only: results do not depend on
             it); must exceed twice the refinement's temporal reach (`TapirNet.temporal_reach`: 2 x 96 = 192 with
             the defaults); None: that plus `DEFAULT_KEPT_FRAMES` (288 with the defaults).
+        channels_last: run the network's convolutions in the channels-last memory layout
+            (`trackers.point.layout.to_channels_last`; a speed option: the same function, float rounding
+            differs; the official fixture passes with it on or off).
     """
 
     needs_checkpoint = True
@@ -131,7 +135,7 @@ class _TapirTrackerBase(PointTracker):
                  visibility_threshold: float = 0.5, softmax_temperature: float | None = None, num_pips_iter: int = 4,
                  query_chunk_size: int = 64, feature_chunk_size: int = 10,
                  initial_resolution: tuple[int, int] = (256, 256), window_frames: int | None = None,
-                 coordinates: str = "centres"):
+                 coordinates: str = "centres", channels_last: bool = True):
         if coordinates not in COORDINATES:
             raise ValueError(f"unknown TAPIR coordinates {coordinates!r}; valid: {', '.join(COORDINATES)}")
         #: pixel-centre offset added to queries before scaling and taken from tracks after (0 for "sampt")
@@ -159,6 +163,8 @@ class _TapirTrackerBase(PointTracker):
                               initial_resolution=initial_resolution)
         load_tapir_checkpoint(self.model, path)
         self.model.eval().to(self.device)
+        if channels_last:
+            to_channels_last(self.model)
         self.resolutions = self.model.resolutions(self.resolution, self.refinement_resolutions)
         # features are encoded (and held) once per run of equal resolutions
         self._distinct_resolutions, self._resolution_slots = resolution_runs(self.resolutions)
