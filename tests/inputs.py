@@ -1263,3 +1263,13 @@ AUTHORS_REINIT_KNOBS = dict(AUTHORS_KNOBS, positive_points_per_mask=1, negative_
 def make_authors_reinit_inputs(out: Path) -> dict[str, Path]:
     """`make_authors_eval_inputs` with `AUTHORS_REINIT_VIDEO` and `AUTHORS_REINIT_SAM_IOU_BIAS`."""
     return make_authors_eval_inputs(out, AUTHORS_REINIT_VIDEO, AUTHORS_REINIT_SAM_IOU_BIAS)
+
+
+# ==== authors_patch: patch-similarity filtering in the authors' evaluation (scripts/record/authors_patch.py)
+#: the inputs and working size of authors_reinit (`make_authors_reinit_inputs`), reinit off, the filter on with
+#: 3x3 patches; `AUTHORS_PATCH_THRESHOLDS` names the recorded thresholds
+AUTHORS_PATCH_KNOBS = dict(AUTHORS_KNOBS, iterative_refinement_iterations=2, use_point_reinit=False,
+                           use_patch_matching_filtering=True, patch_size=3)
+#: fixture key -> patch_similarity_threshold: Tab. 2d's 0.01 and 0.002, and 0.5, which removes most points
+AUTHORS_PATCH_THRESHOLDS = {"t0.01": 0.01, "t0.002": 0.002, "t0.5": 0.5}
+
