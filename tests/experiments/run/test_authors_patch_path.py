@@ -24,9 +24,13 @@ def inputs(tmp_path_factory) -> dict:
     return make_authors_reinit_inputs(tmp_path_factory.mktemp("authors_patch_inputs"))
 
 
+def recorded_labels(fixture, key: str) -> np.ndarray:
+    """(T, H, W) uint8 label maps the authors' evaluation wrote with setting ``key`` (``fixture/labels.npz``)."""
+    return np.load(fixture / "labels.npz")[f"labels_{key}"]
+
+
 def authors(key: str) -> np.ndarray:
-    """(T, H, W) uint8 label maps the authors' evaluation wrote with setting ``key``."""
-    return np.load(FIXTURE / "labels.npz")[f"labels_{key}"]
+    return recorded_labels(FIXTURE, key)
 
 
 def test_the_recording_filters_points_and_changes_the_masks():

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tests.experiments.run.test_authors_eval_path import object_ious, run_ours
+from tests.experiments.run.test_authors_patch_path import recorded_labels
 from tests.helpers import FIXTURES
 from tests.inputs import AUTHORS_REAL_SETTINGS, AUTHORS_REAL_VIDEO, make_authors_real_size_inputs
 
@@ -25,7 +26,7 @@ def inputs(tmp_path_factory) -> dict:
 
 def authors(key: str) -> np.ndarray:
     """(T, 480, 854) uint8 label maps the authors' evaluation wrote with setting ``key``."""
-    return np.load(FIXTURE / "labels.npz")[f"labels_{key}"]
+    return recorded_labels(FIXTURE, key)
 
 
 def test_the_recording_rejects_masks_and_filters_points():
