@@ -1281,10 +1281,12 @@ AUTHORS_REAL_VIDEO = dict(num_videos=1, num_frames=6, num_objects=3, height=480,
 #: the IoU shift of the tiny SAM: the 0.7 threshold keeps some masks and rejects others (recording.json counts)
 AUTHORS_REAL_SAM_IOU_BIAS = 0.832
 #: fixture key -> SAM-PT knobs: reinit variant A every 2 frames (1 + 1 points, so that Shi-Tomasi always finds
-#: them: their k-medoids fallback never runs), and patch filtering with Tab. 2d's threshold 0.01
+#: them: their k-medoids fallback never runs) with IoU threshold 0.69 (this SAM's refined IoUs at 1024 sit at
+#: 0.69-0.71: 0.7 rejects every mask after frame 0, 0.69 keeps most and rejects some), and patch filtering
+#: with Tab. 2d's threshold 0.01
 AUTHORS_REAL_SETTINGS = {
     "reinit": dict(AUTHORS_REINIT_KNOBS, reinit_variant="reinit-on-horizon-and-sync-masks", reinit_horizon=2,
-                   reinit_point_tracker_horizon=4),
+                   reinit_point_tracker_horizon=4, sam_iou_threshold=0.69),
     "patch": dict(AUTHORS_PATCH_KNOBS, patch_similarity_threshold=0.01),
 }
 
