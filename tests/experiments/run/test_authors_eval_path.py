@@ -31,7 +31,8 @@ def authors() -> np.ndarray:
     return np.load(FIXTURE / "labels.npz")["labels"]
 
 
-def run_ours(inputs: dict, out: Path, longest_side: int | None = 1024, **overrides) -> np.ndarray:
+def run_ours(inputs: dict, out: Path, longest_side: int | None = 1024, segmenter_options: dict | None = None,
+             **overrides) -> np.ndarray:
     from experiments.run.vos import predict_video
     from trackers.point.pips.tracker import PipsTracker
     from trackers.sampt.model import SamPt
@@ -42,7 +43,7 @@ def run_ours(inputs: dict, out: Path, longest_side: int | None = 1024, **overrid
     video = Davis17Reader(inputs["davis"], split="val", frames_resolution=resolution).video(VIDEO_NAME)
     sam = build_tiny_sam(seed=SAM_SEED)
     sam.load_state_dict(torch.load(inputs["tiny_sam"], map_location="cpu"), strict=True)
-    sampt = SamPt(PipsTracker(checkpoint=inputs["pips"], device="cpu"), SamSegmenter.from_model(sam, device="cpu"),
+    sampt = SamPt(PipsTracker(checkpoint=inputs["pips"], device="cpu"), SamSegmenter.from_model(sam, device="cpu", **(segmenter_options or {})),
                   seed=0, **{**KNOBS, **overrides})
     info = predict_video(sampt, video, out, longest_side=longest_side)
     assert info["working_size"] == ([round(216 * longest_side / 384), longest_side] if longest_side else [108, 192])
