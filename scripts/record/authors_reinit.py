@@ -61,15 +61,16 @@ def install_kmedoids_stand_in() -> None:
     sys.modules["sklearn_extra.cluster"].KMedoids = KMedoids
 
 
-def count_branches(sam_pt_class, threshold: float) -> Counter:
+def count_branches(sam_pt_class) -> Counter:
     """Wrap ``_apply_sam_to_trajectories`` and ``extract_query_points`` of the authors' ``SamPt`` so that each
-    call is counted (outputs unchanged); returns the counter the wrappers fill."""
+    call is counted (outputs unchanged; masks kept or rejected by the model's own ``sam_iou_threshold``);
+    returns the counter the wrappers fill."""
     counts: Counter = Counter()
     apply_sam, extract = sam_pt_class._apply_sam_to_trajectories, sam_pt_class.extract_query_points
 
     def counted_apply_sam(self, images, trajectories, visibilities):
         result = apply_sam(self, images, trajectories, visibilities)
-        scores = result[2].numpy()
+        scores, threshold = result[2].numpy(), self.sam_iou_threshold
         counts["sam_masks_no_visible_point"] += int(np.isneginf(scores).sum())
         counts["sam_masks_rejected"] += int(((scores < threshold) & ~np.isneginf(scores)).sum())
         counts["sam_masks_kept"] += int((scores >= threshold).sum())
@@ -97,7 +98,7 @@ def record(official: Path, inputs: Path, out: Path, commit: str | None = None) -
     official_eval = import_official_eval(official, inputs)
     from sam_pt.modeling.sam_pt import SamPt
 
-    counts = count_branches(SamPt, AUTHORS_REINIT_KNOBS["sam_iou_threshold"])
+    counts = count_branches(SamPt)
     arrays, branches = {}, {}
     for key, variant in VARIANTS.items():
         counts.clear()

@@ -4,10 +4,21 @@ Each tracked point's Lab-colour patch is compared with the patch around its quer
 similarity ``exp(-||patch - query_patch|| / (2 * patch_size**2))`` is not above the threshold becomes
 invisible at that frame and at every frame further away from its query frame (both directions).
 
-Like the authors' code, the Lab conversion is applied to the frame with its red and blue channels
-swapped (their frames are RGB and they reorder them as BGR before ``rgb2lab``), since the ablation's
-thresholds were measured that way; ``swap_red_blue=False`` converts the true colours. (Read from their code;
-no output of the authors' filtering is recorded and compared.)
+The authors' filter (``SamPt.__track_points_inner``, sam_pt/modeling/sam_pt.py:597-690 of SysCV/sam-pt at
+874ff7e), quirks included:
+
+- the Lab conversion is applied to the frame with its red and blue channels swapped (their frames are RGB
+  and they reorder them as BGR before ``rgb2lab``, :645), since the ablation's thresholds were measured that
+  way; ``swap_red_blue=False`` converts the true colours;
+- only points the tracker calls visible are tested (:656), and a point is kept when its similarity is
+  strictly above the threshold (:655);
+- the first non-similar frame itself is only marked, the frames beyond it (away from the query frame) are
+  rejected (:664-681); the query frame is never the start of a rejection;
+- the filter runs before the border rule (:687-690), so a point near the border can still start a rejection.
+
+Their label maps with the filter at Tab. 2d's 0.01 and 0.002 and at 0.5 are recorded and matched on every
+pixel (`tests/experiments/run/test_authors_patch_path.py`); at their 1024 working size on a DAVIS-size clip:
+`tests/experiments/run/test_authors_real_size_path.py`.
 """
 from __future__ import annotations
 

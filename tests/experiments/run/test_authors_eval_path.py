@@ -32,9 +32,10 @@ def authors() -> np.ndarray:
 
 
 def run_ours(inputs: dict, out: Path, longest_side: int | None = 1024, options: dict | None = None,
-             **overrides) -> np.ndarray:
+             segmenter_options: dict | None = None, **overrides) -> np.ndarray:
     """Our label maps (T, H, W) uint8 of the recorded video (with ``overlapping``: per-object masks (T, M, H, W));
-    ``options``: `predict_video` keywords (flip, ...); ``overrides``: SAM-PT knobs over `AUTHORS_KNOBS`."""
+    ``options``: `predict_video` keywords (flip, ...); ``segmenter_options``: `SamSegmenter` options
+    (``lean_decoder``, ...); ``overrides``: SAM-PT knobs over `AUTHORS_KNOBS`."""
     from experiments.run.vos import predict_video
     from trackers.point.pips.tracker import PipsTracker
     from trackers.sampt.model import SamPt
@@ -45,8 +46,8 @@ def run_ours(inputs: dict, out: Path, longest_side: int | None = 1024, options: 
     video = Davis17Reader(inputs["davis"], split="val", frames_resolution=resolution).video(VIDEO_NAME)
     sam = build_tiny_sam(seed=SAM_SEED)
     sam.load_state_dict(torch.load(inputs["tiny_sam"], map_location="cpu"), strict=True)
-    sampt = SamPt(PipsTracker(checkpoint=inputs["pips"], device="cpu"), SamSegmenter.from_model(sam, device="cpu"),
-                  seed=0, **{**KNOBS, **overrides})
+    segmenter = SamSegmenter.from_model(sam, device="cpu", **(segmenter_options or {}))
+    sampt = SamPt(PipsTracker(checkpoint=inputs["pips"], device="cpu"), segmenter, seed=0, **{**KNOBS, **overrides})
     info = predict_video(sampt, video, out, longest_side=longest_side, **(options or {}))
     assert info["working_size"] == ([round(216 * longest_side / 384), longest_side] if longest_side else [108, 192])
     if (options or {}).get("overlapping"):
