@@ -76,19 +76,21 @@ def import_official_eval(official: Path, inputs: Path):
 
 
 def run_official_eval(official_eval, paths: dict, knobs: dict, run_dir: Path, longest_size: int = 1024,
-                      options: dict | None = None, extra: tuple[str, ...] = ()) -> tuple[np.ndarray, list]:
+                      options: dict | None = None, extra: tuple[str, ...] = (),
+                      sam_target: str = f"{__name__}.official_tiny_sam") -> tuple[np.ndarray, list]:
     """Run the authors' ``main`` on the inputs ``paths`` with the SAM-PT ``knobs`` (their names); return the
     (T, H, W) uint8 label maps it wrote for `AUTHORS_VIDEO_NAME` and their frame names. ``longest_size``: their
     working size (the longest side of the frames they segment); ``options``: more of their root config keys
     (``flip``, ``save_scores``, ...; with ``save_scores`` the label maps are under ``labels/Annotations``);
-    ``extra``: more Hydra overrides as written (the interactive protocol's)."""
+    ``extra``: more Hydra overrides as written (the interactive protocol's); ``sam_target``: the Hydra target
+    that builds their ``sam_model`` from ``paths["tiny_sam"]`` (default the tiny SAM)."""
     from PIL import Image
 
     overrides = [
         "model/point_tracker=pips",
         "model/sam@model.sam_predictor.sam_model=sam_mobile_vit_tiny",
         "model.sam_predictor._target_=segment_anything.predictor.SamPredictor",
-        f"model.sam_predictor.sam_model._target_={__name__}.official_tiny_sam",
+        f"model.sam_predictor.sam_model._target_={sam_target}",
         f"model.sam_predictor.sam_model.checkpoint={paths['tiny_sam']}",
         "~model.sam_predictor.sam_model.image_encoder",
         "~model.sam_predictor.sam_model.prompt_encoder",

@@ -75,3 +75,32 @@ def test_bench_stages_cpu_time_clock_counts_work_not_waiting():
     assert clock(parse_args(["--cpu-time"])) is time.thread_time and clock(parse_args([])) is time.perf_counter
     assert best_seconds(lambda: time.sleep(0.05), 2, time.thread_time) < 0.02
     assert best_seconds(lambda: time.sleep(0.05), 2, time.perf_counter) >= 0.05
+
+
+def test_bench_authors_e2e_agreement_and_their_encoder_returns_the_embedding():
+    """The side-by-side bench's comparison (pixels; IoU per object and frame, frames where both lack the object
+    skipped) and the authors' SAM target: MobileSAM whose encoder returns the embedding alone."""
+    import tempfile
+
+    import numpy as np
+    import torch
+
+    from scripts.bench.authors_e2e import agreement, official_mobilesam
+    from trackers.segmenters.sam_models import build_sam_module
+
+    theirs = np.zeros((2, 4, 4), np.uint8)
+    theirs[0, :2] = 1
+    ours = theirs.copy()
+    ours[0, 0, 0] = 0  # object 1 loses one of 8 pixels on frame 0; frame 1 has no object in either
+    result = agreement(ours, theirs)
+    assert result["pixels_equal"] == 31 / 32 and result["mean_iou"] == result["min_iou"] == 7 / 8
+    assert agreement(theirs, theirs) == {"pixels_equal": 1.0, "mean_iou": 1.0, "min_iou": 1.0}
+    encoder = build_sam_module("mobilesam").image_encoder
+    assert isinstance(encoder(torch.zeros(1, 3, 1024, 1024)), tuple)  # segment_anything_hq's TinyViT
+    with tempfile.TemporaryDirectory() as folder:
+        torch.save(build_sam_module("mobilesam").state_dict(), f"{folder}/sam.pt")
+        sam = official_mobilesam(f"{folder}/sam.pt")
+    with torch.no_grad():
+        embedding = sam.image_encoder(torch.zeros(1, 3, 1024, 1024))
+    assert isinstance(embedding, torch.Tensor) and embedding.shape == (1, 256, 64, 64)
+    assert sam.image_encoder.img_size == 1024

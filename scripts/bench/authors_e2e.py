@@ -1,0 +1,155 @@
+"""Benchmark: the whole authors' path, ours against the authors' own code, side by side (issue 27).
+
+Method. Both run SAM-PT on the same DAVIS-layout clip with the same random weights and knobs, in one process,
+one torch thread each, one after the other:
+
+- the clip: `tests.inputs.make_authors_real_size_inputs` (``--clip real``: 6 frames, 3 objects, 480x854
+  annotations, 960x1708 Full-Resolution frames) or the same generator at the `scripts.bench.e2e` clip's size
+  (``--clip e2e``: 8 frames, 5 objects);
+- the models: damped random PIPS in the official checkpoint format and MobileSAM's architecture (the official
+  ``segment_anything`` / ``segment_anything_hq`` modules, `trackers.segmenters.sam_models.build_sam_module`)
+  with seeded random weights, its IoU head shifted so that SAM's 0.7 threshold keeps masks;
+- the knobs: `tests.inputs.AUTHORS_KNOBS` (8 positive + 1 negative Shi-Tomasi points, 12 refinement
+  iterations, IoU threshold 0.7) at the authors' working size, longest side 1024;
+- theirs: SysCV/sam-pt's ``sam_pt/vos_eval/eval.py`` run unmodified in this process
+  (`scripts.record.authors_eval.run_official_eval`; their SamPredictor, their PIPS wrapper), so this must run
+  in a recording environment that imports their code (see tests/fixtures/authors_eval/README.md);
+- ours: `experiments.run.vos.predict_video` with our defaults (channels-last encoder, lean decoder, ...).
+
+Printed: wall and process CPU seconds of each, the speed-up, and how far the label maps agree (pixels, and
+IoU per object and frame).
+
+    /path/to/recording-venv/bin/python -m scripts.bench.authors_e2e --official /path/to/sam-pt \\
+        [--clip real|e2e] [--work /tmp/authors_e2e]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: the e2e bench's clip (`scripts.bench.e2e`: 8 frames, 5 objects, 480x854 annotations)
+CLIPS = {"real": dict(num_videos=1, num_frames=6, num_objects=3, height=480, width=854, seed=12),
+         "e2e": dict(num_videos=1, num_frames=8, num_objects=5, height=480, width=854, seed=12)}
+MOBILESAM_SEED, MOBILESAM_IOU_BIAS = 0, 0.8
+
+
+def bench_mobilesam(checkpoint: str):
+    """MobileSAM's architecture (`build_sam_module`) with the bench's random weights, in eval mode."""
+    import torch
+
+    from trackers.segmenters.sam_models import build_sam_module
+
+    sam = build_sam_module("mobilesam")
+    sam.load_state_dict(torch.load(checkpoint, map_location="cpu"), strict=True)
+    return sam.eval()
+
+
+def official_mobilesam(checkpoint: str, **_unused):
+    """Hydra target for the authors' ``sam_model``: `bench_mobilesam` with its encoder returning the embedding
+    alone, as MobileSAM's own TinyViT does (``segment_anything_hq``'s also returns the HQ features, which
+    ``segment_anything.SamPredictor`` does not take)."""
+    import torch
+
+    class EmbeddingOnly(torch.nn.Module):
+        def __init__(self, encoder):
+            super().__init__()
+            self.encoder, self.img_size = encoder, encoder.img_size
+
+        def forward(self, images):
+            return self.encoder(images)[0]
+
+    sam = bench_mobilesam(checkpoint)
+    sam.image_encoder = EmbeddingOnly(sam.image_encoder)
+    return sam
+
+
+def make_inputs(work: Path, clip: str) -> dict:
+    """The clip, damped PIPS and the MobileSAM state dict (in the slot of the tiny SAM) under ``work``."""
+    import torch
+
+    from tests.inputs import make_authors_eval_inputs
+    from trackers.segmenters.sam_models import build_sam_module
+
+    paths = make_authors_eval_inputs(work, CLIPS[clip])
+    torch.manual_seed(MOBILESAM_SEED)
+    sam = build_sam_module("mobilesam")
+    with torch.no_grad():
+        sam.mask_decoder.iou_prediction_head.layers[-1].bias += MOBILESAM_IOU_BIAS
+    torch.save(sam.state_dict(), paths["tiny_sam"])
+    return paths
+
+
+def run_theirs(official: Path, paths: dict, work: Path) -> tuple[np.ndarray, float, float]:
+    from scripts.record.authors_eval import import_official_eval, run_official_eval
+    from scripts.record.authors_reinit import install_kmedoids_stand_in
+    from tests.inputs import AUTHORS_KNOBS
+
+    install_kmedoids_stand_in()  # Shi-Tomasi picks every point with these knobs: k-medoids never runs
+    official_eval = import_official_eval(official, work)
+    start, cpu = time.perf_counter(), time.process_time()
+    labels, _ = run_official_eval(official_eval, paths, {**AUTHORS_KNOBS, "use_point_reinit": False},
+                                  work / "official_run", sam_target=f"{__name__}.official_mobilesam")
+    return labels, time.perf_counter() - start, time.process_time() - cpu
+
+
+def run_ours(paths: dict, work: Path) -> tuple[np.ndarray, float, float]:
+    import torch
+
+    from datasets.davis import Davis17Reader
+    from datasets.png import read_label_png
+    from experiments.run.vos import predict_video
+    from tests.inputs import AUTHORS_KNOBS, AUTHORS_VIDEO_NAME
+    from trackers.point.pips.tracker import PipsTracker
+    from trackers.sampt.model import SamPt
+    from trackers.segmenters.sam import SamSegmenter
+
+    torch.set_num_threads(1)
+    video = Davis17Reader(paths["davis"], split="val", frames_resolution="Full-Resolution").video(
+        AUTHORS_VIDEO_NAME)
+    start, cpu = time.perf_counter(), time.process_time()
+    sampt = SamPt(PipsTracker(checkpoint=paths["pips"], device="cpu"),
+                  SamSegmenter.from_model(bench_mobilesam(str(paths["tiny_sam"])), device="cpu"), seed=0,
+                  **AUTHORS_KNOBS)
+    out = work / "ours"
+    predict_video(sampt, video, out, longest_side=1024)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return np.stack([read_label_png(out / f"{name}.png") for name in video.frame_names]), seconds, cpu
+
+
+def agreement(ours: np.ndarray, theirs: np.ndarray) -> dict:
+    """Pixel agreement and IoU per object and frame (object-frames empty in both skipped)."""
+    ious = []
+    for obj in sorted((set(np.unique(theirs)) | set(np.unique(ours))) - {0}):
+        for t in range(len(ours)):
+            a, b = ours[t] == obj, theirs[t] == obj
+            union = (a | b).sum()
+            if union:
+                ious.append((a & b).sum() / union)
+    return {"pixels_equal": float((ours == theirs).mean()), "mean_iou": float(np.mean(ious)),
+            "min_iou": float(np.min(ious))}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--official", type=Path, required=True, help="a checkout of SysCV/sam-pt (874ff7e)")
+    parser.add_argument("--clip", choices=sorted(CLIPS), default="real")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/authors_e2e"))
+    args = parser.parse_args(argv)
+    work = (args.work / args.clip).resolve()
+    paths = make_inputs(work, args.clip)
+    ours, ours_s, ours_cpu = run_ours(paths, work)
+    print(f"ours: {ours_s:.1f} s wall, {ours_cpu:.1f} s CPU", flush=True)
+    theirs, theirs_s, theirs_cpu = run_theirs(args.official, paths, work)
+    result = {"clip": CLIPS[args.clip], "theirs_s": theirs_s, "theirs_cpu_s": theirs_cpu, "ours_s": ours_s,
+              "ours_cpu_s": ours_cpu, "speedup_wall": theirs_s / ours_s, "speedup_cpu": theirs_cpu / ours_cpu,
+              **agreement(ours, theirs)}
+    print(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main()
