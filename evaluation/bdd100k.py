@@ -296,8 +296,7 @@ def run_cli(args) -> int:
     scored = read_and_score("bdd100k", args, evaluate_bdd100k)
     if scored is None:
         return 2
-    videos, result = scored
-    paths = result.write(Path(args.output or args.predictions), args.split, len(videos))
+    videos, result, paths = scored
     for name in GLOBAL_COLUMNS:
         print(f"{name}: {result.metrics[name]}")
     mode = " (overlapping masks)" if result.overlapping else ""

@@ -199,8 +199,7 @@ def run_cli(args) -> int:
     scored = read_and_score("lvos", args, evaluate_lvos)
     if scored is None:
         return 2
-    videos, result = scored
-    paths = result.write(Path(args.output or args.predictions), args.split, len(videos))
+    videos, result, paths = scored
     form = "{:.3f}" if args.rounded else "{}"
     for column in GLOBAL_COLUMNS:
         print(f"{column}: {form.format(result.metrics[column])}")

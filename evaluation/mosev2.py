@@ -262,8 +262,7 @@ def run_cli(args) -> int:
     scored = read_and_score("mosev2", args, evaluate_mosev2)
     if scored is None:
         return 2
-    videos, result = scored
-    paths = result.write(Path(args.output or args.predictions), args.split, len(videos))
+    videos, result, paths = scored
     if args.rounded:
         print(result.scores_txt(), end="")
     else:

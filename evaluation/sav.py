@@ -195,8 +195,7 @@ def run_cli(args) -> int:
     scored = read_and_score("sav", args, evaluate_sav, skip_first_and_last=not args.do_not_skip_first_and_last_frame)
     if scored is None:
         return 2
-    videos, result = scored
-    path, = result.write(Path(args.output or args.predictions), args.split, len(videos))
+    videos, result, (path,) = scored
     print("  ".join(f"{name}: {result.metrics[name]:.6f}" for name in GLOBAL_NAMES))
     print(f"{len(result.per_object)} objects in {len(videos)} videos; written: {path}")
     return 0

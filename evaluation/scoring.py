@@ -106,17 +106,20 @@ def prediction_folder(videos: Sequence, predictions_dir, benchmark: str, layout:
 
 
 def read_and_score(reader: str, args, evaluate: Callable, **options):
-    """For a scorer's command line: ``(videos, evaluate(videos, args.predictions, workers=args.workers,
-    progress=True, **options))`` with the videos of ``read_videos(reader, args.root, args.split)``, or None
-    after printing the error when the dataset or the predictions cannot be read."""
+    """For a scorer's command line: the videos of ``read_videos(reader, args.root, args.split)``, their
+    ``result = evaluate(videos, args.predictions, workers=args.workers, progress=True, **options)`` and the
+    paths of the files ``result.write`` wrote into ``args.output`` (default ``args.predictions``):
+    ``(videos, result, paths)``, or None after printing the error when the dataset or the predictions cannot be
+    read."""
     from datasets.registry import read_videos
 
     try:
         videos = read_videos(reader, args.root, args.split)
-        return videos, evaluate(videos, args.predictions, workers=args.workers, progress=True, **options)
+        result = evaluate(videos, args.predictions, workers=args.workers, progress=True, **options)
     except DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return None
+    return videos, result, result.write(Path(args.output or args.predictions), args.split, len(videos))
 
 
 def _progress(iterable, total: int, enabled: bool):

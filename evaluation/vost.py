@@ -158,9 +158,8 @@ def run_cli(args) -> int:
     scored = read_and_score("vost", args, evaluate_vost)
     if scored is None:
         return 2
-    videos, result = scored
+    videos, result, paths = scored
     output = Path(args.output or args.predictions)
-    paths = result.write(output, args.split, len(videos))
     print(" ".join(f"{name:>13}" for name in GLOBAL_NAMES))
     fmt = _r if args.rounded else (lambda value: f"{value:.10f}")
     print(" ".join(f"{fmt(result.metrics[name]):>13}" for name in GLOBAL_NAMES))
