@@ -159,7 +159,6 @@ def run_cli(args) -> int:
     if scored is None:
         return 2
     videos, result, paths = scored
-    output = Path(args.output or args.predictions)
     print(" ".join(f"{name:>13}" for name in GLOBAL_NAMES))
     fmt = _r if args.rounded else (lambda value: f"{value:.10f}")
     print(" ".join(f"{fmt(result.metrics[name]):>13}" for name in GLOBAL_NAMES))
