@@ -255,9 +255,11 @@ def main(cfg: DictConfig) -> None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     logging.getLogger("sampt").setLevel(cfg.logging.level)  # Hydra's job logging writes <run>/run.log
     log.info("configs: %s (configs/<group>/<option>.yaml)", chosen_options(HydraConfig.get().runtime.choices))
+    from infra import cpu_runtime
     from trackers.checkpoints import CheckpointError
 
     try:
+        log.info("cpu settings: %s", cpu_runtime.configure(cfg.threads, bool(cfg.keep_freed_memory)))
         ranks = rank_env.discover()
         rank_env.require_shared_folder(ranks, cfg.output_dir)
         rank_env.start(ranks, float(cfg.rank_timeout_s))

@@ -111,6 +111,8 @@ class EvalSchema:
     eval_workers: int = 2
     longest_side: Optional[int] = None
     rank_timeout_s: float = 1800.0
+    threads: Optional[int] = None
+    keep_freed_memory: bool = True
 
 
 def register() -> None:

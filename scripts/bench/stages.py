@@ -8,11 +8,13 @@ products, convolutions and attention: the counter's ops; element-wise work is no
 in the same run on the same threads (the best of several ``torch.mm`` of two square matrices, before and after
 the stages).
 
-Each stage with a speed option runs twice, "before" and "after": before = the layout the authors' code runs
-(contiguous tensors, eager), after = the project's defaults (`SamSegmenter` ``channels_last=True``, plus
-``compile=True`` with ``--compile``: torch.compile, its compile time printed, not counted in s/frame; the
-convolutional trackers' ``channels_last=True``, `trackers.point.layout`). ``trk:superglue`` has no such option
-and runs once.
+Each stage with a speed option runs twice, "before" and "after": before = the code path the authors' code runs
+(contiguous tensors, eager; SAM's own ``MaskDecoder.forward``), after = the project's defaults (`SamSegmenter`
+``channels_last=True``, plus ``compile=True`` with ``--compile``: torch.compile, its compile time printed, not
+counted in s/frame; `LeanMaskDecoder` for the plain SAM decoders, which computes the same function with fewer
+FLOPs: each run's fraction of the peak is of its own count; the convolutional trackers' ``channels_last=True``,
+`trackers.point.layout`). ``trk:tapnet``, ``trk:superglue`` and the HQ-SAM and SAM 2 decoders have no such
+option and run once. The process keeps freed memory for reuse as ``make eval`` does (`infra.cpu_runtime`).
 
 Stages (``--stages``, default all that can run here):
 
@@ -74,6 +76,7 @@ class StageResult:
     fraction: float
     seconds_before: float | None = None  # the authors' layout (stages with a speed option only)
     fraction_before: float | None = None
+    flops_before: float | None = None  # where "before" computes the same function with other work (decoders)
 
     @property
     def gflops_per_s(self) -> float:
@@ -248,6 +251,17 @@ def build_stage(stage: str, smoke: bool, frames: int, scratch: Path, options: di
     raise SystemExit(f"unknown stage {stage!r}; valid: {' '.join(valid)}")
 
 
+def stage_result(stage: str, description: str, flops: dict, seconds: dict, peak: float) -> StageResult:
+    """A `StageResult` from `run_stage`'s counts; each run's fraction of the peak from its own FLOPs."""
+    result = StageResult(stage, description, flops["after"], seconds["after"], flops["after"] / seconds["after"] / peak)
+    if "before" in seconds:
+        result.seconds_before = seconds["before"]
+        result.fraction_before = flops["before"] / seconds["before"] / peak
+        if flops["before"] != flops["after"]:
+            result.flops_before = flops["before"]
+    return result
+
+
 def print_table(results: list[StageResult], peak: float, threads: int, gemm_size: int) -> None:
     print(f"float32 GEMM peak: {peak / 1e9:.1f} GFLOP/s ({threads} threads, torch.mm {gemm_size}x{gemm_size})")
     print(f"{'stage':28s} {'input':38s} {'GFLOP/frame':>12s} {'s/frame':>17s} {'of peak':>15s}")
@@ -257,28 +271,41 @@ def print_table(results: list[StageResult], peak: float, threads: int, gemm_size
         before_fraction = ("" if r.fraction_before is None else f"{100 * r.fraction_before:6.1f}%").rjust(7)
         print(f"{r.stage:28s} {r.input:38s} {r.flops / 1e9:12.2f} {before} {r.seconds:8.3f} "
               f"{before_fraction} {100 * r.fraction:6.1f}%")
+    for r in results:
+        if r.flops_before is not None:
+            print(f"{r.stage}: before computes the same function in {r.flops_before / 1e9:.2f} GFLOP/frame "
+                  f"(its fraction is of its own count)")
+
+
+def stage_settings(stage: str, args: argparse.Namespace) -> dict[str, dict]:
+    """The options of ``stage``'s runs: {"before": the authors' code path, "after": our defaults}, or "after" alone
+    for a stage without a speed option (HQ-SAM's and SAM 2's decoders, `NO_SPEED_OPTION`)."""
+    kind, _, name = stage.partition(":")
+    if kind == "enc":
+        after = {"channels_last": True, **({"compile": True} if args.compile else {})}
+        return {"before": {"channels_last": False}, "after": after}
+    if kind == "dec":  # before: SAM's own MaskDecoder.forward; after: `LeanMaskDecoder` where it applies
+        return {"after": {}} if name.startswith(("hqsam", "sam2")) else {"before": {"lean_decoder": False}, "after": {}}
+    before = TRACKER_BEFORE.get(name)  # trackers: "after" = the preset's options (our defaults)
+    return {"after": {}} if before is None else {"before": before, "after": {}}
 
 
 def run_stage(stage: str, args: argparse.Namespace, scratch: Path) -> tuple:
-    """(stage, input, FLOPs, seconds after, seconds before or None) per frame; compile time is printed."""
-    if stage.startswith(("enc:", "dec:")):
-        after = {"channels_last": True, **({"compile": True} if args.compile and stage.startswith("enc:") else {})}
-        settings = {"before": {"channels_last": False}, "after": after}
-    else:  # trackers: "after" = the preset's options (our defaults)
-        before = TRACKER_BEFORE.get(stage.partition(":")[2])
-        settings = {"after": {}} if before is None else {"before": before, "after": {}}
-    seconds = {}
+    """(stage, input, {run: FLOPs}, {run: seconds}) per frame, runs "after" and maybe "before"; compile time is
+    printed."""
+    settings = stage_settings(stage, args)
+    flops, seconds = {}, {}
     for name, options in settings.items():
         description, function, frames = build_stage(stage, args.smoke, args.frames, scratch, options)
         if options.get("compile"):
             start = time.perf_counter()
             function()
             print(f"  {stage}: compiled in {time.perf_counter() - start:.0f} s", flush=True)
-        flops, seconds[name] = measure(function, frames, args.repeats, clock(args))
+        flops[name], seconds[name] = measure(function, frames, args.repeats, clock(args))
         print(f"  {stage} ({name}): {seconds[name]:.3f} s/frame", flush=True)
         del function
         gc.collect()
-    return stage, description, flops, seconds["after"], seconds.get("before")
+    return stage, description, flops, seconds
 
 
 def clock(args: argparse.Namespace) -> Callable[[], float]:
@@ -302,7 +329,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = ()) -> list[StageResult]:
+    from infra.cpu_runtime import keep_freed_memory
+
     args = parse_args(argv)
+    keep_freed_memory()
     if args.threads or args.cpu_time:
         torch.set_num_threads(1 if args.cpu_time else args.threads)
     threads = torch.get_num_threads()
@@ -312,9 +342,7 @@ def main(argv: list[str] | None = ()) -> list[StageResult]:
         timed = [run_stage(stage, args, Path(scratch)) for stage in args.stages or default_stages(args.smoke)]
     # the peak is measured before and after the stages and the higher taken: a busy moment lowers one of them
     peak = max(peak, gemm_peak(gemm_size, clock=clock(args)))
-    results = [StageResult(stage, description, flops, seconds, flops / seconds / peak, before,
-                           None if before is None else flops / before / peak)
-               for stage, description, flops, seconds, before in timed]
+    results = [stage_result(stage, description, flops, seconds, peak) for stage, description, flops, seconds in timed]
     if args.cpu_time:
         print("times: CPU time of the one torch thread (time.thread_time), the peak's too")
     print_table(results, peak, threads, gemm_size)

@@ -59,7 +59,12 @@ def test_bench_stages_counts_and_times_every_kind_of_stage(capsys):
         has_option = r.stage not in ("trk:superglue", "trk:tapnet")
         assert (r.seconds_before is not None) == has_option == (r.fraction_before is not None)
         if has_option:
-            assert abs(r.fraction_before / r.fraction - r.seconds / r.seconds_before) < 1e-9
+            before_flops = r.flops if r.flops_before is None else r.flops_before
+            assert abs(r.fraction_before / r.fraction - r.seconds / r.seconds_before * before_flops / r.flops) < 1e-9
+    # the plain SAM decoder: before = SAM's own MaskDecoder.forward, after = the lean one (the same function with
+    # fewer FLOPs: the final attention for two tokens, the first layer's image side per frame)
+    decoder = next(r for r in results if r.stage == "dec:sam_vit_h")
+    assert decoder.flops_before is not None and decoder.flops < 0.9 * decoder.flops_before
     assert {"trk:raft", "trk:superglue"} <= {r.stage for r in results}
     out = capsys.readouterr().out
     assert "float32 GEMM peak" in out and "enc:mobilesam (before)" in out and "enc:mobilesam (after)" in out

@@ -38,6 +38,7 @@ from trackers.segmenters.base import (
     BatchEncoderSegmenter, Embedding, Prediction, batch_item, default_embed_batch_size,
 )
 from trackers.segmenters.prompts import check_prompts, empty_prediction, resized_shape
+from trackers.segmenters.conv_bn import fold_conv_bn
 from trackers.segmenters.sam_lean_decoder import LeanMaskDecoder
 from trackers.segmenters.sam_lean_decoder import supports as lean_decoder_supports
 from trackers.segmenters.sam_models import (  # noqa: F401  (build_tiny_* are part of this module's API)
@@ -71,6 +72,9 @@ class SamSegmenter(BatchEncoderSegmenter):
             runs the convolutions of the TinyViT encoders (MobileSAM, Light HQ-SAM) through oneDNN's faster
             kernels on CPU. The same function; its float rounding differs from the contiguous layout the
             authors' ``SamPredictor`` uses (docs/benchmarks.md measures both).
+        fold_batchnorm: run the TinyViT encoders' convolution + batch-norm pairs (MobileSAM, Light HQ-SAM) as one
+            convolution each (`trackers.segmenters.conv_bn`; eval mode; the same function, other float rounding;
+            the ViT encoders have none).
         embed_batch_size: frames per image-encoder call in `embed_many`; None: `base.CUDA_EMBED_BATCH_SIZE`
             on CUDA, 1 elsewhere (on CPU a batch brings nothing and costs memory).
         hq_token_only: HQ decoders only. False (SAM-PT's setting: it calls HQ-SAM's ``predict_torch``
@@ -94,6 +98,7 @@ class SamSegmenter(BatchEncoderSegmenter):
         lean_decoder: bool | None = None,
         embed_batch_size: int | None = None,
         channels_last: bool = True,
+        fold_batchnorm: bool = True,
     ):
         for part in ("image_encoder", "prompt_encoder", "mask_decoder", "preprocess", "postprocess_masks"):
             if not hasattr(sam, part):
@@ -119,6 +124,8 @@ class SamSegmenter(BatchEncoderSegmenter):
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self._encoder = self.sam.image_encoder.to(memory_format=torch.channels_last) if channels_last else (
             self.sam.image_encoder)
+        if fold_batchnorm:
+            fold_conv_bn(self._encoder)
         if compile:
             self._encoder = torch.compile(self._encoder)
 
@@ -149,7 +156,7 @@ class SamSegmenter(BatchEncoderSegmenter):
 
         ``Embedding.features`` is a dict: ``"image"`` (1, C, 64, 64) encoder output and ``"interm"``
         (the encoder's intermediate features for HQ decoders, else None). The lean decoder adds
-        ``"tokens"`` (1, 4096, C), the same embedding as tokens, on its first call.
+        ``"lean"``, the frame's part of its work (`LeanMaskDecoder.frame`), on its first call.
         """
         if getattr(self.sam, "image_format", "RGB") == "BGR":
             frames = [frame[..., ::-1] for frame in frames]
@@ -234,10 +241,10 @@ class SamSegmenter(BatchEncoderSegmenter):
             sparse = torch.empty((len(mask_input), 0, self.sam.prompt_encoder.embed_dim), device=self.device)
         else:  # prompt encoder in float32 (random-Fourier phases lose precision in bf16)
             sparse, _ = self.sam.prompt_encoder(points=point_prompt, boxes=boxes, masks=None)
-        if "tokens" not in embedding.features:  # once per embedded frame, reused by every later call
-            embedding.features["tokens"] = self.lean.image_tokens(embedding.features["image"])
-        with self._autocast():
-            return self.lean(embedding.features["tokens"], sparse, mask_input)
+        with self._autocast():  # the frame's part once per embedded frame, reused by every later call
+            frame = self.lean.frame(embedding.features["image"], embedding.features.get("lean"))
+            embedding.features["lean"] = frame
+            return self.lean(frame, sparse, mask_input)
 
     def upscale(self, embedding: Embedding, low_res_logits: torch.Tensor) -> torch.Tensor:
         """(M, 1, 256, 256) low-res logits -> (M, H, W) float32 logits at the original frame size."""

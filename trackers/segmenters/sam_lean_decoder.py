@@ -4,30 +4,42 @@
 ~14 times per object per frame (two prompt passes + 12 refinement iterations), so its per-call waste
 adds up. `LeanMaskDecoder` computes the same function (``multimask_output=False``) from the modules'
 own parameters (read at call time, so loading a checkpoint afterwards is seen) and differs only in how
-the work is laid out:
+the work is laid out. Per frame (`LeanMaskDecoder.frame`, cached with the embedding):
 
-- the image embedding is flattened to tokens (1, 4096, C) once per frame (`image_tokens`), and the
-  dense positional encoding once per decoder, instead of ``repeat_interleave``-ing both for every
-  prompt of every call and attending over transposed (non-contiguous) views;
-- without a mask input the image-side keys of the first layer are shared by all prompts (broadcast, not
-  copied);
-- attention runs through ``scaled_dot_product_attention`` on contiguous projections;
-- the mask input's last 1x1 convolution writes the token layout directly; the upscaling convolutions run
-  on a channels-last view of the tokens and their ``LayerNorm2d`` on that layout;
-- only the single-mask output (mask token 0) is multiplied out to 256x256.
+- the image embedding as tokens (1, 4096, C), and the image-side projections of the first layer (the
+  token-to-image keys and values, the image-to-token queries), with the positional encoding added;
+- the positional encoding's part of the later layers' image-side keys and queries.
 
-Every tensor operation is the stock decoder's, reassociated; results equal the stock decoder up to
-float32 rounding (|logit difference| ~1e-6; tests/trackers/segmenters/test_sam_lean_decoder.py). Only the plain SAM
-decoder (SAM ViT-B/L/H, MobileSAM) is supported: `supports` says whether a module qualifies; HQ-SAM's
-decoder (an extra HQ token and feature fusion) runs through its own ``forward``.
+Per call, with B prompts:
+
+- a mask input enters the first layer's image-side projections through the 16-channel features before
+  the prompt encoder's last 1x1 convolution (B x 4096 x 16 products instead of B x 4096 x C: that
+  convolution and the projections are linear, so they are composed once per call);
+- each later layer's three image-side projections run as one product;
+- the final token-to-image attention is computed for the two tokens whose output is read (the IoU token
+  and the single-mask token), with the keys' projection moved onto those queries and the values'
+  projection applied after the attention (its rows sum to one), so no 4096 x C projection runs;
+- the upscaling's two 2x2 stride-2 transposed convolutions run as products on the token layout, with
+  their ``LayerNorm2d`` over the last axis, and the hypernetwork's product before the pixels are
+  rearranged to 256 x 256;
+- attention runs through ``scaled_dot_product_attention``.
+
+Every operation is the stock decoder's, reassociated; results equal the stock decoder up to float32
+rounding (tests/trackers/segmenters/test_sam_lean_decoder.py). Only the plain SAM decoder (SAM ViT-B/L/H,
+MobileSAM) is supported: `supports` says whether a module qualifies; HQ-SAM's decoder (an extra HQ token
+and feature fusion) runs through its own ``forward``.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 #: (H, W) of SAM's image embedding (its 4096 tokens)
 EMBEDDING_HW = (64, 64)
+#: tokens per block of the output upscaling (its intermediates, 16 x this x C/8 floats, stay in cache)
+UPSCALING_BLOCK = 256
 
 
 def supports(mask_decoder: torch.nn.Module) -> bool:
@@ -44,36 +56,53 @@ def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     return x.view(b, n, heads, c // heads).transpose(1, 2)
 
 
-def _layer_norm_2d(x: torch.Tensor, norm: torch.nn.Module) -> torch.Tensor:
-    """SAM's ``LayerNorm2d`` (over the channels of (B, C, H, W)) in fewer passes over memory.
+def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
+    """Multi-head attention of projected tensors: q (B or 1, Nq, D), k, v (B or 1, Nk, D) -> (B, Nq, D)."""
+    q, k, v = (_heads(x, heads) for x in (q, k, v))
+    batch = max(q.shape[0], k.shape[0])
+    q, k, v = (x.expand(batch, -1, -1, -1) for x in (q, k, v))
+    out = F.scaled_dot_product_attention(q, k, v)  # (B, heads, Nq, d)
+    b, _, n, d = out.shape
+    return out.transpose(1, 2).reshape(b, n, heads * d)
 
-    A channels-last tensor (what the transposed convolutions return for a token-layout input) goes
-    through ``F.layer_norm`` on its (B, H, W, C) view (faster than the stock module);
-    a contiguous one is normalised with five elementwise kernels instead of the stock module's nine.
+
+def _image_side_weights(layer) -> tuple[torch.Tensor, torch.Tensor]:
+    """One layer's image-side projections stacked: token-to-image keys and values, image-to-token queries.
+
+    Returns weight (3D, C) and bias (3D,): rows [k | v | q] of ``layer``'s two cross attentions.
     """
-    if not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
-        out = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), norm.weight, norm.bias, norm.eps)
-        return out.permute(0, 3, 1, 2)
+    t2i, i2t = layer.cross_attn_token_to_image, layer.cross_attn_image_to_token
+    weight = torch.cat([t2i.k_proj.weight, t2i.v_proj.weight, i2t.q_proj.weight])
+    bias = torch.cat([t2i.k_proj.bias, t2i.v_proj.bias, i2t.q_proj.bias])
+    return weight, bias
+
+
+def _layer_norm_2d(x: torch.Tensor, norm: torch.nn.Module) -> torch.Tensor:
+    """SAM's ``LayerNorm2d`` (over the channels of a contiguous (B, C, H, W)) with five elementwise kernels."""
     centred = x - x.mean(1, keepdim=True)
     out = centred * torch.rsqrt(centred.square().mean(1, keepdim=True) + norm.eps)
     return torch.addcmul(norm.bias[:, None, None], out, norm.weight[:, None, None])
 
 
-def _attention(attention, queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """SAM's ``Attention`` with ``scaled_dot_product_attention`` and broadcastable batches.
+@dataclass
+class FrameTokens:
+    """The per-frame part of the decoder's work (`LeanMaskDecoder.frame`).
 
-    queries (B or 1, Nq, C); keys, values (B or 1, Nk, C) -> (B, Nq, C). A side shared by every prompt
-    (batch 1: the image side of the first layer without a mask input) is projected once.
+    Attributes:
+        image: (1, 4096, C) image embedding as tokens.
+        pe: (1, 4096, C) dense positional encoding as tokens (``PromptEncoder.get_dense_pe``).
+        first: (1, 4096, 3D) first layer's image-side projections of the image embedding alone, biases
+            included: [keys (with the positional encoding) | values | image-to-token queries (with it)].
+        later: per later layer, (1, 4096, 3D) its stacked projection of the positional encoding into the
+            keys and queries slots (zeros in the values slot), biases included.
+        key: the parameters' identity when this was computed (recomputed when a checkpoint is loaded).
     """
-    heads = attention.num_heads
-    q = _heads(attention.q_proj(queries), heads)
-    k = _heads(attention.k_proj(keys), heads)
-    v = _heads(attention.v_proj(values), heads)
-    batch = max(q.shape[0], k.shape[0])
-    q, k, v = (x.expand(batch, -1, -1, -1) for x in (q, k, v))
-    out = F.scaled_dot_product_attention(q, k, v)  # (B, heads, Nq, d)
-    b, _, n, d = out.shape
-    return attention.out_proj(out.transpose(1, 2).reshape(b, n, heads * d))
+
+    image: torch.Tensor
+    pe: torch.Tensor
+    first: torch.Tensor
+    later: list[torch.Tensor]
+    key: tuple
 
 
 class LeanMaskDecoder:
@@ -89,42 +118,120 @@ class LeanMaskDecoder:
         if not supports(mask_decoder):
             raise TypeError(f"LeanMaskDecoder needs segment_anything's plain MaskDecoder, got {type(mask_decoder).__name__}")
         self.prompt_encoder, self.decoder = prompt_encoder, mask_decoder
-        self._position: tuple[tuple, torch.Tensor] | None = None  # (key of the PE matrix, tokens)
 
-    def image_tokens(self, image_embedding: torch.Tensor) -> torch.Tensor:
-        """(1, C, 64, 64) encoder output -> (1, 4096, C) contiguous tokens (once per frame)."""
-        return image_embedding.flatten(2).transpose(1, 2).contiguous()
+    def _parameters_key(self) -> tuple:
+        modules = (self.prompt_encoder, self.decoder)
+        return tuple((p.device, p.dtype, p.data_ptr(), p._version) for m in modules for p in m.parameters())
 
-    def position_tokens(self) -> torch.Tensor:
-        """(1, 4096, C) dense positional encoding (``PromptEncoder.get_dense_pe`` as tokens).
+    def frame(self, image_embedding: torch.Tensor, cached: FrameTokens | None = None) -> FrameTokens:
+        """(1, C, 64, 64) encoder output -> its `FrameTokens` (``cached`` when its parameters are current)."""
+        key = self._parameters_key()
+        if cached is not None and cached.key == key:
+            return cached
+        image = image_embedding.flatten(2).transpose(1, 2).contiguous()  # (1, 4096, C)
+        position = self.prompt_encoder.get_dense_pe().flatten(2).transpose(1, 2)  # (1, 4096, C)
+        first_w, first_b = _image_side_weights(self.decoder.transformer.layers[0])
+        d = first_w.shape[0] // 3
+        first = F.linear(image + position, first_w, first_b)
+        first[..., d:2 * d] = F.linear(image, first_w[d:2 * d], first_b[d:2 * d])  # the values: no position
+        later = []
+        for layer in self.decoder.transformer.layers[1:]:
+            weight, bias = _image_side_weights(layer)
+            projected = F.linear(position, weight, bias)
+            projected[..., d:2 * d] = bias[d:2 * d]
+            later.append(projected)
+        return FrameTokens(image=image, pe=position, first=first, later=later, key=key)
 
-        Cached, and recomputed when the random-Fourier matrix changes (new device, dtype or loaded weights).
-        """
-        matrix = self.prompt_encoder.pe_layer.positional_encoding_gaussian_matrix
-        key = (matrix.device, matrix.dtype, matrix.data_ptr(), matrix._version)
-        if self._position is None or self._position[0] != key:
-            with torch.inference_mode():
-                tokens = self.prompt_encoder.get_dense_pe().flatten(2).transpose(1, 2).contiguous()
-            self._position = (key, tokens)
-        return self._position[1]
+    def _mask_features(self, mask_input: torch.Tensor) -> torch.Tensor:
+        """(B, 1, 256, 256) mask logits -> (B, 4096, c) features before the prompt encoder's last 1x1 conv."""
+        conv1, norm1, act1, conv2, norm2, act2, _ = self.prompt_encoder.mask_downscaling
+        features = act2(_layer_norm_2d(conv2(act1(_layer_norm_2d(conv1(mask_input), norm1))), norm2))
+        return features.flatten(2).transpose(1, 2)
 
-    def dense_tokens(self, mask_input: torch.Tensor | None) -> torch.Tensor:
-        """(B, 1, 256, 256) mask logits (or None) -> (B or 1, 4096, C) dense prompt embedding as tokens."""
+    def _first_layer_inputs(self, frame: FrameTokens, mask_input: torch.Tensor | None):
+        """The first layer's image tokens (B or 1, 4096, C) and their stacked projections (B or 1, 4096, 3D)."""
+        weight, _ = _image_side_weights(self.decoder.transformer.layers[0])
         if mask_input is None:
-            return self.prompt_encoder.no_mask_embed.weight[None]  # (1, 1, C), broadcast over the tokens
-        conv1, norm1, act1, conv2, norm2, act2, last = self.prompt_encoder.mask_downscaling
-        features = act2(_layer_norm_2d(conv2(act1(_layer_norm_2d(conv1(mask_input), norm1))), norm2))  # (B, c, 64, 64)
-        # the 1x1 convolution c -> C writes straight into the token layout
+            dense = self.prompt_encoder.no_mask_embed.weight[None]  # (1, 1, C), broadcast over the tokens
+            return frame.image + dense, frame.first + F.linear(dense, weight)
+        last = self.prompt_encoder.mask_downscaling[-1]
+        features = self._mask_features(mask_input)  # (B, 4096, c)
         batch = features.shape[0]
-        return torch.baddbmm(last.bias[None, None], features.flatten(2).transpose(1, 2),
-                             last.weight[:, :, 0, 0].t()[None].expand(batch, -1, -1))
+        to_dense = last.weight[:, :, 0, 0].t()  # (c, C)
+        keys = torch.baddbmm(frame.image + last.bias, features, to_dense[None].expand(batch, -1, -1))
+        # the 1x1 conv and the projections composed: c -> 3D
+        composed = to_dense @ weight.t()
+        projected = torch.baddbmm(frame.first + F.linear(last.bias, weight), features,
+                                  composed[None].expand(batch, -1, -1))
+        return keys, projected
 
-    def __call__(self, image_tokens: torch.Tensor, sparse: torch.Tensor, mask_input: torch.Tensor | None
+    def _layer(self, layer, queries, prompt, keys, projected, first: bool):
+        """One ``TwoWayAttentionBlock`` with the image side's projections given: returns (queries, keys)."""
+        heads = layer.cross_attn_token_to_image.num_heads
+        d = projected.shape[2] // 3
+        if first and layer.skip_first_layer_pe:
+            queries = layer.norm1(layer.self_attn(q=queries, k=queries, v=queries))
+        else:
+            q = queries + prompt
+            queries = layer.norm1(queries + layer.self_attn(q=q, k=q, v=queries))
+        t2i, i2t = layer.cross_attn_token_to_image, layer.cross_attn_image_to_token
+        attended = _attend(t2i.q_proj(queries + prompt), projected[..., :d], projected[..., d:2 * d], heads)
+        queries = layer.norm2(queries + t2i.out_proj(attended))
+        queries = layer.norm3(queries + layer.mlp(queries))
+        tokens = queries + prompt
+        update = i2t.out_proj(_attend(projected[..., 2 * d:], i2t.k_proj(tokens), i2t.v_proj(queries), heads))
+        return queries, layer.norm4(keys + update)
+
+    def _final_attention(self, queries, prompt, keys, position) -> torch.Tensor:
+        """The final token-to-image attention for the IoU and single-mask tokens: (B, 2, C).
+
+        The keys' projection is moved onto the two queries, and the values' projection applied after the
+        attention; the keys' bias adds a constant to each query's scores, which the softmax removes.
+        """
+        attention = self.decoder.transformer.final_attn_token_to_image
+        heads = attention.num_heads
+        q = _heads(attention.q_proj(queries[:, :2] + prompt[:, :2]), heads)  # (B, h, 2, d)
+        batch, _, _, d = q.shape
+        w_k = attention.k_proj.weight.view(heads, d, -1)  # (h, d, C)
+        w_v = attention.v_proj.weight.view(heads, d, -1)
+        folded = torch.einsum("bhqd,hdc->bhqc", q, w_k).reshape(batch, heads * 2, -1) * d ** -0.5
+        scores = torch.baddbmm(folded @ position.transpose(1, 2), folded, keys.transpose(1, 2))  # (B, 2h, 4096)
+        context = torch.bmm(scores.softmax(dim=-1), keys).view(batch, heads, 2, -1)  # (B, h, 2, C)
+        out = torch.einsum("bhqc,hdc->bqhd", context, w_v) + attention.v_proj.bias.view(heads, d)
+        return attention.out_proj(out.reshape(batch, 2, heads * d))
+
+    def _upscaled_logits(self, keys: torch.Tensor, hyper: torch.Tensor) -> torch.Tensor:
+        """Output upscaling and the hypernetwork's product: keys (B, 4096, C), hyper (B, C/8) -> (B, 1, 256, 256).
+
+        A 2x2 stride-2 transposed convolution maps each input pixel to 4 output pixels independently, so
+        both run as products on the tokens: (R, C) -> (R, 4, C/4) -> (R, 4, 4, C/8), in blocks of
+        `UPSCALING_BLOCK` tokens of one prompt so that each block's intermediates stay in cache.
+        """
+        conv1, norm, act1, conv2, act2 = self.decoder.output_upscaling
+        batch, tokens, _ = keys.shape
+        mid = conv1.weight.shape[1]
+        # weight (C_in, C_out, 2, 2) -> (C_in, (dy, dx, C_out)): the output's channels last
+        weight1, bias1 = conv1.weight.permute(0, 2, 3, 1).reshape(conv1.weight.shape[0], -1), conv1.bias.repeat(4)
+        weight2, bias2 = conv2.weight.permute(0, 2, 3, 1).reshape(mid, -1), conv2.bias.repeat(4)
+        blocks = []
+        for b in range(batch):
+            for start in range(0, tokens, UPSCALING_BLOCK):
+                block = keys[b, start:start + UPSCALING_BLOCK]  # (R, C)
+                up = torch.addmm(bias1, block, weight1).view(-1, mid)  # (R * 4, C/4)
+                up = act1(F.layer_norm(up, (mid,), norm.weight, norm.bias, norm.eps))
+                up = act2(torch.addmm(bias2, up, weight2)).view(-1, weight2.shape[1] // 4)  # (R * 16, C/8)
+                blocks.append(torch.mv(up, hyper[b]))
+        height, width = EMBEDDING_HW
+        # (B, y, x, dy1, dx1, dy2, dx2) -> (B, y, dy1, dy2, x, dx1, dx2)
+        logits = torch.cat(blocks).view(batch, height, width, 2, 2, 2, 2).permute(0, 1, 3, 5, 2, 4, 6)
+        return logits.reshape(batch, 1, height * 4, width * 4)
+
+    def __call__(self, frame: FrameTokens, sparse: torch.Tensor, mask_input: torch.Tensor | None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
         """Masks for B prompts on one image.
 
         Args:
-            image_tokens: (1, 4096, C) from `image_tokens`.
+            frame: the image's `FrameTokens` (`frame`).
             sparse: (B, Np, C) sparse prompt embeddings (``PromptEncoder`` points and boxes).
             mask_input: (B, 1, 256, 256) low-res logits of a previous pass, or None.
 
@@ -136,30 +243,14 @@ class LeanMaskDecoder:
         batch = sparse.shape[0]
         output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
         prompt = torch.cat([output_tokens[None].expand(batch, -1, -1), sparse], dim=1)  # (B, Nt, C)
-        position = self.position_tokens()
-        keys = image_tokens + self.dense_tokens(mask_input)  # (B or 1, 4096, C)
-        queries = prompt
-        for layer in transformer.layers:
-            if layer.skip_first_layer_pe:
-                queries = layer.norm1(layer.self_attn(q=queries, k=queries, v=queries))
-            else:
-                q = queries + prompt
-                queries = layer.norm1(queries + layer.self_attn(q=q, k=q, v=queries))
-            keys_pe = keys + position
-            queries = layer.norm2(queries + _attention(layer.cross_attn_token_to_image, queries + prompt,
-                                                            keys_pe, keys))
-            queries = layer.norm3(queries + layer.mlp(queries))
-            update = _attention(layer.cross_attn_image_to_token, keys_pe,
-                                     queries + prompt, queries)
-            keys = layer.norm4(keys + update)
-        queries = transformer.norm_final_attn(
-            queries + _attention(transformer.final_attn_token_to_image, queries + prompt, keys + position, keys))
+        keys, projected = self._first_layer_inputs(frame, mask_input)
+        queries, keys = self._layer(transformer.layers[0], prompt, prompt, keys, projected, first=True)
+        keys = keys.expand(batch, -1, -1)
+        for layer, position in zip(transformer.layers[1:], frame.later):
+            weight, _ = _image_side_weights(layer)
+            projected = torch.baddbmm(position, keys, weight.t()[None].expand(batch, -1, -1))
+            queries, keys = self._layer(layer, queries, prompt, keys, projected, first=False)
+        queries = transformer.norm_final_attn(queries[:, :2] + self._final_attention(queries, prompt, keys, frame.pe))
         iou = decoder.iou_prediction_head(queries[:, 0])[:, 0]
         hyper = decoder.output_hypernetworks_mlps[0](queries[:, 1])  # (B, C / 8)
-        height, width = EMBEDDING_HW
-        src = keys.transpose(1, 2).view(batch, keys.shape[2], height, width)  # channels-last view, no copy
-        conv1, norm, act1, conv2, act2 = decoder.output_upscaling
-        upscaled = act2(conv2(act1(_layer_norm_2d(conv1(src), norm))))  # (B, C / 8, 256, 256)
-        side = upscaled.shape[-1]
-        logits = torch.bmm(hyper[:, None], upscaled.flatten(2)).view(batch, 1, side, side)
-        return logits, iou
+        return self._upscaled_logits(keys, hyper), iou

@@ -40,7 +40,7 @@ def stock_and_lean(prompt_encoder, decoder, image, point_prompt, boxes, mask_inp
                                         sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense,
                                         multimask_output=False)
         lean = LeanMaskDecoder(prompt_encoder, decoder)
-        got_logits, got_iou = lean(lean.image_tokens(image), sparse, mask_input)
+        got_logits, got_iou = lean(lean.frame(image), sparse, mask_input)
     return (want_logits, want_iou[:, 0]), (got_logits, got_iou)
 
 
@@ -112,3 +112,24 @@ def test_segmenter_lean_and_stock_paths_agree(prompt):
         results.append(segmenter.predict(segmenter.embed(frame), *args))
     torch.testing.assert_close(results[0].low_res_logits, results[1].low_res_logits, rtol=0, atol=1e-5)
     torch.testing.assert_close(results[0].iou, results[1].iou, rtol=0, atol=1e-6)
+
+
+def test_an_embeddings_cached_frame_part_follows_a_reload():
+    """The frame's share of the decoder (first layer's image-side projections) is cached with the embedding
+    and recomputed when the decoder's weights change after it was made."""
+    sam, other = build_tiny_sam(seed=0), build_tiny_sam(seed=5)
+    segmenter = SamSegmenter.from_model(sam)
+    frame = np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    points, labels = torch.tensor([[[40.0, 30.0], [90.0, 70.0]]]), torch.tensor([[1, 0]])
+    embedding = segmenter.embed(frame)
+    first = segmenter.predict(embedding, points, labels)
+    cached = embedding.features["lean"]
+    assert segmenter.predict(embedding, points, labels) is not None and embedding.features["lean"] is cached
+    decoder_only = {k: v for k, v in other.state_dict().items() if not k.startswith("image_encoder")}
+    sam.load_state_dict(decoder_only, strict=False)
+    after = segmenter.predict(embedding, points, labels)
+    assert embedding.features["lean"] is not cached
+    stock = SamSegmenter.from_model(sam, lean_decoder=False)
+    want = stock.predict(embedding, points, labels)
+    assert not torch.allclose(first.low_res_logits, after.low_res_logits)
+    torch.testing.assert_close(after.low_res_logits, want.low_res_logits, rtol=0, atol=1e-5)

@@ -1,0 +1,56 @@
+"""TinyViT's convolution + batch-norm pairs computed as one convolution (a speed option of `SamSegmenter`).
+
+The TinyViT image encoders (MobileSAM, Light HQ-SAM) build every convolution as ``Conv2d_BN``: a bias-free
+``Conv2d`` followed by a ``BatchNorm2d``. In eval mode the batch norm is the affine map
+``y * s + (beta - mean * s)`` with ``s = gamma / sqrt(var + eps)``, so the pair is one convolution with weight
+``w * s`` and that bias: one pass over the activations instead of two. The folded weights are computed from
+the modules' own parameters at every call (a few thousand numbers), so loading weights later is seen. A 1x1
+convolution on a channels-last input runs as a matrix product over its (B, H, W, C) view (on one thread
+PyTorch would take its slow im2col-free path for it). In training mode the modules run as they are.
+
+The same function; the float rounding differs (weights scaled before the sums instead of after).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_FOLDED: dict[type, type] = {}
+
+
+def _is_conv_bn(module: nn.Module) -> bool:
+    """TinyViT's ``Conv2d_BN`` (``segment_anything_hq``'s or ``mobile_sam``'s): children ``c`` and ``bn``."""
+    return (type(module).__name__ == "Conv2d_BN" and isinstance(getattr(module, "c", None), nn.Conv2d)
+            and type(getattr(module, "bn", None)) is nn.BatchNorm2d and module.c.bias is None)
+
+
+def _pointwise(conv: nn.Conv2d) -> bool:
+    return conv.kernel_size == (1, 1) and conv.stride == (1, 1) and conv.padding == (0, 0) and conv.groups == 1
+
+
+def folded_forward(self, x: torch.Tensor) -> torch.Tensor:
+    """``Conv2d_BN.forward`` with the batch norm folded into the convolution: (B, Cin, H, W) -> (B, Cout, H', W')."""
+    if self.training:
+        return nn.Sequential.forward(self, x)
+    conv, norm = self.c, self.bn
+    scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
+    bias = norm.bias - norm.running_mean * scale
+    weight = conv.weight * scale[:, None, None, None]
+    if _pointwise(conv) and x.is_contiguous(memory_format=torch.channels_last) and x.dim() == 4:
+        return F.linear(x.permute(0, 2, 3, 1), weight[:, :, 0, 0], bias).permute(0, 3, 1, 2)
+    return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
+
+
+def fold_conv_bn(module: nn.Module) -> int:
+    """Make every ``Conv2d_BN`` in ``module`` run `folded_forward` (in place); returns how many."""
+    count = 0
+    for child in module.modules():
+        if _is_conv_bn(child):
+            cls = type(child)
+            if cls not in _FOLDED.values():
+                if cls not in _FOLDED:
+                    _FOLDED[cls] = type(f"Folded{cls.__name__}", (cls,), {"forward": folded_forward})
+                child.__class__ = _FOLDED[cls]
+            count += 1
+    return count
