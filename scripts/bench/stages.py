@@ -9,12 +9,13 @@ in the same run on the same threads (the best of several ``torch.mm`` of two squ
 the stages).
 
 Each stage with a speed option runs twice, "before" and "after": before = the code path the authors' code runs
-(contiguous tensors, eager; SAM's own ``MaskDecoder.forward``), after = the project's defaults (`SamSegmenter`
-``channels_last=True``, plus ``compile=True`` with ``--compile``: torch.compile, its compile time printed, not
-counted in s/frame; `LeanMaskDecoder` for the plain SAM decoders, which computes the same function with fewer
-FLOPs: each run's fraction of the peak is of its own count; the convolutional trackers' ``channels_last=True``,
-`trackers.point.layout`). ``trk:tapnet``, ``trk:superglue`` and the HQ-SAM and SAM 2 decoders have no such
-option and run once. The process keeps freed memory for reuse as ``make eval`` does (`infra.cpu_runtime`).
+(contiguous tensors, eager, batch norms as modules; SAM's own ``MaskDecoder.forward``), after = the project's
+defaults (`SamSegmenter` ``channels_last=True`` and ``fold_batchnorm=True``, plus ``compile=True`` with
+``--compile``: torch.compile, its compile time printed, not counted in s/frame; `LeanMaskDecoder` for the plain
+SAM decoders, which computes the same function with fewer FLOPs: each run's fraction of the peak is of its own
+count; the convolutional trackers' ``channels_last=True``, `trackers.point.layout`). ``trk:tapnet``,
+``trk:superglue`` and the HQ-SAM and SAM 2 decoders have no such option and run once. The process keeps freed
+memory for reuse as ``make eval`` does (`infra.cpu_runtime`).
 
 Stages (``--stages``, default all that can run here):
 
@@ -137,11 +138,11 @@ def sam_module(arch: str, smoke: bool) -> torch.nn.Module:
 
 def segmenter_for(arch: str, smoke: bool, options: dict):
     """The project's segmenter (`SamSegmenter` or `Sam2Segmenter`) around `sam_module`, with ``options``
-    (``channels_last`` applies to `SamSegmenter` only)."""
+    (``channels_last`` and ``fold_batchnorm`` apply to `SamSegmenter` only)."""
     if arch.startswith("sam2"):
         from trackers.segmenters.sam2 import Sam2Segmenter as Wrapper
 
-        options = {k: v for k, v in options.items() if k != "channels_last"}
+        options = {k: v for k, v in options.items() if k not in ("channels_last", "fold_batchnorm")}
     else:
         from trackers.segmenters.sam import SamSegmenter as Wrapper
     return Wrapper.from_model(sam_module(arch, smoke), device="cpu", **options)
@@ -283,7 +284,7 @@ def stage_settings(stage: str, args: argparse.Namespace) -> dict[str, dict]:
     kind, _, name = stage.partition(":")
     if kind == "enc":
         after = {"channels_last": True, **({"compile": True} if args.compile else {})}
-        return {"before": {"channels_last": False}, "after": after}
+        return {"before": {"channels_last": False, "fold_batchnorm": False}, "after": after}
     if kind == "dec":  # before: SAM's own MaskDecoder.forward; after: `LeanMaskDecoder` where it applies
         return {"after": {}} if name.startswith(("hqsam", "sam2")) else {"before": {"lean_decoder": False}, "after": {}}
     before = TRACKER_BEFORE.get(name)  # trackers: "after" = the preset's options (our defaults)
