@@ -101,9 +101,11 @@ compare: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m scripts.bench
 
-# on a GPU machine (<= 5 min): full-size random SAM ViT-H / MobileSAM / SAM 2.1 + PIPS, fp32/bf16, compile [ARGS=...]
+# on a GPU machine (<= 5 min): full-size random SAM ViT-H / MobileSAM / SAM 2.1 + PIPS, fp32/bf16, compile [ARGS=...];
+# then every neural stage's FLOPs, time and fraction of the GPU's float32 GEMM peak, before and after (scripts/bench/stages.py)
 bench-gpu: $(STAMP)
 	$(PY) -m scripts.bench.gpu $(ARGS)
+	$(PY) -m scripts.bench.stages --device cuda --repeats 3
 
 # the same script on CPU with tiny models and 3 frames (< 1 min): checks it before a GPU sees it
 bench-gpu-smoke: $(STAMP)

@@ -4,7 +4,7 @@ compute floor").
 For each stage, on random weights in the official architecture at the working size the presets use:
 FLOPs per frame, **counted** by `torch.utils.flop_counter.FlopCounterMode` over one real call (matrix
 products, convolutions and attention: the counter's ops; element-wise work is not counted), seconds per frame
-(best of ``--repeats`` calls after one warm-up call) and the achieved fraction of a float32 GEMM peak measured
+(best of ``--repeats`` calls after one warm-up call; a stage's "before" and "after" calls alternate) and the achieved fraction of a float32 GEMM peak measured
 in the same run on the same threads (the best of several ``torch.mm`` of two square matrices, before and after
 the stages).
 
@@ -34,6 +34,7 @@ Stages (``--stages``, default all that can run here):
     python -m scripts.bench.stages [--stages enc:mobilesam trk:pips] [--threads 2] [--repeats 2] [--json F]
     python -m scripts.bench.stages --smoke   # tiny models and frames: checks that every stage runs
     python -m scripts.bench.stages --cpu-time --compile --stages enc:mobilesam   # one thread, CPU time
+    python -m scripts.bench.stages --device cuda   # on a GPU: its float32 GEMM peak (`make bench-gpu` runs it)
 
 Numbers: docs/benchmarks.md ("Neural stages against the GEMM peak").
 """
@@ -84,11 +85,13 @@ class StageResult:
         return self.flops / self.seconds / 1e9
 
 
-def gemm_peak(size: int = 2048, repeats: int = 5, clock: Callable[[], float] = time.perf_counter) -> float:
-    """Float32 FLOP/s of the best of ``repeats`` ``torch.mm`` of two (size, size) matrices (2 size^3 FLOPs)."""
+def gemm_peak(size: int = 2048, repeats: int = 5, clock: Callable[[], float] = time.perf_counter,
+              device: str = "cpu") -> float:
+    """Float32 FLOP/s of the best of ``repeats`` ``torch.mm`` of two (size, size) matrices (2 size^3 FLOPs) on
+    ``device`` (``clock`` must synchronise a GPU: `clock`)."""
     generator = torch.Generator().manual_seed(0)
-    a = torch.randn(size, size, generator=generator)
-    b = torch.randn(size, size, generator=generator)
+    a = torch.randn(size, size, generator=generator).to(device)
+    b = torch.randn(size, size, generator=generator).to(device)
     torch.mm(a, b)  # warm-up
     return 2.0 * size**3 / best_seconds(lambda: torch.mm(a, b), repeats, clock)
 
@@ -112,13 +115,6 @@ def counted_flops(function: Callable[[], object]) -> int:
     with FlopCounterMode(display=False) as counter:
         function()
     return counter.get_total_flops()
-
-
-def measure(function: Callable[[], object], frames: int, repeats: int,
-            clock: Callable[[], float] = time.perf_counter) -> tuple[float, float]:
-    """Count, warm up and time ``function`` (covering ``frames`` frames): (FLOPs, seconds) per frame."""
-    flops = counted_flops(function) / frames
-    return flops, best_seconds(function, repeats, clock) / frames
 
 
 # ------------------------------------------------------------------------------------------------ stages
@@ -145,7 +141,7 @@ def segmenter_for(arch: str, smoke: bool, options: dict):
         options = {k: v for k, v in options.items() if k not in ("channels_last", "fold_batchnorm")}
     else:
         from trackers.segmenters.sam import SamSegmenter as Wrapper
-    return Wrapper.from_model(sam_module(arch, smoke), device="cpu", **options)
+    return Wrapper.from_model(sam_module(arch, smoke), **{"device": "cpu", **options})
 
 
 def test_frame(size: tuple[int, int], seed: int = 0) -> np.ndarray:
@@ -263,8 +259,8 @@ def stage_result(stage: str, description: str, flops: dict, seconds: dict, peak:
     return result
 
 
-def print_table(results: list[StageResult], peak: float, threads: int, gemm_size: int) -> None:
-    print(f"float32 GEMM peak: {peak / 1e9:.1f} GFLOP/s ({threads} threads, torch.mm {gemm_size}x{gemm_size})")
+def print_table(results: list[StageResult], peak: float, where: str, gemm_size: int) -> None:
+    print(f"float32 GEMM peak: {peak / 1e9:.1f} GFLOP/s ({where}, torch.mm {gemm_size}x{gemm_size})")
     print(f"{'stage':28s} {'input':38s} {'GFLOP/frame':>12s} {'s/frame':>17s} {'of peak':>15s}")
     print(f"{'':28s} {'':38s} {'':12s} {'before':>8s} {'after':>8s} {'before':>7s} {'after':>7s}")
     for r in results:
@@ -293,24 +289,38 @@ def stage_settings(stage: str, args: argparse.Namespace) -> dict[str, dict]:
 
 def run_stage(stage: str, args: argparse.Namespace, scratch: Path) -> tuple:
     """(stage, input, {run: FLOPs}, {run: seconds}) per frame, runs "after" and maybe "before"; compile time is
-    printed."""
-    settings = stage_settings(stage, args)
-    flops, seconds = {}, {}
-    for name, options in settings.items():
-        description, function, frames = build_stage(stage, args.smoke, args.frames, scratch, options)
+    printed. Both runs are built first, then timed in alternation (before, after, before, ...), each its best
+    call: a machine whose speed drifts favours neither."""
+    functions, flops = {}, {}
+    for name, options in stage_settings(stage, args).items():
+        description, function, frames = build_stage(stage, args.smoke, args.frames, scratch,
+                                                     {**options, "device": args.device})
         if options.get("compile"):
             start = time.perf_counter()
             function()
             print(f"  {stage}: compiled in {time.perf_counter() - start:.0f} s", flush=True)
-        flops[name], seconds[name] = measure(function, frames, args.repeats, clock(args))
+        flops[name] = counted_flops(function) / frames  # also the warm-up call
+        functions[name] = function
+    seconds = {name: float("inf") for name in functions}
+    for _ in range(args.repeats):
+        for name, function in functions.items():
+            seconds[name] = min(seconds[name], best_seconds(function, 1, clock(args)) / frames)
+    for name in functions:
         print(f"  {stage} ({name}): {seconds[name]:.3f} s/frame", flush=True)
-        del function
-        gc.collect()
+    del functions
+    gc.collect()
     return stage, description, flops, seconds
 
 
 def clock(args: argparse.Namespace) -> Callable[[], float]:
-    """The clock of the run: the calling thread's CPU time with ``--cpu-time``, else wall time."""
+    """The clock of the run: the calling thread's CPU time with ``--cpu-time``, else wall time (on a GPU read
+    after the device finished its queued work)."""
+    if args.device.startswith("cuda"):
+        def synchronised() -> float:
+            torch.cuda.synchronize(args.device)
+            return time.perf_counter()
+
+        return synchronised
     return time.thread_time if args.cpu_time else time.perf_counter
 
 
@@ -325,8 +335,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cpu-time", action="store_true",
                         help="one torch thread, times by the thread's CPU time (time.thread_time), peak included: "
                              "fractions that hold on a machine busy with other jobs")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda[:N]: the stages and the GEMM peak on that GPU")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.device.startswith("cuda") and args.cpu_time:
+        parser.error("--cpu-time times CPU threads; on a GPU the clock is the synchronised wall time")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: no CUDA device is visible to torch here")
+    return args
 
 
 def main(argv: list[str] | None = ()) -> list[StageResult]:
@@ -338,17 +354,17 @@ def main(argv: list[str] | None = ()) -> list[StageResult]:
         torch.set_num_threads(1 if args.cpu_time else args.threads)
     threads = torch.get_num_threads()
     gemm_size = 512 if args.smoke else 2048
-    peak = gemm_peak(gemm_size, clock=clock(args))
+    peak = gemm_peak(gemm_size, clock=clock(args), device=args.device)
     with tempfile.TemporaryDirectory(prefix="bench_stages_") as scratch, torch.no_grad():
         timed = [run_stage(stage, args, Path(scratch)) for stage in args.stages or default_stages(args.smoke)]
     # the peak is measured before and after the stages and the higher taken: a busy moment lowers one of them
-    peak = max(peak, gemm_peak(gemm_size, clock=clock(args)))
+    peak = max(peak, gemm_peak(gemm_size, clock=clock(args), device=args.device))
     results = [stage_result(stage, description, flops, seconds, peak) for stage, description, flops, seconds in timed]
     if args.cpu_time:
         print("times: CPU time of the one torch thread (time.thread_time), the peak's too")
-    print_table(results, peak, threads, gemm_size)
+    print_table(results, peak, args.device if args.device.startswith("cuda") else f"{threads} threads", gemm_size)
     if args.json:
-        args.json.write_text(json.dumps({"peak_flops": peak, "threads": threads,
+        args.json.write_text(json.dumps({"peak_flops": peak, "threads": threads, "device": args.device,
                                          "stages": [asdict(r) for r in results]}, indent=1))
     return results
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import time
 
 import pytest
+import torch
 
 
 def test_bench_sam_step_runs_and_agrees_with_the_reference(capsys):
@@ -109,3 +111,14 @@ def test_bench_authors_e2e_agreement_and_their_encoder_returns_the_embedding():
         embedding = sam.image_encoder(torch.zeros(1, 3, 1024, 1024))
     assert isinstance(embedding, torch.Tensor) and embedding.shape == (1, 256, 64, 64)
     assert sam.image_encoder.img_size == 1024
+
+
+def test_bench_stages_device_option_checks_what_it_can_time():
+    from scripts.bench.stages import clock, parse_args
+
+    assert parse_args([]).device == "cpu" and clock(parse_args(["--cpu-time"])) is time.thread_time
+    with pytest.raises(SystemExit):
+        parse_args(["--device", "cuda", "--cpu-time"])
+    if not torch.cuda.is_available():
+        with pytest.raises(SystemExit):
+            parse_args(["--device", "cuda"])
