@@ -1038,6 +1038,14 @@ def _edit_lvos_gt(split_dir: Path) -> None:
     write_label_png(path, labels)
 
 
+def case_source(video, gt: np.ndarray, obj, index: int, case: str | None) -> np.ndarray:
+    """(H, W) bool mask a synthetic prediction of ``obj`` on frame ``index`` is jittered from: its ground truth
+    ``gt == obj.id``, or for an ``"early"`` case before the object appears, its mask on its first frame."""
+    if case == "early" and index < obj.first_frame:
+        return video.annotation(obj.first_frame) == obj.id
+    return gt == obj.id
+
+
 def _lvos_prediction(video, index: int, rng: np.random.Generator) -> np.ndarray:
     """(H, W) uint8 predicted label map of frame ``index``: jittered GT masks painted in id order (see
     `LVOS_CASES`), plus a block of `LVOS_EXTRA_ID`."""
@@ -1045,9 +1053,7 @@ def _lvos_prediction(video, index: int, rng: np.random.Generator) -> np.ndarray:
     labels = np.zeros(gt.shape, np.uint8)
     for obj in video.objects:
         case = LVOS_CASES.get((video.name, obj.id))
-        source = gt == obj.id
-        if case == "early" and index < obj.first_frame:
-            source = video.annotation(obj.first_frame) == obj.id
+        source = case_source(video, gt, obj, index, case)
         mask = sav_prediction(source, rng)
         if case != "absent":
             labels[mask] = obj.id
@@ -1140,9 +1146,7 @@ def _mosev2_prediction(video, index: int, rng: np.random.Generator) -> np.ndarra
         return labels
     for obj in video.objects:
         case = MOSEV2_CASES.get((video.name, obj.id))
-        source = gt == obj.id
-        if case == "early" and index < obj.first_frame:
-            source = video.annotation(obj.first_frame) == obj.id
+        source = case_source(video, gt, obj, index, case)
         mask = np.roll(source, 2, axis=1) if obj.id == MOSEV2_TINY[0] else sav_prediction(source, rng)
         if case != "absent":
             labels[mask] = obj.id
@@ -1391,9 +1395,7 @@ def _bdd100k_masks(video, index: int, rng: np.random.Generator) -> dict[int, np.
     masks = {}
     for obj in video.objects:
         case = BDD100K_CASES.get((video.name, obj.id))
-        source = gt == obj.id
-        if case == "early" and index < obj.first_frame:
-            source = video.annotation(obj.first_frame) == obj.id
+        source = case_source(video, gt, obj, index, case)
         mask = sav_prediction(source, rng)
         masks[obj.id] = mask if case != "absent" and (video.name, index) != BDD100K_EMPTY_FRAME else mask & False
     return masks
