@@ -10,17 +10,22 @@ written or read itself; the first error of a worker is raised in the caller.
   decoder is sequential and not thread-safe, so its reads are serialised (`serialized`): the worker and
   any other reader of the same source (the point tracker, an overlay drawing a frame again) never enter it
   at once.
+- `in_order` runs independent jobs on several threads at once and hands their results over in order (the
+  frame loop's frames on a multi-core CPU); at most ``workers`` jobs are started and not yet handed over.
 """
 from __future__ import annotations
 
 import functools
 import queue
 import threading
-from typing import Callable
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
 _DONE = object()
+T = TypeVar("T")
 
 
 class WriteBehind:
@@ -174,3 +179,36 @@ class ReadAhead:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def in_order(jobs: Iterable[Callable[[], T]], workers: int, initializer: Callable[[], object] | None = None
+             ) -> Iterator[T]:
+    """Yield ``job()`` for each job, in the jobs' order, running up to ``workers`` of them at once on threads.
+
+    ``jobs`` is read lazily on the caller's thread, in order, a job when a slot is free: whatever a job must
+    see in order (a random stream, a sequential reader) belongs in making it, not in running it. At most
+    ``workers`` jobs are running or finished and not yet yielded. With ``workers == 1`` each job runs on the caller's
+    thread when its result is asked for (no thread). A job's error is raised when its result is due; closing
+    the generator early cancels the jobs not started and waits for the running ones.
+
+    Args:
+        initializer: called once on each worker thread before its first job (e.g. its own thread settings).
+    """
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers == 1:
+        for job in jobs:
+            yield job()
+        return
+    pending = deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="in-order", initializer=initializer) as pool:
+        try:
+            for job in jobs:
+                if len(pending) == workers:
+                    yield pending.popleft().result()
+                pending.append(pool.submit(job))
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()

@@ -259,7 +259,8 @@ def main(cfg: DictConfig) -> None:
     from trackers.checkpoints import CheckpointError
 
     try:
-        log.info("cpu settings: %s", cpu_runtime.configure(cfg.threads, bool(cfg.keep_freed_memory)))
+        log.info("cpu settings: %s", cpu_runtime.configure(cfg.threads, bool(cfg.keep_freed_memory),
+                                                                 cfg.frame_workers))
         ranks = rank_env.discover()
         rank_env.require_shared_folder(ranks, cfg.output_dir)
         rank_env.start(ranks, float(cfg.rank_timeout_s))

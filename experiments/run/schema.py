@@ -113,6 +113,7 @@ class EvalSchema:
     rank_timeout_s: float = 1800.0
     threads: Optional[int] = None
     keep_freed_memory: bool = True
+    frame_workers: Optional[int] = None
 
 
 def register() -> None:

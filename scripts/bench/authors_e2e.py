@@ -17,9 +17,9 @@ the same number of torch threads (``--threads``, default 1: the timing least dis
   (`scripts.record.authors_eval.run_official_eval`; their SamPredictor, their PIPS wrapper), so this must run
   in a recording environment that imports their code (see tests/fixtures/authors_eval/README.md);
 - ours: `experiments.run.vos.predict_video` with our defaults (channels-last encoder, lean decoder, ...) and
-  the CPU settings ``make eval`` applies (`infra.cpu_runtime`: glibc keeps freed memory for reuse); theirs runs
-  with the C library's defaults, or with that setting too (``--theirs-keep-freed-memory``: how much of the
-  gap the allocator setting alone makes).
+  the CPU settings ``make eval`` applies (`infra.cpu_runtime`: glibc keeps freed memory for reuse, and the
+  frame loop runs one frame per thread, ``frame_workers: null``); theirs runs with the C library's defaults, or
+  with the allocator setting too (``--theirs-keep-freed-memory``: how much of the gap that setting alone makes).
 
 Printed: wall and process CPU seconds of each, the speed-up, and how far the label maps agree (pixels, and
 IoU per object and frame).
@@ -133,7 +133,8 @@ def run_side(args: argparse.Namespace, work: Path) -> dict:
 
     paths = make_inputs(work, args.clip)
     keep_freed = args.side == "ours" or args.theirs_keep_freed_memory  # ours: what `make eval` applies
-    settings = cpu_runtime.configure(args.threads, keep_freed)
+    # ours: one frame per thread in the frame loop, as `make eval` (frame_workers: null)
+    settings = cpu_runtime.configure(args.threads, keep_freed, None if args.side == "ours" else 1)
     if args.side == "ours":
         labels, seconds, cpu = run_ours(paths, work)
     else:

@@ -152,7 +152,7 @@ def _targets(sampt) -> list[tuple[object, str, str]]:
         (segmenter, "embed_many", "SAM encoder"),
         (segmenter, "predict", "SAM decoder"),
         (segmenter, "upscale", "upscale"),
-        (sampt, "segment_frame", "prompting"),
+        (sampt, "segment_prompts", "prompting"),
         (sampt, "merge_frame", "merge"),
         (experiments.run.vos, "write_label_png", "PNG writing"),
         # the straightforward path's own stages (reference.pipeline)

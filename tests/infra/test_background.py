@@ -1,12 +1,13 @@
 """`infra.background`: `WriteBehind` runs calls in order on a thread, the first error reaching the caller;
-`ReadAhead` hands over frames read ahead on a thread, never entering the source from two threads at once."""
+`ReadAhead` hands over frames read ahead on a thread, never entering the source from two threads at once;
+`in_order` runs jobs on several threads at once and hands their results over in order."""
 import threading
 import time
 
 import numpy as np
 import pytest
 
-from infra.background import ReadAhead, WriteBehind, serialized
+from infra.background import ReadAhead, WriteBehind, in_order, serialized
 
 
 def test_calls_run_in_order_on_another_thread():
@@ -135,3 +136,77 @@ def test_read_ahead_close_stops_the_worker():
     assert not reader._thread.is_alive()
     with pytest.raises(ValueError, match="depth"):
         ReadAhead(Source(), 3, depth=0)
+
+
+class Jobs:
+    """Jobs ``i -> i * i`` that sleep ``delays[i]`` s, recording when each is made, started and handed over."""
+
+    def __init__(self, delays, fail_at: int | None = None):
+        self.delays, self.fail_at = delays, fail_at
+        self.made, self.started, self.threads = [], [], set()
+        self.lock = threading.Lock()
+
+    def __iter__(self):
+        for index, delay in enumerate(self.delays):
+            self.made.append(index)
+            yield self._job(index, delay)
+
+    def _job(self, index, delay):
+        def run():
+            with self.lock:
+                self.started.append(index)
+                self.threads.add(threading.current_thread().name)
+            time.sleep(delay)
+            if index == self.fail_at:
+                raise ValueError(f"job {index} failed")
+            return index * index
+        return run
+
+
+def test_in_order_hands_results_over_in_order_with_at_most_workers_unfinished():
+    jobs = Jobs([0.08, 0.01, 0.05, 0.0, 0.03, 0.0, 0.02])
+    seen = []
+    for result in in_order(jobs, 3):
+        seen.append(result)
+        assert len(jobs.made) <= len(seen) + 3  # made lazily: a job only when one of the 3 slots is free
+    assert seen == [i * i for i in range(7)]
+    assert all(name.startswith("in-order") for name in jobs.threads)
+
+
+def test_in_order_runs_jobs_at_once():
+    barrier = threading.Barrier(2, timeout=10)  # would time out if the two jobs ran one after the other
+    assert list(in_order([lambda: barrier.wait() >= 0, lambda: barrier.wait() >= 0], 2)) == [True, True]
+
+
+def test_in_order_with_one_worker_runs_each_job_on_the_callers_thread_when_due():
+    jobs = Jobs([0.0] * 4)
+    results = in_order(jobs, 1)
+    assert next(results) == 0 and jobs.made == [0]
+    assert list(results) == [1, 4, 9]
+    assert jobs.threads == {threading.current_thread().name}
+
+
+def test_in_order_raises_a_jobs_error_when_its_result_is_due_and_stops_starting_jobs():
+    jobs = Jobs([0.0, 0.0, 0.0, 0.0, 0.05, 0.05, 0.05, 0.05], fail_at=2)
+    seen = []
+    with pytest.raises(ValueError, match="job 2 failed"):
+        for result in in_order(jobs, 2):
+            seen.append(result)
+    assert seen == [0, 1]
+    assert max(jobs.started) <= 3  # at most a slot's worth started after the failed one
+
+
+def test_in_order_closed_early_cancels_jobs_not_started():
+    jobs = Jobs([0.05] * 10)
+    results = in_order(jobs, 2)
+    assert next(results) == 0
+    results.close()
+    assert len(jobs.started) <= 3 and len(jobs.made) <= 3
+
+
+def test_in_order_initialises_each_worker_and_checks_the_count():
+    named = threading.local()
+    results = in_order([lambda: named.value] * 4, 2, initializer=lambda: setattr(named, "value", "set"))
+    assert list(results) == ["set"] * 4
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        next(in_order([], 0))

@@ -27,10 +27,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from infra import cpu_runtime
 from infra.background import ReadAhead, serialized
 from infra.frames import FrameSource, as_frame_source
 from trackers.sampt.knobs import int_at_least
-from trackers.sampt.prompting import FramePrediction, PromptSettings
+from trackers.sampt.prompting import FramePrediction, PromptSettings, frame_prompts
 from trackers.segmenters.base import Embedding, Segmenter
 
 #: frames the frame loop reads ahead of the one it embeds (`VideoRun.steps`)
@@ -82,14 +83,24 @@ class Clip:
 
     def embeddings(self, ts: list[int]) -> list[Embedding]:
         """Embeddings of clip frames ``ts`` (missing ones read and embedded in one `Segmenter.embed_many` call)."""
+        return self.prepare(ts)()
+
+    def prepare(self, ts: list[int]) -> Callable[[], list[Embedding]]:
+        """`embeddings` in two steps: the missing frames are read now (on the caller's thread, in the caller's
+        order), and the returned call embeds them and returns the embeddings of ``ts`` (on any thread)."""
         missing = [t for t in ts if self.video_index(t) not in self._embeddings]
-        fresh = dict(zip(missing, self._segmenter.embed_many([self.frame(t) for t in missing]) if missing else []))
-        if fresh:
-            last = fresh[missing[-1]]
-            self.size_embedding = Embedding(None, last.original_size, last.input_size)
-        if self._keep:
-            self._embeddings.update({self.video_index(t): e for t, e in fresh.items()})
-        return [fresh[t] if t in fresh else self._embeddings[self.video_index(t)] for t in ts]
+        images = [self.frame(t) for t in missing]
+
+        def embed() -> list[Embedding]:
+            fresh = dict(zip(missing, self._segmenter.embed_many(images) if missing else []))
+            if fresh:
+                last = fresh[missing[-1]]
+                self.size_embedding = Embedding(None, last.original_size, last.input_size)
+            if self._keep:
+                self._embeddings.update({self.video_index(t): e for t, e in fresh.items()})
+            return [fresh[t] if t in fresh else self._embeddings[self.video_index(t)] for t in ts]
+
+        return embed
 
     def embedding(self, t: int) -> Embedding:
         return self.embeddings([t])[0]
@@ -160,7 +171,11 @@ def frame_loop(sampt, clip: Clip, groups: list[PromptGroup], frames: Sequence[in
 
     Frames are embedded ``segmenter.embed_batch_size`` at a time (`Segmenter.embed_many`); a frame where no
     object of any group is active is not embedded. Each group is prompted with its own trajectories, random
-    stream and settings (`PromptGroup`) through ``sampt.segment_frame``; nothing is held between frames here.
+    stream and settings (`PromptGroup`) through ``sampt.segment_prompts``; nothing is held between frames here.
+    On a CPU, `infra.cpu_runtime.frame_workers` batches of frames run at once, one thread each
+    (`infra.cpu_runtime.run_in_order`): frames are read and prompts drawn on this thread in frame order
+    (`_frame_job`), so the random streams, the reader and every frame's result are those of running them
+    one by one on one thread; steps are yielded in order.
 
     Args:
         sampt: the `trackers.sampt.model.SamPt` (its segmenter and prompting).
@@ -169,22 +184,46 @@ def frame_loop(sampt, clip: Clip, groups: list[PromptGroup], frames: Sequence[in
         frames: clip frames to visit, in order (default: all).
     """
     frames = range(len(clip)) if frames is None else frames
-    batch = int_at_least("segmenter.embed_batch_size", getattr(sampt.segmenter, "embed_batch_size", 1), 1)
-    # frames are read in order (``clip``'s reader may read them ahead on a thread: `VideoRun.steps`)
-    for first in range(0, len(frames), batch):
-        chunk = frames[first:first + batch]
-        actives = [[group.active(t) for group in groups] for t in chunk]
-        needed = [t for t, active in zip(chunk, actives) if any(a.any() for a in active)]
-        embeddings = dict(zip(needed, clip.embeddings(needed))) if needed else {}
-        for t, active in zip(chunk, actives):
-            embedding = embeddings.pop(t, None)
-            predictions = [
-                None if embedding is None or not on.any() else
-                sampt.segment_frame(embedding, group.tracks[t - group.start], group.visible[t - group.start],
-                                    group.rng, active=on, settings=group.settings)
-                for group, on in zip(groups, active)
-            ]
-            yield LoopFrame(t, embedding, predictions)
+    segmenter = sampt.segmenter
+    batch = int_at_least("segmenter.embed_batch_size", getattr(segmenter, "embed_batch_size", 1), 1)
+    jobs = (_frame_job(sampt, clip, groups, frames[first:first + batch]) for first in range(0, len(frames), batch))
+    workers = _frame_workers(segmenter) if len(frames) > batch else 1
+    for steps in cpu_runtime.run_in_order(jobs, workers):
+        yield from steps
+
+
+def _frame_workers(segmenter) -> int:
+    """Frames `frame_loop` runs at once for ``segmenter``: `infra.cpu_runtime.frame_workers` on its device, one
+    with a ``torch.compile``-d encoder (compiled on one thread)."""
+    if getattr(segmenter, "compiled", False):
+        return 1
+    return cpu_runtime.frame_workers(getattr(segmenter, "device", "cpu"))
+
+
+def _frame_job(sampt, clip: Clip, groups: list[PromptGroup], chunk: Sequence[int]) -> Callable[[], list[LoopFrame]]:
+    """One embedding batch of `frame_loop`: its frames are read and its prompts drawn now (each group's random
+    stream in frame order); the returned call embeds and segments them (on any thread)."""
+    actives = [[group.active(t) for group in groups] for t in chunk]
+    needed = [t for t, active in zip(chunk, actives) if any(a.any() for a in active)]
+    embed = clip.prepare(needed)
+    prompts = {
+        t: [frame_prompts(group.tracks[t - group.start], group.visible[t - group.start],
+                          group.settings or sampt.prompt_settings(), group.rng, on) if on.any() else None
+            for group, on in zip(groups, active)]
+        for t, active in zip(chunk, actives) if t in needed
+    }
+
+    def run() -> list[LoopFrame]:
+        embeddings = dict(zip(needed, embed())) if needed else {}
+        steps = []
+        for t in chunk:  # a frame not needed has no embedding and no prompts
+            drawn = prompts.get(t, [None] * len(groups))
+            steps.append(LoopFrame(t, embeddings.get(t), [
+                None if group_prompts is None else sampt.segment_prompts(embeddings[t], group_prompts, group.settings)
+                for group, group_prompts in zip(groups, drawn)]))
+        return steps
+
+    return run
 
 
 # ----------------------------------------------------------------------------------------- a video
@@ -386,8 +425,9 @@ class VideoRun:
                 return
             clip = self.clip
             if clip is None:
-                # ahead (and kept for `frame`) at least as many frames as one embedding batch reads at once
-                depth = max(READ_AHEAD_FRAMES, getattr(self.sampt.segmenter, "embed_batch_size", 1))
+                # ahead (and kept for `frame`) at least as many frames as the frame loop reads at once
+                segmenter = self.sampt.segmenter
+                depth = max(READ_AHEAD_FRAMES, getattr(segmenter, "embed_batch_size", 1) * _frame_workers(segmenter))
                 self._ahead = stack.enter_context(ReadAhead(self.frame_at, self.num_frames, depth))
                 stack.callback(setattr, self, "_ahead", None)
                 clip = Clip(self._ahead, self.num_frames, self.sampt.segmenter, keep_embeddings=False)

@@ -18,6 +18,7 @@ SAM step on given trajectories (``tests/trackers/sampt/test_official_sam_step.py
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import fields, replace
 
 import numpy as np
@@ -31,7 +32,7 @@ from trackers.sampt.engine import (
 )
 from trackers.sampt.knobs import SamPtKnobs, int_at_least, knobs_from
 from trackers.sampt.mask_box import MaskBoxFinder, UpscalingBoxFinder, has_sam_geometry
-from trackers.sampt.prompting import FramePrediction, PromptSettings, segment_frame
+from trackers.sampt.prompting import FramePrediction, PromptSettings, frame_prompts, segment_prompts
 from trackers.sampt.query_points import kmedoids_points, query_points_for_object, video_rng
 from trackers.sampt.reinit import ReinitPass
 from trackers.segmenters.base import Embedding, Segmenter
@@ -72,6 +73,7 @@ class SamPt:
         self.knobs = knobs_from(knobs)
         self.seed = int_at_least("seed", seed, 0)
         self._box_finders: dict[tuple, MaskBoxFinder] = {}
+        self._box_finders_lock = threading.Lock()  # frames may be segmented on several threads
 
     def __getattr__(self, name: str):
         knobs = self.__dict__.get("knobs")
@@ -99,6 +101,10 @@ class SamPt:
         """Refinement-box finder for this frame size: `MaskBoxFinder` when the segmenter's `upscale` is SAM's
         geometry (checked once per frame size), else boxes from the segmenter's own upscaling."""
         key = (tuple(embedding.input_size), tuple(embedding.original_size))
+        with self._box_finders_lock:
+            return self._box_finder(key, embedding)
+
+    def _box_finder(self, key: tuple, embedding: Embedding) -> MaskBoxFinder | UpscalingBoxFinder:
         if key not in self._box_finders:
             model_size = max(embedding.input_size)
             if has_sam_geometry(self.segmenter.upscale, embedding, self.segmenter.low_res_size, model_size):
@@ -113,9 +119,17 @@ class SamPt:
     def segment_frame(self, embedding: Embedding, points: np.ndarray, visible: np.ndarray,
                       rng: np.random.Generator, active: np.ndarray | None = None,
                       settings: PromptSettings | None = None) -> FramePrediction:
-        """SAM step on one frame: (M, P, 2) points, (M, P) visible -> `FramePrediction` for M objects."""
-        return segment_frame(self.segmenter, embedding, points, visible, settings or self.prompt_settings(),
-                             rng, self.box_finder(embedding), active)
+        """SAM step on one frame: (M, P, 2) points, (M, P) visible -> `FramePrediction` for M objects
+        (`frame_prompts`, then `segment_prompts`)."""
+        settings = settings or self.prompt_settings()
+        return self.segment_prompts(embedding, frame_prompts(points, visible, settings, rng, active), settings)
+
+    def segment_prompts(self, embedding: Embedding, prompts: list, settings: PromptSettings | None = None
+                        ) -> FramePrediction:
+        """SAM step on one frame for M objects' prompts from `trackers.sampt.prompting.frame_prompts`; uses no
+        random stream, so frames whose prompts are drawn may run on any thread."""
+        return segment_prompts(self.segmenter, embedding, prompts, settings or self.prompt_settings(),
+                               self.box_finder(embedding))
 
     def full_logits(self, embedding: Embedding, low_res_logits: torch.Tensor) -> torch.Tensor:
         """(K, 1, 256, 256) -> (K, H, W) float32 logits at the frame size."""

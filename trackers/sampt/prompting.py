@@ -171,20 +171,24 @@ def _box_prompts(boxes: torch.Tensor, embedding: Embedding, untransformed: bool)
     return boxes * scale
 
 
-def segment_frame(segmenter: Segmenter, embedding: Embedding, points: np.ndarray, visible: np.ndarray,
-                  settings: PromptSettings, rng: np.random.Generator, box_finder,
-                  active: np.ndarray | None = None) -> FramePrediction:
-    """Prompt SAM for M objects on one embedded frame.
-
-    Args:
-        points: (M, P, 2) float pixel (x, y); visible: (M, P) bool; active: (M,) bool or None for all.
-        box_finder: `MaskBoxFinder` (or `UpscalingBoxFinder`) for this frame size (refinement boxes).
-    """
+def frame_prompts(points: np.ndarray, visible: np.ndarray, settings: PromptSettings, rng: np.random.Generator,
+                  active: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray] | None]:
+    """`build_prompts` for M objects on one frame: (M, P, 2) points, (M, P) visible, (M,) active or None for
+    all. The frame's only use of ``rng`` (so prompts drawn frame by frame in order may be segmented in any)."""
     points = np.asarray(points, dtype=np.float32)
     visible = np.asarray(visible, dtype=bool)
-    num_objects = len(points)
-    active = np.ones(num_objects, bool) if active is None else np.asarray(active, bool)
-    prompts = build_prompts(points, visible, active, settings, rng)
+    active = np.ones(len(points), bool) if active is None else np.asarray(active, bool)
+    return build_prompts(points, visible, active, settings, rng)
+
+
+def segment_prompts(segmenter: Segmenter, embedding: Embedding, prompts: list[tuple[np.ndarray, np.ndarray] | None],
+                    settings: PromptSettings, box_finder) -> FramePrediction:
+    """Prompt SAM for M objects on one embedded frame: ``prompts`` from `frame_prompts` (None: not prompted).
+
+    Args:
+        box_finder: `MaskBoxFinder` (or `UpscalingBoxFinder`) for this frame size (refinement boxes).
+    """
+    num_objects = len(prompts)
     size = segmenter.low_res_size
     low_res = torch.zeros((num_objects, 1, size, size), dtype=torch.float32)
     iou = np.full(num_objects, np.nan, np.float32)

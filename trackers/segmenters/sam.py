@@ -126,6 +126,7 @@ class SamSegmenter(BatchEncoderSegmenter):
             self.sam.image_encoder)
         if fold_batchnorm:
             fold_conv_bn(self._encoder)
+        self.compiled = bool(compile)  # the frame loop then runs one frame at a time (one compiling thread)
         if compile:
             self._encoder = torch.compile(self._encoder)
 

@@ -178,6 +178,7 @@ class Sam2Segmenter(BatchEncoderSegmenter):
         sizes = [self.img_size // 4, self.img_size // 8, self.img_size // 16]
         self._feature_sizes = [(s, s) for s in sizes]
         self._forward_image = self.model.forward_image
+        self.compiled = bool(compile)  # the frame loop then runs one frame at a time (one compiling thread)
         if compile:
             self._forward_image = torch.compile(self.model.forward_image)
 
