@@ -13,10 +13,9 @@ most 64 MiB), so all threads share the main arena (``mallopt(M_ARENA_MAX, 1)``).
 
 Frame workers (`configure`'s ``frame_workers``, `frame_workers`, `run_in_order`): on a CPU, SAM-PT's frame
 loop runs that many frames at once, each on one thread with one torch thread. SAM's decoder runs hundreds of
-small operations per frame, which gain little from torch's threads within an operation (and stall at every
-one of their barriers while a background thread, merging or writing the previous frame, holds a core);
-frames are independent once their prompts are drawn, so whole frames in parallel use the cores fully. Each
-frame's numbers are those of a one-thread run.
+small operations per frame, which gain little from torch's threads within an operation; frames are
+independent once their prompts are drawn, so whole frames run side by side instead. Each frame's numbers are
+those of a one-thread run.
 """
 from __future__ import annotations
 

@@ -13,7 +13,9 @@ Each stage with a speed option runs twice, "before" and "after": before = the co
 defaults (`SamSegmenter` ``channels_last=True`` and ``fold_batchnorm=True``, plus ``compile=True`` with
 ``--compile``: torch.compile, its compile time printed, not counted in s/frame; `LeanMaskDecoder` for the plain
 SAM decoders, which computes the same function with fewer FLOPs: each run's fraction of the peak is of its own
-count; the convolutional trackers' ``channels_last=True``, `trackers.point.layout`). ``trk:tapnet``,
+count; the convolutional trackers' ``channels_last=True``, `trackers.point.layout`, and for the RAFT-style point
+encoder its small stages mixed at their own size, `trackers.point.encoder`: before resizes them first, which
+the bench switches, as it is not an option). ``trk:tapnet``,
 ``trk:superglue`` and the HQ-SAM and SAM 2 decoders have no such option and run once. The process keeps freed
 memory for reuse as ``make eval`` does (`infra.cpu_runtime`).
 
@@ -48,6 +50,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
+from unittest import mock
 
 import numpy as np
 import torch
@@ -62,8 +65,12 @@ TRACKERS = ("pips", "pips2", "cotracker_v1", "cotracker3_offline", "cotracker3_o
             "tapnet", "superglue")
 #: trackers without a speed option (they run once, "after" only)
 NO_SPEED_OPTION = ("tapnet", "superglue")
-#: the "before" options of the trackers that have a speed option (the official layout)
-TRACKER_BEFORE = {name: {"channels_last": False} for name in TRACKERS if name not in NO_SPEED_OPTION}
+#: a "before" switch of the bench, not a tracker option: the shared point encoder (`trackers.point.encoder`)
+#: resizes every stage before its 3x3 mixing, as the official encoders do
+RESIZE_EVERY_STAGE_FIRST = "resize_every_stage_first"
+#: the "before" options of the trackers that have a speed option (the official layout and order)
+TRACKER_BEFORE = {name: {"channels_last": False, RESIZE_EVERY_STAGE_FIRST: True}
+                  for name in TRACKERS if name not in NO_SPEED_OPTION}
 SUPERGLUE_KEYPOINTS = 1024
 
 
@@ -287,14 +294,30 @@ def stage_settings(stage: str, args: argparse.Namespace) -> dict[str, dict]:
     return {"after": {}} if before is None else {"before": before, "after": {}}
 
 
+def every_stage_resized_first(function: Callable) -> Callable:
+    """``function`` run with the point encoder resizing every stage before mixing it (no stage mixed at its own
+    size: `trackers.point.encoder.conv3x3_of_upsampled` unused), the official encoders' order of work."""
+    from trackers.point import encoder
+
+    def run():
+        with mock.patch.object(encoder, "_mixed_at_own_size", lambda *args: False):
+            return function()
+
+    return run
+
+
 def run_stage(stage: str, args: argparse.Namespace, scratch: Path) -> tuple:
     """(stage, input, {run: FLOPs}, {run: seconds}) per frame, runs "after" and maybe "before"; compile time is
     printed. Both runs are built first, then timed in alternation (before, after, before, ...), each its best
     call: a machine whose speed drifts favours neither."""
     functions, flops = {}, {}
     for name, options in stage_settings(stage, args).items():
+        options = dict(options)
+        resized_first = options.pop(RESIZE_EVERY_STAGE_FIRST, False)
         description, function, frames = build_stage(stage, args.smoke, args.frames, scratch,
                                                      {**options, "device": args.device})
+        if resized_first:
+            function = every_stage_resized_first(function)
         if options.get("compile"):
             start = time.perf_counter()
             function()
