@@ -99,8 +99,9 @@ class ReadAhead:
     """``read(t)`` for the frames a caller asks for in increasing order, read on a thread up to ``depth`` ahead.
 
     Call the object as ``read``: a frame the worker has read (or is reading) is handed over, the last
-    ``depth`` frames handed over are kept and handed over again when asked again (an overlay drawing the
-    frame just segmented: a sequential decoder, already past it, would restart from the first frame), any
+    ``depth`` frames handed over (in the order first handed over) are kept and handed over again when asked
+    again (an overlay drawing the frame just segmented: a sequential decoder, already past it, would restart
+    from the first frame), any
     other is read on the caller's thread. Frames the caller skips are dropped; the worker goes on from the
     caller's latest frame, so it reads at most ``depth`` frames nobody asks for. At most 2 * ``depth``
     frames are held. Use as a context manager (or call `close`), which stops the worker.
@@ -160,8 +161,8 @@ class ReadAhead:
         if isinstance(frame, BaseException):
             raise frame
         with self._changed:
-            self._recent.pop(t, None)
-            self._recent[t] = frame
+            if t not in self._recent:  # kept in the order first handed over: asking again does not refresh a
+                self._recent[t] = frame  # frame, so it cannot push out the frames handed over after it
             while len(self._recent) > self.depth:
                 del self._recent[next(iter(self._recent))]
         return frame

@@ -425,9 +425,11 @@ class VideoRun:
                 return
             clip = self.clip
             if clip is None:
-                # ahead (and kept for `frame`) at least as many frames as the frame loop reads at once
+                # ahead (and kept for `frame`): as many frames as one embedding batch reads at once, at least
+                # READ_AHEAD_FRAMES, plus a batch per further frame worker (read before the first is handed over)
                 segmenter = self.sampt.segmenter
-                depth = max(READ_AHEAD_FRAMES, getattr(segmenter, "embed_batch_size", 1) * _frame_workers(segmenter))
+                batch = getattr(segmenter, "embed_batch_size", 1)
+                depth = max(READ_AHEAD_FRAMES, batch) + batch * (_frame_workers(segmenter) - 1)
                 self._ahead = stack.enter_context(ReadAhead(self.frame_at, self.num_frames, depth))
                 stack.callback(setattr, self, "_ahead", None)
                 clip = Clip(self._ahead, self.num_frames, self.sampt.segmenter, keep_embeddings=False)

@@ -14,6 +14,7 @@ from datasets.synthetic import generate
 from experiments.apps import demo
 from experiments.apps.points_file import points_from_arguments, write_points_file, QueryPoints
 from datasets.video_file import VideoSource
+from infra import cpu_runtime
 from infra.resolution import WorkingVideo
 from trackers.point.opencv import LucasKanadeTracker
 from trackers.segmenters.base import Embedding, Prediction, Segmenter
@@ -82,7 +83,11 @@ def test_video_source_reads_mp4_and_folders(synthetic_clip, tmp_path):
         VideoSource(tmp_path / "empty")
 
 
-def test_demo_on_synthetic_mp4(synthetic_clip, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("frame_workers", [1, 4])
+def test_demo_on_synthetic_mp4(synthetic_clip, tmp_path, capsys, monkeypatch, frame_workers):
+    """With 4 frame workers, the frame loop reads 4 frames ahead of the one it hands over: the read-ahead still
+    keeps every frame the overlay draws."""
+    monkeypatch.setattr(cpu_runtime, "_frame_workers", frame_workers)
     path, truth, _ = synthetic_clip
     opened = []
     open_container = demo.VideoSource._open
