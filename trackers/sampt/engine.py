@@ -206,10 +206,10 @@ def _frame_job(sampt, clip: Clip, groups: list[PromptGroup], chunk: Sequence[int
     actives = [[group.active(t) for group in groups] for t in chunk]
     needed = [t for t, active in zip(chunk, actives) if any(a.any() for a in active)]
     embed = clip.prepare(needed)
+    settings = [group.settings or sampt.prompt_settings() for group in groups]  # resolved once per batch
     prompts = {
-        t: [frame_prompts(group.tracks[t - group.start], group.visible[t - group.start],
-                          group.settings or sampt.prompt_settings(), group.rng, on) if on.any() else None
-            for group, on in zip(groups, active)]
+        t: [frame_prompts(group.tracks[t - group.start], group.visible[t - group.start], own, group.rng, on)
+            if on.any() else None for group, own, on in zip(groups, settings, active)]
         for t, active in zip(chunk, actives) if t in needed
     }
 
@@ -219,8 +219,8 @@ def _frame_job(sampt, clip: Clip, groups: list[PromptGroup], chunk: Sequence[int
         for t in chunk:  # a frame not needed has no embedding and no prompts
             drawn = prompts.get(t, [None] * len(groups))
             steps.append(LoopFrame(t, embeddings.get(t), [
-                None if group_prompts is None else sampt.segment_prompts(embeddings[t], group_prompts, group.settings)
-                for group, group_prompts in zip(groups, drawn)]))
+                None if group_prompts is None else sampt.segment_prompts(embeddings[t], group_prompts, own)
+                for own, group_prompts in zip(settings, drawn)]))
         return steps
 
     return run
