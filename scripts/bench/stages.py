@@ -5,13 +5,13 @@ For each stage, on random weights in the official architecture at the working si
 FLOPs per frame, **counted** by `torch.utils.flop_counter.FlopCounterMode` over one real call (matrix
 products, convolutions and attention: the counter's ops; element-wise work is not counted), seconds per frame
 (best of ``--repeats`` calls after one warm-up call; a stage's "before" and "after" calls alternate) and the achieved fraction of a float32 GEMM peak measured
-in the same run on the same threads (the best of several ``torch.mm`` of two square matrices, before and after
-the stages).
+in the same run on the same threads (the best of several products of two square matrices, ``torch.mm`` and on a
+CPU oneDNN's, before and after the stages).
 
 Each stage with a speed option runs twice, "before" and "after": before = the code path the authors' code runs
-(contiguous tensors, eager, batch norms as modules; SAM's own ``MaskDecoder.forward``), after = the project's
-defaults (`SamSegmenter` ``channels_last=True`` and ``fold_batchnorm=True``, plus ``compile=True`` with
-``--compile``: torch.compile, its compile time printed, not counted in s/frame; `LeanMaskDecoder` for the plain
+(contiguous tensors, eager, batch norms as modules, PyTorch's BLAS; SAM's own ``MaskDecoder.forward``), after =
+the project's defaults (`SamSegmenter` ``channels_last=True``, ``fold_batchnorm=True`` and
+``onednn_linear=True``, plus ``compile=True`` with ``--compile``: torch.compile, its compile time printed, not counted in s/frame; `LeanMaskDecoder` for the plain
 SAM decoders, which computes the same function with fewer FLOPs: each run's fraction of the peak is of its own
 count; the convolutional trackers' ``channels_last=True``, `trackers.point.layout`, and for the RAFT-style point
 encoder its small stages mixed at their own size, `trackers.point.encoder`: before resizes them first, which
@@ -94,13 +94,22 @@ class StageResult:
 
 def gemm_peak(size: int = 2048, repeats: int = 5, clock: Callable[[], float] = time.perf_counter,
               device: str = "cpu") -> float:
-    """Float32 FLOP/s of the best of ``repeats`` ``torch.mm`` of two (size, size) matrices (2 size^3 FLOPs) on
-    ``device`` (``clock`` must synchronise a GPU: `clock`)."""
+    """Float32 FLOP/s of the best of ``repeats`` products of two (size, size) matrices (2 size^3 FLOPs) on
+    ``device`` (``clock`` must synchronise a GPU: `clock`): ``torch.mm``, and on a CPU also oneDNN's
+    (`trackers.onednn.linear`, faster than PyTorch's BLAS on AMD CPUs), the faster of the two."""
+    from trackers.onednn import linear
+
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(size, size, generator=generator).to(device)
     b = torch.randn(size, size, generator=generator).to(device)
-    torch.mm(a, b)  # warm-up
-    return 2.0 * size**3 / best_seconds(lambda: torch.mm(a, b), repeats, clock)
+    products = [lambda: torch.mm(a, b)]
+    if a.device.type == "cpu":
+        products.append(lambda: linear(a, b))
+    best = float("inf")
+    for product in products:
+        product()  # warm-up
+        best = min(best, best_seconds(product, repeats, clock))
+    return 2.0 * size**3 / best
 
 
 def best_seconds(function: Callable[[], object], repeats: int, clock: Callable[[], float] = time.perf_counter) -> float:
@@ -145,7 +154,7 @@ def segmenter_for(arch: str, smoke: bool, options: dict):
     if arch.startswith("sam2"):
         from trackers.segmenters.sam2 import Sam2Segmenter as Wrapper
 
-        options = {k: v for k, v in options.items() if k not in ("channels_last", "fold_batchnorm")}
+        options = {k: v for k, v in options.items() if k not in ("channels_last", "fold_batchnorm", "onednn_linear")}
     else:
         from trackers.segmenters.sam import SamSegmenter as Wrapper
     return Wrapper.from_model(sam_module(arch, smoke), **{"device": "cpu", **options})
@@ -267,7 +276,8 @@ def stage_result(stage: str, description: str, flops: dict, seconds: dict, peak:
 
 
 def print_table(results: list[StageResult], peak: float, where: str, gemm_size: int) -> None:
-    print(f"float32 GEMM peak: {peak / 1e9:.1f} GFLOP/s ({where}, torch.mm {gemm_size}x{gemm_size})")
+    print(f"float32 GEMM peak: {peak / 1e9:.1f} GFLOP/s ({where}, the faster of torch.mm and oneDNN on CPU, "
+          f"{gemm_size}x{gemm_size})")
     print(f"{'stage':28s} {'input':38s} {'GFLOP/frame':>12s} {'s/frame':>17s} {'of peak':>15s}")
     print(f"{'':28s} {'':38s} {'':12s} {'before':>8s} {'after':>8s} {'before':>7s} {'after':>7s}")
     for r in results:
@@ -287,7 +297,7 @@ def stage_settings(stage: str, args: argparse.Namespace) -> dict[str, dict]:
     kind, _, name = stage.partition(":")
     if kind == "enc":
         after = {"channels_last": True, **({"compile": True} if args.compile else {})}
-        return {"before": {"channels_last": False, "fold_batchnorm": False}, "after": after}
+        return {"before": {"channels_last": False, "fold_batchnorm": False, "onednn_linear": False}, "after": after}
     if kind == "dec":  # before: SAM's own MaskDecoder.forward; after: `LeanMaskDecoder` where it applies
         return {"after": {}} if name.startswith(("hqsam", "sam2")) else {"before": {"lean_decoder": False}, "after": {}}
     before = TRACKER_BEFORE.get(name)  # trackers: "after" = the preset's options (our defaults)

@@ -38,6 +38,7 @@ from trackers.segmenters.base import (
     BatchEncoderSegmenter, Embedding, Prediction, batch_item, default_embed_batch_size,
 )
 from trackers.segmenters.prompts import check_prompts, empty_prediction, resized_shape
+from trackers.onednn import use_onednn_linears
 from trackers.segmenters.conv_bn import fold_conv_bn
 from trackers.segmenters.sam_lean_decoder import LeanMaskDecoder
 from trackers.segmenters.sam_lean_decoder import supports as lean_decoder_supports
@@ -75,6 +76,10 @@ class SamSegmenter(BatchEncoderSegmenter):
         fold_batchnorm: run the TinyViT encoders' convolution + batch-norm pairs (MobileSAM, Light HQ-SAM) as one
             convolution each (`trackers.segmenters.conv_bn`; eval mode; the same function, other float rounding;
             the ViT encoders have none).
+        onednn_linear: run the image encoder's linear layers and the lean decoder's large products through
+            oneDNN on CPU (`trackers.onednn`: faster than PyTorch's BLAS there; the same function, other float
+            rounding), with TinyViT's MLP activations applied as the products write their output. No effect
+            on other devices; with ``compile`` it applies to the decoder only.
         embed_batch_size: frames per image-encoder call in `embed_many`; None: `base.CUDA_EMBED_BATCH_SIZE`
             on CUDA, 1 elsewhere (on CPU a batch brings nothing and costs memory).
         hq_token_only: HQ decoders only. False (SAM-PT's setting: it calls HQ-SAM's ``predict_torch``
@@ -99,6 +104,7 @@ class SamSegmenter(BatchEncoderSegmenter):
         embed_batch_size: int | None = None,
         channels_last: bool = True,
         fold_batchnorm: bool = True,
+        onednn_linear: bool = True,
     ):
         for part in ("image_encoder", "prompt_encoder", "mask_decoder", "preprocess", "postprocess_masks"):
             if not hasattr(sam, part):
@@ -118,7 +124,7 @@ class SamSegmenter(BatchEncoderSegmenter):
         if lean_decoder and not leanable:
             raise ValueError(f"lean_decoder=True needs a plain SAM MaskDecoder; this model has "
                              f"{type(self.sam.mask_decoder).__name__} (use lean_decoder=null or false)")
-        self.lean = LeanMaskDecoder(self.sam.prompt_encoder, self.sam.mask_decoder) if (
+        self.lean = LeanMaskDecoder(self.sam.prompt_encoder, self.sam.mask_decoder, onednn=onednn_linear) if (
             leanable if lean_decoder is None else lean_decoder) else None
         self.img_size = int(self.sam.image_encoder.img_size)
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
@@ -126,6 +132,8 @@ class SamSegmenter(BatchEncoderSegmenter):
             self.sam.image_encoder)
         if fold_batchnorm:
             fold_conv_bn(self._encoder)
+        if onednn_linear and not compile:  # a compiled encoder's linear layers are the compiler's to lower
+            use_onednn_linears(self._encoder)
         self.compiled = bool(compile)  # the frame loop then runs one frame at a time (one compiling thread)
         if compile:
             self._encoder = torch.compile(self._encoder)

@@ -22,7 +22,9 @@ Per call, with B prompts:
 - the upscaling's two 2x2 stride-2 transposed convolutions run as products on the token layout, with
   their ``LayerNorm2d`` over the last axis, and the hypernetwork's product before the pixels are
   rearranged to 256 x 256;
-- attention runs through ``scaled_dot_product_attention``.
+- attention runs through ``scaled_dot_product_attention``, except the image-to-token attention (4096
+  queries over a few keys), which runs one head at a time as two products and a softmax;
+- the large products run through oneDNN on CPU (`trackers.onednn`; ``onednn``).
 
 Every operation is the stock decoder's, reassociated; results equal the stock decoder up to float32
 rounding (tests/trackers/segmenters/test_sam_lean_decoder.py). Only the plain SAM decoder (SAM ViT-B/L/H,
@@ -36,10 +38,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from trackers.onednn import linear
+
 #: (H, W) of SAM's image embedding (its 4096 tokens)
 EMBEDDING_HW = (64, 64)
-#: tokens per block of the output upscaling (its intermediates, 16 x this x C/8 floats, stay in cache)
-UPSCALING_BLOCK = 256
+#: tokens per block of the output upscaling (its intermediates, 16 x this x C/8 floats, stay in L2)
+UPSCALING_BLOCK = 1024
 
 
 def supports(mask_decoder: torch.nn.Module) -> bool:
@@ -64,6 +68,22 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> to
     out = F.scaled_dot_product_attention(q, k, v)  # (B, heads, Nq, d)
     b, _, n, d = out.shape
     return out.transpose(1, 2).reshape(b, n, heads * d)
+
+
+def _attend_few_keys(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
+    """`_attend` for many queries over a few keys (the image-to-token attention: 4096 image tokens over the
+    prompt's tokens), one head at a time: q (B or 1, Nq, D), k, v (B, Nk, D) -> (B, Nq, D). The fused kernel of
+    ``scaled_dot_product_attention`` is built for long key sequences and is slower here."""
+    batch, keys, dim = k.shape
+    d = dim // heads
+    q = q.expand(batch, -1, -1)
+    k = k * d ** -0.5
+    out = q.new_empty(batch, q.shape[1], dim)
+    for h in range(heads):
+        part = slice(h * d, (h + 1) * d)
+        weights = torch.bmm(q[..., part], k[..., part].transpose(1, 2)).softmax(dim=-1)  # (B, Nq, Nk)
+        out[..., part] = torch.bmm(weights, v[..., part])
+    return out
 
 
 def _image_side_weights(layer) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,12 +132,16 @@ class LeanMaskDecoder:
         prompt_encoder: the model's ``PromptEncoder`` (for the mask input, ``no_mask_embed`` and the
             dense positional encoding).
         mask_decoder: a plain SAM ``MaskDecoder`` (`supports` must be True).
+        onednn: run the large products (each later layer's image-side projections, the image-to-token output
+            projection, the upscaling) through `trackers.onednn.linear` (oneDNN on CPU, with the upscaling's
+            last GELU applied as its product writes); False: PyTorch's own ``F.linear`` everywhere.
     """
 
-    def __init__(self, prompt_encoder: torch.nn.Module, mask_decoder: torch.nn.Module):
+    def __init__(self, prompt_encoder: torch.nn.Module, mask_decoder: torch.nn.Module, onednn: bool = True):
         if not supports(mask_decoder):
             raise TypeError(f"LeanMaskDecoder needs segment_anything's plain MaskDecoder, got {type(mask_decoder).__name__}")
         self.prompt_encoder, self.decoder = prompt_encoder, mask_decoder
+        self.onednn = bool(onednn)
 
     def _parameters_key(self) -> tuple:
         modules = (self.prompt_encoder, self.decoder)
@@ -179,7 +203,8 @@ class LeanMaskDecoder:
         queries = layer.norm2(queries + t2i.out_proj(attended))
         queries = layer.norm3(queries + layer.mlp(queries))
         tokens = queries + prompt
-        update = i2t.out_proj(_attend(projected[..., 2 * d:], i2t.k_proj(tokens), i2t.v_proj(queries), heads))
+        attended = _attend_few_keys(projected[..., 2 * d:], i2t.k_proj(tokens), i2t.v_proj(queries), heads)
+        update = linear(attended, i2t.out_proj.weight, i2t.out_proj.bias, onednn=self.onednn)
         return queries, layer.norm4(keys + update)
 
     def _final_attention(self, queries, prompt, keys, position) -> torch.Tensor:
@@ -211,15 +236,18 @@ class LeanMaskDecoder:
         batch, tokens, _ = keys.shape
         mid = conv1.weight.shape[1]
         # weight (C_in, C_out, 2, 2) -> (C_in, (dy, dx, C_out)): the output's channels last
-        weight1, bias1 = conv1.weight.permute(0, 2, 3, 1).reshape(conv1.weight.shape[0], -1), conv1.bias.repeat(4)
-        weight2, bias2 = conv2.weight.permute(0, 2, 3, 1).reshape(mid, -1), conv2.bias.repeat(4)
+        # weight (C_in, C_out, 2, 2) -> ((dy, dx, C_out), C_in): a linear layer's (out, in)
+        weight1 = conv1.weight.permute(2, 3, 1, 0).reshape(-1, conv1.weight.shape[0])
+        weight2, bias1, bias2 = conv2.weight.permute(2, 3, 1, 0).reshape(-1, mid), conv1.bias.repeat(4), conv2.bias.repeat(4)
+        fold_gelu = type(act2) is torch.nn.GELU and act2.approximate == "none"  # SAM's default activation
         blocks = []
         for b in range(batch):
             for start in range(0, tokens, UPSCALING_BLOCK):
                 block = keys[b, start:start + UPSCALING_BLOCK]  # (R, C)
-                up = torch.addmm(bias1, block, weight1).view(-1, mid)  # (R * 4, C/4)
+                up = linear(block, weight1, bias1, onednn=self.onednn).view(-1, mid)  # (R * 4, C/4)
                 up = act1(F.layer_norm(up, (mid,), norm.weight, norm.bias, norm.eps))
-                up = act2(torch.addmm(bias2, up, weight2)).view(-1, weight2.shape[1] // 4)  # (R * 16, C/8)
+                up = linear(up, weight2, bias2, gelu=fold_gelu, onednn=self.onednn)
+                up = (up if fold_gelu else act2(up)).view(-1, weight2.shape[0] // 4)  # (R * 16, C/8)
                 blocks.append(torch.mv(up, hyper[b]))
         height, width = EMBEDDING_HW
         # (B, y, x, dy1, dx1, dy2, dx2) -> (B, y, dy1, dy2, x, dx1, dx2)
@@ -248,7 +276,7 @@ class LeanMaskDecoder:
         keys = keys.expand(batch, -1, -1)
         for layer, position in zip(transformer.layers[1:], frame.later):
             weight, _ = _image_side_weights(layer)
-            projected = torch.baddbmm(position, keys, weight.t()[None].expand(batch, -1, -1))
+            projected = linear(keys, weight, onednn=self.onednn).add_(position)
             queries, keys = self._layer(layer, queries, prompt, keys, projected, first=False)
         queries = transformer.norm_final_attn(queries[:, :2] + self._final_attention(queries, prompt, keys, frame.pe))
         iou = decoder.iou_prediction_head(queries[:, 0])[:, 0]
