@@ -42,7 +42,8 @@ from trackers.onednn import linear
 
 #: (H, W) of SAM's image embedding (its 4096 tokens)
 EMBEDDING_HW = (64, 64)
-#: tokens per block of the output upscaling (its intermediates, 16 x this x C/8 floats, stay in L2)
+#: tokens per block of the output upscaling (intermediates of 16 x this x C/8 floats; with oneDNN's products
+#: 1024 measured fastest, against 256 and 4096: docs/benchmarks.md, fourth pass)
 UPSCALING_BLOCK = 1024
 
 
@@ -235,10 +236,9 @@ class LeanMaskDecoder:
         conv1, norm, act1, conv2, act2 = self.decoder.output_upscaling
         batch, tokens, _ = keys.shape
         mid = conv1.weight.shape[1]
-        # weight (C_in, C_out, 2, 2) -> (C_in, (dy, dx, C_out)): the output's channels last
-        # weight (C_in, C_out, 2, 2) -> ((dy, dx, C_out), C_in): a linear layer's (out, in)
-        weight1 = conv1.weight.permute(2, 3, 1, 0).reshape(-1, conv1.weight.shape[0])
-        weight2, bias1, bias2 = conv2.weight.permute(2, 3, 1, 0).reshape(-1, mid), conv1.bias.repeat(4), conv2.bias.repeat(4)
+        # weight (C_in, C_out, 2, 2) -> ((dy, dx, C_out), C_in), a linear layer's (out, in): output channels last
+        weight1, bias1 = conv1.weight.permute(2, 3, 1, 0).reshape(-1, conv1.weight.shape[0]), conv1.bias.repeat(4)
+        weight2, bias2 = conv2.weight.permute(2, 3, 1, 0).reshape(-1, mid), conv2.bias.repeat(4)
         fold_gelu = type(act2) is torch.nn.GELU and act2.approximate == "none"  # SAM's default activation
         blocks = []
         for b in range(batch):
