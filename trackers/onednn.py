@@ -27,6 +27,7 @@ def _pointwise_op():
 
 
 _LINEAR_POINTWISE = _pointwise_op()
+_CONV_POINTWISE = getattr(torch.ops.mkldnn, "_convolution_pointwise", None) if _LINEAR_POINTWISE else None
 
 
 def runs_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
@@ -44,6 +45,17 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
         return _LINEAR_POINTWISE(x, weight, bias, "gelu" if gelu else "none", [], "none" if gelu else "")
     out = F.linear(x, weight, bias)
     return F.gelu(out) if gelu else out
+
+
+def conv2d_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: tuple, padding: tuple,
+                dilation: tuple, groups: int, onednn: bool = True) -> torch.Tensor:
+    """``F.gelu(F.conv2d(x, weight, bias, stride, padding, dilation, groups))`` (exact GELU), through oneDNN's
+    convolution with the GELU applied as it writes its output where `runs_onednn` and ``onednn``:
+    x (B, Cin, H, W), weight (Cout, Cin / groups, kh, kw) -> (B, Cout, H', W')."""
+    if onednn and _CONV_POINTWISE is not None and runs_onednn(x, weight):
+        return _CONV_POINTWISE(x, weight, bias, list(padding), list(stride), list(dilation), groups, "gelu", [],
+                               "none")
+    return F.gelu(F.conv2d(x, weight, bias, stride, padding, dilation, groups))
 
 
 class OneDnnLinear(nn.Linear):

@@ -8,6 +8,11 @@ the modules' own parameters at every call (a few thousand numbers), so loading w
 convolution on a channels-last input runs as a matrix product over its (B, H, W, C) view (on one thread
 PyTorch would take its slow im2col-free path for it). In training mode the modules run as they are.
 
+With ``onednn`` (`fold_conv_bn`), the products run through oneDNN on a CPU (`trackers.onednn`), and a GELU
+that directly follows a pair (MBConv's ``conv1 -> act1`` and ``conv2 -> act2``, PatchEmbed's
+``Conv2d_BN, GELU`` in its ``nn.Sequential``) is applied as the pair writes its output instead of in a pass of
+its own: on MobileSAM's first stage, tensors of 256 x 256 x 256 floats.
+
 The same function; the float rounding differs (weights scaled before the sums instead of after).
 """
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from trackers.onednn import conv2d_gelu, linear
 
 _FOLDED: dict[type, type] = {}
 
@@ -30,20 +37,53 @@ def _pointwise(conv: nn.Conv2d) -> bool:
 
 
 def folded_forward(self, x: torch.Tensor) -> torch.Tensor:
-    """``Conv2d_BN.forward`` with the batch norm folded into the convolution: (B, Cin, H, W) -> (B, Cout, H', W')."""
+    """``Conv2d_BN.forward`` with the batch norm folded into the convolution (and the exact GELU after it where
+    `fold_conv_bn` folded one in): (B, Cin, H, W) -> (B, Cout, H', W')."""
+    gelu, onednn = getattr(self, "gelu_after", False), getattr(self, "onednn", False)
     if self.training:
-        return nn.Sequential.forward(self, x)
+        out = nn.Sequential.forward(self, x)
+        return F.gelu(out) if gelu else out
     conv, norm = self.c, self.bn
     scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
     bias = norm.bias - norm.running_mean * scale
     weight = conv.weight * scale[:, None, None, None]
     if _pointwise(conv) and x.is_contiguous(memory_format=torch.channels_last) and x.dim() == 4:
-        return F.linear(x.permute(0, 2, 3, 1), weight[:, :, 0, 0], bias).permute(0, 3, 1, 2)
+        return linear(x.permute(0, 2, 3, 1), weight[:, :, 0, 0], bias, gelu=gelu, onednn=onednn).permute(0, 3, 1, 2)
+    if gelu:
+        return conv2d_gelu(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups, onednn=onednn)
     return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
 
 
-def fold_conv_bn(module: nn.Module) -> int:
-    """Make every ``Conv2d_BN`` in ``module`` run `folded_forward` (in place); returns how many."""
+def _exact_gelu(module: nn.Module) -> bool:
+    return type(module) is nn.GELU and module.approximate == "none"
+
+
+def _gelu_followed_pairs(module: nn.Module):
+    """(owner, conv name, act name) of the ``Conv2d_BN`` -> exact GELU steps TinyViT runs back to back: MBConv's
+    conv1/act1 and conv2/act2, and adjacent children of an ``nn.Sequential`` (PatchEmbed)."""
+    for owner in module.modules():
+        if type(owner).__name__ == "MBConv":
+            names = [("conv1", "act1"), ("conv2", "act2")]
+        elif type(owner) is nn.Sequential:
+            keys = list(owner._modules)
+            names = list(zip(keys, keys[1:]))
+        else:
+            continue
+        for conv, act in names:
+            if _is_conv_bn(getattr(owner, conv, None)) and _exact_gelu(getattr(owner, act, None)):
+                yield owner, conv, act
+
+
+def fold_conv_bn(module: nn.Module, onednn: bool = False) -> int:
+    """Make every ``Conv2d_BN`` in ``module`` run `folded_forward` (in place); returns how many.
+
+    ``onednn``: the folded convolutions run through oneDNN on a CPU (`trackers.onednn`), and each exact GELU
+    that directly follows one (`_gelu_followed_pairs`) is applied by it and replaced by ``nn.Identity``.
+    """
+    if onednn:
+        for owner, conv, act in list(_gelu_followed_pairs(module)):
+            getattr(owner, conv).gelu_after = True
+            setattr(owner, act, nn.Identity())
     count = 0
     for child in module.modules():
         if _is_conv_bn(child):
@@ -52,5 +92,6 @@ def fold_conv_bn(module: nn.Module) -> int:
                 if cls not in _FOLDED:
                     _FOLDED[cls] = type(f"Folded{cls.__name__}", (cls,), {"forward": folded_forward})
                 child.__class__ = _FOLDED[cls]
+            child.onednn = onednn
             count += 1
     return count

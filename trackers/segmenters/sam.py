@@ -78,8 +78,10 @@ class SamSegmenter(BatchEncoderSegmenter):
             the ViT encoders have none).
         onednn_linear: run the image encoder's linear layers and the lean decoder's large products through
             oneDNN on CPU (`trackers.onednn`: faster than PyTorch's BLAS there; the same function, other float
-            rounding), with TinyViT's MLP activations applied as the products write their output. No effect
-            on other devices; with ``compile`` it applies to the decoder only.
+            rounding), with TinyViT's MLP activations applied as the products write their output; with
+            ``fold_batchnorm`` also TinyViT's folded convolutions, with the GELU right after one applied as it
+            writes (`trackers.segmenters.conv_bn`). No effect on other devices; with ``compile`` it applies to
+            the decoder only.
         embed_batch_size: frames per image-encoder call in `embed_many`; None: `base.CUDA_EMBED_BATCH_SIZE`
             on CUDA, 1 elsewhere (on CPU a batch brings nothing and costs memory).
         hq_token_only: HQ decoders only. False (SAM-PT's setting: it calls HQ-SAM's ``predict_torch``
@@ -130,9 +132,10 @@ class SamSegmenter(BatchEncoderSegmenter):
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self._encoder = self.sam.image_encoder.to(memory_format=torch.channels_last) if channels_last else (
             self.sam.image_encoder)
+        onednn = onednn_linear and not compile  # a compiled encoder's products are the compiler's to lower
         if fold_batchnorm:
-            fold_conv_bn(self._encoder)
-        if onednn_linear and not compile:  # a compiled encoder's linear layers are the compiler's to lower
+            fold_conv_bn(self._encoder, onednn=onednn)
+        if onednn:
             use_onednn_linears(self._encoder)
         self.compiled = bool(compile)  # the frame loop then runs one frame at a time (one compiling thread)
         if compile:
