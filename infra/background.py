@@ -182,15 +182,22 @@ class ReadAhead:
         self.close()
 
 
+def in_flight(workers: int) -> int:
+    """Jobs `in_order` has made and not yet yielded, at most, with ``workers``: two per worker (each worker
+    finds its next job queued when it finishes one, instead of waiting for an older job on another worker to be
+    yielded), or one with a single worker (run when due)."""
+    return 1 if workers == 1 else 2 * workers
+
+
 def in_order(jobs: Iterable[Callable[[], T]], workers: int, initializer: Callable[[], object] | None = None
              ) -> Iterator[T]:
     """Yield ``job()`` for each job, in the jobs' order, running up to ``workers`` of them at once on threads.
 
     ``jobs`` is read lazily on the caller's thread, in order, a job when a slot is free: whatever a job must
     see in order (a random stream, a sequential reader) belongs in making it, not in running it. At most
-    ``workers`` jobs are running or finished and not yet yielded. With ``workers == 1`` each job runs on the caller's
-    thread when its result is asked for (no thread). A job's error is raised when its result is due; closing
-    the generator early cancels the jobs not started and waits for the running ones.
+    `in_flight` (``workers``) jobs are made and not yet yielded. With ``workers == 1`` each job runs on the
+    caller's thread when its result is asked for (no thread). A job's error is raised when its result is due;
+    closing the generator early cancels the jobs not started and waits for the running ones.
 
     Args:
         initializer: called once on each worker thread before its first job (e.g. its own thread settings).
@@ -201,11 +208,11 @@ def in_order(jobs: Iterable[Callable[[], T]], workers: int, initializer: Callabl
         for job in jobs:
             yield job()
         return
-    pending = deque()
+    pending, bound = deque(), in_flight(workers)
     with ThreadPoolExecutor(workers, thread_name_prefix="in-order", initializer=initializer) as pool:
         try:
             for job in jobs:
-                if len(pending) == workers:
+                if len(pending) == bound:
                     yield pending.popleft().result()
                 pending.append(pool.submit(job))
             while pending:

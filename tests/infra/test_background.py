@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from infra.background import ReadAhead, WriteBehind, in_order, serialized
+from infra.background import ReadAhead, WriteBehind, in_flight, in_order, serialized
 
 
 def test_calls_run_in_order_on_another_thread():
@@ -163,14 +163,32 @@ class Jobs:
         return run
 
 
-def test_in_order_hands_results_over_in_order_with_at_most_workers_unfinished():
-    jobs = Jobs([0.08, 0.01, 0.05, 0.0, 0.03, 0.0, 0.02])
+def test_in_order_hands_results_over_in_order_with_at_most_two_jobs_per_worker_unfinished():
+    jobs = Jobs([0.08, 0.01, 0.05, 0.0, 0.03, 0.0, 0.02, 0.0, 0.01])
     seen = []
     for result in in_order(jobs, 3):
         seen.append(result)
-        assert len(jobs.made) <= len(seen) + 3  # made lazily: a job only when one of the 3 slots is free
-    assert seen == [i * i for i in range(7)]
+        assert len(jobs.made) <= len(seen) + 6  # made lazily: a job only when one of the 2 x 3 slots is free
+    assert seen == [i * i for i in range(9)]
     assert all(name.startswith("in-order") for name in jobs.threads)
+    assert in_flight(1) == 1 and in_flight(3) == 6
+
+
+def test_in_order_keeps_a_worker_busy_while_an_older_job_runs():
+    release = threading.Event()
+    started = []
+
+    def slow():
+        return release.wait(5)  # False (after 5 s) unless the quick jobs ran meanwhile
+
+    def quick(name):
+        started.append(name)
+        if len(started) == 3:  # the third quick job started while the slow first one still ran
+            release.set()
+        return name
+
+    jobs = [slow] + [lambda n=n: quick(n) for n in range(3)]
+    assert list(in_order(jobs, 2)) == [True, 0, 1, 2]
 
 
 def test_in_order_runs_jobs_at_once():
@@ -187,13 +205,13 @@ def test_in_order_with_one_worker_runs_each_job_on_the_callers_thread_when_due()
 
 
 def test_in_order_raises_a_jobs_error_when_its_result_is_due_and_stops_starting_jobs():
-    jobs = Jobs([0.0, 0.0, 0.0, 0.0, 0.05, 0.05, 0.05, 0.05], fail_at=2)
+    jobs = Jobs([0.0, 0.0, 0.0, 0.0, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05], fail_at=2)
     seen = []
     with pytest.raises(ValueError, match="job 2 failed"):
         for result in in_order(jobs, 2):
             seen.append(result)
     assert seen == [0, 1]
-    assert max(jobs.started) <= 3  # at most a slot's worth started after the failed one
+    assert max(jobs.started) <= 2 + in_flight(2) - 1  # at most the slots' worth started after the failed one
 
 
 def test_in_order_closed_early_cancels_jobs_not_started():
@@ -201,7 +219,7 @@ def test_in_order_closed_early_cancels_jobs_not_started():
     results = in_order(jobs, 2)
     assert next(results) == 0
     results.close()
-    assert len(jobs.started) <= 3 and len(jobs.made) <= 3
+    assert len(jobs.started) <= in_flight(2) + 1 and len(jobs.made) <= in_flight(2) + 1
 
 
 def test_in_order_initialises_each_worker_and_checks_the_count():

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from infra import cpu_runtime
-from infra.background import ReadAhead, serialized
+from infra.background import ReadAhead, in_flight, serialized
 from infra.frames import FrameSource, as_frame_source
 from trackers.sampt.knobs import int_at_least
 from trackers.sampt.prompting import FramePrediction, PromptSettings, frame_prompts
@@ -426,10 +426,11 @@ class VideoRun:
             clip = self.clip
             if clip is None:
                 # ahead (and kept for `frame`): as many frames as one embedding batch reads at once, at least
-                # READ_AHEAD_FRAMES, plus a batch per further frame worker (read before the first is handed over)
+                # READ_AHEAD_FRAMES, plus a batch per further batch the frame workers hold (read before the first
+                # is handed over: `infra.background.in_flight`)
                 segmenter = self.sampt.segmenter
                 batch = getattr(segmenter, "embed_batch_size", 1)
-                depth = max(READ_AHEAD_FRAMES, batch) + batch * (_frame_workers(segmenter) - 1)
+                depth = max(READ_AHEAD_FRAMES, batch) + batch * (in_flight(_frame_workers(segmenter)) - 1)
                 self._ahead = stack.enter_context(ReadAhead(self.frame_at, self.num_frames, depth))
                 stack.callback(setattr, self, "_ahead", None)
                 clip = Clip(self._ahead, self.num_frames, self.sampt.segmenter, keep_embeddings=False)
