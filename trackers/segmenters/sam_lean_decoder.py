@@ -206,7 +206,7 @@ class LeanMaskDecoder:
         tokens = queries + prompt
         attended = _attend_few_keys(projected[..., 2 * d:], i2t.k_proj(tokens), i2t.v_proj(queries), heads)
         update = linear(attended, i2t.out_proj.weight, i2t.out_proj.bias, onednn=self.onednn)
-        return queries, layer.norm4(keys + update)
+        return queries, layer.norm4(update.add_(keys))  # the residual sum in the fresh product's memory
 
     def _final_attention(self, queries, prompt, keys, position) -> torch.Tensor:
         """The final token-to-image attention for the IoU and single-mask tokens: (B, 2, C).
@@ -221,7 +221,7 @@ class LeanMaskDecoder:
         w_k = attention.k_proj.weight.view(heads, d, -1)  # (h, d, C)
         w_v = attention.v_proj.weight.view(heads, d, -1)
         folded = torch.einsum("bhqd,hdc->bhqc", q, w_k).reshape(batch, heads * 2, -1) * d ** -0.5
-        scores = torch.baddbmm(folded @ position.transpose(1, 2), folded, keys.transpose(1, 2))  # (B, 2h, 4096)
+        scores = torch.bmm(folded, (keys + position).transpose(1, 2))  # (B, 2h, 4096)
         context = torch.bmm(scores.softmax(dim=-1), keys).view(batch, heads, 2, -1)  # (B, h, 2, C)
         out = torch.einsum("bhqc,hdc->bqhd", context, w_v) + attention.v_proj.bias.view(heads, d)
         return attention.out_proj(out.reshape(batch, 2, heads * d))
