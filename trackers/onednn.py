@@ -1,4 +1,5 @@
-"""Linear layers through oneDNN on the CPU (a speed option of the segmenters; the same function).
+"""Linear layers, and convolutions followed by a GELU, through oneDNN on the CPU (a speed option of the
+segmenters; the same function).
 
 PyTorch runs ``F.linear`` on a CPU through its BLAS (MKL in the PyPI wheels). On the AMD EPYC CPUs of this
 project's machines MKL's float32 products reach 75-90 GFLOP/s on one thread, oneDNN's (``mkldnn``, which
@@ -72,11 +73,15 @@ class OneDnnLinearGelu(nn.Linear):
         return linear(x, self.weight, self.bias, gelu=True)
 
 
+def is_exact_gelu(module: nn.Module | None) -> bool:
+    """Whether ``module`` is an ``nn.GELU`` with the exact (erf) form, the one `linear` can apply."""
+    return type(module) is nn.GELU and module.approximate == "none"
+
+
 def _folds_gelu(module: nn.Module) -> bool:
     """An MLP written as ``fc1`` (``nn.Linear``) -> ``act`` (exact ``nn.GELU``) -> ``fc2`` (TinyViT's ``Mlp``)."""
-    act = getattr(module, "act", None)
     return (type(getattr(module, "fc1", None)) is nn.Linear and type(getattr(module, "fc2", None)) is nn.Linear
-            and type(act) is nn.GELU and act.approximate == "none")
+            and is_exact_gelu(getattr(module, "act", None)))
 
 
 def use_onednn_linears(module: nn.Module) -> int:

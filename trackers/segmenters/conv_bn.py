@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from trackers.onednn import conv2d_gelu, linear
+from trackers.onednn import conv2d_gelu, is_exact_gelu, linear
 
 _FOLDED: dict[type, type] = {}
 
@@ -54,10 +54,6 @@ def folded_forward(self, x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
 
 
-def _exact_gelu(module: nn.Module) -> bool:
-    return type(module) is nn.GELU and module.approximate == "none"
-
-
 def _gelu_followed_pairs(module: nn.Module):
     """(owner, conv name, act name) of the ``Conv2d_BN`` -> exact GELU steps TinyViT runs back to back: MBConv's
     conv1/act1 and conv2/act2, and adjacent children of an ``nn.Sequential`` (PatchEmbed)."""
@@ -70,7 +66,7 @@ def _gelu_followed_pairs(module: nn.Module):
         else:
             continue
         for conv, act in names:
-            if _is_conv_bn(getattr(owner, conv, None)) and _exact_gelu(getattr(owner, act, None)):
+            if _is_conv_bn(getattr(owner, conv, None)) and is_exact_gelu(getattr(owner, act, None)):
                 yield owner, conv, act
 
 

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from trackers.onednn import linear
+from trackers.onednn import is_exact_gelu, linear
 
 #: (H, W) of SAM's image embedding (its 4096 tokens)
 EMBEDDING_HW = (64, 64)
@@ -239,7 +239,7 @@ class LeanMaskDecoder:
         # weight (C_in, C_out, 2, 2) -> ((dy, dx, C_out), C_in), a linear layer's (out, in): output channels last
         weight1, bias1 = conv1.weight.permute(2, 3, 1, 0).reshape(-1, conv1.weight.shape[0]), conv1.bias.repeat(4)
         weight2, bias2 = conv2.weight.permute(2, 3, 1, 0).reshape(-1, mid), conv2.bias.repeat(4)
-        fold_gelu = type(act2) is torch.nn.GELU and act2.approximate == "none"  # SAM's default activation
+        fold_gelu = is_exact_gelu(act2)  # SAM's default activation
         blocks = []
         for b in range(batch):
             for start in range(0, tokens, UPSCALING_BLOCK):
