@@ -9,15 +9,15 @@ in the same run on the same threads (the best of several products of two square 
 CPU oneDNN's, before and after the stages).
 
 Each stage with a speed option runs twice, "before" and "after": before = the code path the authors' code runs
-(contiguous tensors, eager, batch norms as modules, PyTorch's BLAS; SAM's own ``MaskDecoder.forward``), after =
-the project's defaults (`SamSegmenter` ``channels_last=True``, ``fold_batchnorm=True`` and
-``onednn_linear=True``, plus ``compile=True`` with ``--compile``: torch.compile, its compile time printed, not counted in s/frame; `LeanMaskDecoder` for the plain
-SAM decoders, which computes the same function with fewer FLOPs: each run's fraction of the peak is of its own
-count; the convolutional trackers' ``channels_last=True``, `trackers.point.layout`, and for the RAFT-style point
-encoder its small stages mixed at their own size, `trackers.point.encoder`: before resizes them first, which
-the bench switches, as it is not an option). ``trk:tapnet``,
-``trk:superglue`` and the HQ-SAM and SAM 2 decoders have no such option and run once. The process keeps freed
-memory for reuse as ``make eval`` does (`infra.cpu_runtime`).
+(contiguous tensors, eager, batch norms as modules, PyTorch's BLAS; SAM's own ``MaskDecoder.forward``), after = the
+project's defaults (`SamSegmenter` ``channels_last=True``, ``fold_batchnorm=True`` and ``onednn_linear=True``, plus
+``compile=True`` with ``--compile``: torch.compile, its compile time printed, not counted in s/frame;
+`LeanMaskDecoder` for the plain SAM decoders, which computes the same function with fewer FLOPs: each run's
+fraction of the peak is of its own count; the convolutional trackers' ``channels_last=True``,
+`trackers.point.layout`, and for the RAFT-style point encoder its small stages mixed at their own size,
+`trackers.point.encoder`: before resizes them first, which the bench switches, as it is not an option).
+``trk:tapnet``, ``trk:superglue`` and the HQ-SAM and SAM 2 decoders have no such option and run once. The process
+keeps freed memory for reuse as ``make eval`` does (`infra.cpu_runtime`).
 
 Stages (``--stages``, default all that can run here):
 
