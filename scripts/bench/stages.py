@@ -9,8 +9,9 @@ in the same run on the same threads (the best of several products of two square 
 CPU oneDNN's, before and after the stages).
 
 Each stage with a speed option runs twice, "before" and "after": before = the code path the authors' code runs
-(contiguous tensors, eager, batch norms as modules, PyTorch's BLAS; SAM's own ``MaskDecoder.forward``), after = the
-project's defaults (`SamSegmenter` ``channels_last=True``, ``fold_batchnorm=True`` and ``onednn_linear=True``, plus
+(contiguous tensors, eager, batch norms as modules, PyTorch's BLAS, TinyViT's attention as one batched product;
+SAM's own ``MaskDecoder.forward``), after = the project's defaults (`SamSegmenter` ``channels_last=True``,
+``fold_batchnorm=True``, ``onednn_linear=True`` and ``blocked_attention=True``, plus
 ``compile=True`` with ``--compile``: torch.compile, its compile time printed, not counted in s/frame;
 `LeanMaskDecoder` for the plain SAM decoders, which computes the same function with fewer FLOPs: each run's
 fraction of the peak is of its own count; the convolutional trackers' ``channels_last=True``,
@@ -150,11 +151,13 @@ def sam_module(arch: str, smoke: bool) -> torch.nn.Module:
 
 def segmenter_for(arch: str, smoke: bool, options: dict):
     """The project's segmenter (`SamSegmenter` or `Sam2Segmenter`) around `sam_module`, with ``options``
-    (``channels_last`` and ``fold_batchnorm`` apply to `SamSegmenter` only)."""
+    (``channels_last``, ``fold_batchnorm``, ``onednn_linear`` and ``blocked_attention`` apply to `SamSegmenter`
+    only)."""
     if arch.startswith("sam2"):
         from trackers.segmenters.sam2 import Sam2Segmenter as Wrapper
 
-        options = {k: v for k, v in options.items() if k not in ("channels_last", "fold_batchnorm", "onednn_linear")}
+        options = {k: v for k, v in options.items()
+                   if k not in ("channels_last", "fold_batchnorm", "onednn_linear", "blocked_attention")}
     else:
         from trackers.segmenters.sam import SamSegmenter as Wrapper
     return Wrapper.from_model(sam_module(arch, smoke), **{"device": "cpu", **options})
@@ -297,7 +300,8 @@ def stage_settings(stage: str, args: argparse.Namespace) -> dict[str, dict]:
     kind, _, name = stage.partition(":")
     if kind == "enc":
         after = {"channels_last": True, **({"compile": True} if args.compile else {})}
-        return {"before": {"channels_last": False, "fold_batchnorm": False, "onednn_linear": False}, "after": after}
+        before = {"channels_last": False, "fold_batchnorm": False, "onednn_linear": False, "blocked_attention": False}
+        return {"before": before, "after": after}
     if kind == "dec":  # before: SAM's own MaskDecoder.forward; after: `LeanMaskDecoder` where it applies
         return {"after": {}} if name.startswith(("hqsam", "sam2")) else {"before": {"lean_decoder": False}, "after": {}}
     before = TRACKER_BEFORE.get(name)  # trackers: "after" = the preset's options (our defaults)

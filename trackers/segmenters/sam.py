@@ -42,6 +42,7 @@ from trackers.onednn import use_onednn_linears
 from trackers.segmenters.conv_bn import fold_conv_bn
 from trackers.segmenters.sam_lean_decoder import LeanMaskDecoder
 from trackers.segmenters.sam_lean_decoder import supports as lean_decoder_supports
+from trackers.segmenters.window_attention import use_blocked_window_attention
 from trackers.segmenters.sam_models import (  # noqa: F401  (build_tiny_* are part of this module's API)
     SAM_CHECKPOINTS,
     build_sam_module,
@@ -82,6 +83,10 @@ class SamSegmenter(BatchEncoderSegmenter):
             ``fold_batchnorm`` also TinyViT's folded convolutions, with the GELU right after one applied as it
             writes (`trackers.segmenters.conv_bn`). No effect on other devices; with ``compile`` it applies to
             the decoder only.
+        blocked_attention: run the TinyViT encoders' window attention (MobileSAM, Light HQ-SAM) a block of
+            windows and one head at a time, so that each block's scores stay in cache
+            (`trackers.segmenters.window_attention`; eval mode; the same steps on the same numbers). Not with
+            ``compile`` (the compiler sees the official module).
         embed_batch_size: frames per image-encoder call in `embed_many`; None: `base.CUDA_EMBED_BATCH_SIZE`
             on CUDA, 1 elsewhere (on CPU a batch brings nothing and costs memory).
         hq_token_only: HQ decoders only. False (SAM-PT's setting: it calls HQ-SAM's ``predict_torch``
@@ -107,6 +112,7 @@ class SamSegmenter(BatchEncoderSegmenter):
         channels_last: bool = True,
         fold_batchnorm: bool = True,
         onednn_linear: bool = True,
+        blocked_attention: bool = True,
     ):
         for part in ("image_encoder", "prompt_encoder", "mask_decoder", "preprocess", "postprocess_masks"):
             if not hasattr(sam, part):
@@ -137,6 +143,8 @@ class SamSegmenter(BatchEncoderSegmenter):
             fold_conv_bn(self._encoder, onednn=onednn)
         if onednn:
             use_onednn_linears(self._encoder)
+        if blocked_attention and not compile:
+            use_blocked_window_attention(self._encoder)
         self.compiled = bool(compile)  # the frame loop then runs one frame at a time (one compiling thread)
         if compile:
             self._encoder = torch.compile(self._encoder)
