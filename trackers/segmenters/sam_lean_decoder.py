@@ -8,14 +8,20 @@ the work is laid out. Per frame (`LeanMaskDecoder.frame`, cached with the embedd
 
 - the image embedding as tokens (1, 4096, C), and the image-side projections of the first layer (the
   token-to-image keys and values, the image-to-token queries), with the positional encoding added;
-- the positional encoding's part of the later layers' image-side keys and queries.
+- the positional encoding's part of the later layers' image-side keys and queries;
+- the image embedding's part of the second layer's image-side projections (`SecondLayerInputs`).
 
 Per call, with B prompts:
 
 - a mask input enters the first layer's image-side projections through the 16-channel features before
   the prompt encoder's last 1x1 convolution (B x 4096 x 16 products instead of B x 4096 x C: that
   convolution and the projections are linear, so they are composed once per call);
-- each later layer's three image-side projections run as one product;
+- the first layer's image-side residual (its image-to-token output projection + the mask path's 1x1
+  convolution + the image embedding) is one product over [attention output | mask features];
+- the second layer's three image-side projections act on the first layer's ``norm4`` output, which is an
+  affine function of that product's inputs and of its mean: they run as one product over those inputs
+  and the mean (K = D + 17 instead of C), scaled by the norm's reciprocal deviation (`SecondLayerInputs`);
+- each layer after the second runs its three image-side projections as one product;
 - the final token-to-image attention is computed for the two tokens whose output is read (the IoU token
   and the single-mask token), with the keys' projection moved onto those queries and the values'
   projection applied after the attention (its rows sum to one), so no 4096 x C projection runs;
@@ -71,15 +77,17 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> to
     return out.transpose(1, 2).reshape(b, n, heads * d)
 
 
-def _attend_few_keys(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int) -> torch.Tensor:
+def _attend_few_keys(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: int,
+                     out: torch.Tensor | None = None) -> torch.Tensor:
     """`_attend` for many queries over a few keys (the image-to-token attention: 4096 image tokens over the
-    prompt's tokens), one head at a time: q (B or 1, Nq, D), k, v (B, Nk, D) -> (B, Nq, D). The fused kernel of
-    ``scaled_dot_product_attention`` is built for long key sequences and is slower here."""
+    prompt's tokens), one head at a time: q (B or 1, Nq, D), k, v (B, Nk, D) -> (B, Nq, D), written into ``out``
+    (a (B, Nq, D) view) when given. The fused kernel of ``scaled_dot_product_attention`` is built for long key
+    sequences and is slower here."""
     batch, keys, dim = k.shape
     d = dim // heads
     q = q.expand(batch, -1, -1)
     k = k * d ** -0.5
-    out = q.new_empty(batch, q.shape[1], dim)
+    out = q.new_empty(batch, q.shape[1], dim) if out is None else out
     for h in range(heads):
         part = slice(h * d, (h + 1) * d)
         weights = torch.bmm(q[..., part], k[..., part].transpose(1, 2)).softmax(dim=-1)  # (B, Nq, Nk)
@@ -106,6 +114,36 @@ def _layer_norm_2d(x: torch.Tensor, norm: torch.nn.Module) -> torch.Tensor:
 
 
 @dataclass
+class SecondLayerInputs:
+    """The first layer's image-side residual and the second layer's image-side projections, composed with what
+    produces them (per frame; `LeanMaskDecoder._first_residual`, `LeanMaskDecoder._second_projection`).
+
+    Per call the first layer's image tokens before ``norm4`` are ``x = X @ residual_weight.T + residual_bias +
+    image``, with X (B, 4096, K) = [image-to-token attention output (D) | the mask input's features (c) | 0]; and
+    with mu, rho the mean and reciprocal deviation ``norm4`` takes from x (its gamma, beta), the second layer's
+    stacked projections of ``norm4(x)`` are ``rho * (X' @ weight.T + bias + base) + shift``, X' = X with mu in its
+    last column: ``norm4(x) @ W.T = rho * ((x - mu) @ (W gamma).T) + W beta``, with ``x @ (W gamma).T`` expanded.
+
+    Attributes:
+        residual_weight: (C, K) [first layer's image-to-token output projection | the prompt encoder's last 1x1
+            convolution | 0].
+        residual_bias: {has mask input: (C,)} the output projection's bias + the mask path's bias (the
+            convolution's bias, or ``no_mask_embed`` without a mask input).
+        weight: (3D, K) [(W gamma) @ residual_weight's first K - 1 columns | -(W gamma) @ 1].
+        bias: {has mask input: (3D,)} ``(W gamma) @ residual_bias``.
+        base: (1, 4096, 3D) ``image @ (W gamma).T``.
+        shift: (1, 4096, 3D) ``W beta`` + the second layer's positional part and biases (`FrameTokens.later`).
+    """
+
+    residual_weight: torch.Tensor
+    residual_bias: dict[bool, torch.Tensor]
+    weight: torch.Tensor
+    bias: dict[bool, torch.Tensor]
+    base: torch.Tensor
+    shift: torch.Tensor
+
+
+@dataclass
 class FrameTokens:
     """The per-frame part of the decoder's work (`LeanMaskDecoder.frame`).
 
@@ -116,6 +154,7 @@ class FrameTokens:
             included: [keys (with the positional encoding) | values | image-to-token queries (with it)].
         later: per later layer, (1, 4096, 3D) its stacked projection of the positional encoding into the
             keys and queries slots (zeros in the values slot), biases included.
+        second: the composed first residual and second layer's projections (`SecondLayerInputs`).
         key: the parameters' identity when this was computed (recomputed when a checkpoint is loaded).
     """
 
@@ -123,6 +162,7 @@ class FrameTokens:
     pe: torch.Tensor
     first: torch.Tensor
     later: list[torch.Tensor]
+    second: SecondLayerInputs
     key: tuple
 
 
@@ -165,7 +205,29 @@ class LeanMaskDecoder:
             projected = F.linear(position, weight, bias)
             projected[..., d:2 * d] = bias[d:2 * d]
             later.append(projected)
-        return FrameTokens(image=image, pe=position, first=first, later=later, key=key)
+        return FrameTokens(image=image, pe=position, first=first, later=later,
+                           second=self._second_layer_inputs(image, later[:1]), key=key)
+
+    def _second_layer_inputs(self, image: torch.Tensor, later: list[torch.Tensor]) -> SecondLayerInputs:
+        """`SecondLayerInputs` of ``image`` (1, 4096, C); ``later``: the second layer's `FrameTokens.later` entry
+        (none for a one-layer decoder: then only the residual's part)."""
+        layers = self.decoder.transformer.layers
+        out_proj, norm = layers[0].cross_attn_image_to_token.out_proj, layers[0].norm4
+        last = self.prompt_encoder.mask_downscaling[-1]
+        to_dense = last.weight[:, :, 0, 0]  # (C, c)
+        zero = to_dense.new_zeros(to_dense.shape[0], 1)
+        residual_weight = torch.cat([out_proj.weight, to_dense, zero], dim=1)  # (C, K)
+        no_mask = self.prompt_encoder.no_mask_embed.weight[0]
+        residual_bias = {True: out_proj.bias + last.bias, False: out_proj.bias + no_mask}
+        if not later:
+            empty = image.new_empty(0)
+            return SecondLayerInputs(residual_weight, residual_bias, empty, {}, empty, empty)
+        weight, _ = _image_side_weights(layers[1])
+        scaled = weight * norm.weight  # (3D, C): W gamma
+        composed = torch.cat([scaled @ residual_weight[:, :-1], -scaled.sum(1, keepdim=True)], dim=1)  # (3D, K)
+        bias = {has_mask: scaled @ b for has_mask, b in residual_bias.items()}
+        return SecondLayerInputs(residual_weight, residual_bias, composed, bias, base=F.linear(image, scaled),
+                                 shift=later[0] + weight @ norm.bias)
 
     def _mask_features(self, mask_input: torch.Tensor) -> torch.Tensor:
         """(B, 1, 256, 256) mask logits -> (B, 4096, c) features before the prompt encoder's last 1x1 conv."""
@@ -173,25 +235,47 @@ class LeanMaskDecoder:
         features = act2(_layer_norm_2d(conv2(act1(_layer_norm_2d(conv1(mask_input), norm1))), norm2))
         return features.flatten(2).transpose(1, 2)
 
-    def _first_layer_inputs(self, frame: FrameTokens, mask_input: torch.Tensor | None):
-        """The first layer's image tokens (B or 1, 4096, C) and their stacked projections (B or 1, 4096, 3D)."""
+    def _first_layer_inputs(self, frame: FrameTokens, mask_input: torch.Tensor | None, batch: int):
+        """The first layer's stacked image-side projections (B or 1, 4096, 3D), and the `SecondLayerInputs` X
+        (B, 4096, K) with the mask input's features in place (zeros without one) and the rest to be filled."""
         weight, _ = _image_side_weights(self.decoder.transformer.layers[0])
-        if mask_input is None:
-            dense = self.prompt_encoder.no_mask_embed.weight[None]  # (1, 1, C), broadcast over the tokens
-            return frame.image + dense, frame.first + F.linear(dense, weight)
         last = self.prompt_encoder.mask_downscaling[-1]
+        channels, features_at = last.weight.shape[1], weight.shape[0] // 3
+        inputs = frame.image.new_empty(batch, frame.image.shape[1], features_at + channels + 1)
+        if mask_input is None:
+            inputs[..., features_at:].zero_()
+            dense = self.prompt_encoder.no_mask_embed.weight[None]  # (1, 1, C), broadcast over the tokens
+            return frame.first + F.linear(dense, weight), inputs
         features = self._mask_features(mask_input)  # (B, 4096, c)
-        batch = features.shape[0]
-        to_dense = last.weight[:, :, 0, 0].t()  # (c, C)
-        keys = torch.baddbmm(frame.image + last.bias, features, to_dense[None].expand(batch, -1, -1))
+        inputs[..., features_at:-1] = features
+        inputs[..., -1] = 0
         # the 1x1 conv and the projections composed: c -> 3D
-        composed = to_dense @ weight.t()
+        composed = last.weight[:, :, 0, 0].t() @ weight.t()
         projected = torch.baddbmm(frame.first + F.linear(last.bias, weight), features,
                                   composed[None].expand(batch, -1, -1))
-        return keys, projected
+        return projected, inputs
 
-    def _layer(self, layer, queries, prompt, keys, projected, first: bool):
-        """One ``TwoWayAttentionBlock`` with the image side's projections given: returns (queries, keys)."""
+    def _first_residual(self, frame: FrameTokens, inputs: torch.Tensor, has_mask: bool):
+        """The first layer's image tokens after ``norm4`` (B, 4096, C), with ``norm4``'s mean written into the
+        last column of ``inputs`` (X of `SecondLayerInputs`), and its reciprocal deviations (B, 4096, 1)."""
+        second, norm = frame.second, self.decoder.transformer.layers[0].norm4
+        summed = linear(inputs, second.residual_weight, second.residual_bias[has_mask], onednn=self.onednn)
+        keys, mean, rstd = torch.native_layer_norm(summed.add_(frame.image), norm.normalized_shape, norm.weight,
+                                                   norm.bias, norm.eps)
+        inputs[..., -1] = mean[..., 0]
+        return keys, rstd
+
+    def _second_projection(self, frame: FrameTokens, inputs: torch.Tensor, rstd: torch.Tensor,
+                           has_mask: bool) -> torch.Tensor:
+        """The second layer's stacked image-side projections (B, 4096, 3D) from X (`SecondLayerInputs`)."""
+        second = frame.second
+        projected = linear(inputs, second.weight, second.bias[has_mask], onednn=self.onednn)
+        return projected.add_(second.base).mul_(rstd).add_(second.shift)
+
+    def _layer(self, layer, queries, prompt, projected, first: bool, out: torch.Tensor | None = None):
+        """One ``TwoWayAttentionBlock`` with the image side's projections given, up to its image-to-token
+        attention: returns (queries, that attention's output before its output projection (B, 4096, D), written
+        into ``out`` when given)."""
         heads = layer.cross_attn_token_to_image.num_heads
         d = projected.shape[2] // 3
         if first and layer.skip_first_layer_pe:
@@ -204,9 +288,7 @@ class LeanMaskDecoder:
         queries = layer.norm2(queries + t2i.out_proj(attended))
         queries = layer.norm3(queries + layer.mlp(queries))
         tokens = queries + prompt
-        attended = _attend_few_keys(projected[..., 2 * d:], i2t.k_proj(tokens), i2t.v_proj(queries), heads)
-        update = linear(attended, i2t.out_proj.weight, i2t.out_proj.bias, onednn=self.onednn)
-        return queries, layer.norm4(update.add_(keys))  # the residual sum in the fresh product's memory
+        return queries, _attend_few_keys(projected[..., 2 * d:], i2t.k_proj(tokens), i2t.v_proj(queries), heads, out)
 
     def _final_attention(self, queries, prompt, keys, position) -> torch.Tensor:
         """The final token-to-image attention for the IoU and single-mask tokens: (B, 2, C).
@@ -268,16 +350,22 @@ class LeanMaskDecoder:
             ``MaskDecoder(..., multimask_output=False)``.
         """
         decoder, transformer = self.decoder, self.decoder.transformer
-        batch = sparse.shape[0]
+        batch, has_mask = sparse.shape[0], mask_input is not None
         output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight], dim=0)
         prompt = torch.cat([output_tokens[None].expand(batch, -1, -1), sparse], dim=1)  # (B, Nt, C)
-        keys, projected = self._first_layer_inputs(frame, mask_input)
-        queries, keys = self._layer(transformer.layers[0], prompt, prompt, keys, projected, first=True)
-        keys = keys.expand(batch, -1, -1)
-        for layer, position in zip(transformer.layers[1:], frame.later):
-            weight, _ = _image_side_weights(layer)
-            projected = linear(keys, weight, onednn=self.onednn).add_(position)
-            queries, keys = self._layer(layer, queries, prompt, keys, projected, first=False)
+        projected, inputs = self._first_layer_inputs(frame, mask_input, batch)
+        dim = projected.shape[2] // 3
+        queries, _ = self._layer(transformer.layers[0], prompt, prompt, projected, True, out=inputs[..., :dim])
+        keys, rstd = self._first_residual(frame, inputs, has_mask)
+        for index, (layer, position) in enumerate(zip(transformer.layers[1:], frame.later)):
+            if index == 0:
+                projected = self._second_projection(frame, inputs, rstd, has_mask)
+            else:
+                projected = linear(keys, _image_side_weights(layer)[0], onednn=self.onednn).add_(position)
+            queries, attended = self._layer(layer, queries, prompt, projected, first=False)
+            out_proj = layer.cross_attn_image_to_token.out_proj
+            update = linear(attended, out_proj.weight, out_proj.bias, onednn=self.onednn)
+            keys = layer.norm4(update.add_(keys))  # the residual sum in the fresh product's memory
         queries = transformer.norm_final_attn(queries[:, :2] + self._final_attention(queries, prompt, keys, frame.pe))
         iou = decoder.iou_prediction_head(queries[:, 0])[:, 0]
         hyper = decoder.output_hypernetworks_mlps[0](queries[:, 1])  # (B, C / 8)

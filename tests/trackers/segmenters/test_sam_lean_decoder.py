@@ -21,6 +21,18 @@ def full_width_decoder(seed: int = 0) -> tuple[PromptEncoder, MaskDecoder]:
     return prompt_encoder.eval(), decoder.eval()
 
 
+def with_random_norms(decoder: MaskDecoder, seed: int) -> MaskDecoder:
+    """Every LayerNorm of the decoder with random affine parameters (fresh ones are the identity, which would hide
+    a composed product that dropped a norm's gamma or beta)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in decoder.modules():
+            if isinstance(module, torch.nn.LayerNorm):
+                module.weight.copy_(1 + 0.5 * torch.randn(module.weight.shape, generator=generator))
+                module.bias.copy_(0.5 * torch.randn(module.bias.shape, generator=generator))
+    return decoder
+
+
 def random_prompts(batch: int, points: int, seed: int, box: bool, mask: bool):
     generator = torch.Generator().manual_seed(seed)
     coords = torch.rand(batch, points, 2, generator=generator) * 1024
@@ -66,6 +78,29 @@ def test_lean_decoder_equals_mask_decoder(width, batch, points, box, mask):
     assert torch.equal((got_logits > 0) | near_zero, (want_logits > 0) | near_zero)
     if batch > 1:  # different prompts really give different masks
         assert not torch.allclose(want_logits[0], want_logits[1])
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+@pytest.mark.parametrize("mask", [False, True])
+def test_lean_decoder_with_affine_norms_and_offset_tokens(depth, mask):
+    """The composed first residual and second-layer projections (`SecondLayerInputs`) carry ``norm4``'s gamma,
+    beta and mean: random norms, an embedding whose tokens have a large common offset (so the mean is far from
+    zero), and a third layer that runs the plain projection after the composed one."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(depth)
+        prompt_encoder = PromptEncoder(embed_dim=64, image_embedding_size=(64, 64), input_image_size=(1024, 1024),
+                                       mask_in_chans=16).eval()
+        decoder = MaskDecoder(transformer_dim=64, transformer=TwoWayTransformer(
+            depth=depth, embedding_dim=64, mlp_dim=128, num_heads=4)).eval()
+    with_random_norms(decoder, seed=depth)
+    image = torch.randn(1, 64, 64, 64, generator=torch.Generator().manual_seed(7)) + 5.0
+    point_prompt, boxes, mask_input = random_prompts(3, 5, seed=11, box=True, mask=mask)
+    (want_logits, want_iou), (got_logits, got_iou) = stock_and_lean(
+        prompt_encoder, decoder, image, point_prompt, boxes, mask_input)
+    scale = float(want_logits.abs().max())
+    assert scale > 0.1
+    torch.testing.assert_close(got_logits, want_logits, rtol=0, atol=2e-6 * max(scale, 1.0))
+    torch.testing.assert_close(got_iou, want_iou, rtol=0, atol=1e-5)
 
 
 def test_weights_loaded_after_construction_are_used():
