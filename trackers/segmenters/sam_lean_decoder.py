@@ -82,7 +82,8 @@ def _attend_few_keys(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: i
     """`_attend` for many queries over a few keys (the image-to-token attention: 4096 image tokens over the
     prompt's tokens), one head at a time: q (B or 1, Nq, D), k, v (B, Nk, D) -> (B, Nq, D), written into ``out``
     (a (B, Nq, D) view) when given. The fused kernel of ``scaled_dot_product_attention`` is built for long key
-    sequences and is slower here."""
+    sequences and is slower here. The scores are laid out keys-major, (B, Nk, Nq), so that the softmax over the
+    few keys runs along the queries' contiguous axis instead of over rows of Nk numbers."""
     batch, keys, dim = k.shape
     d = dim // heads
     q = q.expand(batch, -1, -1)
@@ -90,8 +91,8 @@ def _attend_few_keys(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, heads: i
     out = q.new_empty(batch, q.shape[1], dim) if out is None else out
     for h in range(heads):
         part = slice(h * d, (h + 1) * d)
-        weights = torch.bmm(q[..., part], k[..., part].transpose(1, 2)).softmax(dim=-1)  # (B, Nq, Nk)
-        out[..., part] = torch.bmm(weights, v[..., part])
+        weights = torch.bmm(k[..., part], q[..., part].transpose(1, 2)).softmax(dim=1)  # (B, Nk, Nq)
+        out[..., part] = torch.bmm(weights.transpose(1, 2), v[..., part])
     return out
 
 
