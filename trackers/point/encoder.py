@@ -62,25 +62,27 @@ def _shifted_interpolation(size_in: int, size_out: int, device) -> torch.Tensor:
 def conv3x3_of_upsampled(x: torch.Tensor, weight: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """``F.conv2d(F.interpolate(x, size, mode="bilinear", align_corners=True), weight, padding=1)`` computed
     at ``x``'s size: the channels are mixed per tap first (9 * O maps of ``x``'s size), then each axis is
-    resized with the tap's shift folded into its interpolation matrix (`_shifted_interpolation`).
+    resized with the tap's shift folded into its interpolation matrix (`_shifted_interpolation`). The work runs
+    channels-last, (B, h, w, taps, O), so the result comes out channels-last.
 
     Args:
         x: (B, I, h, w); weight: (O, I, 3, 3); size: (H, W).
 
     Returns:
-        (B, O, H, W), without bias.
+        (B, O, H, W), without bias, in ``x``'s memory layout (channels-last or contiguous).
     """
     batch, _, height, width = x.shape
     out_channels = weight.shape[0]
-    # (B, ky, kx, O, h, w): every tap's channel mix at the input's size
-    taps = torch.matmul(weight.permute(2, 3, 0, 1).reshape(9 * out_channels, -1), x.flatten(2))
-    taps = taps.view(batch, 3, 3, out_channels, height, width)
-    rows = taps.permute(0, 1, 3, 4, 2, 5).reshape(-1, 3 * width)  # (B * ky * O * h, kx * w)
-    along_x = rows @ _shifted_interpolation(width, size[1], x.device).t()  # (B * ky * O * h, W)
-    along_x = along_x.view(batch, 3, out_channels, height, size[1]).transpose(1, 2)
-    along_x = along_x.reshape(batch * out_channels, 3 * height, size[1])  # (B * O, ky * h, W)
-    out = torch.matmul(_shifted_interpolation(height, size[0], x.device), along_x)  # (B * O, H, W)
-    return out.view(batch, out_channels, *size)
+    # (B, h, w, ky, kx, O): every tap's channel mix at the input's size
+    taps = torch.matmul(x.permute(0, 2, 3, 1), weight.permute(1, 2, 3, 0).reshape(-1, 9 * out_channels))
+    taps = taps.view(batch, height, width, 3, 3, out_channels)
+    columns = taps.permute(0, 1, 3, 4, 2, 5).reshape(batch * height * 3, 3 * width, out_channels)
+    along_x = torch.matmul(_shifted_interpolation(width, size[1], x.device), columns)  # (B * h * ky, W, O)
+    along_x = along_x.view(batch, height, 3, size[1] * out_channels).transpose(1, 2)
+    along_x = along_x.reshape(batch, 3 * height, size[1] * out_channels)  # (B, ky * h, W * O)
+    out = torch.matmul(_shifted_interpolation(height, size[0], x.device), along_x)  # (B, H, W * O)
+    out = out.view(batch, *size, out_channels).permute(0, 3, 1, 2)  # (B, O, H, W) channels-last
+    return out if x.is_contiguous(memory_format=torch.channels_last) else out.contiguous()
 
 
 def _mixed_at_own_size(channels: int, shape: tuple[int, int], size: tuple[int, int]) -> bool:

@@ -9,12 +9,16 @@ from trackers.point import encoder
 from trackers.point.encoder import BasicEncoder, conv3x3_of_upsampled
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("shape,size", [((36, 64), (144, 256)), ((9, 13), (37, 50)), ((1, 5), (4, 17))])
-def test_mixing_at_the_small_size_equals_resizing_first(shape, size):
+def test_mixing_at_the_small_size_equals_resizing_first(shape, size, channels_last):
     torch.manual_seed(0)
-    x, weight = torch.randn(2, 8, *shape), torch.randn(5, 8, 3, 3)
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    x, weight = torch.randn(2, 8, *shape).contiguous(memory_format=layout), torch.randn(5, 8, 3, 3)
     direct = F.conv2d(F.interpolate(x, size, mode="bilinear", align_corners=True), weight, padding=1)
-    assert torch.allclose(conv3x3_of_upsampled(x, weight, size), direct, atol=2e-5 * direct.abs().max())
+    mixed = conv3x3_of_upsampled(x, weight, size)
+    assert torch.allclose(mixed, direct, atol=2e-5 * direct.abs().max())
+    assert mixed.is_contiguous(memory_format=layout)  # the input's layout: no mixed-layout sum in the encoder
 
 
 def test_only_stages_far_below_the_output_size_are_mixed_at_their_own_size():
