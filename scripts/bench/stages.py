@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -125,11 +126,31 @@ def best_seconds(function: Callable[[], object], repeats: int, clock: Callable[[
     return best
 
 
+def _onednn_linear_flops(x_shape, *args, out_shape=None, **kwargs) -> int:
+    """``mkldnn::_linear_pointwise`` (`trackers.onednn.linear`): x (..., K) -> (..., N), 2 K FLOPs an output."""
+    return 2 * math.prod(out_shape) * x_shape[-1]
+
+
+def _onednn_conv_flops(x_shape, w_shape, *args, out_shape=None, **kwargs) -> int:
+    """``mkldnn::_convolution_pointwise`` (its default overload, the one `trackers.onednn.conv2d_gelu` calls):
+    weight (O, I / groups, kh, kw), 2 (I / groups) kh kw FLOPs an output."""
+    return 2 * math.prod(out_shape) * math.prod(w_shape[1:])
+
+
+def onednn_flop_formulas() -> dict:
+    """`FlopCounterMode` formulas for the oneDNN products the segmenters run on a CPU (`trackers.onednn`): the
+    counter knows only ATen's own products, and would count these as zero."""
+    mkldnn = torch.ops.mkldnn
+    ops = {"_linear_pointwise": _onednn_linear_flops, "_convolution_pointwise": _onednn_conv_flops}
+    return {getattr(mkldnn, name): formula for name, formula in ops.items() if hasattr(mkldnn, name)}
+
+
 def counted_flops(function: Callable[[], object]) -> int:
-    """FLOPs of one call of ``function`` as `FlopCounterMode` counts them (it also serves as the warm-up)."""
+    """FLOPs of one call of ``function`` as `FlopCounterMode` counts them, oneDNN's products included
+    (`onednn_flop_formulas`); the call also serves as the warm-up."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter:
+    with FlopCounterMode(display=False, custom_mapping=onednn_flop_formulas()) as counter:
         function()
     return counter.get_total_flops()
 

@@ -68,9 +68,30 @@ def test_bench_stages_counts_and_times_every_kind_of_stage(capsys):
     decoder = next(r for r in results if r.stage == "dec:sam_vit_h")
     assert decoder.flops_before is not None and decoder.flops < 0.9 * decoder.flops_before
     assert {"trk:raft", "trk:superglue"} <= {r.stage for r in results}
+    # an encoder's "after" computes the same products through oneDNN (`onednn_flop_formulas`): the same count
+    encoder = next(r for r in results if r.stage == "enc:mobilesam")
+    assert encoder.flops_before is None or abs(encoder.flops / encoder.flops_before - 1) < 1e-6
     out = capsys.readouterr().out
     assert "float32 GEMM peak" in out and "enc:mobilesam (before)" in out and "enc:mobilesam (after)" in out
     assert "trk:raft (before)" in out and "trk:raft (after)" in out and "trk:superglue (after)" in out
+
+
+def test_counted_flops_include_onednn_products():
+    """`trackers.onednn`'s products count as ATen's would (FlopCounterMode alone counts them as zero)."""
+    import torch.nn.functional as F
+
+    from scripts.bench.stages import counted_flops
+    from trackers import onednn
+
+    if onednn._LINEAR_POINTWISE is None:
+        pytest.skip("this PyTorch has no oneDNN")
+    x, weight = torch.randn(3, 10, 16), torch.randn(8, 16)
+    image, kernel, depthwise = torch.randn(1, 4, 9, 9), torch.randn(6, 4, 3, 3), torch.randn(4, 1, 3, 3)
+    with torch.inference_mode():
+        assert counted_flops(lambda: onednn.linear(x, weight)) == counted_flops(lambda: F.linear(x, weight)) > 0
+        for w, groups in ((kernel, 1), (depthwise, 4)):
+            fused = counted_flops(lambda: onednn.conv2d_gelu(image, w, None, (2, 2), (1, 1), (1, 1), groups))
+            assert fused == counted_flops(lambda: F.conv2d(image, w, None, 2, 1, 1, groups)) > 0
 
 
 def test_bench_stages_cpu_time_clock_counts_work_not_waiting():
