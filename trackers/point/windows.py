@@ -26,6 +26,16 @@ EncodeFn = Callable[[torch.Tensor], list[torch.Tensor]]
 FeaturesFn = Callable[[torch.Tensor], list[torch.Tensor]]
 
 
+def _empty_frames(like: torch.Tensor, frames: int) -> torch.Tensor:
+    """An uninitialised (frames, ...) tensor in ``like``'s memory layout: channels-last features (the point
+    encoders' convolutions write them so) stay channels-last, where a bilinear read of a point gathers its
+    channels from one place instead of one plane each."""
+    channels_last = like.dim() == 4 and not like.is_contiguous()
+    layout = torch.channels_last if channels_last and like.is_contiguous(memory_format=torch.channels_last) else (
+        torch.contiguous_format)
+    return torch.empty((frames, *like.shape[1:]), dtype=like.dtype, device=like.device, memory_format=layout)
+
+
 class WindowFeatures:
     """Per-frame features of a `FrameSource`, encoded on demand in chunks; holds only the latest window's chunks.
 
@@ -75,8 +85,7 @@ class WindowFeatures:
         levels = []
         for level in range(len(self._chunks[needed[0]])):
             parts = {key: self._chunks[key][level] for key in needed}
-            first = parts[needed[0]]
-            out = first.new_empty((len(index),) + tuple(first.shape[1:]))
+            out = _empty_frames(parts[needed[0]], len(index))
             for key, part in parts.items():
                 positions = torch.nonzero(index // self.chunk == key).squeeze(1)
                 out[positions.to(out.device)] = part[(index[positions] - key * self.chunk).to(out.device)]

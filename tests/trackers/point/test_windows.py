@@ -33,6 +33,23 @@ def test_windows_equal_the_whole_video_encoded_in_the_same_chunks_and_hold_only_
         features([23])
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_windows_keep_the_encoders_memory_layout(channels_last):
+    """Channels-last features (the point encoders' convolutions write them so) stay channels-last in a window,
+    where a bilinear read of a point gathers its channels from one place; contiguous ones stay contiguous."""
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+
+    def encode(frames: torch.Tensor) -> list[torch.Tensor]:
+        return [frames.permute(0, 3, 1, 2).float().contiguous(memory_format=layout)]
+
+    frames = np.random.default_rng(1).integers(0, 256, (6, 4, 6, 3), dtype=np.uint8)
+    source, _ = counting_source(frames)
+    index = torch.tensor([2, 3, 4, 5, 5, 5])  # past the end: the last frame repeated
+    (got,) = WindowFeatures(source, encode, chunk=4)(index)
+    assert got.is_contiguous(memory_format=layout)
+    assert torch.equal(got, torch.from_numpy(frames).permute(0, 3, 1, 2).float()[index])
+
+
 def test_long_video_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="trackers.point.windows"):
         warn_long_video("tapir", 10, 10, "reason")
