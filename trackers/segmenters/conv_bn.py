@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from trackers.onednn import conv2d_gelu, is_exact_gelu, linear
+from trackers.segmenters.swap import swap_forward
 
-_FOLDED: dict[type, type] = {}
 
 
 def _is_conv_bn(module: nn.Module) -> bool:
@@ -80,14 +80,7 @@ def fold_conv_bn(module: nn.Module, onednn: bool = False) -> int:
         for owner, conv, act in list(_gelu_followed_pairs(module)):
             getattr(owner, conv).gelu_after = True
             setattr(owner, act, nn.Identity())
-    count = 0
     for child in module.modules():
         if _is_conv_bn(child):
-            cls = type(child)
-            if cls not in _FOLDED.values():
-                if cls not in _FOLDED:
-                    _FOLDED[cls] = type(f"Folded{cls.__name__}", (cls,), {"forward": folded_forward})
-                child.__class__ = _FOLDED[cls]
             child.onednn = onednn
-            count += 1
-    return count
+    return swap_forward(module, _is_conv_bn, folded_forward, "Folded")

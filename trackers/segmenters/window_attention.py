@@ -17,17 +17,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from trackers.segmenters.swap import swap_forward
+
 #: the most bytes of attention scores computed at once (one head, a block of windows): measured fastest on
 #: MobileSAM's stages against 256 KiB and 2 MiB (docs/benchmarks.md, fifth pass)
 SCORE_BLOCK_BYTES = 768 * 1024
-
-_BLOCKED: dict[type, type] = {}
 
 
 def _is_tinyvit_attention(module: nn.Module) -> bool:
     """TinyViT's ``Attention`` (``segment_anything_hq``'s or ``mobile_sam``'s): a ``qkv`` and ``proj`` linear pair
     with ``key_dim``, ``d``, ``num_heads``, ``scale`` and an ``attention_biases`` table (swapped or not)."""
-    named = type(module).__name__ == "Attention" or type(module) in _BLOCKED.values()
+    named = type(module).__name__ in ("Attention", "BlockedAttention")
     return named and all(
         hasattr(module, name) for name in ("qkv", "proj", "norm", "key_dim", "d", "num_heads", "scale",
                                            "attention_biases"))
@@ -58,13 +58,4 @@ def blocked_forward(self, x: torch.Tensor) -> torch.Tensor:
 
 def use_blocked_window_attention(module: nn.Module) -> int:
     """Make every TinyViT ``Attention`` in ``module`` run `blocked_forward` (in place); returns how many."""
-    count = 0
-    for child in module.modules():
-        if _is_tinyvit_attention(child):
-            cls = type(child)
-            if cls not in _BLOCKED.values():
-                if cls not in _BLOCKED:
-                    _BLOCKED[cls] = type(f"Blocked{cls.__name__}", (cls,), {"forward": blocked_forward})
-                child.__class__ = _BLOCKED[cls]
-            count += 1
-    return count
+    return swap_forward(module, _is_tinyvit_attention, blocked_forward, "Blocked")
