@@ -174,9 +174,10 @@ class LeanMaskDecoder:
         prompt_encoder: the model's ``PromptEncoder`` (for the mask input, ``no_mask_embed`` and the
             dense positional encoding).
         mask_decoder: a plain SAM ``MaskDecoder`` (`supports` must be True).
-        onednn: run the large products (each later layer's image-side projections, the image-to-token output
-            projection, the upscaling) through `trackers.onednn.linear` (oneDNN on CPU, with the upscaling's
-            last GELU applied as its product writes); False: PyTorch's own ``F.linear`` everywhere.
+        onednn: run the large products (the composed first residual and second-layer projections, each later
+            layer's image-side projections, the image-to-token output projection, the upscaling) through
+            `trackers.onednn.linear` (oneDNN on CPU, with the upscaling's last GELU applied as its product
+            writes); False: PyTorch's own ``F.linear`` everywhere.
     """
 
     def __init__(self, prompt_encoder: torch.nn.Module, mask_decoder: torch.nn.Module, onednn: bool = True):
