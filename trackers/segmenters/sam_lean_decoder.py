@@ -151,8 +151,10 @@ class FrameTokens:
     Attributes:
         image: (1, 4096, C) image embedding as tokens.
         pe: (1, 4096, C) dense positional encoding as tokens (``PromptEncoder.get_dense_pe``).
-        first: (1, 4096, 3D) first layer's image-side projections of the image embedding alone, biases
-            included: [keys (with the positional encoding) | values | image-to-token queries (with it)].
+        first: {has mask input: (1, 4096, 3D)} the first layer's image-side projections of the image embedding
+            + the mask path's constant (``no_mask_embed`` without a mask input, the prompt encoder's last
+            convolution's bias with one), biases included: [keys (with the positional encoding) | values |
+            image-to-token queries (with it)].
         later: per later layer, (1, 4096, 3D) its stacked projection of the positional encoding into the
             keys and queries slots (zeros in the values slot), biases included.
         second: the composed first residual and second layer's projections (`SecondLayerInputs`).
@@ -161,7 +163,7 @@ class FrameTokens:
 
     image: torch.Tensor
     pe: torch.Tensor
-    first: torch.Tensor
+    first: dict[bool, torch.Tensor]
     later: list[torch.Tensor]
     second: SecondLayerInputs
     key: tuple
@@ -201,6 +203,9 @@ class LeanMaskDecoder:
         d = first_w.shape[0] // 3
         first = F.linear(image + position, first_w, first_b)
         first[..., d:2 * d] = F.linear(image, first_w[d:2 * d], first_b[d:2 * d])  # the values: no position
+        encoder = self.prompt_encoder
+        dense = {False: encoder.no_mask_embed.weight[0], True: encoder.mask_downscaling[-1].bias}
+        first = {has_mask: first + F.linear(constant, first_w) for has_mask, constant in dense.items()}
         later = []
         for layer in self.decoder.transformer.layers[1:]:
             weight, bias = _image_side_weights(layer)
@@ -246,15 +251,13 @@ class LeanMaskDecoder:
         inputs = frame.image.new_empty(batch, frame.image.shape[1], features_at + channels + 1)
         if mask_input is None:
             inputs[..., features_at:].zero_()
-            dense = self.prompt_encoder.no_mask_embed.weight[None]  # (1, 1, C), broadcast over the tokens
-            return frame.first + F.linear(dense, weight), inputs
+            return frame.first[False], inputs
         features = self._mask_features(mask_input)  # (B, 4096, c)
         inputs[..., features_at:-1] = features
         inputs[..., -1] = 0
         # the 1x1 conv and the projections composed: c -> 3D
         composed = last.weight[:, :, 0, 0].t() @ weight.t()
-        projected = torch.baddbmm(frame.first + F.linear(last.bias, weight), features,
-                                  composed[None].expand(batch, -1, -1))
+        projected = torch.baddbmm(frame.first[True], features, composed[None].expand(batch, -1, -1))
         return projected, inputs
 
     def _first_residual(self, frame: FrameTokens, inputs: torch.Tensor, has_mask: bool):
