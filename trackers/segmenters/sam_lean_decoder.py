@@ -203,9 +203,8 @@ class LeanMaskDecoder:
         d = first_w.shape[0] // 3
         first = F.linear(image + position, first_w, first_b)
         first[..., d:2 * d] = F.linear(image, first_w[d:2 * d], first_b[d:2 * d])  # the values: no position
-        encoder = self.prompt_encoder
-        dense = {False: encoder.no_mask_embed.weight[0], True: encoder.mask_downscaling[-1].bias}
-        first = {has_mask: first + F.linear(constant, first_w) for has_mask, constant in dense.items()}
+        constants = self._dense_constants()
+        first = {has_mask: first + F.linear(constant, first_w) for has_mask, constant in constants.items()}
         later = []
         for layer in self.decoder.transformer.layers[1:]:
             weight, bias = _image_side_weights(layer)
@@ -214,6 +213,12 @@ class LeanMaskDecoder:
             later.append(projected)
         return FrameTokens(image=image, pe=position, first=first, later=later,
                            second=self._second_layer_inputs(image, later[:1]), key=key)
+
+    def _dense_constants(self) -> dict[bool, torch.Tensor]:
+        """{has mask input: (C,)} the constant part of the prompt encoder's dense embedding: ``no_mask_embed``
+        without a mask input, its last 1x1 convolution's bias with one."""
+        encoder = self.prompt_encoder
+        return {False: encoder.no_mask_embed.weight[0], True: encoder.mask_downscaling[-1].bias}
 
     def _second_layer_inputs(self, image: torch.Tensor, later: list[torch.Tensor]) -> SecondLayerInputs:
         """`SecondLayerInputs` of ``image`` (1, 4096, C); ``later``: the second layer's `FrameTokens.later` entry
@@ -224,8 +229,7 @@ class LeanMaskDecoder:
         to_dense = last.weight[:, :, 0, 0]  # (C, c)
         zero = to_dense.new_zeros(to_dense.shape[0], 1)
         residual_weight = torch.cat([out_proj.weight, to_dense, zero], dim=1)  # (C, K)
-        no_mask = self.prompt_encoder.no_mask_embed.weight[0]
-        residual_bias = {True: out_proj.bias + last.bias, False: out_proj.bias + no_mask}
+        residual_bias = {has_mask: out_proj.bias + constant for has_mask, constant in self._dense_constants().items()}
         if not later:
             empty = image.new_empty(0)
             return SecondLayerInputs(residual_weight, residual_bias, empty, {}, empty, empty)
